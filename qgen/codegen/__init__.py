@@ -1,0 +1,4 @@
+"""Build half of qgen: scan (libcst) -> ir -> schema -> render -> output.
+
+Never imported by the runtime.
+"""

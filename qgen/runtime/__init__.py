@@ -1,0 +1,1 @@
+"""Run half of qgen: what the generated client and workers import. Must not import qgen.codegen."""

@@ -1,0 +1,284 @@
+"""The one table of what each backend supports.
+
+For every config key of ``wire_queue_worker`` and every backend: ``native`` (mapped to the
+backend's own option, named in ``maps_to``), ``emulated`` (done by the qgen runtime) or
+``unsupported`` (ignored, with the reason). Features (results, progress, ...) are listed the same
+way. The build's QG301/QG302 warnings, the worker's start-up log, the contract suite's skips and
+the README's table all read this module and nothing else.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+from qgen.runtime.config_keys import CONFIG_KEYS
+
+BACKENDS: tuple[str, ...] = ("sqlite", "redis", "postgres", "sqs")
+
+# URL scheme -> backend name, and backend name -> "module:class" (imported lazily, so a client
+# for one backend never needs the libraries of the others).
+SCHEMES: dict[str, str] = {
+    "sqlite": "sqlite",
+    "redis": "redis",
+    "rediss": "redis",
+    "postgresql": "postgres",
+    "postgres": "postgres",
+    "sqs": "sqs",
+}
+IMPLEMENTATIONS: dict[str, str] = {
+    "sqlite": "qgen.runtime.backends.sqlite:SqliteBackend",
+    "redis": "qgen.runtime.backends.redis:RedisBackend",
+    "postgres": "qgen.runtime.backends.postgres:PostgresBackend",
+    "sqs": "qgen.runtime.backends.sqs:SqsBackend",
+}
+EXTRAS: dict[str, str] = {"sqlite": "", "redis": "redis", "postgres": "postgres", "sqs": "sqs"}
+
+
+class Level(enum.StrEnum):
+    NATIVE = "native"
+    EMULATED = "emulated"
+    UNSUPPORTED = "unsupported"
+
+
+@dataclass(frozen=True, slots=True)
+class Support:
+    level: Level
+    note: str  # native: the backend option it maps to; emulated: how; unsupported: why
+
+    @property
+    def supported(self) -> bool:
+        return self.level is not Level.UNSUPPORTED
+
+
+def N(note: str) -> Support:
+    return Support(Level.NATIVE, note)
+
+
+def E(note: str) -> Support:
+    return Support(Level.EMULATED, note)
+
+
+def U(note: str) -> Support:
+    return Support(Level.UNSUPPORTED, note)
+
+
+CONFIG_SUPPORT: dict[str, dict[str, Support]] = {
+    "batch_size": {
+        "sqlite": N("jobs run concurrently per worker process"),
+        "redis": N("Worker concurrency"),
+        "postgres": N("jobs run concurrently per worker process"),
+        "sqs": N("jobs run concurrently per worker process"),
+    },
+    "prefetch": {
+        "sqlite": N("jobs leased per transaction"),
+        "redis": U("BullMQ fetches one job per slot; the next comes with the last completion"),
+        "postgres": N("jobs leased per round trip (SKIP LOCKED ... LIMIT prefetch)"),
+        "sqs": N("MaxNumberOfMessages (at most 10)"),
+    },
+    "poll_interval": {
+        "sqlite": N("idle poll period"),
+        "redis": U("BullMQ workers block on Redis and are pushed new jobs; they never poll"),
+        "postgres": N("fallback poll period when no NOTIFY arrives"),
+        "sqs": U("SQS workers long-poll; see drain_delay"),
+    },
+    "visibility_timeout": {
+        "sqlite": N("lease of a running job, renewed by heartbeats"),
+        "redis": U("BullMQ uses lock_duration for the same purpose"),
+        "postgres": N("lease of a running job, renewed by heartbeats"),
+        "sqs": N("VisibilityTimeout per receive, extended by ChangeMessageVisibility"),
+    },
+    "lock_duration": {
+        "sqlite": U("SQLite leases use visibility_timeout"),
+        "redis": N("Worker lockDuration"),
+        "postgres": U("PostgreSQL leases use visibility_timeout"),
+        "sqs": U("SQS uses visibility_timeout"),
+    },
+    "drain_delay": {
+        "sqlite": U("SQLite workers poll; see poll_interval"),
+        "redis": N("Worker drainDelay"),
+        "postgres": U("PostgreSQL workers wait on LISTEN; see poll_interval"),
+        "sqs": N("WaitTimeSeconds of ReceiveMessage (at most 20)"),
+    },
+    "remove_on_complete": {
+        "sqlite": N("completed rows kept per queue"),
+        "redis": N("job option removeOnComplete"),
+        "postgres": N("completed rows kept per queue"),
+        "sqs": U("SQS deletes a message once it is processed; nothing is kept"),
+    },
+    "remove_on_fail": {
+        "sqlite": N("failed rows kept per queue"),
+        "redis": N("job option removeOnFail"),
+        "postgres": N("failed rows kept per queue"),
+        "sqs": U("SQS keeps failed messages only in the dead-letter queue"),
+    },
+    "max_stalled_count": {
+        "sqlite": N("lease expiries before the job fails"),
+        "redis": N("Worker maxStalledCount"),
+        "postgres": N("lease expiries before the job fails"),
+        "sqs": E("counted with ApproximateReceiveCount against attempts"),
+    },
+    "name": {
+        "sqlite": N("worker name in logs and the job row"),
+        "redis": N("Worker name"),
+        "postgres": N("worker name in logs and the job row"),
+        "sqs": N("worker name in logs"),
+    },
+    "autorun": {
+        "sqlite": N("start consuming at start-up"),
+        "redis": N("Worker autorun"),
+        "postgres": N("start consuming at start-up"),
+        "sqs": N("start consuming at start-up"),
+    },
+    "attempts": {
+        "sqlite": N("attempts column"),
+        "redis": N("job option attempts"),
+        "postgres": N("retry_limit (attempts - 1)"),
+        "sqs": N("redrive maxReceiveCount"),
+    },
+    "backoff": {
+        "sqlite": N("start_after of the retried job; jitter and max_delay included"),
+        "redis": N("job option backoff; jitter and max_delay emulated by the runtime"),
+        "postgres": N("retry_delay / retry_backoff / retry_delay_max"),
+        "sqs": E("ChangeMessageVisibility on the failed message (at most 12 h)"),
+    },
+    "dead_letter": {
+        "sqlite": N("copy of the failed job added to the named queue"),
+        "redis": E("the runtime adds a copy of the failed job to the named queue"),
+        "postgres": N("dead_letter column, copied on final failure"),
+        "sqs": N("RedrivePolicy deadLetterTargetArn"),
+    },
+    "timeout": {
+        "sqlite": E("asyncio timeout around the attempt"),
+        "redis": E("asyncio timeout around the attempt"),
+        "postgres": E("asyncio timeout around the attempt"),
+        "sqs": E("asyncio timeout around the attempt"),
+    },
+}
+
+
+class Feature(enum.StrEnum):
+    RESULTS = "results"  # job results are stored and readable with result()
+    PROGRESS = "progress"  # update_progress is stored and readable with progress()
+    STATUS = "status"  # status() reports every state of a job
+    PRIORITY = "priority"  # the priority add option orders jobs
+    DELAY = "delay"  # the delay add option
+    JOB_ID = "job_id"  # adding the same job_id twice makes one job
+    DISCARD = "discard"  # discard() ends a job without retry and is reported as discarded
+    PUSH_WAIT = "push_wait"  # result(timeout) waits on a push, not a poll
+    TRANSACTIONAL_ENQUEUE = "transactional_enqueue"  # add(..., connection=...) joins a transaction
+    SUBSECOND_DELAY = "subsecond_delay"  # delays and backoffs below one second are honoured
+
+
+FEATURES: dict[Feature, dict[str, Support]] = {
+    Feature.RESULTS: {
+        "sqlite": N("result column"),
+        "redis": N("returnvalue"),
+        "postgres": N("output column"),
+        "sqs": U("SQS deletes a processed message; there is nowhere to keep a result"),
+    },
+    Feature.PROGRESS: {
+        "sqlite": N("progress column"),
+        "redis": N("job progress"),
+        "postgres": N("progress column"),
+        "sqs": U("nothing is stored about a message in flight"),
+    },
+    Feature.STATUS: {
+        "sqlite": N("state column"),
+        "redis": N("job state"),
+        "postgres": N("state column"),
+        "sqs": U("SQS cannot look up a message by id; status is unknown after sending"),
+    },
+    Feature.PRIORITY: {
+        "sqlite": N("ORDER BY priority DESC"),
+        "redis": N("BullMQ job priority"),
+        "postgres": N("ORDER BY priority DESC"),
+        "sqs": U("SQS queues have no priorities; use one queue per priority"),
+    },
+    Feature.DELAY: {
+        "sqlite": N("start_after"),
+        "redis": N("job option delay"),
+        "postgres": N("start_after"),
+        "sqs": N("DelaySeconds (at most 900 s)"),
+    },
+    Feature.JOB_ID: {
+        "sqlite": N("unique (queue, id)"),
+        "redis": N("BullMQ jobId"),
+        "postgres": N("unique (queue, id)"),
+        "sqs": N("MessageDeduplicationId on FIFO queues; ignored by standard queues"),
+    },
+    Feature.DISCARD: {
+        "sqlite": N("discarded state"),
+        "redis": E("UnrecoverableError; reported as failed"),
+        "postgres": N("cancelled state"),
+        "sqs": E("message deleted without retry"),
+    },
+    Feature.PUSH_WAIT: {
+        "sqlite": U("no notifications across processes; result() polls the file"),
+        "redis": N("QueueEvents"),
+        "postgres": N("LISTEN/NOTIFY"),
+        "sqs": U("no results"),
+    },
+    Feature.TRANSACTIONAL_ENQUEUE: {
+        "sqlite": U("each add is its own transaction on the queue file"),
+        "redis": U("Redis has no transactions shared with your database"),
+        "postgres": N("INSERT on the caller's psycopg connection"),
+        "sqs": U("SQS sends are not transactional"),
+    },
+    Feature.SUBSECOND_DELAY: {
+        "sqlite": N("start_after in ms"),
+        "redis": U("the Python bullmq worker rounds delays up to about 1 s"),
+        "postgres": N("start_after in ms"),
+        "sqs": U("DelaySeconds and visibility are whole seconds"),
+    },
+}
+
+
+def config_support(key: str, backend: str) -> Support:
+    return CONFIG_SUPPORT[key][backend]
+
+
+def feature(feat: Feature, backend: str) -> Support:
+    return FEATURES[feat][backend]
+
+
+def supports(feat: Feature, backend: str) -> bool:
+    return FEATURES[feat][backend].supported
+
+
+def unsupported_keys(config: dict[str, object], backend: str) -> list[tuple[str, str]]:
+    """(key, reason) for each key of ``config`` the backend ignores, sorted by key."""
+    return [
+        (k, CONFIG_SUPPORT[k][backend].note)
+        for k in sorted(config)
+        if k in CONFIG_SUPPORT and not CONFIG_SUPPORT[k][backend].supported
+    ]
+
+
+def backend_for_url(url: str) -> str:
+    scheme = url.split(":", 1)[0].lower()
+    if scheme not in SCHEMES:
+        from qgen.runtime.errors import ConfigError
+
+        known = ", ".join(f"{s}://" for s in SCHEMES)
+        raise ConfigError(f"unknown backend URL scheme in {url!r}; known: {known}")
+    return SCHEMES[scheme]
+
+
+def markdown_table() -> str:
+    """The README's capability table."""
+    head = "| | " + " | ".join(BACKENDS) + " |\n|---|" + "---|" * len(BACKENDS) + "\n"
+    mark = {Level.NATIVE: "yes", Level.EMULATED: "emulated", Level.UNSUPPORTED: "no"}
+    rows = []
+    for key in CONFIG_KEYS:
+        cells = [f"{mark[s.level]}: {s.note}" for s in (CONFIG_SUPPORT[key][b] for b in BACKENDS)]
+        rows.append(f"| `{key}` | " + " | ".join(cells) + " |")
+    for feat in Feature:
+        cells = [f"{mark[s.level]}: {s.note}" for s in (FEATURES[feat][b] for b in BACKENDS)]
+        rows.append(f"| {feat.value} | " + " | ".join(cells) + " |")
+    return head + "\n".join(rows) + "\n"
+
+
+assert set(CONFIG_SUPPORT) == set(CONFIG_KEYS), "every config key needs a row"
+assert all(set(row) == set(BACKENDS) for row in CONFIG_SUPPORT.values())
+assert all(set(row) == set(BACKENDS) for row in FEATURES.values())

@@ -1,0 +1,143 @@
+"""The config keys of ``wire_queue_worker``: types, units, ranges and defaults.
+
+One place, read by the runtime (``wire_queue_worker`` validates and normalizes) and by the
+scanner (the same checks, as build diagnostics). Durations may be given as ``timedelta``;
+they are normalized to the key's unit.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from qgen.runtime.errors import ConfigError
+from qgen.runtime.names import is_valid_queue_name
+
+Unit = Literal["ms", "s", "count", "bool", "str", "backoff", "queue"]
+
+
+@dataclass(frozen=True, slots=True)
+class KeySpec:
+    unit: Unit
+    doc: str
+    minimum: float | None = None
+    maximum: float | None = None
+    allow_bool: bool = False  # remove_on_*: True = remove at once, False = keep all
+
+
+CONFIG_KEYS: dict[str, KeySpec] = {
+    "batch_size": KeySpec("count", "jobs run in parallel by one worker process", 1, 10_000),
+    "prefetch": KeySpec("count", "jobs fetched per round trip (defaults to batch_size)", 1, 10_000),
+    "poll_interval": KeySpec("ms", "how often an idle worker polls when it cannot be woken", 1),
+    "visibility_timeout": KeySpec("s", "lease of a running job, renewed by heartbeats", 1, 43_200),
+    "lock_duration": KeySpec("ms", "lock of a running job (BullMQ), renewed while it runs", 1),
+    "drain_delay": KeySpec("s", "long-poll wait of an idle worker", 0, 3_600),
+    "remove_on_complete": KeySpec(
+        "count", "completed jobs kept (True: none, False: all)", 0, allow_bool=True
+    ),
+    "remove_on_fail": KeySpec(
+        "count", "failed jobs kept (True: none, False: all)", 0, allow_bool=True
+    ),
+    "max_stalled_count": KeySpec("count", "times a job may be recovered from a dead worker", 0),
+    "name": KeySpec("str", "worker name, shown in logs and backend tooling"),
+    "autorun": KeySpec("bool", "start consuming when the worker starts"),
+    "attempts": KeySpec("count", "total tries of a job, the first included", 1, 1_000),
+    "backoff": KeySpec("backoff", "delay between tries: {type, delay ms, max_delay ms, jitter}"),
+    "dead_letter": KeySpec("queue", "queue that receives a copy of each job that failed for good"),
+    "timeout": KeySpec("s", "an attempt running longer fails", 0.001),
+}
+
+BACKOFF_KEYS = ("type", "delay", "max_delay", "jitter")
+BACKOFF_TYPES = ("fixed", "exponential")
+
+_UNIT_SECONDS = {"ms": 1000.0, "s": 1.0}
+
+
+def check_value(key: str, value: Any) -> tuple[Any, str | None]:
+    """Normalize one config value. Returns (normalized, None) or (None, error message)."""
+    spec = CONFIG_KEYS.get(key)
+    if spec is None:
+        known = ", ".join(sorted(CONFIG_KEYS))
+        return None, f"unknown config key {key!r} (known keys: {known})"
+    if spec.unit in ("ms", "s"):
+        if isinstance(value, dt.timedelta):
+            value = value.total_seconds() * _UNIT_SECONDS[spec.unit]
+            if value == int(value):
+                value = int(value)
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            return None, f"{key} must be a number ({spec.unit}) or a timedelta, not {value!r}"
+        return _range(key, value, spec)
+    if spec.unit == "count":
+        if isinstance(value, bool):
+            if spec.allow_bool:
+                return value, None
+            return None, f"{key} must be an integer, not {value!r}"
+        if not isinstance(value, int):
+            return None, f"{key} must be an integer, not {value!r}"
+        return _range(key, value, spec)
+    if spec.unit == "bool":
+        if not isinstance(value, bool):
+            return None, f"{key} must be True or False, not {value!r}"
+        return value, None
+    if spec.unit == "str":
+        if not isinstance(value, str) or not value or len(value) > 200:
+            return None, f"{key} must be a non-empty string of at most 200 characters"
+        return value, None
+    if spec.unit == "queue":
+        if not is_valid_queue_name(value):
+            return None, f"{key} must be a valid queue name, not {value!r}"
+        return value, None
+    return check_backoff(value, key)
+
+
+def check_backoff(value: Any, key: str = "backoff") -> tuple[Any, str | None]:
+    if not isinstance(value, Mapping):
+        return None, f"{key} must be a dict like {{'type': 'exponential', 'delay': 1000}}"
+    unknown = set(value) - set(BACKOFF_KEYS)
+    if unknown:
+        return None, f"{key} has unknown keys {sorted(unknown)} (known: {list(BACKOFF_KEYS)})"
+    out: dict[str, Any] = {}
+    kind = value.get("type", "exponential")
+    if kind not in BACKOFF_TYPES:
+        return None, f"{key}.type must be 'fixed' or 'exponential', not {kind!r}"
+    out["type"] = kind
+    for k in ("delay", "max_delay"):
+        if k in value:
+            v = value[k]
+            if isinstance(v, dt.timedelta):
+                v = int(v.total_seconds() * 1000)
+            if isinstance(v, bool) or not isinstance(v, int | float) or v < 0:
+                return None, f"{key}.{k} must be a number of ms >= 0 or a timedelta, not {v!r}"
+            out[k] = v
+    out.setdefault("delay", 1000)
+    if "jitter" in value:
+        j = value["jitter"]
+        if isinstance(j, bool) or not isinstance(j, int | float) or not 0 <= j <= 1:
+            return None, f"{key}.jitter must be a number from 0 to 1, not {j!r}"
+        out["jitter"] = j
+    return out, None
+
+
+def _range(key: str, value: float, spec: KeySpec) -> tuple[Any, str | None]:
+    if spec.minimum is not None and value < spec.minimum:
+        return None, f"{key} must be >= {spec.minimum:g}, not {value!r}"
+    if spec.maximum is not None and value > spec.maximum:
+        return None, f"{key} must be <= {spec.maximum:g}, not {value!r}"
+    return value, None
+
+
+def normalize_config(queue: str, raw: Mapping[str, Any] | None) -> dict[str, Any]:
+    """Validate every key; raise one ConfigError listing all problems."""
+    out: dict[str, Any] = {}
+    problems: list[str] = []
+    for key, value in (raw or {}).items():
+        norm, err = check_value(key, value)
+        if err:
+            problems.append(err)
+        else:
+            out[key] = norm
+    if problems:
+        raise ConfigError(f"queue {queue!r}: " + "; ".join(problems))
+    return out

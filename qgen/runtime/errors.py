@@ -1,0 +1,83 @@
+"""Errors qgen raises, and the ones job functions raise to steer their job."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class QgenError(Exception):
+    """Base of every error qgen raises."""
+
+
+class ConfigError(QgenError):
+    """A queue, URL or project setting is wrong; raised at start-up, before any job runs."""
+
+
+class ValidationFailed(QgenError):
+    """Job data does not match the queue's input type. Raised by the client before anything is
+    sent; a worker that receives such data fails the job at once, without retry."""
+
+    def __init__(self, queue: str, message: str, errors: list[dict[str, Any]] | None = None):
+        super().__init__(f"invalid data for queue {queue!r}: {message}")
+        self.queue = queue
+        self.errors = errors or []
+
+
+class UnsupportedByBackend(QgenError):
+    """The backend cannot do what was asked (for example results on SQS)."""
+
+    def __init__(self, backend: str, what: str):
+        super().__init__(f"the {backend} backend does not support {what}")
+        self.backend = backend
+        self.what = what
+
+
+class PayloadTooLarge(QgenError):
+    def __init__(self, queue: str, size: int, limit: int):
+        super().__init__(
+            f"payload for queue {queue!r} is {size} bytes, over the backend's limit of {limit}"
+        )
+        self.queue, self.size, self.limit = queue, size, limit
+
+
+class JobNotFound(QgenError):
+    def __init__(self, queue: str, job_id: str):
+        super().__init__(f"no job {job_id!r} in queue {queue!r}")
+        self.queue, self.job_id = queue, job_id
+
+
+class JobTimeout(QgenError, TimeoutError):
+    """``JobHandle.result(timeout)`` ran out of time before the job finished."""
+
+
+class JobFailedError(QgenError):
+    """The job failed for good (or was discarded); raised by ``JobHandle.result()``.
+
+    ``error_type`` is the class name of the exception the job raised, ``error_message`` its text.
+    """
+
+    def __init__(
+        self, queue: str, job_id: str, error_type: str, error_message: str, discarded: bool = False
+    ):
+        kind = "discarded" if discarded else "failed"
+        super().__init__(f"job {job_id!r} on {queue!r} {kind}: {error_type}: {error_message}")
+        self.queue, self.job_id = queue, job_id
+        self.error_type, self.error_message, self.discarded = error_type, error_message, discarded
+
+
+class QueueJobFailed(QgenError):
+    """Raised by ``interaction.queue.fail(reason)``: this attempt fails and is retried while
+    attempts remain."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
+class QueueJobDiscarded(QgenError):
+    """Raised by ``interaction.queue.discard(reason)``: the job ends now,
+    with no retry and no dead letter."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason

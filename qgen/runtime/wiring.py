@@ -1,0 +1,113 @@
+"""``wire_queue_worker``: binds a job function to a named queue.
+
+Calling it at import time of a wiring module registers the queue in this process. The scanner
+reads the same call statically, so arguments must be literals the build can check.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, TypedDict
+
+from qgen.runtime.config_keys import normalize_config
+from qgen.runtime.errors import ConfigError
+from qgen.runtime.names import validate_queue_name
+
+Middleware = Callable[[Any, Any, Callable[[], Awaitable[None]]], Awaitable[None]]
+
+
+class BackoffConfig(TypedDict, total=False):
+    type: str  # "fixed" | "exponential" (default)
+    delay: float  # ms before the first retry (default 1000); doubles each try if exponential
+    max_delay: float  # ms cap of the delay
+    jitter: float  # 0..1: the delay is reduced by a random share of up to this fraction
+
+
+class QueueWorkerConfig(TypedDict, total=False):
+    """Config of one queue. Every duration also accepts a ``datetime.timedelta``.
+
+    Which backend honours which key: ``qgen.runtime.capabilities`` (and the README's table).
+    """
+
+    batch_size: int  # jobs run in parallel by one worker process (default 10)
+    prefetch: int  # jobs fetched per round trip (default: batch_size)
+    poll_interval: float  # ms between polls of an idle worker that cannot be woken
+    visibility_timeout: float  # s: lease of a running job, renewed by heartbeats (default 30)
+    lock_duration: float  # ms: BullMQ lock of a running job, renewed while it runs (30000)
+    drain_delay: float  # s: long-poll wait of an idle worker (default 5)
+    remove_on_complete: int | bool  # completed jobs kept (True: none, False/absent: all)
+    remove_on_fail: int | bool  # failed jobs kept (True: none, False/absent: all)
+    max_stalled_count: int  # times a job may be recovered from a dead worker (default 1)
+    name: str  # worker name in logs and backend tooling
+    autorun: bool  # start consuming when the worker starts (default True)
+    attempts: int  # total tries, the first included (default 3)
+    backoff: BackoffConfig  # delay between tries (default exponential, 1000 ms)
+    dead_letter: str  # queue receiving a copy of each job that failed for good
+    timeout: float  # s: an attempt running longer fails
+
+
+DEFAULTS: dict[str, Any] = {
+    "batch_size": 10,
+    "visibility_timeout": 30,
+    "lock_duration": 30_000,
+    "drain_delay": 5,
+    "max_stalled_count": 1,
+    "autorun": True,
+    "attempts": 3,
+    "backoff": {"type": "exponential", "delay": 1000},
+}
+
+
+def with_defaults(config: dict[str, Any]) -> dict[str, Any]:
+    return {**DEFAULTS, **config}
+
+
+@dataclass(frozen=True, slots=True)
+class QueueWiring:
+    queue: str
+    func: Callable[..., Any]
+    config: dict[str, Any]  # normalized, without defaults
+    middleware: tuple[Middleware, ...]
+    tags: tuple[str, ...]
+
+
+_REGISTRY: dict[str, QueueWiring] = {}
+
+
+def wire_queue_worker(
+    *,
+    queue: str,
+    func: Callable[..., Any],
+    config: QueueWorkerConfig | dict[str, Any] | None = None,
+    middleware: Sequence[Middleware] | None = None,
+    tags: Sequence[str] | None = None,
+) -> QueueWiring:
+    """Bind ``func`` (a ``@sessionless_func``) to ``queue``. ``queue`` must be a string literal
+    and ``config`` a literal dict or ``QueueWorkerConfig(...)`` so that ``qgen build`` can read
+    them. Raises ConfigError at once on a bad name or config."""
+    validate_queue_name(queue)
+    if not callable(func):
+        raise ConfigError(f"queue {queue!r}: func must be a function, not {func!r}")
+    wiring = QueueWiring(
+        queue=queue,
+        func=func,
+        config=normalize_config(queue, dict(config or {})),
+        middleware=tuple(middleware or ()),
+        tags=tuple(tags or ()),
+    )
+    old = _REGISTRY.get(queue)
+    if old is not None and _qualname(old.func) != _qualname(func):
+        raise ConfigError(
+            f"queue {queue!r} is wired twice: to {_qualname(old.func)} and {_qualname(func)}"
+        )
+    _REGISTRY[queue] = wiring  # re-importing the same wiring module replaces it
+    return wiring
+
+
+def registered() -> dict[str, QueueWiring]:
+    return dict(_REGISTRY)
+
+
+def _qualname(func: Callable[..., Any]) -> str:
+    return f"{getattr(func, '__module__', '?')}:{getattr(func, '__qualname__', repr(func))}"
