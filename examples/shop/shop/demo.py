@@ -1,0 +1,132 @@
+"""The qgen demo: add jobs through the generated client, run the generated SQLite worker, and
+show what happened to each job.
+
+    python -m shop.demo            (from examples/shop, after `qgen build`)
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from qgen import JobStatus
+from shop.generated.client import JobHandle, QueueClient
+
+ROOT = Path(__file__).resolve().parent.parent
+FINISHED = {JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.DISCARDED}
+
+
+def add_jobs(client: QueueClient) -> list[JobHandle[object]]:
+    jobs: list[JobHandle[object]] = []
+    for i, name in enumerate(["Ada", "Grace", "Linus"], start=1):
+        jobs.append(
+            client.emails.add({"user_id": i, "email": f"{name.lower()}@example.com", "name": name})
+        )
+    jobs.append(client.payments.add({"order_id": "o-1", "amount": 500, "currency": "EUR"}))
+    # Declined once by the fake provider, then retried with backoff and charged.
+    jobs.append(client.payments.add({"order_id": "o-2-flaky", "amount": 1250, "currency": "USD"}))
+    # Over the card limit: fails every attempt, then is copied to the payments-dead queue.
+    jobs.append(client.payments.add({"order_id": "o-3", "amount": 250_000, "currency": "GBP"}))
+    jobs.append(
+        client.reports.add({"month": dt.date(2026, 10, 1), "sections": ["sales", "refunds"]})
+    )
+    # Same job_id twice: one job.
+    jobs.append(client.emails.add(
+        {"user_id": 9, "email": "ops@example.com", "name": "Ops"}, job_id="welcome-ops"
+    ))
+    client.emails.add({"user_id": 9, "email": "ops@example.com", "name": "Ops"}, job_id="welcome-ops")
+    return jobs
+
+
+def show_progress(jobs: list[JobHandle[object]], tty: bool) -> bool:
+    states = [j.status() for j in jobs]
+    done = sum(s in FINISHED for s in states)
+    report = jobs[-2].progress()
+    bar_len = 30
+    filled = bar_len * done // len(jobs)
+    line = (
+        f"[{'#' * filled}{'.' * (bar_len - filled)}] {done}/{len(jobs)} jobs finished"
+        f" | report progress: {report if report is not None else '-'}"
+    )
+    print(("\r" + line) if tty else line, end="" if tty else "\n", flush=True)
+    return done == len(jobs)
+
+
+def describe(job: JobHandle[object]) -> tuple[str, ...]:
+    info = job.info()
+    if info.status is JobStatus.COMPLETED:
+        outcome = "no result" if info.result is None else f"{info.result}"
+    elif info.error is not None:
+        outcome = f"{info.error.type}: {info.error.message}"
+    else:
+        outcome = ""
+    progress = "" if info.progress is None else str(info.progress)
+    return (job.queue, job.id[:14], info.status.value,
+            f"{info.attempts_made}/{info.max_attempts}", progress, outcome[:60])
+
+
+def print_table(rows: list[tuple[str, ...]]) -> None:
+    head = ("queue", "job", "status", "tries", "progress", "result or error")
+    widths = [max(len(r[i]) for r in [head, *rows]) for i in range(len(head))]
+    fmt = "  ".join(f"{{:<{w}}}" for w in widths)
+    print(fmt.format(*head))
+    print(fmt.format(*("-" * w for w in widths)))
+    for row in rows:
+        print(fmt.format(*row))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--db", default=str(ROOT / ".qgen" / "demo.db"), help="queue file")
+    parser.add_argument("--timeout", type=float, default=60.0, help="give up after S seconds")
+    args = parser.parse_args(argv)
+
+    db = Path(args.db)
+    db.parent.mkdir(parents=True, exist_ok=True)
+    for suffix in ("", "-wal", "-shm"):  # a fresh queue file on every demo run
+        Path(f"{db}{suffix}").unlink(missing_ok=True)
+    url = f"sqlite:///{db}"
+    print(f"qgen demo on {url}\n")
+
+    with QueueClient.from_url(url) as client:
+        jobs = add_jobs(client)
+        print(f"added {len(jobs)} jobs (and one duplicate job_id, which made no new job)")
+        env = {**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "shop.generated.workers.sqlite", "--url", url],
+            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        )
+        print(f"started the SQLite worker (pid {worker.pid}): "
+              "python -m shop.generated.workers.sqlite\n")
+        tty = sys.stdout.isatty()
+        deadline = time.monotonic() + args.timeout
+        try:
+            while not show_progress(jobs, tty):
+                if worker.poll() is not None:
+                    print("\nthe worker stopped early:\n" + (worker.stderr.read() if worker.stderr else ""))
+                    return 1
+                if time.monotonic() > deadline:
+                    print("\ntimed out waiting for the jobs")
+                    return 1
+                time.sleep(0.25 if tty else 1.0)
+        finally:
+            worker.send_signal(signal.SIGTERM)  # graceful: finishes running jobs, then exits 0
+            worker.wait(timeout=30)
+        print("\n")
+        print_table([describe(j) for j in jobs])
+        dead = client.queue("payments-dead")
+        print(f"\nworker exited with {worker.returncode} after SIGTERM; "
+              f"terminal width {shutil.get_terminal_size().columns}")
+        del dead
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
