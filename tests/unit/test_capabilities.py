@@ -1,4 +1,4 @@
-"""The one capability table: complete, consistent with the config keys, and mirrored in the README."""
+"""The one capability table: complete, consistent with config keys, mirrored in the README."""
 
 from __future__ import annotations
 
