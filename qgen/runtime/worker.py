@@ -1,0 +1,297 @@
+"""The worker process: start-up checks, services, one consumer, signals and a graceful drain.
+
+Generated ``<out>/workers/<backend>.py`` modules call :func:`main` with their manifest; tests and
+ad-hoc runs use ``python -m qgen.runtime.worker --url URL --wiring mod[,mod]
+[--services mod:attr] [--queues a,b] [--grace S]`` (no build needed).
+
+Start-up refuses to run (exit 2, one clear message) when a wiring module or a wired function
+cannot be imported, a queue of the manifest is not wired (or wired to another function), or the
+code's config differs from the build's. It logs, per queue, the config keys the backend ignores.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import importlib
+import logging
+import os
+import signal
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from qgen.runtime import capabilities, logs
+from qgen.runtime.backends import open_backend
+from qgen.runtime.backends.base import Delivery, Outcome, QueueSettings
+from qgen.runtime.errors import ConfigError
+from qgen.runtime.manifest import Manifest, load_manifest
+from qgen.runtime.runner import Runner
+from qgen.runtime.services import load_object, open_services
+from qgen.runtime.wiring import QueueWiring, registered, with_defaults
+
+log = logging.getLogger("qgen.worker")
+
+
+@dataclass
+class App:
+    """Everything a worker process needs besides the backend connection."""
+
+    runners: dict[str, Runner]
+    wirings: dict[str, QueueWiring]
+    services: Any
+    settings: list[QueueSettings]  # the queues to consume, config with defaults
+    all_settings: list[QueueSettings] = field(default_factory=list)  # every wired queue
+    _stack: contextlib.AsyncExitStack = field(default_factory=contextlib.AsyncExitStack)
+
+    async def close(self) -> None:
+        for runner in self.runners.values():
+            runner.close()
+        await self._stack.aclose()
+
+    async def handle(self, delivery: Delivery) -> Outcome:
+        return await self.runners[delivery.queue].run(delivery)
+
+
+def _qualname(func: Any) -> str:
+    return f"{getattr(func, '__module__', '?')}:{getattr(func, '__qualname__', repr(func))}"
+
+
+def _import_wiring(modules: Sequence[str]) -> None:
+    for name in modules:
+        try:
+            importlib.import_module(name)
+        except ImportError as exc:
+            raise ConfigError(f"cannot import wiring module {name!r}: {exc}") from exc
+        except ConfigError as exc:
+            raise ConfigError(f"wiring module {name!r}: {exc}") from exc
+        except Exception as exc:  # the module itself is broken: say where, don't carry on
+            raise ConfigError(
+                f"error while importing wiring module {name!r}: {type(exc).__name__}: {exc}"
+            ) from exc
+
+
+def _check_manifest(manifest: Manifest, wirings: dict[str, QueueWiring]) -> None:
+    problems: list[str] = []
+    for name, mq in manifest.queues.items():
+        wiring = wirings.get(name)
+        if wiring is None:
+            problems.append(f"queue {name!r} is in the build but not wired by {mq.wiring_module!r}")
+            continue
+        try:
+            load_object(mq.function, what=f"function of queue {name!r}")
+        except ConfigError as exc:
+            problems.append(str(exc))
+            continue
+        if _qualname(wiring.func) != mq.function:
+            problems.append(
+                f"queue {name!r} is wired to {_qualname(wiring.func)} but the build says "
+                f"{mq.function}"
+            )
+        elif dict(wiring.config) != dict(mq.config):
+            problems.append(f"queue {name!r}: its config changed since the last build")
+    for name in sorted(set(wirings) - set(manifest.queues)):
+        problems.append(f"queue {name!r} is wired but not in the build")
+    if problems:
+        raise ConfigError("; ".join(problems) + "; run `qgen build`")
+
+
+async def load_app(
+    *,
+    wiring_modules: Sequence[str],
+    services: str | None,
+    backend: str,
+    queues: Sequence[str] | None = None,
+    manifest: Manifest | None = None,
+) -> App:
+    """Import the wiring, check it against the manifest, create services once, build runners.
+
+    ``queues`` names the queues to consume (even those with ``autorun=False``); None: every
+    wired queue whose ``autorun`` is true."""
+    _import_wiring(wiring_modules)
+    wirings = registered()
+    if manifest is not None:
+        _check_manifest(manifest, wirings)
+    if not wirings:
+        raise ConfigError(f"no queue is wired by {', '.join(wiring_modules) or 'any module'}")
+    if queues:
+        unknown = sorted(set(queues) - set(wirings))
+        if unknown:
+            raise ConfigError(
+                f"unknown queue(s) {', '.join(unknown)}; wired: {', '.join(sorted(wirings))}"
+            )
+        selected = sorted(set(queues))
+    else:
+        selected = sorted(q for q, w in wirings.items() if with_defaults(w.config)["autorun"])
+    all_settings = [QueueSettings(q, with_defaults(w.config)) for q, w in sorted(wirings.items())]
+    app = App(
+        runners={},
+        wirings=wirings,
+        services=None,
+        settings=[s for s in all_settings if s.name in selected],
+        all_settings=all_settings,
+    )
+    try:
+        app.services = await open_services(services, app._stack)
+        for q in selected:
+            app.runners[q] = Runner(wirings[q], app.services, backend=backend)
+    except BaseException:
+        await app.close()
+        raise
+    for s in app.settings:
+        for key, reason in capabilities.unsupported_keys(dict(wirings[s.name].config), backend):
+            log.warning(
+                "queue %s: config key %r is ignored by the %s backend: %s",
+                s.name,
+                key,
+                backend,
+                reason,
+                extra={"queue": s.name},
+            )
+    return app
+
+
+async def run_worker(
+    url: str,
+    *,
+    wiring_modules: Sequence[str],
+    services: str | None,
+    queues: Sequence[str] | None = None,
+    grace: float = 30.0,
+    stop: asyncio.Event | None = None,
+    manifest: Manifest | None = None,
+    backend: str | None = None,
+) -> None:
+    """Run until ``stop`` is set (or SIGTERM/SIGINT when no event is given), then drain:
+    running jobs get ``grace`` seconds, the rest go back to the queue."""
+    logs.install()
+    name = capabilities.backend_for_url(url)
+    if backend is not None and backend != name:
+        raise ConfigError(f"this is the {backend} worker but the URL is for {name}: {url!r}")
+    app = await load_app(
+        wiring_modules=wiring_modules,
+        services=services,
+        backend=name,
+        queues=queues,
+        manifest=manifest,
+    )
+    installed: list[signal.Signals] = []
+    loop = asyncio.get_running_loop()
+    if stop is None:
+        stop = asyncio.Event()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            with contextlib.suppress(ValueError, NotImplementedError, RuntimeError):
+                loop.add_signal_handler(sig, _on_signal, sig, stop)
+                installed.append(sig)
+    try:
+        if not app.settings:
+            log.warning("no queue to consume (all have autorun=False; name them with --queues)")
+            await stop.wait()
+            return
+        conn = await open_backend(url, {s.name: dict(s.config) for s in app.all_settings})
+        try:
+            consumer = conn.consume(app.settings, app.handle)
+            log.info(
+                "worker started on %s: %s",
+                name,
+                ", ".join(f"{s.name} (x{s.concurrency})" for s in app.settings),
+            )
+            run_task = asyncio.create_task(consumer.run(), name="qgen-consumer")
+            stop_task = asyncio.create_task(stop.wait(), name="qgen-stop")
+            await asyncio.wait({run_task, stop_task}, return_when=asyncio.FIRST_COMPLETED)
+            if not run_task.done():
+                log.info("stopping: running jobs get %g s to finish", grace)
+                await consumer.stop(grace)
+            stop_task.cancel()
+            await run_task  # re-raises a consumer crash
+            log.info("worker stopped")
+        finally:
+            await conn.close()
+    finally:
+        for sig in installed:
+            loop.remove_signal_handler(sig)
+        await app.close()
+
+
+def _on_signal(sig: signal.Signals, stop: asyncio.Event) -> None:
+    log.info("received %s", sig.name)
+    stop.set()
+
+
+def _parser(prog: str, *, standalone: bool) -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog=prog, description="Run a qgen worker.")
+    p.add_argument("--url", help="backend URL (default: $QGEN_URL, else the project's file)")
+    if standalone:
+        p.add_argument("--wiring", required=True, help="wiring module(s), comma separated")
+        p.add_argument("--services", help="services factory, module:attr")
+    p.add_argument("--queues", help="queues to consume, comma separated (default: autorun ones)")
+    p.add_argument("--grace", type=float, default=30.0, help="seconds to drain on SIGTERM")
+    p.add_argument("--log-level", default=os.environ.get("QGEN_LOG_LEVEL", "INFO"))
+    return p
+
+
+def _split(value: str | None) -> list[str] | None:
+    if not value:
+        return None
+    return [v.strip() for v in value.split(",") if v.strip()]
+
+
+def main(argv: Sequence[str] | None, *, backend: str, manifest: Path) -> int:
+    """Entry point of the generated ``<out>/workers/<backend>.py`` modules."""
+    args = _parser(f"worker ({backend})", standalone=False).parse_args(argv)
+    logs.configure_cli(getattr(logging, str(args.log_level).upper(), logging.INFO))
+    try:
+        man = load_manifest(manifest)
+        root = str(man.project_root)
+        if root not in sys.path:
+            sys.path.insert(0, root)
+        url = args.url or os.environ.get("QGEN_URL") or man.default_url
+        if url == man.default_url:
+            (man.project_root / ".qgen").mkdir(exist_ok=True)
+        asyncio.run(
+            run_worker(
+                url,
+                wiring_modules=man.wiring_modules,
+                services=man.services,
+                queues=_split(args.queues),
+                grace=args.grace,
+                manifest=man,
+                backend=backend,
+            )
+        )
+    except ConfigError as exc:
+        print(f"qgen worker: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def _standalone(argv: Sequence[str] | None = None) -> int:
+    args = _parser("python -m qgen.runtime.worker", standalone=True).parse_args(argv)
+    logs.configure_cli(getattr(logging, str(args.log_level).upper(), logging.INFO))
+    if os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
+    url = args.url or os.environ.get("QGEN_URL")
+    if not url:
+        print("qgen worker: no URL: pass --url or set QGEN_URL", file=sys.stderr)
+        return 2
+    try:
+        asyncio.run(
+            run_worker(
+                url,
+                wiring_modules=_split(args.wiring) or [],
+                services=args.services,
+                queues=_split(args.queues),
+                grace=args.grace,
+            )
+        )
+    except ConfigError as exc:
+        print(f"qgen worker: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(_standalone())
