@@ -1,11 +1,11 @@
 """Base of the generated clients: queues, job handles, validation before sending.
 
-SKELETON: signatures are the contract between the generated client (qgen/templates) and the
-runtime; bodies are filled in by the runtime work. Keep the signatures.
+The signatures are the contract between the generated client (qgen/templates) and the
+runtime; keep them.
 
 The generated ``client.py`` subclasses :class:`AsyncClientBase` and :class:`ClientBase`, sets
 ``QUEUES`` (one :class:`QueueMeta` per queue, with the generated pydantic models) and
-``DEFAULT_URL_FACTORY``, and adds typed accessors and overloads, e.g.::
+``DEFAULT_URL``, and adds typed accessors and overloads, e.g.::
 
     class AsyncQueueClient(AsyncClientBase):
         QUEUES = QUEUES
@@ -19,17 +19,35 @@ The generated ``client.py`` subclasses :class:`AsyncClientBase` and :class:`Clie
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 import datetime as dt
-from collections.abc import Iterable, Mapping
+import os
+import threading
+from collections.abc import Coroutine, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar, Generic, Self, TypeVar
 
-from qgen.runtime.backends.base import JobInfo, JobStatus
+from pydantic import BaseModel, TypeAdapter, ValidationError
+
+from qgen.runtime.backends import open_backend
+from qgen.runtime.backends.base import AddOptions, Backend, JobInfo, JobStatus
+from qgen.runtime.capabilities import Feature, backend_for_url, supports
+from qgen.runtime.config_keys import check_backoff
+from qgen.runtime.errors import (
+    ConfigError,
+    JobFailedError,
+    JobNotFound,
+    UnsupportedByBackend,
+    ValidationFailed,
+)
 from qgen.runtime.interaction import Progress
+from qgen.runtime.names import validate_job_id
 from qgen.runtime.wiring import BackoffConfig
 
 InT = TypeVar("InT")
 OutT = TypeVar("OutT")
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +58,86 @@ class QueueMeta:
     config: Mapping[str, Any]  # normalized config from the manifest (attempts, backoff, ...)
 
 
+class _Adapters:
+    """TypeAdapters of one queue, built once per client."""
+
+    def __init__(self, meta: QueueMeta) -> None:
+        self.meta = meta
+        self.input: TypeAdapter[Any] = TypeAdapter(meta.input_type)
+        self.has_result = meta.output_type is not None and meta.output_type is not type(None)
+        self.output: TypeAdapter[Any] | None = (
+            TypeAdapter(meta.output_type) if self.has_result else None
+        )
+
+    def prepare(self, data: Any) -> Any:
+        """Validate ``data`` into the input type and return it JSON-ready."""
+        cls = self.meta.input_type
+        if not (isinstance(cls, type) and isinstance(data, cls)):
+            # another model or dataclass of the same shape: compare by its JSON form
+            if isinstance(data, BaseModel):
+                data = data.model_dump(mode="json")
+            elif dataclasses.is_dataclass(data) and not isinstance(data, type):
+                data = TypeAdapter(type(data)).dump_python(data, mode="json")
+        try:
+            value = self.input.validate_python(data)
+        except ValidationError as exc:
+            raise ValidationFailed(
+                self.meta.name, _summary(exc), [dict(e) for e in exc.errors(include_url=False)]
+            ) from None
+        return self.input.dump_python(value, mode="json")
+
+
+def _summary(exc: ValidationError) -> str:
+    parts = []
+    for err in exc.errors(include_url=False)[:5]:
+        loc = ".".join(str(p) for p in err["loc"]) or "data"
+        parts.append(f"{loc}: {err['msg']}")
+    more = exc.error_count() - len(parts)
+    return "; ".join(parts) + (f" (and {more} more)" if more > 0 else "")
+
+
+def _options(
+    *,
+    job_id: str | None = None,
+    delay: float | dt.timedelta | None = None,
+    priority: int | None = None,
+    attempts: int | None = None,
+    backoff: BackoffConfig | Mapping[str, Any] | None = None,
+    extra: Mapping[str, Any] | None = None,
+) -> AddOptions:
+    if job_id is not None:
+        validate_job_id(job_id)
+    seconds = 0.0
+    if delay is not None:
+        if isinstance(delay, dt.timedelta):
+            seconds = delay.total_seconds()
+        elif isinstance(delay, int | float) and not isinstance(delay, bool):
+            seconds = float(delay)
+        else:
+            raise ConfigError(f"delay must be seconds or a timedelta, not {delay!r}")
+        if seconds < 0:
+            raise ConfigError(f"delay must be >= 0, not {delay!r}")
+    if priority is not None and (isinstance(priority, bool) or not isinstance(priority, int)):
+        raise ConfigError(f"priority must be an integer, not {priority!r}")
+    if attempts is not None and (
+        isinstance(attempts, bool) or not isinstance(attempts, int) or attempts < 1
+    ):
+        raise ConfigError(f"attempts must be an integer >= 1, not {attempts!r}")
+    norm_backoff = None
+    if backoff is not None:
+        norm_backoff, err = check_backoff(backoff)
+        if err:
+            raise ConfigError(err)
+    return AddOptions(
+        job_id=job_id,
+        delay=seconds,
+        priority=priority or 0,
+        attempts=attempts,
+        backoff=norm_backoff,
+        extra=dict(extra or {}),
+    )
+
+
 class AsyncJobHandle(Generic[OutT]):
     """A job added to a queue. Cheap to create; every method asks the backend."""
 
@@ -48,19 +146,39 @@ class AsyncJobHandle(Generic[OutT]):
 
     async def info(self) -> JobInfo:
         """Everything the backend knows; raises JobNotFound."""
-        raise NotImplementedError
+        backend = await self.client._connect()
+        info = await backend.get(self.queue, self.id)
+        if info is None:
+            raise JobNotFound(self.queue, self.id)
+        return info
 
     async def status(self) -> JobStatus:
-        raise NotImplementedError
+        return (await self.info()).status
 
     async def progress(self) -> Progress | None:
-        raise NotImplementedError
+        return (await self.info()).progress
 
     async def result(self, timeout: float | None = None) -> OutT:
         """Wait for the job to finish and return its result, validated into the output type.
         Raises JobFailedError if it failed or was discarded, JobTimeout after ``timeout`` s,
         UnsupportedByBackend where the backend keeps no results (SQS)."""
-        raise NotImplementedError
+        name = self.client.backend_name
+        if not supports(Feature.RESULTS, name):
+            raise UnsupportedByBackend(name, "job results")
+        backend = await self.client._connect()
+        info = await backend.wait(self.queue, self.id, timeout)
+        if info.status in (JobStatus.FAILED, JobStatus.DISCARDED):
+            err_type = info.error.type if info.error else "Error"
+            message = info.error.message if info.error else ""
+            discarded = info.status is JobStatus.DISCARDED
+            if discarded and info.error is None:
+                err_type = "Discarded"
+            raise JobFailedError(self.queue, self.id, err_type, message, discarded=discarded)
+        adapters = self.client._adapters(self.queue)
+        if adapters.output is None:
+            return None  # type: ignore[return-value]  # OutT is None for such queues
+        value: OutT = adapters.output.validate_python(info.result)
+        return value
 
     def __repr__(self) -> str:
         return f"<AsyncJobHandle {self.queue}/{self.id}>"
@@ -72,17 +190,20 @@ class JobHandle(Generic[OutT]):
     def __init__(self, client: ClientBase, queue: str, job_id: str) -> None:
         self.client, self.queue, self.id = client, queue, job_id
 
+    def _async(self) -> AsyncJobHandle[OutT]:
+        return AsyncJobHandle(self.client._core, self.queue, self.id)
+
     def info(self) -> JobInfo:
-        raise NotImplementedError
+        return self.client._run(self._async().info())
 
     def status(self) -> JobStatus:
-        raise NotImplementedError
+        return self.client._run(self._async().status())
 
     def progress(self) -> Progress | None:
-        raise NotImplementedError
+        return self.client._run(self._async().progress())
 
     def result(self, timeout: float | None = None) -> OutT:
-        raise NotImplementedError
+        return self.client._run(self._async().result(timeout))
 
     def __repr__(self) -> str:
         return f"<JobHandle {self.queue}/{self.id}>"
@@ -110,7 +231,18 @@ class AsyncQueue(Generic[InT, OutT]):
         """Validate ``data`` (raises ValidationFailed, nothing written) and add one job.
         ``backend_options``: ``connection`` (postgres: join the caller's transaction),
         ``group`` (SQS FIFO message group)."""
-        raise NotImplementedError
+        payload = self.client._adapters(self.meta.name).prepare(data)
+        options = _options(
+            job_id=job_id,
+            delay=delay,
+            priority=priority,
+            attempts=attempts,
+            backoff=backoff,
+            extra=backend_options,
+        )
+        backend = await self.client._connect()
+        new_id = await backend.enqueue(self.meta.name, payload, options)
+        return AsyncJobHandle(self.client, self.meta.name, new_id)
 
     async def add_many(
         self,
@@ -123,7 +255,20 @@ class AsyncQueue(Generic[InT, OutT]):
         **backend_options: Any,
     ) -> list[AsyncJobHandle[OutT]]:
         """Validate every item first (one bad item: ValidationFailed, nothing written)."""
-        raise NotImplementedError
+        adapters = self.client._adapters(self.meta.name)
+        payloads = [adapters.prepare(item) for item in items]
+        options = _options(
+            delay=delay,
+            priority=priority,
+            attempts=attempts,
+            backoff=backoff,
+            extra=backend_options,
+        )
+        if not payloads:
+            return []
+        backend = await self.client._connect()
+        ids = await backend.enqueue_many(self.meta.name, [(p, options) for p in payloads])
+        return [AsyncJobHandle(self.client, self.meta.name, i) for i in ids]
 
     def get(self, job_id: str) -> AsyncJobHandle[OutT]:
         return AsyncJobHandle(self.client, self.meta.name, job_id)
@@ -139,6 +284,9 @@ class Queue(Generic[InT, OutT]):
     def name(self) -> str:
         return self.meta.name
 
+    def _async(self) -> AsyncQueue[InT, OutT]:
+        return AsyncQueue(self.client._core, self.meta)
+
     def add(
         self,
         data: InT,
@@ -150,7 +298,18 @@ class Queue(Generic[InT, OutT]):
         backoff: BackoffConfig | None = None,
         **backend_options: Any,
     ) -> JobHandle[OutT]:
-        raise NotImplementedError
+        handle = self.client._run(
+            self._async().add(
+                data,
+                job_id=job_id,
+                delay=delay,
+                priority=priority,
+                attempts=attempts,
+                backoff=backoff,
+                **backend_options,
+            )
+        )
+        return JobHandle(self.client, self.meta.name, handle.id)
 
     def add_many(
         self,
@@ -162,10 +321,27 @@ class Queue(Generic[InT, OutT]):
         backoff: BackoffConfig | None = None,
         **backend_options: Any,
     ) -> list[JobHandle[OutT]]:
-        raise NotImplementedError
+        handles = self.client._run(
+            self._async().add_many(
+                items,
+                delay=delay,
+                priority=priority,
+                attempts=attempts,
+                backoff=backoff,
+                **backend_options,
+            )
+        )
+        return [JobHandle(self.client, self.meta.name, h.id) for h in handles]
 
     def get(self, job_id: str) -> JobHandle[OutT]:
         return JobHandle(self.client, self.meta.name, job_id)
+
+
+def _resolve_url(url: str | None, default: str | None) -> str:
+    resolved = url or os.environ.get("QGEN_URL") or default
+    if not resolved:
+        raise ConfigError("no queue URL: pass one, or set QGEN_URL")
+    return resolved
 
 
 class AsyncClientBase:
@@ -176,26 +352,69 @@ class AsyncClientBase:
     DEFAULT_URL: ClassVar[str | None] = None
 
     def __init__(self, url: str | None = None) -> None:
-        raise NotImplementedError
+        self._init(_resolve_url(url, self.DEFAULT_URL), self.QUEUES)
+
+    def _init(self, url: str, queues: Mapping[str, QueueMeta]) -> None:
+        self.url = url
+        self.backend_name = backend_for_url(url)
+        self._metas = dict(queues)
+        self._backend: Backend | None = None
+        self._lock = asyncio.Lock()
+        self._adapter_cache: dict[str, _Adapters] = {}
+        self._queue_cache: dict[str, AsyncQueue[Any, Any]] = {}
 
     @classmethod
     def from_url(cls, url: str) -> Self:
         return cls(url)
 
+    def _meta(self, name: str) -> QueueMeta:
+        meta = self._metas.get(name)
+        if meta is None:
+            known = ", ".join(sorted(self._metas)) or "none"
+            raise ConfigError(f"unknown queue {name!r}; known queues: {known}")
+        return meta
+
+    def _adapters(self, name: str) -> _Adapters:
+        adapters = self._adapter_cache.get(name)
+        if adapters is None:
+            adapters = self._adapter_cache[name] = _Adapters(self._meta(name))
+        return adapters
+
+    async def _connect(self) -> Backend:
+        if self._backend is None:
+            async with self._lock:
+                if self._backend is None:
+                    configs = {q: dict(m.config) for q, m in self._metas.items()}
+                    self._backend = await open_backend(self.url, configs)
+        return self._backend
+
     def queue(self, name: str) -> AsyncQueue[Any, Any]:
-        raise NotImplementedError
+        q = self._queue_cache.get(name)
+        if q is None:
+            q = self._queue_cache[name] = AsyncQueue(self, self._meta(name))
+        return q
 
     async def add(self, queue: str, data: Any, **options: Any) -> AsyncJobHandle[Any]:
         return await self.queue(queue).add(data, **options)
 
     async def close(self) -> None:
-        raise NotImplementedError
+        async with self._lock:
+            backend, self._backend = self._backend, None
+            if backend is not None:
+                await backend.close()
 
     async def __aenter__(self) -> Self:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
+
+
+class _Core(AsyncClientBase):
+    """The async engine inside a blocking client."""
+
+    def __init__(self, url: str, queues: Mapping[str, QueueMeta]) -> None:
+        self._init(url, queues)
 
 
 class ClientBase:
@@ -206,20 +425,53 @@ class ClientBase:
     DEFAULT_URL: ClassVar[str | None] = None
 
     def __init__(self, url: str | None = None) -> None:
-        raise NotImplementedError
+        self._core = _Core(_resolve_url(url, self.DEFAULT_URL), self.QUEUES)
+        self.url = self._core.url
+        self.backend_name = self._core.backend_name
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._run_lock = threading.Lock()
+        self._queue_cache: dict[str, Queue[Any, Any]] = {}
 
     @classmethod
     def from_url(cls, url: str) -> Self:
         return cls(url)
 
+    def _run(self, coro: Coroutine[Any, Any, T]) -> T:
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            pass
+        else:
+            coro.close()
+            raise RuntimeError(
+                "the blocking qgen client was called inside a running event loop; "
+                "use the async client (AsyncQueueClient) there"
+            )
+        with self._run_lock:
+            if self._loop is None or self._loop.is_closed():
+                self._loop = asyncio.new_event_loop()
+            return self._loop.run_until_complete(coro)
+
     def queue(self, name: str) -> Queue[Any, Any]:
-        raise NotImplementedError
+        q = self._queue_cache.get(name)
+        if q is None:
+            q = self._queue_cache[name] = Queue(self, self._core._meta(name))
+        return q
 
     def add(self, queue: str, data: Any, **options: Any) -> JobHandle[Any]:
         return self.queue(queue).add(data, **options)
 
     def close(self) -> None:
-        raise NotImplementedError
+        if self._loop is None or self._loop.is_closed():
+            return
+        try:
+            self._run(self._core.close())
+        finally:
+            with self._run_lock:
+                loop, self._loop = self._loop, None
+                if loop is not None:
+                    loop.run_until_complete(loop.shutdown_asyncgens())
+                    loop.close()
 
     def __enter__(self) -> Self:
         return self
