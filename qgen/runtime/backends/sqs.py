@@ -1,0 +1,213 @@
+"""The AWS SQS backend (boto3): ``sqs://<region>?endpoint_url=...&prefix=...`` (see sqs_url.py).
+
+What SQS can and cannot do shapes this backend (capabilities.py says the same):
+
+- Sending: the body is the job's JSON data (sqs_messages.py); the size is checked in UTF-8
+  bytes before sending (``PayloadTooLarge``); delays are whole seconds up to 900
+  (``DelayTooLong`` above); ``add_many`` sends batches of up to 10 and checks every entry.
+- FIFO queues (``.fifo`` names): MessageGroupId is the ``group`` add option (default one group,
+  so strict order), MessageDeduplicationId the ``job_id``. Standard queues ignore ``job_id``
+  for deduplication: SQS cannot look a message up by id.
+- Status and results: SQS keeps nothing about a message once sent except the message, and
+  deletes it when done, so ``get`` answers ``unknown`` and ``wait`` (``result()``) raises
+  ``UnsupportedByBackend``.
+- Final failures: the worker sends a copy to the ``dead_letter`` queue itself and deletes the
+  original, so a job whose input fails validation reaches the dead-letter queue at once. The
+  redrive policy (``create_queues``) remains the safety net for workers that die on the last
+  attempt: SQS moves such a message once it was received ``attempts`` times.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, ClassVar, Self, TypeVar
+
+from qgen.runtime.backends.base import (
+    AddOptions,
+    Consumer,
+    ErrorInfo,
+    Handler,
+    JobInfo,
+    JobStatus,
+    QueueSettings,
+)
+from qgen.runtime.backends.sqs_admin import check_queues, ensure_queues
+from qgen.runtime.backends.sqs_calls import SqsCalls, is_missing_queue, make_client
+from qgen.runtime.backends.sqs_messages import (
+    Outgoing,
+    Received,
+    dead_letter_params,
+    encode,
+    message_size,
+)
+from qgen.runtime.backends.sqs_url import SQS_MAX_BATCH, SqsUrl, parse_sqs_url
+from qgen.runtime.errors import ConfigError, QgenError, UnsupportedByBackend
+from qgen.runtime.manifest import Manifest
+
+log = logging.getLogger("qgen.sqs")
+T = TypeVar("T")
+
+NO_RESULTS = (
+    "results or final status: SQS deletes a message once it is processed and keeps no result; "
+    "store results yourself (for example in your database) or use another backend"
+)
+
+
+class SqsBackend:
+    name: ClassVar[str] = "sqs"
+
+    def __init__(self, url: SqsUrl, queues: Mapping[str, Mapping[str, Any]]) -> None:
+        self.url = url
+        self.queues = {name: dict(cfg) for name, cfg in queues.items()}
+        self.calls = SqsCalls(url, threads=8 + 2 * len(queues))
+
+    @classmethod
+    async def connect(cls, url: str, queues: Mapping[str, Mapping[str, Any]]) -> Self:
+        parsed = parse_sqs_url(url)
+        check_queues(parsed, queues)
+        backend = cls(parsed, queues)
+        if parsed.create:
+            await backend.create_queues()
+        return backend
+
+    async def close(self) -> None:
+        self.calls.close()
+
+    async def create_queues(self) -> list[str]:
+        urls = await self.calls.run(ensure_queues, self.calls.client, self.url, self.queues)
+        for name in self.queues:
+            self.calls.forget(name)
+        return urls
+
+    # -- sending ------------------------------------------------------------------------------
+
+    async def enqueue(self, queue: str, data: Any, options: AddOptions) -> str:
+        out = encode(queue, data, options, max_bytes=self.url.max_message_bytes)
+
+        def send(url: str) -> str:
+            sent = self.calls.client.send_message(QueueUrl=url, **out.params)
+            return out.job_id or sent["MessageId"]
+
+        return await self.on_queue(queue, send)
+
+    async def enqueue_many(self, queue: str, items: Sequence[tuple[Any, AddOptions]]) -> list[str]:
+        # Encode everything first: one bad item raises before anything is sent.
+        outs = [encode(queue, d, o, max_bytes=self.url.max_message_bytes) for d, o in items]
+        ids: list[str] = []
+        for chunk in _chunks(outs, self.url.max_message_bytes):
+            ids.extend(await self.on_queue(queue, functools.partial(self._send_batch, chunk=chunk)))
+        return ids
+
+    def _send_batch(self, url: str, *, chunk: list[Outgoing]) -> list[str]:
+        entries: list[Any] = [{"Id": str(i), **o.params} for i, o in enumerate(chunk)]
+        ids: dict[int, str] = {}
+        for _ in range(3):  # entries failing for a server-side reason are sent again
+            reply = self.calls.client.send_message_batch(QueueUrl=url, Entries=entries)
+            for ok in reply.get("Successful", []):
+                i = int(ok["Id"])
+                ids[i] = chunk[i].job_id or ok["MessageId"]
+            failed = reply.get("Failed", [])
+            if not failed:
+                break
+            if any(f.get("SenderFault") for f in failed):
+                raise QgenError(
+                    f"SQS refused {len(failed)} of {len(entries)} messages: "
+                    + "; ".join(
+                        f"#{f['Id']}: {f.get('Code')} {f.get('Message', '')}" for f in failed
+                    )
+                    + f" (sent: {len(ids)})"
+                )
+            retry = {f["Id"] for f in failed}
+            entries = [e for e in entries if e["Id"] in retry]
+        if len(ids) != len(chunk):
+            raise QgenError(f"SQS did not accept {len(chunk) - len(ids)} messages of a batch")
+        return [ids[i] for i in range(len(chunk))]
+
+    async def on_queue(self, queue: str, fn: Callable[[str], T]) -> T:
+        """Run ``fn(queue_url)`` in the pool; a missing queue is created (``create=1``) or
+        reported with the command that creates it."""
+        for attempt in (1, 2):
+            try:
+                url = await self.calls.queue_url(queue)
+                return await self.calls.run(fn, url)
+            except Exception as exc:
+                if not is_missing_queue(exc):
+                    raise
+                self.calls.forget(queue)
+                if attempt == 1 and self.url.create:
+                    await self.create_queues()
+                    continue
+                raise ConfigError(
+                    f"SQS queue {self.url.sqs_name(queue)!r} does not exist: run "
+                    "`qgen sqs create-queues`, or add create=1 to the sqs:// URL"
+                ) from exc
+        raise AssertionError("unreachable")
+
+    # -- reading --------------------------------------------------------------------------------
+
+    async def get(self, queue: str, job_id: str) -> JobInfo | None:
+        """SQS cannot look a message up by id: the status is always ``unknown``."""
+        attempts = int(self.queues.get(queue, {}).get("attempts", 3))
+        return JobInfo(id=job_id, queue=queue, status=JobStatus.UNKNOWN, max_attempts=attempts)
+
+    async def wait(self, queue: str, job_id: str, timeout: float | None) -> JobInfo:
+        raise UnsupportedByBackend("sqs", NO_RESULTS)
+
+    # -- consuming -------------------------------------------------------------------------------
+
+    def consume(self, queues: Sequence[QueueSettings], handle: Handler) -> Consumer:
+        from qgen.runtime.backends.sqs_consumer import SqsConsumer
+
+        for settings in queues:
+            self.queues.setdefault(settings.name, dict(settings.config))
+        check_queues(self.url, {s.name: s.config for s in queues})
+        return SqsConsumer(self, queues, handle)
+
+    async def copy_to_dead_letter(
+        self, source: str, msg: Received, target: str, error: ErrorInfo
+    ) -> None:
+        params = dead_letter_params(msg, source, target, error)
+
+        def send(url: str) -> None:
+            self.calls.client.send_message(QueueUrl=url, **params)
+
+        await self.on_queue(target, send)
+        log.info(
+            "job %s of %s failed for good; copied to dead-letter queue %s",
+            msg.job_id,
+            source,
+            target,
+            extra={"queue": source, "job_id": msg.job_id},
+        )
+
+
+def _chunks(outs: list[Outgoing], max_bytes: int) -> list[list[Outgoing]]:
+    """Batches of at most 10 messages whose total size stays within the message size limit
+    (SQS applies the same limit to a whole SendMessageBatch)."""
+    chunks: list[list[Outgoing]] = []
+    current: list[Outgoing] = []
+    size = 0
+    for out in outs:
+        n = message_size(out.params["MessageBody"], out.params.get("MessageAttributes", {}))
+        if current and (len(current) == SQS_MAX_BATCH or size + n > max_bytes):
+            chunks.append(current)
+            current, size = [], 0
+        current.append(out)
+        size += n
+    if current:
+        chunks.append(current)
+    return chunks
+
+
+def create_queues(url: str, manifest: Manifest) -> list[str]:
+    """``qgen sqs create-queues``: create or update every queue of the manifest, its
+    dead-letter queue and redrive policy; returns the SQS queue URLs. Idempotent."""
+    parsed = parse_sqs_url(url)
+    queues = {name: q.config for name, q in manifest.queues.items()}
+    client = make_client(parsed)
+    try:
+        return ensure_queues(client, parsed, queues)
+    finally:
+        client.close()
