@@ -16,6 +16,8 @@ CODES: dict[str, str] = {
     "QG001": "syntax error in a scanned file",
     "QG002": "module or name cannot be resolved",
     "QG003": "configuration problem ([tool.qgen] or CLI)",
+    "QG004": "the output directory holds a file qgen did not generate",
+    "QG005": "internal error while generating code",
     "QG101": "queue name is not a string literal or is invalid",
     "QG102": "queue name used twice",
     "QG103": "two queues map to the same client accessor",
