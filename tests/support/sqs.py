@@ -1,0 +1,138 @@
+"""SQS test server: moto's standalone server on 127.0.0.1, one per test session (process).
+
+``backend_url(tmp_path)`` yields ``sqs://us-east-1?endpoint_url=http://127.0.0.1:<port>&
+prefix=qgen-test-<random>-`` and deletes that prefix's queues afterwards. The server starts on
+first use (from the ``moto_server`` fixture or from ``backend_url`` directly) and stops at exit.
+Dummy AWS credentials are set here so boto3 never looks for real ones; every URL points at the
+local server, never at AWS.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import logging
+import os
+import secrets
+import socket
+import threading
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+for _key, _value in {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+    "AWS_DEFAULT_REGION": "us-east-1",
+}.items():
+    os.environ[_key] = _value
+os.environ.pop("AWS_PROFILE", None)
+
+REGION = "us-east-1"
+logging.getLogger("werkzeug").setLevel(logging.ERROR)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+class MotoSqs:
+    """One ThreadedMotoServer that tests can stop and start again on the same port."""
+
+    def __init__(self) -> None:
+        self.port = _free_port()
+        self._server: Any = None
+        self._lock = threading.Lock()
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def running(self) -> bool:
+        return self._server is not None
+
+    def start(self) -> None:
+        from moto.server import ThreadedMotoServer
+
+        with self._lock:
+            if self._server is None:
+                server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
+                server.start()
+                self._server = server
+
+    def stop(self) -> None:
+        with self._lock:
+            if self._server is not None:
+                self._server.stop()
+                self._server = None
+
+    def reset_state(self) -> None:
+        """Forget every queue and message, as a restarted in-memory server would. moto keeps its
+        state in this process across stop/start, so a restart alone would keep it."""
+        req = urllib.request.Request(f"{self.endpoint}/moto-api/reset", method="POST")
+        urllib.request.urlopen(req, timeout=10).close()
+
+    def client(self) -> Any:
+        import boto3
+
+        return boto3.client("sqs", region_name=REGION, endpoint_url=self.endpoint)
+
+
+_SERVER: MotoSqs | None = None
+_SERVER_LOCK = threading.Lock()
+
+
+def server() -> MotoSqs:
+    global _SERVER
+    with _SERVER_LOCK:
+        if _SERVER is None:
+            _SERVER = MotoSqs()
+            atexit.register(_SERVER.stop)
+        _SERVER.start()
+        return _SERVER
+
+
+@pytest.fixture(scope="session")
+def moto_server() -> MotoSqs:
+    return server()
+
+
+def new_prefix() -> str:
+    return f"qgen-test-{secrets.token_hex(4)}-"
+
+
+def url_for(srv: MotoSqs, prefix: str, **params: str) -> str:
+    extra = "".join(f"&{k}={v}" for k, v in params.items())
+    return f"sqs://{REGION}?endpoint_url={srv.endpoint}&prefix={prefix}{extra}"
+
+
+def delete_queues(srv: MotoSqs, prefix: str) -> None:
+    if not srv.running:
+        return
+    client = srv.client()
+    try:
+        for url in client.list_queues(QueueNamePrefix=prefix).get("QueueUrls", []):
+            with contextlib.suppress(Exception):
+                client.delete_queue(QueueUrl=url)
+    finally:
+        client.close()
+
+
+@contextlib.contextmanager
+def backend_url(tmp_path: Path) -> Iterator[str]:
+    """A fresh queue prefix on the session's moto server; its queues are created on demand
+    (``create=1``) and deleted afterwards."""
+    srv = server()
+    prefix = new_prefix()
+    try:
+        yield url_for(srv, prefix, create="1")
+    finally:
+        delete_queues(srv, prefix)
