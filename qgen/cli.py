@@ -1,0 +1,270 @@
+"""The ``qgen`` command: build, check, list, migrate, sqs create-queues.
+
+Diagnostics go to stderr as ``path:line:col: QG### message`` (all of them, sorted); summaries
+go to stdout. Exit codes: 0 success, 1 ``check`` found stale output, 2 errors (a warning counts
+as an error under ``--fail-on-warning``). Never a traceback: an unexpected failure prints one
+``qgen: internal error`` line and exits 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, TextIO
+
+from qgen.config import Config, Overrides, load_config
+from qgen.diagnostics import Diagnostic
+
+EPILOG = (
+    "Settings come from [tool.qgen] in the nearest pyproject.toml above the current directory "
+    "(source, out, services); the flags override them. Exit codes: 0 ok, 1 stale (check), "
+    "2 errors."
+)
+
+
+def _project_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--project", metavar="DIR", type=Path, help="start the pyproject.toml search here"
+    )
+    p.add_argument(
+        "--source",
+        metavar="PKG",
+        action="append",
+        help="package to scan (repeat for several); overrides [tool.qgen] source",
+    )
+    p.add_argument("--out", metavar="DIR", help="output package directory, e.g. shop/generated")
+    p.add_argument(
+        "--services", metavar="MOD:ATTR", help="services factory, e.g. shop.services:make"
+    )
+    p.add_argument("--jobs", type=int, metavar="N", help="scanner processes (default: CPU count)")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="qgen",
+        description="Typed background queues: scan job functions, generate schemas, a typed "
+        "client and worker entry points.",
+        epilog=EPILOG,
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    build = sub.add_parser(
+        "build",
+        help="generate the output package",
+        description="Scan the source packages and write the output package. Bad input leaves "
+        "the previous output untouched; nothing is rewritten when nothing changed.",
+        epilog=EPILOG,
+    )
+    _project_args(build)
+    build.add_argument("--fail-on-warning", action="store_true", help="treat warnings as errors")
+    build.add_argument(
+        "--force", action="store_true", help="render even if the inputs are unchanged"
+    )
+    check = sub.add_parser(
+        "check",
+        help="exit 1 with a diff if the generated output is stale (for CI)",
+        description="Render in memory and compare with the files on disk: exit 0 fresh, 1 stale "
+        "(a unified diff and the missing/extra files are printed), 2 on errors.",
+        epilog=EPILOG,
+    )
+    _project_args(check)
+    check.add_argument("--fail-on-warning", action="store_true", help="treat warnings as errors")
+    lst = sub.add_parser(
+        "list",
+        help="show a table of the project's queues",
+        description="Show every queue: function, input and output types, config and the "
+        "warnings per backend.",
+        epilog=EPILOG,
+    )
+    _project_args(lst)
+    lst.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    migrate = sub.add_parser(
+        "migrate",
+        help="create or upgrade qgen's tables in PostgreSQL",
+        description="Apply qgen's PostgreSQL schema migrations (needs the postgres extra).",
+    )
+    migrate.add_argument("--url", help="postgresql:// URL (default: $QGEN_URL)")
+    sqs = sub.add_parser("sqs", help="SQS helpers", description="SQS helpers.")
+    sqs_sub = sqs.add_subparsers(dest="sqs_command", metavar="SQS_COMMAND", required=True)
+    create = sqs_sub.add_parser(
+        "create-queues",
+        help="create the SQS queues (and dead-letter queues) of the built project",
+        description="Create every queue of the project's manifest.json on SQS, with redrive "
+        "policies for dead_letter (needs the sqs extra and a previous `qgen build`).",
+    )
+    _project_args(create)
+    create.add_argument("--url", help="sqs:// URL (default: $QGEN_URL)")
+    return parser
+
+
+def _print_diags(diags: Sequence[Diagnostic], err: TextIO) -> None:
+    for d in diags:
+        print(d.format(), file=err)
+
+
+def _config(args: argparse.Namespace, err: TextIO) -> Config | None:
+    overrides = Overrides(
+        project=args.project,
+        source=tuple(args.source) if args.source else None,
+        out=args.out,
+        services=args.services,
+    )
+    config, diags = load_config(Path.cwd(), overrides)
+    _print_diags(diags, err)
+    return config
+
+
+def _cmd_build(args: argparse.Namespace, out: TextIO, err: TextIO, check: bool) -> int:
+    from qgen.codegen.build import run
+
+    config = _config(args, err)
+    if config is None:
+        return 2
+    outcome = run(
+        config,
+        check=check,
+        fail_on_warning=args.fail_on_warning,
+        force=getattr(args, "force", False),
+        jobs=args.jobs,
+    )
+    _print_diags(outcome.diagnostics, err)
+    for line in outcome.replayed:
+        print(line, file=err)
+    if outcome.diff:
+        out.write(outcome.diff)
+    for line in outcome.lines:
+        print(line, file=out)
+    return outcome.exit_code
+
+
+def _short(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+
+
+def _cmd_list(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from qgen.codegen.build import analyse
+    from qgen.diagnostics import has_errors
+
+    config = _config(args, err)
+    if config is None:
+        return 2
+    outcome = analyse(config, jobs=args.jobs)
+    _print_diags(outcome.diagnostics, err)
+    if has_errors(outcome.diagnostics) or outcome.project is None:
+        return 2
+    rows: list[dict[str, Any]] = []
+    for q in outcome.project.queues:
+        warn = outcome.warnings.get(q.name, {})
+        rows.append(
+            {
+                "queue": q.name,
+                "function": q.function.import_path,
+                "input": q.function.input_type,
+                "output": q.function.output_type if q.function.output_schema else "None",
+                "config": q.config,
+                "warnings": {b: w for b, w in sorted(warn.items()) if w},
+            }
+        )
+    if args.json:
+        print(json.dumps(rows, indent=2, sort_keys=True, ensure_ascii=False), file=out)
+        return 0
+    if not rows:
+        print("no queues found", file=out)
+        return 0
+    headers = ["QUEUE", "FUNCTION", "INPUT", "OUTPUT", "CONFIG", "WARNINGS"]
+    table = [
+        [
+            r["queue"],
+            r["function"],
+            r["input"],
+            r["output"],
+            _short(r["config"]) if r["config"] else "-",
+            "; ".join(f"{b}: {len(w)}" for b, w in r["warnings"].items()) or "-",
+        ]
+        for r in rows
+    ]
+    widths = [max(len(line[i]) for line in [headers, *table]) for i in range(len(headers))]
+    for line in [headers, *table]:
+        print(
+            "  ".join(str(c).ljust(w) for c, w in zip(line, widths, strict=True)).rstrip(), file=out
+        )
+    details = [(r["queue"], b, w) for r in rows for b, ws in r["warnings"].items() for w in ws]
+    if details:
+        print("", file=out)
+        for queue, backend, text in details:
+            print(f"{queue} [{backend}]: {text}", file=out)
+    return 0
+
+
+def _url(args: argparse.Namespace, err: TextIO) -> str | None:
+    url: str | None = args.url or os.environ.get("QGEN_URL")
+    if not url:
+        print("qgen: no URL: pass --url or set QGEN_URL", file=err)
+    return url
+
+
+def _cmd_migrate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    url = _url(args, err)
+    if url is None:
+        return 2
+    from qgen.runtime.backends.postgres import migrate
+
+    applied = asyncio.run(migrate(url))
+    print(
+        f"qgen: applied migrations {', '.join(map(str, applied))}"
+        if applied
+        else "qgen: database schema is up to date",
+        file=out,
+    )
+    return 0
+
+
+def _cmd_sqs_create(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    url = _url(args, err)
+    config = _config(args, err)
+    if url is None or config is None:
+        return 2
+    from qgen.runtime.backends.sqs import create_queues
+    from qgen.runtime.manifest import load_manifest
+
+    manifest = load_manifest(config.out_dir / "manifest.json")
+    for name in create_queues(url, manifest):
+        print(name, file=out)
+    return 0
+
+
+def main(
+    argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: TextIO | None = None
+) -> int:
+    out = out or sys.stdout
+    err = err or sys.stderr
+    try:
+        args = _parser().parse_args(argv)
+        if args.command in ("build", "check"):
+            return _cmd_build(args, out, err, check=args.command == "check")
+        if args.command == "list":
+            return _cmd_list(args, out, err)
+        if args.command == "migrate":
+            return _cmd_migrate(args, out, err)
+        return _cmd_sqs_create(args, out, err)
+    except SystemExit as exc:  # argparse: --help (0) or a usage error (2)
+        return exc.code if isinstance(exc.code, int) else 2
+    except KeyboardInterrupt:
+        print("qgen: interrupted", file=err)
+        return 2
+    except Exception as exc:
+        from qgen.runtime.errors import QgenError
+
+        if isinstance(exc, QgenError):
+            print(f"qgen: {exc}", file=err)
+        else:
+            print(f"qgen: internal error: {type(exc).__name__}: {exc}", file=err)
+        return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,181 @@
+"""``qgen build`` / ``qgen check`` / ``qgen list``: config -> scan -> checks -> render -> output.
+
+Exit codes: 0 success (or fresh), 1 ``check`` found stale output, 2 errors. With
+``fail_on_warning`` warnings count as errors: exit 2 and nothing is written.
+
+A warm build is skipped before scanning: the inputs hash covers qgen's and
+datamodel-code-generator's versions, the settings and every scanned file's bytes; when it equals
+the one in the previous manifest and every file the manifest lists still has its recorded hash,
+the output is current and the warnings recorded in the manifest are replayed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass, field
+from importlib.metadata import version
+from pathlib import Path
+
+import qgen
+from qgen.codegen import output
+from qgen.codegen.ir import ProjectSpec
+from qgen.codegen.render import RenderError, RenderInput, render_tree
+from qgen.config import Config
+from qgen.diagnostics import Diagnostic, Severity, has_errors, sort_diagnostics
+
+
+@dataclass
+class Outcome:
+    exit_code: int
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+    replayed: list[str] = field(default_factory=list)  # warnings from a skipped (warm) build
+    lines: list[str] = field(default_factory=list)  # summary for stdout
+    diff: str = ""
+    project: ProjectSpec | None = None
+    warnings: dict[str, dict[str, list[str]]] = field(default_factory=dict)
+
+
+def out_label(config: Config) -> str:
+    return config.out
+
+
+def source_files(config: Config) -> list[tuple[str, Path]]:
+    """(relative posix path, path) of every .py file the scanner reads, sorted."""
+    out_dir = config.out_dir.resolve()
+    found: dict[str, Path] = {}
+    for package in config.sources:
+        top = config.root / package.replace(".", "/")
+        for dirpath, dirnames, filenames in os.walk(top):
+            here = Path(dirpath)
+            dirnames[:] = sorted(
+                d
+                for d in dirnames
+                if d != "__pycache__" and not d.startswith(".") and (here / d).resolve() != out_dir
+            )
+            for name in filenames:
+                if name.endswith(".py"):
+                    path = here / name
+                    found[path.relative_to(config.root).as_posix()] = path
+    return sorted(found.items())
+
+
+def inputs_hash(config: Config) -> str:
+    h = hashlib.sha256()
+    for part in (
+        qgen.__version__,
+        version("datamodel-code-generator"),
+        repr((config.sources, config.out, config.services)),
+    ):
+        h.update(part.encode() + b"\0")
+    for rel, path in source_files(config):
+        data = path.read_bytes()
+        h.update(f"{rel}\0{len(data)}\0".encode())
+        h.update(data)
+    return h.hexdigest()
+
+
+def _warm(config: Config, key: str) -> list[str] | None:
+    """The recorded warnings if the output on disk is current for ``key``, else None."""
+    manifest = output.read_manifest(config.out_dir)
+    if manifest is None or manifest.get("qgen_version") != qgen.__version__:
+        return None
+    build = manifest.get("build")
+    if not isinstance(build, dict) or build.get("inputs_hash") != key:
+        return None
+    if not output.is_intact(config.out_dir, manifest):
+        return None
+    warnings = build.get("warnings", [])
+    return [str(w) for w in warnings] if isinstance(warnings, list) else []
+
+
+def _internal(config: Config, exc: BaseException) -> Diagnostic:
+    return Diagnostic(
+        "pyproject.toml", 1, 1, "QG005", Severity.ERROR, f"cannot generate code: {exc}"
+    )
+
+
+def analyse(config: Config, *, jobs: int | None = None) -> Outcome:
+    """Scan and check: the project, every diagnostic, and per-queue backend warnings."""
+    from qgen.codegen.checks import backend_warnings
+    from qgen.codegen.scan import scan_project
+
+    result = scan_project(
+        config.root,
+        list(config.sources),
+        services=config.services,
+        out_package=config.out_package,
+        cache_dir=config.root / ".qgen" / "cache" / "scan",
+        jobs=jobs,
+    )
+    diags = list(result.diagnostics)
+    warnings: dict[str, dict[str, list[str]]] = {}
+    if not has_errors(diags):
+        extra, warnings = backend_warnings(result.project)
+        diags += extra
+    return Outcome(0, sort_diagnostics(diags), project=result.project, warnings=warnings)
+
+
+def run(
+    config: Config,
+    *,
+    check: bool = False,
+    fail_on_warning: bool = False,
+    force: bool = False,
+    jobs: int | None = None,
+) -> Outcome:
+    key = inputs_hash(config)
+    if not check and not force:
+        replay = _warm(config, key)
+        if replay is not None:
+            code = 2 if fail_on_warning and replay else 0
+            return Outcome(code, replayed=replay, lines=[f"qgen: {config.out} is up to date"])
+    outcome = analyse(config, jobs=jobs)
+    diags = outcome.diagnostics
+    failing = has_errors(diags) or (fail_on_warning and bool(diags))
+    if failing or outcome.project is None:
+        outcome.exit_code = 2
+        outcome.lines.append(f"qgen: nothing written to {config.out}" if not check else "")
+        outcome.lines = [line for line in outcome.lines if line]
+        return outcome
+    rel_root = Path(os.path.relpath(config.root, config.out_dir)).as_posix()
+    try:
+        tree = render_tree(
+            RenderInput(
+                outcome.project,
+                outcome.warnings,
+                key,
+                rel_root,
+                tuple(d.format() for d in diags if d.severity is Severity.WARNING),
+            ),
+            cache_dir=config.root / ".qgen" / "cache",
+        )
+    except (RenderError, RuntimeError, ValueError) as exc:
+        outcome.diagnostics = sort_diagnostics([*diags, _internal(config, exc)])
+        outcome.exit_code = 2
+        return outcome
+    label = out_label(config)
+    foreign = output.conflicts(config.out_dir, tree, label)
+    if check:
+        cmp = output.compare(config.out_dir, tree, label)
+        outcome.diff = cmp.diff
+        if cmp.fresh:
+            outcome.lines.append(f"qgen: {label} is up to date")
+        else:
+            outcome.exit_code = 1
+            outcome.lines.append(f"qgen: {label} is stale; run `qgen build`")
+            outcome.lines += [f"  changed: {label}/{p}" for p in cmp.changed]
+            outcome.lines += [f"  missing: {label}/{p}" for p in cmp.missing]
+            outcome.lines += [f"  extra:   {label}/{p}" for p in cmp.extra]
+        return outcome
+    if foreign:
+        outcome.diagnostics = sort_diagnostics([*diags, *foreign])
+        outcome.exit_code = 2
+        outcome.lines.append(f"qgen: nothing written to {label}")
+        return outcome
+    written, deleted = output.write_tree(config.out_dir, tree)
+    outcome.lines.append(
+        f"qgen: {len(outcome.project.queues)} queue(s); wrote {len(written)} file(s), "
+        f"deleted {len(deleted)}, in {label}"
+    )
+    return outcome
