@@ -1,0 +1,182 @@
+"""One round of a PostgreSQL consumer loop: finished outcomes + the next lease, one pipeline.
+
+In autocommit pipeline mode every statement up to the sync runs in one implicit transaction:
+the completions, retries, failures (with their dead-letter copies), retention, the lease of the
+next batch and the NOTIFY for waiters commit together, in one round trip.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import psycopg
+
+from qgen.runtime.backends.base import (
+    Completed,
+    Delivery,
+    Discarded,
+    ErrorInfo,
+    Failed,
+    Outcome,
+    Retry,
+)
+from qgen.runtime.backends.postgres_sql import Statements
+
+NOTIFY_LIMIT = 7900  # bytes of a NOTIFY payload (the server's limit is 8000)
+SMALL_RETENTION = 100  # keep counts up to this are enforced every round, larger ones each second
+
+
+class GiveBack:
+    """Pseudo-outcome: the job was leased but not finished (stop); return it untouched."""
+
+
+GIVE_BACK = GiveBack()
+
+
+@dataclass(slots=True)
+class Held:
+    id: str
+    stalled: int  # stall count at lease time: guards outcomes against a re-leased job
+    dead_letter: str | None
+    delivery: Delivery
+
+
+def dumps(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+def _error_json(err: ErrorInfo) -> str:
+    # jsonb rejects NUL characters; an error text must never make its own outcome unstorable
+    return dumps(err.to_json()).replace("\\u0000", "\\ufffd")
+
+
+def _push(arrays: tuple[list[Any], ...], h: Held, *values: Any) -> None:
+    arrays[0].append(h.id)
+    arrays[1].append(h.stalled)
+    for arr, v in zip(arrays[2:], values, strict=True):
+        arr.append(v)
+
+
+def keep_count(value: Any) -> int | None:
+    """remove_on_* config -> rows to keep (0: delete at once), None: keep all."""
+    if value is None or value is False:
+        return None
+    if value is True:
+        return 0
+    return max(0, int(value))
+
+
+class RoundPlan:
+    def __init__(
+        self,
+        st: Statements,
+        queue: str,
+        worker: str,
+        config: Mapping[str, Any],
+        batch: Sequence[tuple[Held, Outcome | GiveBack]],
+    ) -> None:
+        self.st, self.queue, self.worker, self.config = st, queue, worker, config
+        self.keep_done = keep_count(config.get("remove_on_complete"))
+        self.keep_failed = keep_count(config.get("remove_on_fail"))
+        # per outcome kind: parallel arrays (ids, stall counts, then the kind's own values)
+        done: tuple[list[Any], ...] = ([], [], [])
+        retry: tuple[list[Any], ...] = ([], [], [], [])
+        failed: tuple[list[Any], ...] = ([], [], [], [])
+        cancel: tuple[list[Any], ...] = ([], [], [])
+        back: tuple[list[Any], ...] = ([], [])
+        self.retry_delays: list[float] = []
+        for h, o in batch:
+            if isinstance(o, Completed):
+                text = dumps(o.result)
+                if "\\u0000" not in text:
+                    _push(done, h, text)
+                    continue
+                # jsonb cannot store it: fail the job, not the whole round
+                o = Failed(
+                    ErrorInfo("ResultNotStorable", "the result contains a NUL character"), None
+                )
+            if isinstance(o, Retry):
+                delay = max(0.0, o.delay)
+                _push(retry, h, _error_json(o.error), delay)
+                self.retry_delays.append(delay)
+            elif isinstance(o, Failed):
+                _push(failed, h, _error_json(o.error), o.dead_letter or h.dead_letter)
+            elif isinstance(o, Discarded):
+                _push(cancel, h, _error_json(ErrorInfo("Discarded", o.reason)))
+            else:
+                _push(back, h)
+        self.done, self.retry, self.failed, self.cancel, self.back = (
+            done,
+            retry,
+            failed,
+            cancel,
+            back,
+        )
+        self.finished_ids = done[0] + failed[0] + cancel[0]
+
+    @property
+    def wants_retention(self) -> bool:
+        return (bool(self.done[0]) and bool(self.keep_done)) or (
+            bool(self.failed[0] or self.cancel[0]) and bool(self.keep_failed)
+        )
+
+    @property
+    def small_retention(self) -> bool:
+        keeps = [k for k in (self.keep_done, self.keep_failed) if k]
+        return bool(keeps) and max(keeps) <= SMALL_RETENTION
+
+    def statements(self, retain: bool) -> list[tuple[Any, tuple[Any, ...]]]:
+        st, q, w = self.st, self.queue, self.worker
+        out: list[tuple[Any, tuple[Any, ...]]] = []
+        ids, stalled, outputs = self.done
+        if ids:
+            if self.keep_done == 0:
+                out.append((st.complete_delete, (ids, stalled, q, w)))
+            else:
+                out.append((st.complete, (outputs, ids, stalled, q, w)))
+        ids, stalled, errs, delays = self.retry
+        if ids:
+            out.append((st.retry, (errs, delays, ids, stalled, q, w)))
+        ids, stalled, errs, dlqs = self.failed
+        if ids:
+            out.append((st.fail, (errs, ids, stalled, q, w, dlqs, st.new_channel)))
+            if self.keep_failed == 0:
+                out.append((st.delete_failed, (q, ids)))
+        ids, stalled, errs = self.cancel
+        if ids:
+            out.append((st.cancel, (errs, ids, stalled, q, w)))
+            if self.keep_failed == 0:
+                out.append((st.delete_failed, (q, ids)))
+        ids, stalled = self.back
+        if ids:
+            out.append((st.give_back, (ids, stalled, q, w)))
+        if retain:
+            if self.keep_done:
+                out.append((st.retain, (q, ["completed"], self.keep_done)))
+            if self.keep_failed:
+                out.append((st.retain, (q, ["failed", "cancelled"], self.keep_failed)))
+        if self.finished_ids:
+            payload = q + "\n" + ",".join(self.finished_ids)
+            if len(payload.encode()) > NOTIFY_LIMIT:
+                payload = q + "\n*"
+            out.append((st.notify, (st.done_channel, payload)))
+        return out
+
+    async def send(
+        self, conn: psycopg.AsyncConnection[Any], fetch_n: int, retain: bool
+    ) -> list[tuple[Any, ...]]:
+        """Apply the outcomes and lease up to ``fetch_n`` jobs in one transaction."""
+        stmts = self.statements(retain)
+        vt = float(self.config.get("visibility_timeout", 30))
+        fetch = (self.st.fetch, (self.worker, vt, self.queue, fetch_n))
+        if not stmts:
+            cur = await conn.execute(*fetch)
+            return await cur.fetchall()
+        async with conn.pipeline():
+            for stmt, params in stmts:
+                await conn.execute(stmt, params)
+            fcur = await conn.execute(*fetch) if fetch_n else None
+        return await fcur.fetchall() if fcur is not None else []

@@ -1,0 +1,198 @@
+"""SQL of the PostgreSQL backend: versioned migrations and the statements, per schema.
+
+Names follow pg-boss where they fit (job states created < retry < active < completed <
+cancelled < failed, compared with ``<``; ``retry_limit``, ``retry_count``, ``start_after``,
+``output``, ``dead_letter``). The schema name is validated by the caller and always enters SQL as
+an :class:`psycopg.sql.Identifier`; every value is a parameter.
+
+Planner note: fetching orders by ``priority DESC, seq``, which only the partial index of ready
+jobs (``state < 'active'``) provides, so a table full of finished rows (or statistics that say
+every row is ready) never turns the fetch into a walk of the primary key.
+"""
+
+from __future__ import annotations
+
+import zlib
+
+from psycopg import sql
+
+# Each migration is a list of statements; ``{s}`` is the schema identifier. Never edit a
+# released migration: add the next version.
+MIGRATIONS: dict[int, list[str]] = {
+    1: [
+        "CREATE TYPE {s}.job_state AS ENUM "
+        "('created', 'retry', 'active', 'completed', 'cancelled', 'failed')",
+        """CREATE TABLE {s}.job (
+            queue text NOT NULL,
+            id text NOT NULL,
+            seq bigint GENERATED ALWAYS AS IDENTITY,
+            state {s}.job_state NOT NULL DEFAULT 'created',
+            priority integer NOT NULL DEFAULT 0,
+            data jsonb,
+            retry_limit integer NOT NULL DEFAULT 2,
+            retry_count integer NOT NULL DEFAULT 0,
+            backoff jsonb,
+            stalled_count integer NOT NULL DEFAULT 0,
+            start_after timestamptz NOT NULL DEFAULT now(),
+            lease_until timestamptz,
+            worker text,
+            dead_letter text,
+            progress jsonb,
+            output jsonb,
+            error jsonb,
+            created_on timestamptz NOT NULL DEFAULT now(),
+            started_on timestamptz,
+            completed_on timestamptz,
+            PRIMARY KEY (queue, id)
+        )""",
+        # ready jobs, in fetch order (the only index that gives this order)
+        "CREATE INDEX job_fetch ON {s}.job (queue, priority DESC, seq) WHERE state < 'active'",
+        # when does the next delayed job become ready (idle workers sleep until then)
+        "CREATE INDEX job_due ON {s}.job (queue, start_after) WHERE state < 'active'",
+        # leases to recover from dead workers
+        "CREATE INDEX job_lease ON {s}.job (queue, lease_until) WHERE state = 'active'",
+        # retention of finished jobs
+        "CREATE INDEX job_finished ON {s}.job (queue, completed_on) WHERE state > 'active'",
+    ],
+}
+LATEST = max(MIGRATIONS)
+
+
+def lock_key(schema: str) -> int:
+    """Advisory lock id of a schema's migrations (stable across processes and versions)."""
+    return 0x71_67_65_6E_00000000 | zlib.crc32(f"qgen:{schema}".encode())
+
+
+def channels(schema: str) -> tuple[str, str]:
+    """(new-job channel, finished-job channel); payloads are queue names / 'queue\\nid,id'."""
+    return f"qgen_{schema}_new", f"qgen_{schema}_done"
+
+
+class Statements:
+    """Every statement for one schema, composed once."""
+
+    def __init__(self, schema: str) -> None:
+        self.schema = schema
+        self.new_channel, self.done_channel = channels(schema)
+        s = sql.Identifier(schema)
+
+        def q(text: str) -> sql.Composed:
+            return sql.SQL(text).format(s=s)
+
+        self.q = q
+        cols = "queue, id, data, priority, start_after, retry_limit, backoff, dead_letter"
+        self.insert = q(
+            f"INSERT INTO {{s}}.job ({cols}) VALUES "
+            "(%s, %s, %s::text::jsonb, %s, now() + make_interval(secs => %s), %s, %s::jsonb, %s) "
+            "ON CONFLICT (queue, id) DO NOTHING"
+        )
+        self.insert_notify = q(
+            f"WITH ins AS (INSERT INTO {{s}}.job ({cols}) VALUES "
+            "(%s, %s, %s::text::jsonb, %s, now() + make_interval(secs => %s), %s, %s::jsonb, %s) "
+            "ON CONFLICT (queue, id) DO NOTHING RETURNING 1) "
+            "SELECT pg_notify(%s, %s) FROM ins"
+        )
+        self.insert_many = q(
+            f"INSERT INTO {{s}}.job ({cols}) "
+            "SELECT %s, v.id, v.data::jsonb, v.priority, now() + make_interval(secs => v.delay), "
+            "v.retry_limit, v.backoff::jsonb, %s "
+            "FROM unnest(%s::text[], %s::text[], %s::int[], %s::float8[], %s::int[], %s::text[]) "
+            "AS v(id, data, priority, delay, retry_limit, backoff) "
+            "ON CONFLICT (queue, id) DO NOTHING"
+        )
+        self.notify = sql.SQL("SELECT pg_notify(%s, %s)")
+        self.get = q(
+            "SELECT state::text, start_after > now(), data, progress, output, error, "
+            "retry_count, retry_limit, extract(epoch FROM created_on)::float8, "
+            "extract(epoch FROM completed_on)::float8 FROM {s}.job WHERE queue = %s AND id = %s"
+        )
+        # Lease the next batch. Params: queue, limit, worker, lease seconds.
+        self.fetch = q(
+            "UPDATE {s}.job j SET state = 'active', worker = %s, started_on = now(), "
+            "lease_until = now() + make_interval(secs => %s) "
+            "WHERE (j.queue, j.id) IN (SELECT queue, id FROM {s}.job "
+            "  WHERE queue = %s AND state < 'active' AND start_after <= now() "
+            "  ORDER BY priority DESC, seq LIMIT %s FOR UPDATE SKIP LOCKED) "
+            "RETURNING j.id, j.data, j.retry_count, j.retry_limit, j.backoff, "
+            "j.stalled_count, j.dead_letter, j.priority, j.seq"
+        )
+        guard = (
+            "FROM unnest(%s::text[], %s::int[]) WITH ORDINALITY AS v(id, stalled, n) "
+            "WHERE j.queue = %s AND j.id = v.id AND j.state = 'active' "
+            "AND j.worker = %s AND j.stalled_count = v.stalled"
+        )
+        # Outcomes. Each takes per-job arrays, then (ids, stalled, queue, worker) for the guard.
+        self.complete = q(
+            "UPDATE {s}.job j SET state = 'completed', output = (%s::text[])[v.n]::jsonb, "
+            "completed_on = now(), lease_until = NULL " + guard
+        )
+        self.complete_delete = q(
+            "DELETE FROM {s}.job j USING unnest(%s::text[], %s::int[]) AS v(id, stalled) "
+            "WHERE j.queue = %s AND j.id = v.id AND j.state = 'active' "
+            "AND j.worker = %s AND j.stalled_count = v.stalled"
+        )
+        self.retry = q(
+            "UPDATE {s}.job j SET state = 'retry', retry_count = j.retry_count + 1, "
+            "error = (%s::text[])[v.n]::jsonb, "
+            "start_after = now() + make_interval(secs => (%s::float8[])[v.n]), "
+            "worker = NULL, lease_until = NULL " + guard
+        )
+        self.cancel = q(
+            "UPDATE {s}.job j SET state = 'cancelled', error = (%s::text[])[v.n]::jsonb, "
+            "completed_on = now(), lease_until = NULL " + guard
+        )
+        # Final failure and its dead-letter copy, in one statement (so one transaction).
+        self.fail = q(
+            "WITH f AS (UPDATE {s}.job j SET state = 'failed', retry_count = j.retry_count + 1, "
+            "error = (%s::text[])[v.n]::jsonb, completed_on = now(), lease_until = NULL "
+            + guard
+            + " RETURNING j.id, j.data, j.priority, (%s::text[])[v.n] AS dlq), "
+            "ins AS (INSERT INTO {s}.job (queue, id, data, priority) "
+            "SELECT dlq, id, data, priority FROM f WHERE dlq IS NOT NULL "
+            "ON CONFLICT (queue, id) DO NOTHING RETURNING queue) "
+            "SELECT pg_notify(%s, q) FROM (SELECT DISTINCT queue AS q FROM ins) x"
+        )
+        self.delete_failed = q(
+            "DELETE FROM {s}.job WHERE queue = %s AND id = ANY(%s::text[]) AND state = 'failed'"
+        )
+        # Give back leased jobs not finished (stop): not counted as a stall or an attempt.
+        self.give_back = q(
+            "UPDATE {s}.job j SET state = CASE WHEN j.retry_count > 0 THEN 'retry' "
+            "ELSE 'created' END::{s}.job_state, worker = NULL, lease_until = NULL " + guard
+        )
+        self.heartbeat = q(
+            "UPDATE {s}.job j SET lease_until = now() + make_interval(secs => %s) " + guard
+        )
+        self.progress = q(
+            "UPDATE {s}.job SET progress = %s::text::jsonb "
+            "WHERE queue = %s AND id = %s AND state = 'active'"
+        )
+        # Expired leases: back to retry, or failed (with its dead-letter copy) past
+        # max_stalled_count. Params: max_stalled, error json, done channel, queue.
+        self.recover = q(
+            "WITH x AS (SELECT queue, id FROM {s}.job WHERE queue = %s AND state = 'active' "
+            "  AND lease_until < now() FOR UPDATE SKIP LOCKED), "
+            "u AS (UPDATE {s}.job j SET stalled_count = j.stalled_count + 1, "
+            "  state = CASE WHEN j.stalled_count + 1 > %s THEN 'failed' ELSE 'retry' END"
+            "::{s}.job_state, "
+            "  error = CASE WHEN j.stalled_count + 1 > %s THEN %s::text::jsonb ELSE j.error END, "
+            "  completed_on = CASE WHEN j.stalled_count + 1 > %s THEN now() END, "
+            "  start_after = now(), worker = NULL, lease_until = NULL "
+            "  FROM x WHERE j.queue = x.queue AND j.id = x.id "
+            "  RETURNING j.id, j.state, j.data, j.priority, j.dead_letter), "
+            "ins AS (INSERT INTO {s}.job (queue, id, data, priority) "
+            "  SELECT dead_letter, id, data, priority FROM u "
+            "  WHERE state = 'failed' AND dead_letter IS NOT NULL "
+            "  ON CONFLICT (queue, id) DO NOTHING RETURNING queue) "
+            "SELECT u.id, u.state::text, (SELECT count(*) FROM ins) FROM u"
+        )
+        # Keep the newest ``keep`` finished rows of one state. Params: queue, state, keep.
+        self.retain = q(
+            "DELETE FROM {s}.job WHERE (queue, id) IN (SELECT queue, id FROM {s}.job "
+            "WHERE queue = %s AND state > 'active' AND state = ANY(%s::text[]::{s}.job_state[]) "
+            "ORDER BY completed_on DESC, seq DESC OFFSET %s)"
+        )
+        self.next_due = q(
+            "SELECT extract(epoch FROM min(start_after) - now())::float8 FROM {s}.job "
+            "WHERE queue = %s AND state < 'active'"
+        )
