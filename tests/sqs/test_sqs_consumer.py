@@ -1,0 +1,223 @@
+"""The SQS consumer with handlers of the test's own, against moto's server: outcomes, retries
+through visibility, dead letters, foreign messages, heartbeats, shutdown and API call counts."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from qgen.runtime.backends.base import (
+    AddOptions,
+    Completed,
+    Delivery,
+    Discarded,
+    ErrorInfo,
+    Failed,
+    Outcome,
+    QueueSettings,
+    Retry,
+)
+from qgen.runtime.backends.sqs import SqsBackend
+from tests.support.sqs import MotoSqs
+
+Handle = Callable[[Delivery], Awaitable[Outcome]]
+
+
+async def _run_until(
+    backend: SqsBackend,
+    settings: QueueSettings,
+    handle: Handle,
+    done: Callable[[], bool],
+    timeout: float = 30,
+    grace: float = 5,
+) -> None:
+    consumer = backend.consume([settings], handle)
+    task = asyncio.create_task(consumer.run())
+    try:
+        deadline = time.monotonic() + timeout
+        while not done():
+            assert time.monotonic() < deadline, "timed out"
+            assert not task.done(), task
+            await asyncio.sleep(0.05)
+    finally:
+        await consumer.stop(grace)
+        await task
+
+
+def _receive_all(srv: MotoSqs, queue_url: str, wait: int = 1) -> list[dict[str, Any]]:
+    client = srv.client()
+    try:
+        out: list[dict[str, Any]] = client.receive_message(
+            QueueUrl=queue_url,
+            MaxNumberOfMessages=10,
+            WaitTimeSeconds=wait,
+            MessageAttributeNames=["All"],
+            MessageSystemAttributeNames=["All"],
+        ).get("Messages", [])
+        return out
+    finally:
+        client.close()
+
+
+def _settings(name: str, **config: Any) -> QueueSettings:
+    base = {"batch_size": 10, "drain_delay": 1, "visibility_timeout": 5, "attempts": 2}
+    return QueueSettings(name, {**base, **config})
+
+
+async def test_processes_and_deletes(backend: SqsBackend, moto_server: MotoSqs) -> None:
+    await backend.enqueue_many("plain", [({"i": i}, AddOptions()) for i in range(25)])
+    seen: list[int] = []
+
+    async def handle(d: Delivery) -> Outcome:
+        assert d.queue == "plain" and d.attempt == 1 and d.max_attempts == 3
+        seen.append(d.data["i"])
+        return Completed(None)
+
+    await _run_until(backend, _settings("plain", attempts=3), handle, lambda: len(seen) >= 25)
+    assert sorted(seen) == list(range(25))
+    # Deleted: nothing comes back, even after the visibility timeout (5 s) would have run out.
+    await asyncio.sleep(0.5)
+    assert _receive_all(moto_server, await backend.calls.queue_url("plain"), wait=0) == []
+
+
+async def test_retry_uses_backoff_through_visibility(backend: SqsBackend) -> None:
+    attempts: list[tuple[int, float]] = []
+
+    async def handle(d: Delivery) -> Outcome:
+        attempts.append((d.attempt, time.monotonic()))
+        if d.attempt == 1:
+            return Retry(ErrorInfo("Boom", "first"), delay=2.0)
+        return Completed(None)
+
+    await backend.enqueue("plain", {"x": 1}, AddOptions(attempts=5))
+    await _run_until(backend, _settings("plain"), handle, lambda: len(attempts) >= 2)
+    assert [a for a, _ in attempts] == [1, 2]
+    gap = attempts[1][1] - attempts[0][1]
+    assert 1.5 <= gap < 5, gap  # the 2 s backoff, not the 5 s visibility timeout
+
+
+async def test_failed_goes_to_dead_letter_and_discarded_does_not(
+    backend: SqsBackend, moto_server: MotoSqs
+) -> None:
+    done: list[str] = []
+
+    async def handle(d: Delivery) -> Outcome:
+        done.append(d.job_id)
+        if d.data == "fail":
+            return Failed(ErrorInfo("PaymentFailedError", "card declined"), "dead")
+        return Discarded("not needed")
+
+    await backend.enqueue("q", "fail", AddOptions(job_id="f1"))
+    await backend.enqueue("q", "discard", AddOptions(job_id="d1"))
+    await _run_until(backend, _settings("q", dead_letter="dead"), handle, lambda: len(done) >= 2)
+    dead = _receive_all(moto_server, await backend.calls.queue_url("dead"))
+    assert len(dead) == 1
+    attrs = {k: v["StringValue"] for k, v in dead[0]["MessageAttributes"].items()}
+    assert json.loads(dead[0]["Body"]) == "fail"
+    assert attrs["qgen.job_id"] == "f1" and attrs["qgen.source"] == "q"
+    assert json.loads(attrs["qgen.error"]) == {
+        "type": "PaymentFailedError",
+        "message": "card declined",
+    }
+    assert _receive_all(moto_server, await backend.calls.queue_url("q"), wait=0) == []
+
+
+async def test_foreign_plain_json_message_is_a_job(
+    backend: SqsBackend, moto_server: MotoSqs
+) -> None:
+    client = moto_server.client()
+    queue_url = await backend.calls.queue_url("plain")
+    sent = client.send_message(QueueUrl=queue_url, MessageBody='{"order_id": "o1"}')
+    client.send_message(QueueUrl=queue_url, MessageBody="not json")
+    client.close()
+    got: list[Delivery] = []
+
+    async def handle(d: Delivery) -> Outcome:
+        got.append(d)
+        return Completed(None)
+
+    await _run_until(backend, _settings("plain", dead_letter="dead"), handle, lambda: bool(got))
+    await asyncio.sleep(1)
+    [d] = got  # the non-JSON body never reached the handler
+    assert d.data == {"order_id": "o1"} and d.job_id == sent["MessageId"]
+    assert d.attempt == 1 and d.max_attempts == 2 and d.backoff is None
+    dead = _receive_all(moto_server, await backend.calls.queue_url("dead"))
+    assert [m["Body"] for m in dead] == ["not json"]
+    error = json.loads(dead[0]["MessageAttributes"]["qgen.error"]["StringValue"])
+    assert error["type"] == "InvalidMessageBody"
+
+
+async def test_heartbeat_keeps_a_long_job_invisible(backend: SqsBackend) -> None:
+    starts: list[int] = []
+    finished: list[str] = []
+
+    async def handle(d: Delivery) -> Outcome:
+        starts.append(d.attempt)
+        await asyncio.sleep(5)  # 2.5 visibility timeouts
+        finished.append(d.job_id)
+        return Completed(None)
+
+    await backend.enqueue("plain", 1, AddOptions())
+    await _run_until(
+        backend, _settings("plain", visibility_timeout=2), handle, lambda: bool(finished)
+    )
+    assert starts == [1]
+
+
+async def test_stop_gives_back_running_and_buffered_jobs(
+    backend: SqsBackend, moto_server: MotoSqs
+) -> None:
+    await backend.enqueue_many("plain", [(i, AddOptions()) for i in range(6)])
+    started: list[int] = []
+
+    async def handle(d: Delivery) -> Outcome:
+        started.append(d.data)
+        await asyncio.sleep(60)
+        return Completed(None)
+
+    # 2 slots, 5 prefetched: after stop, every message is visible again at once (not after the
+    # 30 s visibility timeout).
+    settings = _settings("plain", batch_size=2, prefetch=5, visibility_timeout=30)
+    t0 = time.monotonic()
+    await _run_until(backend, settings, handle, lambda: len(started) >= 2, grace=0.5)
+    assert time.monotonic() - t0 < 15
+    client = moto_server.client()
+    queue_url = await backend.calls.queue_url("plain")
+    seen: list[dict[str, Any]] = []
+    for _ in range(5):
+        seen += client.receive_message(
+            QueueUrl=queue_url,
+            MaxNumberOfMessages=10,
+            WaitTimeSeconds=1,
+            MessageSystemAttributeNames=["ApproximateReceiveCount"],
+        ).get("Messages", [])
+        if len(seen) >= 6:
+            break
+    client.close()
+    assert sorted(int(m["Body"]) for m in seen) == list(range(6))
+
+
+async def test_api_calls_per_job_at_steady_load(backend: SqsBackend) -> None:
+    jobs = 200
+    await backend.enqueue_many("plain", [(i, AddOptions()) for i in range(jobs)])
+    calls: dict[str, int] = {}
+    done: list[int] = []
+
+    def count(model: Any, **_: Any) -> None:
+        if done and len(done) < jobs:
+            calls[model.name] = calls.get(model.name, 0) + 1
+
+    backend.calls.client.meta.events.register("before-call.sqs.*", count)
+
+    async def handle(d: Delivery) -> Outcome:
+        done.append(d.data)
+        return Completed(None)
+
+    await _run_until(
+        backend, _settings("plain", prefetch=10, batch_size=10), handle, lambda: len(done) >= jobs
+    )
+    per_job = sum(calls.values()) / jobs
+    assert per_job <= 0.25, calls
