@@ -116,7 +116,10 @@ CONFIG_SUPPORT: dict[str, dict[str, Support]] = {
         "sqlite": N("lease expiries before the job fails"),
         "redis": N("Worker maxStalledCount"),
         "postgres": N("lease expiries before the job fails"),
-        "sqs": E("counted with ApproximateReceiveCount against attempts"),
+        "sqs": U(
+            "a dead worker's job returns after its visibility timeout and uses one of its "
+            "attempts (ApproximateReceiveCount); there is no separate stall count"
+        ),
     },
     "name": {
         "sqlite": N("worker name in logs and the job row"),
@@ -134,19 +137,19 @@ CONFIG_SUPPORT: dict[str, dict[str, Support]] = {
         "sqlite": N("attempts column"),
         "redis": N("job option attempts"),
         "postgres": N("retry_limit (attempts - 1)"),
-        "sqs": N("redrive maxReceiveCount"),
+        "sqs": N("ApproximateReceiveCount is the attempt; redrive maxReceiveCount"),
     },
     "backoff": {
         "sqlite": N("start_after of the retried job; jitter and max_delay included"),
         "redis": N("job option backoff; jitter and max_delay emulated by the runtime"),
         "postgres": N("retry_delay / retry_backoff / retry_delay_max"),
-        "sqs": E("ChangeMessageVisibility on the failed message (at most 12 h)"),
+        "sqs": E("ChangeMessageVisibility on the failed message (whole seconds, at most 12 h)"),
     },
     "dead_letter": {
         "sqlite": N("copy of the failed job added to the named queue"),
         "redis": E("the runtime adds a copy of the failed job to the named queue"),
         "postgres": N("dead_letter column, copied on final failure"),
-        "sqs": N("RedrivePolicy deadLetterTargetArn"),
+        "sqs": N("copy sent by the worker on final failure; RedrivePolicy for dead workers"),
     },
     "timeout": {
         "sqlite": E("asyncio timeout around the attempt"),
@@ -199,19 +202,19 @@ FEATURES: dict[Feature, dict[str, Support]] = {
         "sqlite": N("start_after"),
         "redis": N("job option delay"),
         "postgres": N("start_after"),
-        "sqs": N("DelaySeconds (at most 900 s)"),
+        "sqs": N("DelaySeconds (whole seconds, at most 900; not per message on FIFO queues)"),
     },
     Feature.JOB_ID: {
         "sqlite": N("unique (queue, id)"),
         "redis": N("BullMQ jobId"),
         "postgres": N("unique (queue, id)"),
-        "sqs": N("MessageDeduplicationId on FIFO queues; ignored by standard queues"),
+        "sqs": U("only FIFO queues deduplicate (MessageDeduplicationId, for 5 minutes)"),
     },
     Feature.DISCARD: {
         "sqlite": N("discarded state"),
         "redis": E("UnrecoverableError; reported as failed"),
         "postgres": N("cancelled state"),
-        "sqs": E("message deleted without retry"),
+        "sqs": E("message deleted without retry; no status reports it"),
     },
     Feature.PUSH_WAIT: {
         "sqlite": U("no notifications across processes; result() polls the file"),
