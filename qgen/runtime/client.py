@@ -20,7 +20,6 @@ The generated ``client.py`` subclasses :class:`AsyncClientBase` and :class:`Clie
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import datetime as dt
 import os
 import threading
@@ -28,7 +27,8 @@ from collections.abc import Coroutine, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar, Generic, Self, TypeVar
 
-from pydantic import BaseModel, TypeAdapter, ValidationError
+from pydantic import TypeAdapter, ValidationError
+from pydantic_core import to_jsonable_python
 
 from qgen.runtime.backends import open_backend
 from qgen.runtime.backends.base import AddOptions, Backend, JobInfo, JobStatus
@@ -70,21 +70,28 @@ class _Adapters:
         )
 
     def prepare(self, data: Any) -> Any:
-        """Validate ``data`` into the input type and return it JSON-ready."""
-        cls = self.meta.input_type
-        if not (isinstance(cls, type) and isinstance(data, cls)):
-            # another model or dataclass of the same shape: compare by its JSON form
-            if isinstance(data, BaseModel):
-                data = data.model_dump(mode="json")
-            elif dataclasses.is_dataclass(data) and not isinstance(data, type):
-                data = TypeAdapter(type(data)).dump_python(data, mode="json")
+        """Validate ``data`` into the input type and return it JSON-ready.
+
+        Accepted: an instance of the input type, plain data (dicts, lists, ...), or another
+        pydantic model / dataclass of the same shape (compared through its JSON form)."""
         try:
             value = self.input.validate_python(data)
-        except ValidationError as exc:
-            raise ValidationFailed(
-                self.meta.name, _summary(exc), [dict(e) for e in exc.errors(include_url=False)]
-            ) from None
+        except ValidationError as first:
+            try:
+                jsonable = to_jsonable_python(data)
+            except Exception:
+                jsonable = data
+            if jsonable == data:
+                raise self._failed(first) from None
+            try:
+                value = self.input.validate_python(jsonable)
+            except ValidationError as exc:
+                raise self._failed(exc) from None
         return self.input.dump_python(value, mode="json")
+
+    def _failed(self, exc: ValidationError) -> ValidationFailed:
+        errors = [dict(e) for e in exc.errors(include_url=False)]
+        return ValidationFailed(self.meta.name, _summary(exc), errors)
 
 
 def _summary(exc: ValidationError) -> str:

@@ -5,6 +5,12 @@ job into its worker thread and into tasks it starts). :func:`install` wraps the 
 factory so that EVERY record, from any logger (the user's too), carries ``record.queue`` and
 ``record.job_id`` ("-" outside a job). A record factory is used rather than a logging.Filter
 because filters on a logger do not see records propagated from child loggers.
+
+The factory stores the values under private keys and exposes them through non-data descriptors
+on a LogRecord subclass, so ``logger.info(..., extra={"queue": q})`` (which ``makeRecord``
+refuses for keys already in the record's ``__dict__``) keeps working and wins. ``%``-style
+formats read ``__dict__``: :class:`ContextFormatter` and :class:`ContextFilter` (for any handler)
+copy the two values there before formatting.
 """
 
 from __future__ import annotations
@@ -21,6 +27,23 @@ _job_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("qgen_job_i
 FORMAT = "%(asctime)s %(levelname)s %(name)s [%(queue)s %(job_id)s] %(message)s"
 
 _installed = False
+
+
+class _FromContext:
+    """Non-data descriptor: an instance attribute of the same name (from ``extra``) wins."""
+
+    def __init__(self, slot: str) -> None:
+        self.slot = slot
+
+    def __get__(self, obj: object, owner: type | None = None) -> Any:
+        if obj is None:
+            return self
+        return obj.__dict__.get(self.slot) or "-"
+
+
+class QgenLogRecord(logging.LogRecord):
+    queue = _FromContext("_qgen_queue")
+    job_id = _FromContext("_qgen_job_id")
 
 
 @contextlib.contextmanager
@@ -48,13 +71,42 @@ def install() -> None:
 
     def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
         record = old(*args, **kwargs)
-        # extra={"queue": ...} passed by a caller is applied after the factory and wins.
-        record.queue = _queue.get() or "-"
-        record.job_id = _job_id.get() or "-"
+        record.__dict__["_qgen_queue"] = _queue.get()
+        record.__dict__["_qgen_job_id"] = _job_id.get()
+        if type(record) is logging.LogRecord:
+            record.__class__ = QgenLogRecord
+        else:  # another library's record class: plain attributes (no ``extra`` override)
+            materialize(record)
         return record
 
     logging.setLogRecordFactory(factory)
     _installed = True
+
+
+def materialize(record: logging.LogRecord) -> logging.LogRecord:
+    """Make ``queue`` and ``job_id`` plain attributes of ``record`` (for ``%`` formats)."""
+    d = record.__dict__
+    d.setdefault("queue", d.get("_qgen_queue") or "-")
+    d.setdefault("job_id", d.get("_qgen_job_id") or "-")
+    return record
+
+
+class ContextFilter(logging.Filter):
+    """Add to any handler whose format uses ``%(queue)s`` / ``%(job_id)s``."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        materialize(record)
+        return True
+
+
+class ContextFormatter(logging.Formatter):
+    """The worker CLI's formatter: ``FORMAT`` by default, queue and job id on each line."""
+
+    def __init__(self, fmt: str | None = FORMAT, *args: Any, **kwargs: Any) -> None:
+        super().__init__(fmt, *args, **kwargs)
+
+    def format(self, record: logging.LogRecord) -> str:
+        return super().format(materialize(record))
 
 
 def configure_cli(level: int = logging.INFO) -> None:
@@ -63,6 +115,6 @@ def configure_cli(level: int = logging.INFO) -> None:
     root = logging.getLogger()
     if not root.handlers:
         handler = logging.StreamHandler()
-        handler.setFormatter(logging.Formatter(FORMAT))
+        handler.setFormatter(ContextFormatter())
         root.addHandler(handler)
     root.setLevel(level)
