@@ -1,0 +1,506 @@
+"""The Redis consumer: BullMQ's worker protocol, run by long-lived slots.
+
+Each queue gets ``batch_size`` slots; each slot owns one lock token for its whole life (the Lua
+``moveToFinished`` locks the job it fetches next with the finishing job's token). A slot finishes
+a job and fetches the next in the same script call (BullMQ's fetchNext, which the stock Python
+worker never uses), and the calls of all slots go out together through one pipeline
+(:class:`Batcher`). Everything else is BullMQ's own protocol and data: locks renewed with
+``extendLocks``, stalled jobs recovered with ``moveStalledJobsToWait``, idle waiting on the
+queue's marker with ``BZPOPMIN`` on a dedicated connection, events written by the scripts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+import uuid
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from qgen.runtime.backends.base import (
+    Completed,
+    Delivery,
+    Discarded,
+    ErrorInfo,
+    Failed,
+    Handler,
+    Outcome,
+    QueueSettings,
+    Retry,
+)
+from qgen.runtime.backends.redis_exec import TRANSIENT, Batcher, ScriptError
+from qgen.runtime.backends.redis_jobs import (
+    DISCARDED_FIELD,
+    ERROR_FIELD,
+    attempts_made,
+    dumps,
+    from_bull_backoff,
+    job_opts,
+    keep_jobs,
+    max_attempts,
+    pairs,
+)
+from qgen.runtime.backends.redis_keys import Call, QueueKeys, pack
+from qgen.runtime.interaction import Progress
+
+if TYPE_CHECKING:
+    from qgen.runtime.backends.redis import RedisBackend
+
+log = logging.getLogger("qgen.redis")
+
+Fetched = tuple[str, dict[str, Any]]  # (job id, job hash)
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+class RedisConsumer:
+    def __init__(
+        self, backend: RedisBackend, queues: Sequence[QueueSettings], handle: Handler
+    ) -> None:
+        self.backend = backend
+        self.handle = handle
+        self.client = backend.new_client()  # the consumer's own pool (bullmq bug #3401)
+        self.batcher = Batcher(backend.scripts_for(self.client))
+        self.loops = [QueueLoop(self, s) for s in queues]
+        self._stopped = asyncio.Event()
+
+    async def run(self) -> None:
+        await self.batcher.scripts.load()
+        try:
+            await asyncio.gather(*(loop.run() for loop in self.loops))
+        finally:
+            await self.batcher.close()
+            with contextlib.suppress(Exception):
+                await self.client.aclose()
+
+    async def stop(self, grace: float) -> None:
+        await asyncio.gather(*(loop.stop(grace) for loop in self.loops))
+
+
+class QueueLoop:
+    """One queue's slots, waiter, lock renewal and stalled checks."""
+
+    def __init__(self, consumer: RedisConsumer, settings: QueueSettings) -> None:
+        self.consumer = consumer
+        self.batcher = consumer.batcher
+        self.queue = settings.name
+        self.keys: QueueKeys = consumer.backend.keys_for(self.queue)
+        cfg = settings.config
+        self.concurrency = settings.concurrency
+        self.lock_ms = int(cfg.get("lock_duration", 30_000))
+        self.stalled_ms = max(self.lock_ms, 1000)
+        self.drain_delay = float(cfg.get("drain_delay", 5))
+        self.max_stalled = int(cfg.get("max_stalled_count", 1))
+        self.name: str | None = cfg.get("name")
+        self.default_attempts = int(cfg.get("attempts", 3))
+        self.keep_complete = cfg.get("remove_on_complete")
+        self.keep_fail = cfg.get("remove_on_fail")
+        self.worker_id = uuid.uuid4().hex
+        self.active: dict[str, str] = {}  # job id -> lock token, for lock renewal
+        self.stopping = False
+        self._gen = 0  # bumped on every wake-up; a slot that saw it change never sleeps
+        self._wake = asyncio.Event()
+        self._idle = 0
+        self._any_idle = asyncio.Event()
+        self._timer: asyncio.TimerHandle | None = None  # wakes slots for the next delayed job
+        self._timer_due = 0.0
+        self._slots: list[asyncio.Task[None]] = []
+        self._aux: list[asyncio.Task[None]] = []
+
+    # -- life cycle --------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        log.info(
+            "consuming %s (concurrency %d, lock %d ms)",
+            self.queue,
+            self.concurrency,
+            self.lock_ms,
+            extra={"queue": self.queue},
+        )
+        self._aux = [
+            asyncio.create_task(self._waiter(), name=f"qgen-wait-{self.queue}"),
+            asyncio.create_task(self._renew_locks(), name=f"qgen-locks-{self.queue}"),
+            asyncio.create_task(self._stalled_checks(), name=f"qgen-stalled-{self.queue}"),
+        ]
+        self._slots = [
+            asyncio.create_task(self._slot(f"{self.worker_id}:{i}"), name=f"qgen-slot-{i}")
+            for i in range(self.concurrency)
+        ]
+        try:
+            await asyncio.gather(*self._slots, return_exceptions=True)
+        finally:
+            if self._timer is not None:
+                self._timer.cancel()
+            for task in self._aux:
+                task.cancel()
+            await asyncio.gather(*self._aux, return_exceptions=True)
+
+    async def stop(self, grace: float) -> None:
+        self.stopping = True
+        self._wake_all()
+        if self._slots:
+            _, pending = await asyncio.wait(self._slots, timeout=max(grace, 0))
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
+        await self._give_back()
+
+    async def _give_back(self) -> None:
+        """Jobs still active after the grace period go back to wait (not failed)."""
+        for job_id, token in list(self.active.items()):
+            call: Call = (
+                "moveJobFromActiveToWait",
+                self.keys.move_active_to_wait(),
+                [job_id, token, self.keys.job(job_id)],
+            )
+            try:
+                await self.batcher.run(call)
+                log.info("gave job back", extra={"queue": self.queue, "job_id": job_id})
+            except Exception as exc:
+                log.warning("could not give job %s back: %s", job_id, exc)
+            self.active.pop(job_id, None)
+
+    # -- slots -------------------------------------------------------------------------------
+
+    def _fetch_opts(self, token: str) -> bytes:
+        opts: dict[str, Any] = {"token": token, "lockDuration": self.lock_ms, "limiter": None}
+        if self.name:
+            opts["name"] = self.name
+        return pack(opts)
+
+    async def _slot(self, token: str) -> None:
+        fetch_opts = self._fetch_opts(token)
+        job: Fetched | None = None
+        failures = 0
+        while True:
+            if job is None:
+                if self.stopping:
+                    return
+                gen = self._gen
+                call: Call = (
+                    "moveToActive",
+                    self.keys.move_to_active(),
+                    [self.keys.base, _now_ms(), fetch_opts],
+                )
+                try:
+                    job = self._parse(await self.batcher.run(call))
+                    failures = 0
+                except TRANSIENT as exc:
+                    failures += 1
+                    await self._pause_after_error(exc, failures)
+                    continue
+                if job is None:
+                    await self._sleep(gen)
+                    continue
+            job = await self._process(job, token, fetch_opts)
+
+    async def _pause_after_error(self, exc: BaseException, failures: int) -> None:
+        if failures == 1 or failures % 50 == 0:
+            log.warning("redis error on %s (retrying): %s", self.queue, exc)
+        await asyncio.sleep(min(0.05 * 2 ** min(failures, 6), 2.0))
+
+    def _parse(self, reply: Any) -> Fetched | None:
+        if isinstance(reply, int):
+            if reply < 0:
+                raise ScriptError("fetch", reply)
+            return None
+        if not isinstance(reply, list) or not reply:
+            return None
+        raw = reply[0]
+        if isinstance(raw, list) and raw:
+            return str(reply[1]), pairs(raw)
+        limit_ms = int(reply[2] or 0) if len(reply) > 2 else 0
+        delay_until = float(reply[3] or 0) if len(reply) > 3 else 0.0
+        if limit_ms > 0:
+            delay_until = _now_ms() + limit_ms
+        if delay_until > 0:
+            self._wake_at(delay_until)
+        return None
+
+    def _wake_at(self, due_ms: float) -> None:
+        """Wake the idle slots when the next delayed job is due (they promote it by fetching);
+        a timer, so a blocked marker wait never has to be interrupted."""
+        if self._timer is not None and self._timer_due <= due_ms:
+            return
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer_due = due_ms
+        delay = max((due_ms - _now_ms()) / 1000, 0.0)
+        self._timer = asyncio.get_running_loop().call_later(delay, self._timer_fired)
+
+    def _timer_fired(self) -> None:
+        self._timer = None
+        self._wake_all()
+
+    async def _sleep(self, gen: int) -> None:
+        if gen != self._gen or self.stopping:
+            return
+        event = self._wake
+        self._idle += 1
+        self._any_idle.set()
+        try:
+            await event.wait()
+        finally:
+            self._idle -= 1
+            if not self._idle:
+                self._any_idle.clear()
+
+    def _wake_all(self) -> None:
+        self._gen += 1
+        self._wake.set()
+        self._wake = asyncio.Event()
+
+    async def _process(self, job: Fetched, token: str, fetch_opts: bytes) -> Fetched | None:
+        job_id, fields = job
+        self.active[job_id] = token
+        opts = job_opts(fields)
+        delivery = Delivery(
+            queue=self.queue,
+            job_id=job_id,
+            data=_data(fields),
+            attempt=attempts_made(fields) + 1,
+            max_attempts=max_attempts(opts, self.default_attempts),
+            backoff=from_bull_backoff(opts.get("backoff")),
+            report_progress=_Progress(self, job_id).report,
+        )
+        try:
+            outcome = await self.consumer.handle(delivery)
+        except asyncio.CancelledError:
+            raise  # stop() gives the job back
+        except Exception as exc:  # the runner never raises for job errors; be safe anyway
+            log.exception("handler crashed", extra={"queue": self.queue, "job_id": job_id})
+            outcome = Retry(ErrorInfo(type(exc).__name__, str(exc)), 1.0)
+        calls = self._outcome_calls(delivery, fields, opts, outcome, token, fetch_opts)
+        failures = 0
+        while True:
+            futs = [self.batcher.submit(c) for c in calls]
+            replies = await asyncio.gather(*futs, return_exceptions=True)
+            if not any(isinstance(r, TRANSIENT) for r in replies):
+                break
+            failures += 1
+            if self.stopping and failures > 3:
+                log.warning(
+                    "outcome of job %s not stored; it will be recovered as stalled",
+                    job_id,
+                    extra={"queue": self.queue, "job_id": job_id},
+                )
+                self.active.pop(job_id, None)
+                return None
+            await self._pause_after_error(
+                next(r for r in replies if isinstance(r, Exception)), failures
+            )
+        for extra_reply in replies[:-1]:  # the dead-letter copy
+            if isinstance(extra_reply, Exception):
+                log.error(
+                    "dead-letter copy of job %s failed: %s",
+                    job_id,
+                    extra_reply,
+                    extra={"queue": self.queue, "job_id": job_id},
+                )
+        self.active.pop(job_id, None)
+        reply = replies[-1]
+        if isinstance(reply, Exception):
+            log.warning(
+                "could not store the outcome of job %s (%s); another worker may run it again",
+                job_id,
+                reply,
+                extra={"queue": self.queue, "job_id": job_id},
+            )
+            return None
+        try:
+            return self._parse(reply)
+        except ScriptError as exc:
+            log.warning(
+                "job %s: %s; another worker may run it again",
+                job_id,
+                exc,
+                extra={"queue": self.queue, "job_id": job_id},
+            )
+            return None
+
+    def _finish_opts(self, token: str, keep: Any, attempts: int, made: int) -> bytes:
+        opts: dict[str, Any] = {
+            "token": token,
+            "keepJobs": keep_jobs(keep),
+            "limiter": None,
+            "lockDuration": self.lock_ms,
+            "attempts": attempts,
+            "attemptsMade": made,
+            "maxMetricsSize": "",
+            "fpof": False,
+            "cpof": False,
+            "idof": False,
+            "rdof": False,
+        }
+        if self.name:
+            opts["name"] = self.name
+        return pack(opts)
+
+    def _outcome_calls(
+        self,
+        d: Delivery,
+        fields: dict[str, Any],
+        opts: dict[str, Any],
+        outcome: Outcome,
+        token: str,
+        fetch_opts: bytes,
+    ) -> list[Call]:
+        fetch = "0" if self.stopping else "1"
+        jid, k, now = d.job_id, self.keys, _now_ms()
+        if isinstance(outcome, Completed):
+            keep = opts.get("removeOnComplete", self.keep_complete)
+            packed = self._finish_opts(token, keep, d.max_attempts, d.attempt - 1)
+            args = [jid, now, "returnvalue", dumps(outcome.result), "completed", fetch, k.base]
+            return [("moveToFinished", k.move_to_finished(jid, "completed"), [*args, packed])]
+        if isinstance(outcome, Retry):
+            update = _fields(outcome.error)
+            delay_ms = max(int(outcome.delay * 1000), 0)
+            if delay_ms:
+                args = [k.base, now, jid, token, delay_ms, "0", update, fetch, fetch_opts]
+                return [("moveToDelayed", k.move_to_delayed(jid), args)]
+            return [("retryJob", k.retry_job(jid), [k.base, now, "LPUSH", jid, token, update])]
+        calls: list[Call] = []
+        if isinstance(outcome, Failed):
+            error, extra = outcome.error, {}
+            if outcome.dead_letter:
+                builder = self.consumer.backend.builder(outcome.dead_letter)
+                copy_id = f"{self.queue}-{jid}"
+                calls.append(builder.add_call(d.data, _dlq_options(copy_id), trusted_id=copy_id))
+        else:
+            assert isinstance(outcome, Discarded)
+            error, extra = ErrorInfo("Discarded", outcome.reason), {DISCARDED_FIELD: "1"}
+        keep = opts.get("removeOnFail", self.keep_fail)
+        packed = self._finish_opts(token, keep, d.max_attempts, d.attempt - 1)
+        update = _fields(error, extra)
+        args = [jid, now, "failedReason", error.message, "failed", fetch, k.base, packed, update]
+        calls.append(("moveToFinished", k.move_to_finished(jid, "failed"), args))
+        return calls
+
+    # -- idle waiting, locks, stalled jobs ---------------------------------------------------
+
+    async def _waiter(self) -> None:
+        """Blocks on the queue's marker while some slot is idle, then wakes the idle slots."""
+        client = self.consumer.backend.new_client(single=True)
+        failures = 0
+        try:
+            while not self.stopping:
+                await self._any_idle.wait()
+                try:
+                    res: Any = await client.bzpopmin(self.keys.marker, self.drain_delay)
+                    failures = 0
+                except TRANSIENT as exc:
+                    failures += 1
+                    await self._pause_after_error(exc, failures)
+                    self._wake_all()
+                    continue
+                if res:
+                    score = float(res[2])
+                    if score > _now_ms() + 1:  # a delayed job's marker: wake when it is due
+                        self._wake_at(score)
+                        continue
+                self._wake_all()
+        finally:
+            with contextlib.suppress(Exception):
+                await client.aclose()
+
+    async def _renew_locks(self) -> None:
+        every = max(self.lock_ms / 2000, 0.05)
+        while True:
+            await asyncio.sleep(every)
+            if not self.active:
+                continue
+            ids, tokens = list(self.active), list(self.active.values())
+            call: Call = (
+                "extendLocks",
+                [self.keys.stalled],
+                [
+                    self.keys.base,
+                    pack(tokens),
+                    pack(ids),
+                    self.lock_ms,
+                ],
+            )
+            try:
+                lost = await self.batcher.run(call)
+            except Exception as exc:
+                log.warning("lock renewal on %s failed: %s", self.queue, exc)
+                continue
+            for job_id in lost or ():
+                if job_id in self.active:
+                    log.warning(
+                        "lost the lock of job %s",
+                        job_id,
+                        extra={"queue": self.queue, "job_id": job_id},
+                    )
+
+    async def _stalled_checks(self) -> None:
+        while True:
+            call: Call = (
+                "moveStalledJobsToWait",
+                self.keys.move_stalled(),
+                [self.max_stalled, self.keys.base, _now_ms(), self.stalled_ms],
+            )
+            try:
+                stalled = await self.batcher.run(call)
+                for job_id in stalled or ():
+                    log.warning(
+                        "recovered stalled job %s",
+                        job_id,
+                        extra={"queue": self.queue, "job_id": job_id},
+                    )
+                if stalled:
+                    self._wake_all()
+            except Exception as exc:
+                log.warning("stalled check on %s failed: %s", self.queue, exc)
+            await asyncio.sleep(self.stalled_ms / 1000)
+
+
+class _Progress:
+    __slots__ = ("job_id", "loop")
+
+    def __init__(self, loop: QueueLoop, job_id: str) -> None:
+        self.loop, self.job_id = loop, job_id
+
+    async def report(self, value: Progress) -> None:
+        k = self.loop.keys
+        call: Call = (
+            "updateProgress",
+            [k.job(self.job_id), k.events, k.meta],
+            [self.job_id, dumps(value)],
+        )
+        reply = await self.loop.batcher.run(call)
+        if isinstance(reply, int) and reply < 0:
+            raise ScriptError("updateProgress", reply, self.job_id)
+
+
+def _data(fields: dict[str, Any]) -> Any:
+    import json
+
+    raw = fields.get("data", "null")
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return raw  # not JSON: the runner's validation fails the job without retry
+
+
+def _fields(error: ErrorInfo, extra: dict[str, str] | None = None) -> bytes:
+    values: dict[str, str] = {
+        "failedReason": error.message,
+        "stacktrace": dumps([error.traceback] if error.traceback else []),
+        ERROR_FIELD: dumps(error.to_json()),
+        **(extra or {}),
+    }
+    flat: list[str] = []
+    for key, value in values.items():
+        flat += [key, value]
+    return pack(flat)
+
+
+def _dlq_options(copy_id: str) -> Any:
+    from qgen.runtime.backends.base import AddOptions
+
+    return AddOptions(job_id=copy_id)
