@@ -1,0 +1,182 @@
+"""Field information: ``Field(...)``, ``dataclasses.field(...)``, ``Annotated`` metadata and
+defaults, read statically and turned into the JSON Schema keys pydantic would emit."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from qgen.codegen.scan.expr import Expr, NotLiteral, literal, text
+
+if TYPE_CHECKING:
+    from qgen.codegen.schema import SchemaBuilder
+
+MISSING: Any = object()
+
+# Field(...) arguments that change nothing in a validation-mode JSON Schema.
+_NO_SCHEMA_EFFECT = frozenset(
+    {
+        "strict", "frozen", "repr", "exclude", "init", "init_var", "kw_only", "validate_default",
+        "union_mode", "coerce_numbers_to_str", "fail_fast", "allow_inf_nan",
+        "serialization_alias", "alias_priority", "compare", "hash", "exclude_if",
+    }
+)  # fmt: skip
+_CONSTRAINTS = ("gt", "ge", "lt", "le", "multiple_of", "min_length", "max_length", "pattern")
+_NUMBER_KEYS = {
+    "gt": "exclusiveMinimum",
+    "ge": "minimum",
+    "lt": "exclusiveMaximum",
+    "le": "maximum",
+    "multiple_of": "multipleOf",
+}
+_LENGTH_KEYS = {
+    "string": ("minLength", "maxLength"),
+    "array": ("minItems", "maxItems"),
+    "object": ("minProperties", "maxProperties"),
+}
+
+
+@dataclass
+class FieldInfo:
+    default: Any = MISSING
+    factory: bool = False
+    alias: str | None = None
+    title: str | None = None
+    description: str | None = None
+    examples: Any = MISSING
+    deprecated: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+    constraints: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def required(self) -> bool:
+        return self.default is MISSING and not self.factory
+
+
+def read_field_call(b: SchemaBuilder, call: Expr, module: str, info: FieldInfo) -> None:
+    """Merge a ``pydantic.Field(...)`` call into ``info``."""
+    if call[2]:
+        first = call[2][0]
+        if first[0] != "ellipsis":
+            info.default = default_value(b, first, module)
+    for key, value, _p in call[3]:
+        if key == "default":
+            if value[0] != "ellipsis":
+                info.default = default_value(b, value, module)
+        elif key == "default_factory":
+            info.factory = True
+        elif key in ("alias", "validation_alias", "title", "description", "pattern"):
+            got = _lit(b, value, module)
+            if got is MISSING:
+                continue
+            if not isinstance(got, str):
+                b.diag("QG203", module, value, f"Field({key}=...) must be a string literal")
+            elif key in ("alias", "validation_alias"):
+                info.alias = got
+            elif key == "pattern":
+                info.constraints[key] = got
+            else:
+                setattr(info, key, got)
+        elif key in _CONSTRAINTS:
+            got = _lit(b, value, module)
+            if got is not MISSING:
+                info.constraints[key] = got
+        elif key == "examples":
+            got = _lit(b, value, module)
+            if got is not MISSING:
+                info.examples = _jsonable(got)
+        elif key == "deprecated":
+            got = _lit(b, value, module)
+            info.deprecated = bool(got) if got is not MISSING else False
+        elif key == "json_schema_extra":
+            got = _lit(b, value, module)
+            if isinstance(got, dict):
+                info.extra.update(_jsonable(got))
+            elif got is not MISSING:
+                b.diag(
+                    "QG203", module, value, "Field(json_schema_extra=...) must be a literal dict"
+                )
+        elif key not in _NO_SCHEMA_EFFECT:
+            b.diag("QG203", module, value, f"Field({key}=...) is not supported by qgen's scanner")
+
+
+def read_dataclass_field(b: SchemaBuilder, call: Expr, module: str, info: FieldInfo) -> None:
+    for key, value, _p in call[3]:
+        if key == "default":
+            info.default = default_value(b, value, module)
+        elif key == "default_factory":
+            info.factory = True
+
+
+def default_value(b: SchemaBuilder, e: Expr, module: str) -> Any:
+    """A default as JSON (enum members by value, tuples as lists); QG203 when not a literal."""
+    if e[0] == "attr":
+        value = b.enum_member_value(e, module)
+        if value is not MISSING:
+            return value
+    try:
+        return _jsonable(literal(e))
+    except NotLiteral as exc:
+        b.diag("QG203", module, exc.expr, f"default {text(e)} is not a literal qgen can evaluate")
+        return MISSING
+
+
+def _lit(b: SchemaBuilder, e: Expr, module: str) -> Any:
+    try:
+        return literal(e)
+    except NotLiteral as exc:
+        b.diag("QG203", module, exc.expr, f"{text(e)} is not a literal qgen can evaluate")
+        return MISSING
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, tuple | list | set | frozenset):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    return value
+
+
+def apply_constraints(
+    b: SchemaBuilder, schema: dict[str, Any], info: FieldInfo, module: str, where: Expr
+) -> dict[str, Any]:
+    """Put Field constraints on the schema of the type they constrain (through ``X | None``)."""
+    if not info.constraints:
+        return schema
+    target = schema
+    members = schema.get("anyOf")
+    if isinstance(members, list) and len(schema) == 1:
+        real = [m for m in members if m != {"type": "null"}]
+        if len(real) == 1 and len(members) == 2:
+            target = dict(real[0])
+            schema = {"anyOf": [target if m is real[0] else m for m in members]}
+    kind = target.get("type")
+    for key, value in info.constraints.items():
+        if key in _NUMBER_KEYS and kind in ("integer", "number"):
+            target[_NUMBER_KEYS[key]] = value
+        elif key == "pattern" and kind == "string":
+            target["pattern"] = value
+        elif key in ("min_length", "max_length") and kind in _LENGTH_KEYS:
+            target[_LENGTH_KEYS[kind][key == "max_length"]] = value
+        else:
+            b.diag("QG203", module, where, f"constraint {key} cannot be applied to {text(where)}")
+    return schema
+
+
+def decorate(schema: dict[str, Any], info: FieldInfo, *, title: str | None) -> dict[str, Any]:
+    """Field-level keys: title, description, examples, default, deprecated, extra."""
+    out = dict(schema)
+    if info.title is not None:
+        out["title"] = info.title
+    elif title is not None:
+        out["title"] = title
+    if info.description is not None:
+        out["description"] = info.description
+    if info.examples is not MISSING:
+        out["examples"] = info.examples
+    if info.default is not MISSING:
+        out["default"] = info.default
+    if info.deprecated:
+        out["deprecated"] = True
+    out.update(info.extra)
+    return out
