@@ -263,10 +263,7 @@ def _enum_schema(b: SchemaBuilder, ref: Ref) -> Schema:
     out: Schema = {"title": ref[2]}
     if info["doc"]:
         out["description"] = info["doc"]
-    unique: list[Any] = []
-    for v in values.values():
-        if v not in unique:  # aliases share their canonical member's value
-            unique.append(v)
+    unique = list(values.values())  # pydantic lists aliases' values too
     out["enum"] = unique
     types = {type(v) for v in unique}
     for py, js in ((str, "string"), (int, "integer"), (float, "number"), (bool, "boolean")):

@@ -351,7 +351,7 @@ class _Summarizer:
                 "bases": [
                     self.expr(a.value) for a in node.bases if a.keyword is None and not a.star
                 ],
-                "kw": [[a.keyword.value, self.expr(a.value)] for a in node.bases if a.keyword],
+                "kw": [[a.keyword.value, self.expr(a.value)] for a in node.keywords if a.keyword],
                 "decos": [self.expr(d.decorator) for d in node.decorators],
                 "doc": doc,
                 "body": body,
