@@ -1,3 +1,4 @@
+# ruff: noqa: UP042  (the corpus spells types the old ways on purpose)
 import enum
 
 

@@ -1,3 +1,4 @@
+# ruff: noqa: UP045  (the corpus spells types the old ways on purpose)
 from typing import Optional
 
 from pydantic import BaseModel

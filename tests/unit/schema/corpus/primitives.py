@@ -1,3 +1,4 @@
+# ruff: noqa: UP007, UP035, UP045  (the corpus spells types the old ways on purpose)
 """Builtin, stdlib and typing constructs, as plain aliases."""
 
 import datetime

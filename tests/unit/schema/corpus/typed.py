@@ -1,3 +1,4 @@
+# ruff: noqa: UP035  (the corpus spells types the old ways on purpose)
 from typing import Optional
 
 from typing_extensions import NotRequired, Required, TypedDict
