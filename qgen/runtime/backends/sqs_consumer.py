@@ -24,7 +24,7 @@ import contextlib
 import logging
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -56,6 +56,37 @@ _SYSTEM_ATTRIBUTES: Any = ["ApproximateReceiveCount", "MessageGroupId"]
 
 async def _no_progress(value: Progress) -> None:
     """SQS stores nothing about a message in flight; progress is dropped (capabilities.py)."""
+
+
+async def job_outcome(
+    queue: str, config: Mapping[str, Any], msg: Received, handle: Handler
+) -> Outcome:
+    """Run one received message through ``handle`` (the runner), or fail it without running:
+    a body that is not JSON, or a message received more often than its attempts (its earlier
+    receives ended in dead workers; only without a redrive policy, which would have moved it)."""
+    data, error = msg.data()
+    max_attempts = msg.max_attempts(config)
+    dead_letter = config.get("dead_letter")
+    if error is not None:
+        return Failed(error, dead_letter)
+    if msg.receive_count > max_attempts:
+        return Failed(
+            ErrorInfo(
+                "AttemptsExhausted",
+                f"received {msg.receive_count} times, more than its {max_attempts} attempts",
+            ),
+            dead_letter,
+        )
+    delivery = Delivery(
+        queue=queue,
+        job_id=msg.job_id,
+        data=data,
+        attempt=msg.receive_count,
+        max_attempts=max_attempts,
+        backoff=msg.backoff(),
+        report_progress=_no_progress,
+    )
+    return await handle(delivery)
 
 
 @dataclass(slots=True)
@@ -110,13 +141,24 @@ class _Poller:
         wait_max = self.backend.url.wait_seconds_max
         self.wait = max(0, min(wait_max, int(cfg.get("drain_delay", 5))))
         self.batch = max(1, min(SQS_MAX_BATCH, settings.prefetch))
-        self.slots = asyncio.Semaphore(max(1, settings.concurrency))
+        self.concurrency = max(1, settings.concurrency)
+        self.slots = asyncio.Semaphore(self.concurrency)
         self.held: dict[str, _Held] = {}
         self.running: set[asyncio.Task[None]] = set()
         self.acks = Acks(self.backend, self.queue)
         self._errors = 0
 
     async def run(self) -> None:
+        log.info(
+            "%sconsuming SQS queue %s: %d at a time, receives of %d, visibility %d s, wait %d s",
+            f"{self.config['name']}: " if self.config.get("name") else "",
+            self.backend.url.sqs_name(self.queue),
+            self.concurrency,
+            self.batch,
+            self.vis,
+            self.wait,
+            extra={"queue": self.queue},
+        )
         heartbeat = asyncio.create_task(self._heartbeat())
         stop_wait = asyncio.create_task(self.consumer.stopping.wait())
         try:
@@ -209,7 +251,7 @@ class _Poller:
         extra = {"queue": self.queue, "job_id": msg.job_id}
         outcome: Outcome | None = None
         try:
-            outcome = await self._outcome(msg)
+            outcome = await job_outcome(self.queue, self.config, msg, self.consumer.handle)
         except asyncio.CancelledError:
             log.warning("job %s given back at shutdown", msg.job_id, extra=extra)
             self._give_back(msg)
@@ -223,33 +265,6 @@ class _Poller:
             self.slots.release()
         if outcome is not None:
             await self._apply(msg, outcome)
-
-    async def _outcome(self, msg: Received) -> Outcome:
-        data, error = msg.data()
-        max_attempts = msg.max_attempts(self.config)
-        dead_letter = self.config.get("dead_letter")
-        if error is not None:
-            return Failed(error, dead_letter)
-        if msg.receive_count > max_attempts:
-            # Only without a redrive policy: its earlier receives ended in dead workers or
-            # shutdowns. SQS would have moved it to the dead-letter queue instead.
-            return Failed(
-                ErrorInfo(
-                    "AttemptsExhausted",
-                    f"received {msg.receive_count} times, more than its {max_attempts} attempts",
-                ),
-                dead_letter,
-            )
-        delivery = Delivery(
-            queue=self.queue,
-            job_id=msg.job_id,
-            data=data,
-            attempt=msg.receive_count,
-            max_attempts=max_attempts,
-            backoff=msg.backoff(),
-            report_progress=_no_progress,
-        )
-        return await self.consumer.handle(delivery)
 
     async def _apply(self, msg: Received, outcome: Outcome) -> None:
         self.held.pop(msg.receipt_handle, None)
