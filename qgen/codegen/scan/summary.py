@@ -11,12 +11,13 @@ nodes we keep; libcst's PositionProvider costs more than the parse itself.
 
 from __future__ import annotations
 
+import ast
 from typing import Any
 
 import libcst as cst
 from libcst._nodes.internal import CodegenState
 
-SUMMARY_VERSION = 3
+SUMMARY_VERSION = 4
 
 Pos = list[int]  # [line, col], both 1-based
 Expr = list[Any]  # see qgen.codegen.scan.expr
@@ -372,6 +373,18 @@ def _name(node: cst.BaseExpression) -> str:
     return node.value if isinstance(node, cst.Name) else _dotted(node)
 
 
+def _python_syntax_error(source: bytes) -> list[Any] | None:
+    """Python's own message and position for a file libcst rejects (libcst's positions are
+    often a line off). Only parses; nothing is compiled to bytecode or run."""
+    try:
+        ast.parse(source)
+    except SyntaxError as exc:
+        return [exc.lineno or 1, exc.offset or 1, exc.msg]
+    except ValueError as exc:  # null bytes
+        return [1, 1, str(exc)]
+    return None
+
+
 def summarize(source: bytes, modname: str, path: str, is_pkg: bool) -> dict[str, Any]:
     """Summary of one file; a syntax error gives a summary with ``syntax_error`` set."""
     out: dict[str, Any] = {
@@ -388,11 +401,14 @@ def summarize(source: bytes, modname: str, path: str, is_pkg: bool) -> dict[str,
     try:
         module = cst.parse_module(source)
     except cst.ParserSyntaxError as exc:
-        msg = exc.message.strip().splitlines()[0] if exc.message.strip() else "invalid syntax"
-        out["syntax_error"] = [exc.raw_line, exc.raw_column + 1, msg]
+        out["syntax_error"] = _python_syntax_error(source) or [
+            exc.raw_line,
+            exc.raw_column + 1,
+            exc.message.strip().splitlines()[0] if exc.message.strip() else "invalid syntax",
+        ]
         return out
-    except Exception as exc:  # libcst raises plain errors for some encodings
-        out["syntax_error"] = [1, 1, f"cannot parse: {exc}"]
+    except Exception as exc:  # e.g. an undecodable file
+        out["syntax_error"] = _python_syntax_error(source) or [1, 1, f"cannot parse: {exc}"]
         return out
     s = _Summarizer(module, modname, is_pkg)
     s.run(module.body)

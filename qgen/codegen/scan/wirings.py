@@ -42,35 +42,35 @@ class WiringReader:
 
     def read_all(self) -> list[QueueSpec]:
         specs: list[QueueSpec] = []
-        seen: dict[str, str] = {}  # queue -> "path:line"
+        seen: dict[str, str] = {}  # queue -> "path:line" of its first wiring
         accessors: dict[str, str] = {}  # accessor -> queue
         for module, call in self.calls():
+            qexpr = {k: v for k, v, _ in call[3]}.get("queue")
+            name = qexpr[1] if qexpr is not None and qexpr[0] == "const" else None
+            clash = False
+            if isinstance(name, str) and is_valid_queue_name(name):
+                qpos = kwarg_pos(call, "queue")
+                accessor = accessor_for(name)
+                if name in seen:
+                    self.err(
+                        module, qpos, "QG102", f"queue {name!r} is already wired at {seen[name]}"
+                    )
+                    clash = True
+                elif accessor in accessors:
+                    self.err(
+                        module,
+                        qpos,
+                        "QG103",
+                        f"queues {accessors[accessor]!r} and {name!r} both map to the client "
+                        f"accessor {accessor!r}",
+                    )
+                    clash = True
+                else:
+                    seen[name] = f"{self.index.path_of(module)}:{pos(call)[0]}"
+                    accessors[accessor] = name
             spec = self.read(module, call)
-            if spec is None:
-                continue
-            where = f"{self.index.path_of(module)}:{spec.location.line}"
-            qpos = kwarg_pos(call, "queue")
-            if spec.name in seen:
-                self.err(
-                    module,
-                    qpos,
-                    "QG102",
-                    f"queue {spec.name!r} is already wired at {seen[spec.name]}",
-                )
-                continue
-            other = accessors.get(spec.accessor)
-            if other is not None:
-                self.err(
-                    module,
-                    qpos,
-                    "QG103",
-                    f"queues {other!r} and {spec.name!r} both map to the client accessor "
-                    f"{spec.accessor!r}",
-                )
-                continue
-            seen[spec.name] = where
-            accessors[spec.accessor] = spec.name
-            specs.append(spec)
+            if spec is not None and not clash:
+                specs.append(spec)
         return sorted(specs, key=lambda s: s.name)
 
     def read(self, module: str, call: Expr) -> QueueSpec | None:
