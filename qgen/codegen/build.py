@@ -149,6 +149,7 @@ def run(
                 tuple(d.format() for d in diags if d.severity is Severity.WARNING),
             ),
             cache_dir=config.root / ".qgen" / "cache",
+            jobs=jobs,
         )
     except (RenderError, RuntimeError, ValueError) as exc:
         outcome.diagnostics = sort_diagnostics([*diags, _internal(config, exc)])

@@ -20,18 +20,24 @@ from __future__ import annotations
 
 import ast
 import copy
+import functools
 import hashlib
 import json
 import keyword
+import multiprocessing
+import os
 import re
-from collections.abc import Callable, Sequence
+import sys
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from qgen.codegen.ir import QueueSpec
 
-GROUP_SIZE = 40
+GROUP_SIZE = 100  # queues per datamodel-code-generator run
+PARALLEL_MIN_DEFS = 400
 _ROOT_NAME = "QgenSchemaRoot"
 # Names datamodel-code-generator imports into the module (or renames to avoid): a definition
 # with one of these names gets a "Model" suffix from us, before the generator sees it.
@@ -231,36 +237,43 @@ def _run_dcg(schema: dict[str, Any]) -> str:
     return result
 
 
+@functools.cache
 def _dcg_version() -> str:
     from importlib.metadata import version
 
     return version("datamodel-code-generator")
 
 
-def _cached(
-    schema: dict[str, Any], cache_dir: Path | None, run: Callable[[dict[str, Any]], str]
-) -> str:
+def _cache_path(schema: dict[str, Any], cache_dir: Path | None) -> Path | None:
     if cache_dir is None:
-        return run(schema)
+        return None
     key = hashlib.sha256(
         json.dumps(
             [_dcg_version(), repr(sorted(_DCG_OPTIONS.items())), schema], sort_keys=True
         ).encode()
     ).hexdigest()
-    path = cache_dir / f"{key}.py.txt"
+    return cache_dir / f"{key}.py.txt"
+
+
+def _cache_get(schema: dict[str, Any], cache_dir: Path | None) -> str | None:
+    path = _cache_path(schema, cache_dir)
     try:
-        return path.read_text(encoding="utf-8")
+        return None if path is None else path.read_text(encoding="utf-8")
     except OSError:
-        pass
-    code = run(schema)
+        return None
+
+
+def _cache_put(schema: dict[str, Any], cache_dir: Path | None, code: str) -> None:
+    path = _cache_path(schema, cache_dir)
+    if path is None:
+        return
     try:
-        cache_dir.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".tmp{id(code)}")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
         tmp.write_text(code, encoding="utf-8")
         tmp.replace(path)
     except OSError:
         pass  # a cache that cannot be written only costs time
-    return code
 
 
 @dataclass
@@ -273,9 +286,16 @@ class _Parts:
 def _split(code: str, parts: _Parts) -> bool:
     """Merge one generated module into ``parts``; False when a name has two definitions."""
     tree = ast.parse(code)
+    lines = code.splitlines()
     for stmt in tree.body:
-        src = ast.get_source_segment(code, stmt)
-        assert src is not None
+        # Whole lines (top-level statements start at column 0); ast.get_source_segment would
+        # re-split the module for every statement.
+        first = (
+            stmt.decorator_list[0].lineno
+            if isinstance(stmt, ast.ClassDef) and stmt.decorator_list
+            else stmt.lineno
+        )
+        src = "\n".join(lines[first - 1 : stmt.end_lineno])
         if isinstance(stmt, ast.ImportFrom) and stmt.module:
             parts.imports.setdefault(stmt.module, set()).update(a.name for a in stmt.names)
             continue
@@ -304,18 +324,46 @@ def _split(code: str, parts: _Parts) -> bool:
     return True
 
 
-def render_models(combined: CombinedSchema, banner: str, cache_dir: Path | None = None) -> str:
+def _generate_groups(
+    groups: list[dict[str, Any]], cache_dir: Path | None, jobs: int | None
+) -> list[str]:
+    """datamodel-code-generator output per group: cached ones read, the rest generated, in a
+    process pool when there is enough work to share (it costs about 2 ms per definition)."""
+    results: list[str | None] = [_cache_get(g, cache_dir) for g in groups]
+    todo = [i for i, r in enumerate(results) if r is None]
+    workers = min(jobs or os.cpu_count() or 1, len(todo))
+    work = sum(len(groups[i]["$defs"]) for i in todo)
+    if workers > 1 and work >= PARALLEL_MIN_DEFS:
+        import datamodel_code_generator  # noqa: F401  # imported once, before forking
+
+        ctx = multiprocessing.get_context("fork" if sys.platform == "linux" else "spawn")
+        with ProcessPoolExecutor(workers, mp_context=ctx) as pool:
+            made = pool.map(_run_dcg, [groups[i] for i in todo])
+            for i, text in zip(todo, made, strict=True):
+                results[i] = text
+    else:
+        for i in todo:
+            results[i] = _run_dcg(groups[i])
+    for i in todo:
+        done = results[i]
+        assert done is not None
+        _cache_put(groups[i], cache_dir, done)
+    return [r for r in results if r is not None]
+
+
+def render_models(
+    combined: CombinedSchema, banner: str, cache_dir: Path | None = None, jobs: int | None = None
+) -> str:
     """The text of ``models.py`` (unformatted; the build's ruff run formats it)."""
     parts = _Parts({}, {}, [])
-    ok = True
     if combined.defs:
-        for group in _groups(combined):
-            if not _split(_cached(group, cache_dir, _run_dcg), parts):
-                ok = False
-                break
-        if not ok:
+        codes = _generate_groups(_groups(combined), cache_dir, jobs)
+        if not all(_split(code, parts) for code in codes):
             parts = _Parts({}, {}, [])
-            if not _split(_cached({"$defs": combined.defs}, cache_dir, _run_dcg), parts):
+            whole = {"$defs": combined.defs}
+            code = _cache_get(whole, cache_dir) or _run_dcg(whole)
+            _cache_put(whole, cache_dir, code)
+            if not _split(code, parts):
                 raise RuntimeError("datamodel-code-generator produced a name twice")
     missing = [
         n

@@ -151,7 +151,9 @@ def _check(project: ProjectSpec) -> None:
         ident(q.accessor)
 
 
-def render_sources(inp: RenderInput, cache_dir: Path | None = None) -> dict[str, str]:
+def render_sources(
+    inp: RenderInput, cache_dir: Path | None = None, jobs: int | None = None
+) -> dict[str, str]:
     """Every generated file but manifest.json, unformatted."""
     project = inp.project
     _check(project)
@@ -167,7 +169,7 @@ def render_sources(inp: RenderInput, cache_dir: Path | None = None) -> dict[str,
         'the JSON Schemas in ``schemas/``."""'
     )
     files["models.py"] = models.render_models(
-        combined, models_banner, None if cache_dir is None else cache_dir / "models"
+        combined, models_banner, None if cache_dir is None else cache_dir / "models", jobs
     )
     queues = []
     for q in project.queues:
@@ -289,9 +291,11 @@ def format_python(files: dict[str, str]) -> dict[str, str]:
     return out
 
 
-def render_tree(inp: RenderInput, cache_dir: Path | None = None) -> dict[str, bytes]:
+def render_tree(
+    inp: RenderInput, cache_dir: Path | None = None, jobs: int | None = None
+) -> dict[str, bytes]:
     """The complete generated tree, formatted, manifest.json included."""
-    text = format_python(render_sources(inp, cache_dir))
+    text = format_python(render_sources(inp, cache_dir, jobs))
     files = {p: t.encode("utf-8") for p, t in sorted(text.items())}
     files["manifest.json"] = _json(manifest_data(inp, files)).encode("utf-8")
     return dict(sorted(files.items()))
