@@ -41,7 +41,7 @@ from qgen.runtime.backends.postgres_conn import (
 from qgen.runtime.backends.postgres_consumer import PostgresConsumer
 from qgen.runtime.backends.postgres_notify import Listener, Waiters
 from qgen.runtime.backends.postgres_rounds import dumps
-from qgen.runtime.backends.postgres_sql import Statements
+from qgen.runtime.backends.postgres_sql import WAITER_HELLO, Statements
 from qgen.runtime.errors import JobNotFound, JobTimeout
 
 T = TypeVar("T")
@@ -215,7 +215,8 @@ class PostgresBackend:
             progress=progress,
             result=output,
             error=ErrorInfo.from_json(error) if error is not None else None,
-            attempts_made=retry_count,
+            # retry_count counts failed attempts; a running or ended attempt counts too
+            attempts_made=retry_count + (1 if state in ("active", "completed", "cancelled") else 0),
             max_attempts=retry_limit + 1,
             created_at=cr,
             finished_at=fin if status.finished else None,
@@ -256,6 +257,8 @@ class PostgresBackend:
                     [self.st.done_channel],
                     self._waiters.notify,
                     self._waiters.wake_all,
+                    application_name=self.st.waiter_app,
+                    hello=(self.st.new_channel, WAITER_HELLO),
                 )
                 await listener.start()
                 self._listener = listener

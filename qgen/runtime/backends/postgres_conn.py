@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import psycopg
+import psycopg.conninfo
 from psycopg import sql
 
 from qgen.runtime.backends.postgres_sql import LATEST, MIGRATIONS, lock_key
@@ -56,7 +57,11 @@ def parse_url(url: str) -> PgUrl:
     return PgUrl(conninfo, schema)
 
 
-async def connect(conninfo: str, *, prepare: bool = True) -> psycopg.AsyncConnection[Any]:
+async def connect(
+    conninfo: str, *, prepare: bool = True, application_name: str | None = None
+) -> psycopg.AsyncConnection[Any]:
+    if application_name:
+        conninfo = psycopg.conninfo.make_conninfo(conninfo, application_name=application_name)
     conn: psycopg.AsyncConnection[Any] = await psycopg.AsyncConnection.connect(
         conninfo, autocommit=True
     )

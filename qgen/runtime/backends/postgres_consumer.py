@@ -33,7 +33,7 @@ from qgen.runtime.backends.base import (
 from qgen.runtime.backends.postgres_conn import CONNECTION_ERRORS, Backoff, connect
 from qgen.runtime.backends.postgres_notify import Listener
 from qgen.runtime.backends.postgres_rounds import GIVE_BACK, GiveBack, Held, RoundPlan, dumps
-from qgen.runtime.backends.postgres_sql import Statements
+from qgen.runtime.backends.postgres_sql import WAITER_HELLO, Statements
 from qgen.runtime.interaction import Progress
 
 log = logging.getLogger("qgen.postgres")
@@ -82,6 +82,7 @@ class _Loop:
     due: float | None = None  # monotonic time the next known delayed job becomes ready
     last_fetch: float = 0.0
     last_retain: float = 0.0
+    wildcard: bool = False  # a waiter appeared: tell waiters to look again, once
     conn: psycopg.AsyncConnection[Any] | None = None
 
     @property
@@ -103,6 +104,7 @@ class PostgresConsumer:
         self.side = _Side(conninfo)
         self.stopping = False
         self.abandon_at: float | None = None  # stop: give up on an unreachable server then
+        self.waiters = True  # does any client wait for results (checked every second)
         self._tasks: set[asyncio.Task[None]] = set()
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -131,6 +133,13 @@ class PostgresConsumer:
                 t.cancel()  # its job is given back, not failed
 
     def _on_notify(self, _channel: str, payload: str) -> None:
+        if payload == WAITER_HELLO:
+            # a round in flight may finish jobs without notifying: follow it with a wildcard
+            self.waiters = True
+            for loop in self.loops.values():
+                loop.wildcard = True
+                loop.wake.set()
+            return
         lp = self.loops.get(payload)
         if lp is not None:
             lp.notified = True
@@ -198,12 +207,15 @@ class PostgresConsumer:
         batch = lp.finished
         want = self._want(lp, len(batch))
         fetch_n = want if want and self._should_fetch(lp, now) else 0
-        if not batch and not fetch_n:
+        if not batch and not fetch_n and not lp.wildcard:
             await self._idle(lp, want, now)
             return
         lp.finished = []
         lp.notified = False
-        plan = RoundPlan(self.st, lp.queue, self.worker, lp.settings.config, batch)
+        wildcard, lp.wildcard = lp.wildcard, False
+        plan = RoundPlan(
+            self.st, lp.queue, self.worker, lp.settings.config, batch, self.waiters, wildcard
+        )
         retain = plan.wants_retention and (
             plan.small_retention or now - lp.last_retain >= 1.0 or self.stopping
         )
@@ -212,8 +224,8 @@ class PostgresConsumer:
             rows = await plan.send(lp.conn, fetch_n, retain)
         except BaseException:
             lp.finished[:0] = batch  # guarded statements: sending them again is safe
-            if fetch_n:
-                lp.notified = True
+            lp.notified = lp.notified or bool(fetch_n)
+            lp.wildcard = lp.wildcard or wildcard
             raise
         if retain:
             lp.last_retain = now
@@ -306,8 +318,18 @@ class PostgresConsumer:
             float(lp.settings.config.get("visibility_timeout", 30)) for lp in self.loops.values()
         ]
         every = max(0.2, min(vts, default=30.0) / 3)
+        last = 0.0
         while True:
-            await asyncio.sleep(every)
+            await asyncio.sleep(min(every, 1.0))
+            try:
+                rows = await self.side.execute(self.st.waiters, (self.st.waiter_app,))
+                self.waiters = bool(rows and rows[0][0])
+            except psycopg.Error:
+                log.exception("checking for waiting clients failed")
+                self.waiters = True
+            if time.monotonic() - last < every:
+                continue
+            last = time.monotonic()
             for lp in self.loops.values():
                 try:
                     await self._maintain_queue(lp)

@@ -29,11 +29,16 @@ class Listener:
         channels: Sequence[str],
         on_notify: Callable[[str, str], None],
         on_reconnect: Callable[[], None] = lambda: None,
+        *,
+        application_name: str | None = None,
+        hello: tuple[str, str] | None = None,
     ) -> None:
         self.conninfo = conninfo
         self.channels = list(channels)
         self.on_notify = on_notify
         self.on_reconnect = on_reconnect
+        self.application_name = application_name
+        self.hello = hello  # (channel, payload) sent once listening: "I am here now"
         self._conn: psycopg.AsyncConnection[Any] | None = None
         self._task: asyncio.Task[None] | None = None
         self._ready = asyncio.Event()
@@ -44,9 +49,11 @@ class Listener:
         self._task = asyncio.create_task(self._run(), name="qgen-pg-listener")
 
     async def _listen(self) -> psycopg.AsyncConnection[Any]:
-        conn = await connect(self.conninfo, prepare=False)
+        conn = await connect(self.conninfo, prepare=False, application_name=self.application_name)
         for ch in self.channels:
             await conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(ch)))
+        if self.hello is not None:
+            await conn.execute("SELECT pg_notify(%s, %s)", self.hello)
         self._ready.set()
         return conn
 

@@ -77,6 +77,8 @@ class RoundPlan:
         worker: str,
         config: Mapping[str, Any],
         batch: Sequence[tuple[Held, Outcome | GiveBack]],
+        notify_done: bool = True,
+        wildcard: bool = False,
     ) -> None:
         self.st, self.queue, self.worker, self.config = st, queue, worker, config
         self.keep_done = keep_count(config.get("remove_on_complete"))
@@ -116,6 +118,11 @@ class RoundPlan:
             back,
         )
         self.finished_ids = done[0] + failed[0] + cancel[0]
+        self.only_completions = bool(done[0]) and not (
+            retry[0] or failed[0] or cancel[0] or back[0]
+        )
+        self.notify_done = notify_done
+        self.wildcard = wildcard
 
     @property
     def wants_retention(self) -> bool:
@@ -158,7 +165,9 @@ class RoundPlan:
                 out.append((st.retain, (q, ["completed"], self.keep_done)))
             if self.keep_failed:
                 out.append((st.retain, (q, ["failed", "cancelled"], self.keep_failed)))
-        if self.finished_ids:
+        if self.wildcard:
+            out.append((st.notify, (st.done_channel, q + "\n*")))
+        elif self.finished_ids and self.notify_done:
             payload = q + "\n" + ",".join(self.finished_ids)
             if len(payload.encode()) > NOTIFY_LIMIT:
                 payload = q + "\n*"
@@ -169,10 +178,25 @@ class RoundPlan:
         self, conn: psycopg.AsyncConnection[Any], fetch_n: int, retain: bool
     ) -> list[tuple[Any, ...]]:
         """Apply the outcomes and lease up to ``fetch_n`` jobs in one transaction."""
-        stmts = self.statements(retain)
         vt = float(self.config.get("visibility_timeout", 30))
         fetch = (self.st.fetch, (self.worker, vt, self.queue, fetch_n))
+        if (
+            fetch_n
+            and self.only_completions
+            and not retain
+            and not self.notify_done
+            and not self.wildcard
+            and self.keep_done != 0
+        ):
+            # the hot path: one statement, no pipeline
+            ids, stalled, outputs = self.done
+            params = (outputs, ids, stalled, self.queue, self.worker, *fetch[1])
+            cur = await conn.execute(self.st.complete_fetch, params)
+            return await cur.fetchall()
+        stmts = self.statements(retain)
         if not stmts:
+            if not fetch_n:
+                return []
             cur = await conn.execute(*fetch)
             return await cur.fetchall()
         async with conn.pipeline():

@@ -63,6 +63,15 @@ def lock_key(schema: str) -> int:
     return 0x71_67_65_6E_00000000 | zlib.crc32(f"qgen:{schema}".encode())
 
 
+WAITER_HELLO = "\nwaiter"  # new-job channel payload: a client started waiting for results
+
+
+def waiter_app_name(schema: str) -> str:
+    """application_name of a client's waiting connection: workers notify finished jobs only
+    while one exists (pg_stat_activity), so a busy queue without waiters saves the NOTIFY."""
+    return f"qgen-wait:{schema}"
+
+
 def channels(schema: str) -> tuple[str, str]:
     """(new-job channel, finished-job channel); payloads are queue names / 'queue\\nid,id'."""
     return f"qgen_{schema}_new", f"qgen_{schema}_done"
@@ -125,6 +134,17 @@ class Statements:
         self.complete = q(
             "UPDATE {s}.job j SET state = 'completed', output = (%s::text[])[v.n]::jsonb, "
             "completed_on = now(), lease_until = NULL " + guard
+        )
+        # The hot path: record completions and lease the next batch in ONE statement.
+        # Params: outputs, ids, stalled, queue, worker, then the fetch's.
+        self.complete_fetch = (
+            q(
+                "WITH done AS (UPDATE {s}.job j SET state = 'completed', "
+                "output = (%s::text[])[v.n]::jsonb, completed_on = now(), lease_until = NULL "
+                + guard
+                + ") "
+            )
+            + self.fetch
         )
         self.complete_delete = q(
             "DELETE FROM {s}.job j USING unnest(%s::text[], %s::int[]) AS v(id, stalled) "
@@ -192,6 +212,10 @@ class Statements:
             "WHERE queue = %s AND state > 'active' AND state = ANY(%s::text[]::{s}.job_state[]) "
             "ORDER BY completed_on DESC, seq DESC OFFSET %s)"
         )
+        self.waiters = sql.SQL(
+            "SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE application_name = %s)"
+        )
+        self.waiter_app = waiter_app_name(schema)
         self.next_due = q(
             "SELECT extract(epoch FROM min(start_after) - now())::float8 FROM {s}.job "
             "WHERE queue = %s AND state < 'active'"
