@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import os
 import subprocess
 import sys
@@ -50,6 +51,18 @@ class BackendCase:
         """Extra seconds allowed on timings: backends that round delays to whole seconds get
         about a second more (read from the capability table)."""
         return 0.4 if self.supports(Feature.SUBSECOND_DELAY) else 1.6
+
+    def latest_start(self, delay: float) -> float:
+        """Latest acceptable wait for a ``delay`` s delay or backoff: whole-second backends may
+        round it up to the next second, then take up to ``time_slack`` more."""
+        rounded = delay if self.supports(Feature.SUBSECOND_DELAY) else math.ceil(delay)
+        return rounded + self.time_slack
+
+    def earliest_start(self, delay: float) -> float:
+        """Earliest acceptable wait: whole-second backends may also round down."""
+        if self.supports(Feature.SUBSECOND_DELAY):
+            return delay - 0.05
+        return math.floor(delay) - 0.05
 
 
 @contextlib.asynccontextmanager
