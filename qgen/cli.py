@@ -175,23 +175,17 @@ def _cmd_list(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if not rows:
         print("no queues found", file=out)
         return 0
-    headers = ["QUEUE", "FUNCTION", "INPUT", "OUTPUT", "CONFIG", "WARNINGS"]
-    table = [
-        [
-            r["queue"],
-            r["function"],
-            r["input"],
-            r["output"],
-            _short(r["config"]) if r["config"] else "-",
-            "; ".join(f"{b}: {len(w)}" for b, w in r["warnings"].items()) or "-",
-        ]
-        for r in rows
-    ]
+    headers = ["QUEUE", "FUNCTION", "INPUT -> OUTPUT"]
+    table = [[r["queue"], r["function"], f"{r['input']} -> {r['output']}"] for r in rows]
     widths = [max(len(line[i]) for line in [headers, *table]) for i in range(len(headers))]
-    for line in [headers, *table]:
-        print(
-            "  ".join(str(c).ljust(w) for c, w in zip(line, widths, strict=True)).rstrip(), file=out
-        )
+    pad = " " * (widths[0] + 2)
+    print("  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip(), file=out)
+    for r, line in zip(rows, table, strict=True):
+        print("  ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)).rstrip(), file=out)
+        settings = " ".join(f"{k}={_short(v)}" for k, v in sorted(r["config"].items()))
+        print(f"{pad}config: {settings or '-'}", file=out)
+        counts = ", ".join(f"{b} {len(w)}" for b, w in r["warnings"].items()) or "none"
+        print(f"{pad}warnings: {counts}", file=out)
     details = [(r["queue"], b, w) for r in rows for b, ws in r["warnings"].items() for w in ws]
     if details:
         print("", file=out)

@@ -11,6 +11,7 @@ the output is current and the warnings recorded in the manifest are replayed.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 from dataclasses import dataclass, field
@@ -60,10 +61,23 @@ def source_files(config: Config) -> list[tuple[str, Path]]:
     return sorted(found.items())
 
 
+@functools.cache
+def generator_fingerprint() -> str:
+    """qgen's own codegen sources and templates: a changed generator invalidates warm builds
+    even when the version number stayed the same (development installs)."""
+    h = hashlib.sha256()
+    base = Path(__file__).resolve().parent.parent
+    for folder, pattern in (("codegen", "**/*.py"), ("templates", "*.jinja")):
+        for path in sorted((base / folder).glob(pattern)):
+            h.update(path.relative_to(base).as_posix().encode() + b"\0" + path.read_bytes())
+    return h.hexdigest()
+
+
 def inputs_hash(config: Config) -> str:
     h = hashlib.sha256()
     for part in (
         qgen.__version__,
+        generator_fingerprint(),
         version("datamodel-code-generator"),
         repr((config.sources, config.out, config.services)),
     ):

@@ -213,8 +213,11 @@ _DCG_OPTIONS: dict[str, Any] = {
     "use_union_operator": True,
     "use_type_alias": True,
     "use_schema_description": True,
-    "use_field_description": True,
+    "use_field_description": False,  # descriptions stay in Field(description=...)
     "enum_field_as_literal": "all",
+    "field_constraints": True,  # Field(min_length=...) rather than constr(): mypy-friendly
+    "use_default_kwarg": True,  # Field(default=...): mypy's dataclass_transform needs the keyword
+    "strict_nullable": True,  # a field with a default is not Optional unless the schema says so
     "class_name": _ROOT_NAME,
     "formatters": [],
 }
