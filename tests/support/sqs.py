@@ -136,3 +136,90 @@ def backend_url(tmp_path: Path) -> Iterator[str]:
         yield url_for(srv, prefix, create="1")
     finally:
         delete_queues(srv, prefix)
+
+
+ROOT = Path(__file__).resolve().parents[2]
+APP_DIR = ROOT / "tests" / "sqs"  # holds sqs_test_app, the wiring of the worker subprocesses
+
+
+class WorkerProc:
+    """``python -m qgen.runtime.worker`` on the SQS test app, in its own process. Completed jobs
+    are logged as ``<pid> <job id> <attempt>`` lines to ``log``."""
+
+    def __init__(self, url: str, queues: str, log: Path, grace: float = 5.0) -> None:
+        import subprocess
+        import sys
+
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join([str(ROOT), str(APP_DIR), env.get("PYTHONPATH", "")])
+        env["SQS_TEST_LOG"] = str(log)
+        self.stderr_path = log.with_suffix(f".{secrets.token_hex(3)}.stderr")
+        self._stderr = self.stderr_path.open("wb")
+        self.proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "qgen.runtime.worker",
+                "--url",
+                url,
+                "--wiring",
+                "sqs_test_app",
+                "--services",
+                "sqs_test_app:create_services",
+                "--queues",
+                queues,
+                "--grace",
+                str(grace),
+            ],
+            env=env,
+            stdout=self._stderr,
+            stderr=self._stderr,
+        )
+
+    def kill(self) -> None:
+        import signal
+
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(10)
+        self._stderr.close()
+
+    def terminate(self, timeout: float = 30) -> int:
+        import signal
+
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        code = self.proc.wait(timeout)
+        self._stderr.close()
+        return code
+
+    def output(self) -> str:
+        return self.stderr_path.read_text(errors="replace")
+
+
+def read_log(log: Path) -> list[tuple[int, str, int]]:
+    """(pid, job id, attempt) of every completed run so far."""
+    if not log.exists():
+        return []
+    out = []
+    for line in log.read_text().splitlines():
+        pid, job, attempt = line.split()
+        out.append((int(pid), job, int(attempt)))
+    return out
+
+
+def queue_depth(srv: MotoSqs, prefix: str, queue: str) -> int:
+    """Messages in the queue, visible, in flight or delayed."""
+    client = srv.client()
+    try:
+        url = client.get_queue_url(QueueName=prefix + queue)["QueueUrl"]
+        attrs = client.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+        return sum(
+            int(attrs.get(k, 0))
+            for k in (
+                "ApproximateNumberOfMessages",
+                "ApproximateNumberOfMessagesNotVisible",
+                "ApproximateNumberOfMessagesDelayed",
+            )
+        )
+    finally:
+        client.close()
