@@ -46,10 +46,11 @@ def parse_url(url: str) -> PgUrl:
             schema = value
         else:
             rest.append((key, value))
-    if not is_identifier(schema) or len(schema) > 40 or schema.lower() != schema:
+    bad = not is_identifier(schema) or len(schema) > 40 or schema.lower() != schema
+    if bad or schema.startswith("pg_"):
         raise ConfigError(
             f"invalid schema {schema!r} in the PostgreSQL URL: use lower-case letters, digits "
-            "and '_' (at most 40 characters, not starting with a digit)"
+            "and '_' (at most 40 characters, not starting with a digit or 'pg_')"
         )
     conninfo = urllib.parse.urlunsplit(
         ("postgresql", parts.netloc, parts.path, urllib.parse.urlencode(rest), "")
