@@ -64,6 +64,7 @@ def _parser() -> argparse.ArgumentParser:
     build.add_argument(
         "--force", action="store_true", help="render even if the inputs are unchanged"
     )
+    build.add_argument("--timings", action="store_true", help="print the time of each phase")
     check = sub.add_parser(
         "check",
         help="exit 1 with a diff if the generated output is stale (for CI)",
@@ -138,6 +139,10 @@ def _cmd_build(args: argparse.Namespace, out: TextIO, err: TextIO, check: bool) 
         out.write(outcome.diff)
     for line in outcome.lines:
         print(line, file=out)
+    if getattr(args, "timings", False):
+        from qgen.codegen.render import TIMINGS
+
+        print("timings: " + ", ".join(f"{k} {v:.2f}s" for k, v in TIMINGS.items()), file=out)
     return outcome.exit_code
 
 

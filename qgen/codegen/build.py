@@ -21,7 +21,7 @@ from pathlib import Path
 import qgen
 from qgen.codegen import output
 from qgen.codegen.ir import ProjectSpec
-from qgen.codegen.render import RenderError, RenderInput, render_tree
+from qgen.codegen.render import RenderError, RenderInput, phase, render_tree
 from qgen.config import Config
 from qgen.diagnostics import Diagnostic, Severity, has_errors, sort_diagnostics
 
@@ -114,14 +114,15 @@ def analyse(config: Config, *, jobs: int | None = None) -> Outcome:
     from qgen.codegen.checks import backend_warnings
     from qgen.codegen.scan import scan_project
 
-    result = scan_project(
-        config.root,
-        list(config.sources),
-        services=config.services,
-        out_package=config.out_package,
-        cache_dir=config.root / ".qgen" / "cache" / "scan",
-        jobs=jobs,
-    )
+    with phase("scan"):
+        result = scan_project(
+            config.root,
+            list(config.sources),
+            services=config.services,
+            out_package=config.out_package,
+            cache_dir=config.root / ".qgen" / "cache" / "scan",
+            jobs=jobs,
+        )
     diags = list(result.diagnostics)
     warnings: dict[str, dict[str, list[str]]] = {}
     if not has_errors(diags):
@@ -138,7 +139,8 @@ def run(
     force: bool = False,
     jobs: int | None = None,
 ) -> Outcome:
-    key = inputs_hash(config)
+    with phase("hash"):
+        key = inputs_hash(config)
     if not check and not force:
         replay = _warm(config, key)
         if replay is not None:
@@ -188,7 +190,8 @@ def run(
         outcome.exit_code = 2
         outcome.lines.append(f"qgen: nothing written to {label}")
         return outcome
-    written, deleted = output.write_tree(config.out_dir, tree)
+    with phase("write"):
+        written, deleted = output.write_tree(config.out_dir, tree)
     outcome.lines.append(
         f"qgen: {len(outcome.project.queues)} queue(s); wrote {len(written)} file(s), "
         f"deleted {len(deleted)}, in {label}"
