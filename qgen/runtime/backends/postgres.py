@@ -147,10 +147,8 @@ class PostgresBackend:
 
     async def enqueue(self, queue: str, data: JSON, options: AddOptions) -> str:
         row = self._row(queue, data, options)
-        if options.delay > 0:
-            stmt, params = self.st.insert, row
-        else:
-            stmt, params = self.st.insert_notify, (*row, self.st.new_channel, queue)
+        # delayed jobs notify too: an idle worker then learns when to wake up
+        stmt, params = self.st.insert_notify, (*row, self.st.new_channel, queue)
         caller = options.extra.get("connection")
         if caller is not None:
             await _execute_on(caller, stmt, params)

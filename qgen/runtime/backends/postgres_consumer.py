@@ -211,7 +211,7 @@ class PostgresConsumer:
             await self._idle(lp, want, now)
             return
         lp.finished = []
-        lp.notified = False
+        was_notified, lp.notified = lp.notified, False
         wildcard, lp.wildcard = lp.wildcard, False
         plan = RoundPlan(
             self.st, lp.queue, self.worker, lp.settings.config, batch, self.waiters, wildcard
@@ -244,7 +244,9 @@ class PostgresConsumer:
             lp.held[h.id] = h
             lp.ready.append(h)
         self._start_ready(lp)
-        if fetch_n and lp.empty and not lp.held:
+        # short fetch: when idle, or when a NOTIFY brought nothing ready (a delayed add), ask
+        # when the next delayed job is due and sleep until then
+        if fetch_n and lp.empty and (not lp.held or (was_notified and not rows)):
             await self._learn_due(lp)
 
     async def _idle(self, lp: _Loop, want: int, now: float) -> None:

@@ -90,11 +90,6 @@ class Statements:
 
         self.q = q
         cols = "queue, id, data, priority, start_after, retry_limit, backoff, dead_letter"
-        self.insert = q(
-            f"INSERT INTO {{s}}.job ({cols}) VALUES "
-            "(%s, %s, %s::text::jsonb, %s, now() + make_interval(secs => %s), %s, %s::jsonb, %s) "
-            "ON CONFLICT (queue, id) DO NOTHING"
-        )
         self.insert_notify = q(
             f"WITH ins AS (INSERT INTO {{s}}.job ({cols}) VALUES "
             "(%s, %s, %s::text::jsonb, %s, now() + make_interval(secs => %s), %s, %s::jsonb, %s) "
