@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from qgen.codegen.ir import ProjectSpec
+from qgen.codegen.scan import store
 from qgen.codegen.scan.files import discover, inputs_hash, summaries
 from qgen.codegen.scan.functions import FunctionReader
 from qgen.codegen.scan.resolve import Index
@@ -37,6 +38,11 @@ def scan_project(
     jobs: int | None = None,
 ) -> ScanResult:
     files = discover(root, sources, out_package)
+    digest = inputs_hash(files)
+    hit = store.load(cache_dir, digest, list(sources), out_package)
+    if hit is not None:  # nothing changed since the last scan
+        project = ProjectSpec(queues=tuple(hit[0]), services=services, out_package=out_package)
+        return ScanResult(project, hit[1], digest, 0)
     by_module, parsed = summaries(files, cache_dir, jobs)
     diags: list[Diagnostic] = []
     for summary in by_module.values():
@@ -53,9 +59,12 @@ def scan_project(
     functions = FunctionReader(index, builder)
     wirings = WiringReader(index, functions)
     queues = wirings.read_all()
-    diags += builder.diagnostics + functions.diagnostics + wirings.diagnostics
+    diags = sort_diagnostics(
+        diags + builder.diagnostics + functions.diagnostics + wirings.diagnostics
+    )
+    store.save(cache_dir, digest, list(sources), out_package, queues, diags)
     project = ProjectSpec(queues=tuple(queues), services=services, out_package=out_package)
-    return ScanResult(project, sort_diagnostics(diags), inputs_hash(files), parsed)
+    return ScanResult(project, diags, digest, parsed)
 
 
 __all__ = ["ScanResult", "scan_project"]
