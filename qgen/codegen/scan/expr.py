@@ -87,8 +87,10 @@ def literal(e: Expr, is_timedelta: Any = None) -> Any:
     kind = e[0]
     if kind == "const":
         return e[1]
-    if kind in ("list", "tuple"):
+    if kind in ("list", "tuple", "set"):
         items = [literal(x, is_timedelta) for x in e[1]]
+        if kind == "set":
+            return _set(items, e)
         return items if kind == "list" else tuple(items)
     if kind == "dict":
         out: dict[Any, Any] = {}
@@ -112,3 +114,11 @@ def literal(e: Expr, is_timedelta: Any = None) -> Any:
         except TypeError:
             raise NotLiteral(e, text(e)) from None
     raise NotLiteral(e, text(e))
+
+
+def _set(items: list[Any], e: Expr) -> list[Any]:
+    """A set literal, as the sorted list pydantic would write for it (when sortable)."""
+    try:
+        return sorted(set(items))
+    except TypeError:
+        raise NotLiteral(e, "a set of mixed or unhashable values") from None
