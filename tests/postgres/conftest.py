@@ -2,19 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
+from collections.abc import AsyncIterator
 
 import pytest
 
 from qgen.runtime.backends.postgres import PostgresBackend
-from tests.support.postgres import backend_url
+from tests.postgres.pg_helpers import pg_url
 
-
-@pytest.fixture
-def pg_url(tmp_path: Path) -> Iterator[str]:
-    with backend_url(tmp_path) as url:
-        yield url
+__all__ = ["pg_url"]
 
 
 @pytest.fixture
