@@ -218,6 +218,7 @@ _DCG_OPTIONS: dict[str, Any] = {
     "field_constraints": True,  # Field(min_length=...) rather than constr(): mypy-friendly
     "use_default_kwarg": True,  # Field(default=...): mypy's dataclass_transform needs the keyword
     "strict_nullable": True,  # a field with a default is not Optional unless the schema says so
+    "use_unique_items_as_set": True,  # set[str] stays a set
     "class_name": _ROOT_NAME,
     "formatters": [],
 }

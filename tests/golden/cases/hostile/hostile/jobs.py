@@ -1,0 +1,36 @@
+"""Hostile text everywhere a user can put text: it must end up as data in valid code."""
+
+from pydantic import BaseModel, Field
+
+from qgen import sessionless_func, wire_queue_worker
+
+EVIL = "Evil \"\"\" triple ''' single \\ backslash {{ jinja }} {% if x %} block\nnew line é ☃ 中文"
+
+
+class Payload(BaseModel):
+    '''Model doc with """ and \'\'\' and \\ and {{ x }} {% y %}
+    second line é ☃'''
+
+    text: str = Field(description="desc with \"\"\" ''' \\ {{ a }} {% b %}\nline two ✓")
+    raw: str = Field(default="\\\"'{{}}", title='A "title"')
+
+
+@sessionless_func(
+    docs={
+        "summary": "Evil \"\"\" triple ''' single \\ backslash {{ jinja }} {% if x %} block\nnew line é ☃ 中文",  # noqa: E501
+        "description": '"""; import os; os.system(\'echo pwned\') #',
+        "tags": ["t\"'\\{{", "\u2028sep"],
+        "errors": ["{% raw %}"],
+    }
+)
+async def evil(services: object, data: Payload) -> None:
+    return None
+
+
+@sessionless_func(docs={"summary": 'ends with a quote"'})
+def quote_end(services: object, data: str) -> str:
+    return data
+
+
+wire_queue_worker(queue="evil", func=evil, tags=['"""', "'''", "{{x}}"])
+wire_queue_worker(queue="quote-end", func=quote_end, config={"name": "w\"'\\{{ }}"})

@@ -1,0 +1,9 @@
+"""Services handed to every job."""
+
+
+class Services:
+    greeting = "hello"
+
+
+def create_services() -> Services:
+    return Services()
