@@ -132,7 +132,12 @@ class SchemaBuilder:
             if info["k"] == "class":
                 return class_schema(self, ref, e, module), True
             if info["k"] == "var":
-                return self.gen(info["value"], ref[1])
+                value = info["value"]
+                if value[0] == "call" and len(value[2]) >= 2:
+                    head = self.index.resolve_follow(value[1], ref[1])
+                    if head == ("ext", "typing.TypeAliasType"):  # a named alias: a $defs entry
+                        return self.define(ref, lambda: self.gen(value[2][1], ref[1])[0]), True
+                return self.gen(value, ref[1])
             if info["k"] == "alias695":
                 return self.define(ref, lambda: self.gen(info["value"], ref[1])[0]), True
         self.diag("QG201", module, e, f"{text(e)} is not a type qgen can read")

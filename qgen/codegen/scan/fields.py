@@ -110,15 +110,24 @@ def read_dataclass_field(b: SchemaBuilder, call: Expr, module: str, info: FieldI
 
 def default_value(b: SchemaBuilder, e: Expr, module: str) -> Any:
     """A default as JSON (enum members by value, tuples as lists); QG203 when not a literal."""
+    try:
+        return _jsonable(_evaluate(b, e, module))
+    except NotLiteral as exc:
+        b.diag("QG203", module, exc.expr, f"default {text(e)} is not a literal qgen can evaluate")
+        return MISSING
+
+
+def _evaluate(b: SchemaBuilder, e: Expr, module: str) -> Any:
+    """``literal`` plus enum members (``Color.RED``), also inside lists, tuples and dicts."""
     if e[0] == "attr":
         value = b.enum_member_value(e, module)
         if value is not MISSING:
             return value
-    try:
-        return _jsonable(literal(e))
-    except NotLiteral as exc:
-        b.diag("QG203", module, exc.expr, f"default {text(e)} is not a literal qgen can evaluate")
-        return MISSING
+    if e[0] in ("list", "tuple"):
+        return [_evaluate(b, x, module) for x in e[1]]
+    if e[0] == "dict":
+        return {literal(k): _evaluate(b, v, module) for k, v in e[1]}
+    return literal(e)
 
 
 def _lit(b: SchemaBuilder, e: Expr, module: str) -> Any:

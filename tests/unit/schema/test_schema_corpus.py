@@ -43,6 +43,10 @@ CASES: dict[str, list[str]] = {
     "dcs": ["Point", "Documented", "Point3"],
     "forward": ["Tree", "UsesBoth", "ViaPackage"],
     "cross.b": ["Item"],
+    "advanced": [
+        "Cat", "Pets", "Annotations", "Extras", "Holder", "Ping", "Pong", "TreeDict",
+        "Pets_or_list", "Ids", "UsesAlias",
+    ],
 }  # fmt: skip
 PARAMS = [(mod, name) for mod, names in CASES.items() for name in names]
 
