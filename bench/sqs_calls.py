@@ -1,0 +1,94 @@
+"""SQS benchmark: qgen against a plain boto3 loop, and SQS API calls per job processed.
+
+    python bench/sqs_calls.py [--url sqs://us-east-1?endpoint_url=http://127.0.0.1:PORT] [--jobs N]
+
+Without ``--url`` it starts moto's standalone server in a subprocess on 127.0.0.1 (a free port)
+with dummy credentials. Figures on moto measure qgen's overhead and its call pattern, not AWS's
+speed; calls per job (what AWS bills) carry over to AWS.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT), str(ROOT / "bench" / "peers")]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def _start_moto() -> tuple[subprocess.Popen[bytes], str]:
+    port = _free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    endpoint = f"http://127.0.0.1:{port}"
+    for _ in range(100):
+        try:
+            urllib.request.urlopen(f"{endpoint}/moto-api/", timeout=1).close()
+            break
+        except OSError:
+            time.sleep(0.1)
+    return proc, f"sqs://us-east-1?endpoint_url={endpoint}"
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument("--url")
+    p.add_argument("--jobs", type=int, default=1000)
+    args = p.parse_args()
+    if args.jobs < 20:
+        p.error("--jobs must be at least 20")
+    for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        os.environ.setdefault(key, "testing")
+    server = None
+    url = args.url
+    if url is None:
+        server, url = _start_moto()
+    import logging
+
+    logging.getLogger("qgen").setLevel(logging.WARNING)
+    import sqs_boto3
+    import sqs_qgen
+
+    try:
+        rows = [sqs_qgen.run(url, args.jobs), sqs_boto3.run(url, args.jobs)]
+    finally:
+        if server is not None:
+            server.terminate()
+            server.wait(10)
+    print(f"SQS, {args.jobs} jobs, {url}")
+    print(f"{'':12} {'single add/s':>13} {'bulk add/s':>11} {'processed/s':>12} {'calls/job':>10}")
+    for r in rows:
+        print(
+            f"{r['name']:12} {r['single_adds_per_s']:13.0f} {r['bulk_adds_per_s']:11.0f} "
+            f"{r['processed_per_s']:12.0f} {r['calls_per_job']:10.3f}"
+        )
+    q, b = rows
+    print(f"qgen calls: {q['calls']} (at the last job: {q['calls_at_last_job']:.3f}/job)")
+    print(
+        "qgen / boto3 loop: processed x{:.2f}, single adds x{:.2f}, bulk adds x{:.2f}".format(
+            q["processed_per_s"] / b["processed_per_s"],
+            q["single_adds_per_s"] / b["single_adds_per_s"],
+            q["bulk_adds_per_s"] / b["bulk_adds_per_s"],
+        )
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
