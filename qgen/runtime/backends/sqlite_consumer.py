@@ -216,8 +216,8 @@ class SqliteConsumer:
                         self._buffer[job.queue].append(job)
                         self._held[job.queue] += 1
                 self._start_buffered()
-                if self._pending or any(got.values()):
-                    continue
+                if done or self._pending or any(got.values()):
+                    continue  # look again at once: more may have finished meanwhile
             await self._sleep()
 
     def _wanted(self) -> dict[str, int]:

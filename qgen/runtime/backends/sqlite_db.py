@@ -53,7 +53,7 @@ CREATE INDEX IF NOT EXISTS qgen_jobs_ready
 CREATE INDEX IF NOT EXISTS qgen_jobs_leases
     ON qgen_jobs (queue, lease_until) WHERE state = 'active';
 CREATE INDEX IF NOT EXISTS qgen_jobs_finished
-    ON qgen_jobs (queue, state, finished_at) WHERE state IN ('completed', 'failed', 'discarded');
+    ON qgen_jobs (queue, state, finished_at) WHERE finished_at IS NOT NULL;
 """
 
 _INSERT = (
@@ -104,9 +104,9 @@ _EXPIRED = (
     " WHERE queue = ? AND state = 'active' AND lease_until < ?"
 )
 _TRIM = (
-    "DELETE FROM qgen_jobs WHERE queue = ?1 AND state = ?2 AND finished_at < ("
-    " SELECT finished_at FROM qgen_jobs INDEXED BY qgen_jobs_finished"
-    " WHERE queue = ?1 AND state = ?2 ORDER BY finished_at DESC LIMIT 1 OFFSET ?3)"
+    "DELETE FROM qgen_jobs WHERE seq IN (SELECT seq FROM qgen_jobs INDEXED BY qgen_jobs_finished"
+    " WHERE queue = ?1 AND state = ?2 AND finished_at IS NOT NULL"
+    " ORDER BY finished_at DESC, seq DESC LIMIT -1 OFFSET ?3)"
 )
 
 T = TypeVar("T")

@@ -1,0 +1,106 @@
+"""Adds, reads and the URL of the SQLite backend (no consumer)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+
+import pytest
+
+from qgen.runtime.backends.base import AddOptions, JobStatus
+from qgen.runtime.backends.sqlite import SqliteBackend, parse_url
+from qgen.runtime.errors import ConfigError, JobNotFound, JobTimeout
+from tests.unit.sqlite.sqlite_helpers import rows
+
+
+def test_url_forms() -> None:
+    assert parse_url("sqlite:///rel/jobs.db").path == Path("rel/jobs.db")
+    u = parse_url("sqlite:////abs/jobs.db?synchronous=normal")
+    assert (u.path, u.synchronous) == (Path("/abs/jobs.db"), "NORMAL")
+    assert parse_url("sqlite:///j.db").synchronous == "FULL"  # durable by default
+    for bad in (
+        "sqlite://x.db",
+        "sqlite:///",
+        "sqlite:///:memory:",
+        "sqlite:///j.db?synchronous=off",
+        "sqlite:///j.db?bogus=1",
+        "sqlite:///j.db?busy_timeout=x",
+    ):
+        with pytest.raises(ConfigError):
+            parse_url(bad)
+
+
+async def test_pragmas_applied(tmp_path: Path) -> None:
+    b = await SqliteBackend.connect(f"sqlite:///{tmp_path}/a/b/jobs.db?synchronous=normal", {})
+    assert b.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert b.conn.execute("PRAGMA synchronous").fetchone()[0] == 1  # NORMAL
+    await b.close()
+    b = await SqliteBackend.connect(f"sqlite:///{tmp_path}/a/b/jobs.db", {})
+    assert b.conn.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
+    await b.close()
+
+
+async def test_add_and_get(backend: SqliteBackend) -> None:
+    job_id = await backend.enqueue("q", {"x": [1, "é"]}, AddOptions())
+    info = await backend.get("q", job_id)
+    assert info is not None
+    assert info.status is JobStatus.WAITING
+    assert info.data == {"x": [1, "é"]}
+    assert (info.attempts_made, info.max_attempts) == (0, 2)  # queue config attempts=2
+    assert info.created_at is not None and abs(info.created_at - time.time()) < 5
+    assert await backend.get("q", "nope") is None
+    assert await backend.get("other", job_id) is None  # ids are per queue
+
+
+async def test_job_id_is_idempotent(backend: SqliteBackend) -> None:
+    a = await backend.enqueue("q", {"v": 1}, AddOptions(job_id="order-1", priority=5))
+    b = await backend.enqueue("q", {"v": 2}, AddOptions(job_id="order-1", attempts=9))
+    assert a == b == "order-1"
+    many = await backend.enqueue_many(
+        "q", [({"v": 3}, AddOptions(job_id="order-1")), ({"v": 4}, AddOptions(job_id="o2"))]
+    )
+    assert many == ["order-1", "o2"]
+    assert rows(
+        backend, "SELECT data, priority, max_attempts FROM qgen_jobs WHERE id='order-1'"
+    ) == [('{"v":1}', 5, 2)]
+    # The same id in another queue is another job.
+    await backend.enqueue("dead", {"v": 5}, AddOptions(job_id="order-1"))
+    assert len(rows(backend, "SELECT 1 FROM qgen_jobs WHERE id='order-1'")) == 2
+
+
+async def test_bad_names_never_reach_sql(backend: SqliteBackend) -> None:
+    with pytest.raises(ConfigError):
+        await backend.enqueue("q'; DROP TABLE qgen_jobs; --", {}, AddOptions())
+    with pytest.raises(ConfigError):
+        await backend.enqueue("q", {}, AddOptions(job_id="a b"))
+    assert rows(backend, "SELECT count(*) FROM qgen_jobs") == [(0,)]
+
+
+async def test_delayed_status_and_options(backend: SqliteBackend) -> None:
+    job_id = await backend.enqueue(
+        "q", 1, AddOptions(delay=0.3, attempts=7, backoff={"type": "fixed", "delay": 10})
+    )
+    info = await backend.get("q", job_id)
+    assert info is not None and info.status is JobStatus.DELAYED and info.max_attempts == 7
+    assert rows(backend, "SELECT backoff FROM qgen_jobs") == [('{"type":"fixed","delay":10}',)]
+    await asyncio.sleep(0.35)
+    info = await backend.get("q", job_id)
+    assert info is not None and info.status is JobStatus.WAITING
+
+
+async def test_wait_times_out_and_finds_nothing(backend: SqliteBackend) -> None:
+    job_id = await backend.enqueue("q", 1, AddOptions())
+    t = time.monotonic()
+    with pytest.raises(JobTimeout):
+        await backend.wait("q", job_id, 0.2)
+    assert 0.15 < time.monotonic() - t < 1.0
+    with pytest.raises(JobNotFound):
+        await backend.wait("q", "missing", 1)
+
+
+async def test_add_many_is_one_transaction(backend: SqliteBackend) -> None:
+    ids = await backend.enqueue_many("q", [(i, AddOptions()) for i in range(500)])
+    assert len(set(ids)) == 500
+    assert rows(backend, "SELECT count(*) FROM qgen_jobs WHERE state='waiting'") == [(500,)]
+    assert await backend.enqueue_many("q", []) == []
