@@ -71,6 +71,9 @@ class RedisBackend:
             retry=retry,
             retry_on_error=[RedisConnectionError, RedisTimeoutError],
             single_connection_client=single,
+            # A blocking reader (BZPOPMIN, XREAD BLOCK) waits longer than redis-py's default
+            # 5 s socket timeout; it relies on TCP keepalive instead.
+            **({"socket_timeout": None} if single else {}),
         )
         return client
 

@@ -129,6 +129,10 @@ class QueueKeys:
         self.stalled, self.stalled_check = b + "stalled", b + "stalled-check"
         self.limiter, self.repeat = b + "limiter", b + "repeat"
         self.waiting_children = b + "waiting-children"
+        from qgen.runtime.backends.redis_exec import remember
+
+        remember(*(getattr(self, k) for k in self.__slots__ if k != "queue"), self.queue)
+        remember(b + "metrics:completed", b + "metrics:failed")
 
     def job(self, job_id: str) -> str:
         return self.base + job_id
