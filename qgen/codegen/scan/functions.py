@@ -105,8 +105,8 @@ class FunctionReader:
         ret = info["ret"]
         output_schema: dict[str, Any] | None = None
         output_type = "None"
-        if ret is not None and not (ret[0] == "const" and ret[1] is None):
-            output_type = text(ret)
+        if ret is not None and not (ret[0] == "const" and ret[1] in (None, "None")):
+            output_type = _shown(ret)
             output_schema = self.builder.build(ret, module)
         if len(self.builder.diagnostics) > n_before or input_schema is None or not ok:
             return None
@@ -115,7 +115,7 @@ class FunctionReader:
             module=module,
             is_async=bool(info["async"]),
             takes_interaction=len(positional) == 3,
-            input_type=text(data["ann"]),
+            input_type=_shown(data["ann"]),
             output_type=output_type,
             input_schema=input_schema,
             output_schema=output_schema,
@@ -162,3 +162,8 @@ class FunctionReader:
                 module, e, "QG109", f"docs has unknown keys {unknown} (known: {list(_DOC_KEYS)})"
             )
         return out
+
+
+def _shown(ann: Expr) -> str:
+    """An annotation for display: a string (forward reference) without its quotes."""
+    return str(ann[1]).strip() if ann[0] == "const" and isinstance(ann[1], str) else text(ann)
