@@ -221,3 +221,26 @@ async def test_api_calls_per_job_at_steady_load(backend: SqsBackend) -> None:
     )
     per_job = sum(calls.values()) / jobs
     assert per_job <= 0.25, calls
+
+
+async def test_fifo_group_order_holds_across_a_retry(backend: SqsBackend) -> None:
+    await backend.enqueue_many(
+        "jobs.fifo", [(i, AddOptions(extra={"group": "g"})) for i in range(5)]
+    )
+    await backend.enqueue("jobs.fifo", 100, AddOptions(extra={"group": "other"}))
+    seen: list[tuple[int, int]] = []
+
+    async def handle(d: Delivery) -> Outcome:
+        seen.append((d.data, d.attempt))
+        await asyncio.sleep(0.05 * (5 - d.data) if d.data < 5 else 0)  # later ones are quicker
+        if d.data == 1 and d.attempt == 1:
+            return Retry(ErrorInfo("Boom", "again"), delay=1)
+        return Completed(None)
+
+    await _run_until(
+        backend, _settings("jobs.fifo", attempts=3), handle, lambda: len(seen) >= 7, timeout=40
+    )
+    group = [(n, a) for n, a in seen if n != 100]
+    # 0 done; 1 fails and the rest of the group is given back; 1 again (attempt 2), then 2..4.
+    assert [n for n, _ in group] == [0, 1, 1, 2, 3, 4], seen
+    assert (100, 1) in seen

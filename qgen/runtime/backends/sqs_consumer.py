@@ -29,9 +29,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from qgen.runtime.backends.base import (
-    Completed,
     Delivery,
-    Discarded,
     ErrorInfo,
     Failed,
     Handler,
@@ -43,7 +41,7 @@ from qgen.runtime.backends.sqs_acks import Acks
 from qgen.runtime.backends.sqs_admin import DEFAULT_VISIBILITY_S
 from qgen.runtime.backends.sqs_calls import is_missing_queue
 from qgen.runtime.backends.sqs_messages import Received, retry_visibility
-from qgen.runtime.backends.sqs_url import SQS_MAX_BATCH, SQS_MAX_VISIBILITY_S
+from qgen.runtime.backends.sqs_url import SQS_MAX_BATCH, SQS_MAX_VISIBILITY_S, is_fifo
 from qgen.runtime.interaction import Progress
 
 if TYPE_CHECKING:
@@ -87,6 +85,17 @@ async def job_outcome(
         report_progress=_no_progress,
     )
     return await handle(delivery)
+
+
+def _units(msgs: list[Received], *, fifo: bool) -> list[list[Received]]:
+    """What runs in one slot: each message alone, or on FIFO queues each message group's
+    messages of this receive, in the order SQS gave them."""
+    if not fifo:
+        return [[m] for m in msgs]
+    groups: dict[str | None, list[Received]] = {}
+    for m in msgs:
+        groups.setdefault(m.group, []).append(m)
+    return list(groups.values())
 
 
 @dataclass(slots=True)
@@ -173,12 +182,14 @@ class _Poller:
                             self._give_back(msg)
                     break
                 msgs = receive.result()
-                for i, msg in enumerate(msgs):
+                units = _units(msgs, fifo=is_fifo(self.queue))
+                for i, unit in enumerate(units):
                     if not await self._take_slot(stop_wait):
-                        for rest in msgs[i:]:
-                            self._give_back(rest)
+                        for rest in units[i:]:
+                            for msg in rest:
+                                self._give_back(msg)
                         break
-                    task = asyncio.create_task(self._run_one(msg))
+                    task = asyncio.create_task(self._run_unit(unit))
                     self.running.add(task)
                     task.add_done_callback(self.running.discard)
             await self._drain()
@@ -247,9 +258,28 @@ class _Poller:
         with contextlib.suppress(asyncio.TimeoutError):
             await asyncio.wait_for(self.consumer.stopping.wait(), delay)
 
-    async def _run_one(self, msg: Received) -> None:
+    async def _run_unit(self, unit: list[Received]) -> None:
+        """Run messages one after the other in one slot (one message, or one FIFO group's
+        messages of a receive, in order). When one is not finished (retry, no outcome), the
+        rest of the group is given back so the group's order holds."""
+        done = 0
+        try:
+            for msg in unit:
+                if done and self.consumer.stopping.is_set():
+                    break
+                finished = await self._run_one(msg)
+                done += 1
+                if not finished:
+                    break
+        finally:
+            self.slots.release()
+            for msg in unit[done:]:
+                if msg.receipt_handle in self.held:
+                    self._give_back(msg)
+
+    async def _run_one(self, msg: Received) -> bool:
+        """Run one message and apply its outcome; True if it is finished (deleted)."""
         extra = {"queue": self.queue, "job_id": msg.job_id}
-        outcome: Outcome | None = None
         try:
             outcome = await job_outcome(self.queue, self.config, msg, self.consumer.handle)
         except asyncio.CancelledError:
@@ -261,33 +291,30 @@ class _Poller:
             # message comes back after its visibility timeout.
             log.exception("job %s: no outcome; it will be received again", msg.job_id, extra=extra)
             self.held.pop(msg.receipt_handle, None)
-        finally:
-            self.slots.release()
-        if outcome is not None:
-            await self._apply(msg, outcome)
+            return False
+        return await self._apply(msg, outcome)
 
-    async def _apply(self, msg: Received, outcome: Outcome) -> None:
+    async def _apply(self, msg: Received, outcome: Outcome) -> bool:
         self.held.pop(msg.receipt_handle, None)
-        if isinstance(outcome, Completed | Discarded):
-            self.acks.delete(msg)
-        elif isinstance(outcome, Retry):
+        if isinstance(outcome, Retry):
             self.acks.change(msg, retry_visibility(outcome.delay))
-        elif isinstance(outcome, Failed):
-            if outcome.dead_letter:
-                try:
-                    await self.backend.copy_to_dead_letter(
-                        self.queue, msg, outcome.dead_letter, outcome.error
-                    )
-                except Exception as exc:  # keep the message: it comes back and is tried again
-                    log.error(
-                        "job %s: copy to dead-letter queue %s failed: %s",
-                        msg.job_id,
-                        outcome.dead_letter,
-                        exc,
-                        extra={"queue": self.queue, "job_id": msg.job_id},
-                    )
-                    return
-            self.acks.delete(msg)
+            return False
+        if isinstance(outcome, Failed) and outcome.dead_letter:
+            try:
+                await self.backend.copy_to_dead_letter(
+                    self.queue, msg, outcome.dead_letter, outcome.error
+                )
+            except Exception as exc:  # keep the message: it comes back and is tried again
+                log.error(
+                    "job %s: copy to dead-letter queue %s failed: %s",
+                    msg.job_id,
+                    outcome.dead_letter,
+                    exc,
+                    extra={"queue": self.queue, "job_id": msg.job_id},
+                )
+                return False
+        self.acks.delete(msg)  # completed, discarded, or failed for good
+        return True
 
     def _give_back(self, msg: Received) -> None:
         self.held.pop(msg.receipt_handle, None)
