@@ -123,6 +123,9 @@ def _read(path: Path) -> bytes | None:
 
 def conflicts(out_dir: Path, tree: Mapping[str, bytes], out_label: str) -> list[Diagnostic]:
     """QG004 for every foreign file the tree would overwrite."""
+    if out_dir.exists() and not out_dir.is_dir():
+        msg = "the output directory is a file; qgen will not replace it"
+        return [Diagnostic(out_label, 1, 1, "QG004", Severity.ERROR, msg)]
     owned = owned_files(out_dir)
     diags = []
     for rel, data in tree.items():

@@ -54,7 +54,8 @@ def run_subprocess(
     project: Path, *args: str, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "qgen.cli", *args],
+        # The console script, as users run it (`python -m` would put the cwd on sys.path).
+        [str(Path(sys.executable).parent / "qgen"), *args],
         cwd=project,
         capture_output=True,
         text=True,
