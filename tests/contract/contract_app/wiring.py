@@ -8,7 +8,7 @@ from contract_app import jobs
 from contract_app.middleware import inner, outer
 from qgen import wire_queue_worker
 
-FAST: dict[str, Any] = {"poll_interval": 20, "attempts": 1}
+FAST: dict[str, Any] = {"poll_interval": 20, "drain_delay": 1, "attempts": 1}
 
 ECHO = {
     "echo-order": jobs.echo_order,
@@ -32,13 +32,19 @@ wire_queue_worker(queue="work", func=jobs.work, config={**FAST, "batch_size": 5}
 wire_queue_worker(
     queue="retry",
     func=jobs.work,
-    config={"poll_interval": 20, "attempts": 3, "backoff": {"type": "fixed", "delay": 300}},
+    config={
+        "poll_interval": 20,
+        "drain_delay": 1,
+        "attempts": 3,
+        "backoff": {"type": "fixed", "delay": 300},
+    },
 )
 wire_queue_worker(
     queue="doomed",
     func=jobs.work,
     config={
         "poll_interval": 20,
+        "drain_delay": 1,
         "attempts": 2,
         "backoff": {"type": "fixed", "delay": 100},
         "dead_letter": "graveyard",
