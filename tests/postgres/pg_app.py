@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
 from typing import Any
 
 from pydantic import BaseModel
@@ -19,6 +20,7 @@ from qgen.runtime.client import AsyncClientBase, ClientBase, QueueMeta
 class Job(BaseModel):
     n: int
     secs: float = 0.0
+    mode: str = "ok"  # "raise": always fails; "crash": kills its worker process
 
 
 class Out(BaseModel):
@@ -32,6 +34,10 @@ async def run_job(services: Any, data: Job, interaction: Interaction) -> Out:
     assert q is not None
     if data.secs:
         await asyncio.sleep(data.secs)
+    if data.mode == "raise":
+        raise ValueError(f"poison {data.n}")
+    if data.mode == "crash":
+        os.kill(os.getpid(), signal.SIGKILL)
     log = os.environ.get("QGEN_PG_TEST_LOG")
     if log:
         with open(log, "a") as f:
@@ -46,9 +52,22 @@ CONFIG: dict[str, Any] = {
     "attempts": 5,
     "poll_interval": 500,
 }
+FRAGILE: dict[str, Any] = {
+    "batch_size": 5,
+    "visibility_timeout": 1,
+    "max_stalled_count": 2,
+    "attempts": 3,
+    "backoff": {"type": "fixed", "delay": 100},
+    "dead_letter": "fragile-dead",
+    "poll_interval": 200,
+}
 wire_queue_worker(queue="jobs", func=run_job, config=CONFIG)
+wire_queue_worker(queue="fragile", func=run_job, config=FRAGILE)
 
-QUEUES = {"jobs": QueueMeta("jobs", Job, Out, CONFIG)}
+QUEUES = {
+    "jobs": QueueMeta("jobs", Job, Out, CONFIG),
+    "fragile": QueueMeta("fragile", Job, Out, FRAGILE),
+}
 
 
 class AsyncQueueClient(AsyncClientBase):

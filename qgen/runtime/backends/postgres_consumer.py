@@ -105,6 +105,7 @@ class PostgresConsumer:
         self.stopping = False
         self.abandon_at: float | None = None  # stop: give up on an unreachable server then
         self.waiters = True  # does any client wait for results (checked every second)
+        self.suspect: str | None = None  # the running job that stalled before, if any
         self._tasks: set[asyncio.Task[None]] = set()
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -221,7 +222,7 @@ class PostgresConsumer:
         )
         assert lp.conn is not None
         try:
-            rows = await plan.send(lp.conn, fetch_n, retain)
+            rows = await plan.send(lp.conn, fetch_n, retain, self.suspect is None)
         except BaseException:
             lp.finished[:0] = batch  # guarded statements: sending them again is safe
             lp.notified = lp.notified or bool(fetch_n)
@@ -239,10 +240,16 @@ class PostgresConsumer:
             lp.empty = len(rows) < fetch_n
             if lp.due is not None and now >= lp.due:
                 lp.due = None
+        suspects = 0
         for row in sorted(rows, key=lambda r: (-r[7], r[8])):
             h = self._held(lp, row)
             lp.held[h.id] = h
-            lp.ready.append(h)
+            suspects += h.stalled > 0
+            if h.stalled and (suspects > 1 or self.suspect is not None):
+                lp.finished.append((h, GIVE_BACK))  # quarantine: one such job at a time
+                lp.wake.set()
+            else:
+                lp.ready.append(h)
         self._start_ready(lp)
         # short fetch: when idle, or when a NOTIFY brought nothing ready (a delayed add), ask
         # when the next delayed job is due and sleep until then
@@ -287,8 +294,16 @@ class PostgresConsumer:
         return Held(job_id, stalled, dead_letter, delivery)
 
     def _start_ready(self, lp: _Loop) -> None:
+        """Start leased jobs while slots are free. Quarantine: a job whose lease expired before
+        (its worker may have died running it) never runs beside another such job in this
+        process, so a job that kills its worker takes no repeat victims with it."""
         while lp.ready and lp.running < lp.settings.concurrency and not self.stopping:
-            h = lp.ready.popleft()
+            h = next((j for j in lp.ready if not (j.stalled and self.suspect)), None)
+            if h is None:
+                return
+            lp.ready.remove(h)
+            if h.stalled:
+                self.suspect = h.id
             lp.running += 1
             task = asyncio.create_task(self._run_job(lp, h))
             self._tasks.add(task)
@@ -308,6 +323,11 @@ class PostgresConsumer:
         lp.running -= 1
         lp.finished.append((h, outcome))
         lp.wake.set()
+        if self.suspect == h.id:
+            self.suspect = None
+            for other in self.loops.values():
+                if other is not lp:
+                    self._start_ready(other)
         self._start_ready(lp)
 
     async def report_progress(self, queue: str, job_id: str, value: Progress) -> None:

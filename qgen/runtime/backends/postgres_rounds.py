@@ -175,11 +175,12 @@ class RoundPlan:
         return out
 
     async def send(
-        self, conn: psycopg.AsyncConnection[Any], fetch_n: int, retain: bool
+        self, conn: psycopg.AsyncConnection[Any], fetch_n: int, retain: bool, suspects: bool
     ) -> list[tuple[Any, ...]]:
-        """Apply the outcomes and lease up to ``fetch_n`` jobs in one transaction."""
+        """Apply the outcomes and lease up to ``fetch_n`` jobs in one transaction; jobs that
+        stalled before only if ``suspects``."""
         vt = float(self.config.get("visibility_timeout", 30))
-        fetch = (self.st.fetch, (self.worker, vt, self.queue, fetch_n))
+        fetch = (self.st.fetch, (self.worker, vt, self.queue, suspects, fetch_n))
         if (
             fetch_n
             and self.only_completions

@@ -110,12 +110,14 @@ class Statements:
             "retry_count, retry_limit, extract(epoch FROM created_on)::float8, "
             "extract(epoch FROM completed_on)::float8 FROM {s}.job WHERE queue = %s AND id = %s"
         )
-        # Lease the next batch. Params: queue, limit, worker, lease seconds.
+        # Lease the next batch. Params: worker, lease seconds, queue, may take jobs that stalled
+        # before (quarantine: one at a time per process), limit.
         self.fetch = q(
             "UPDATE {s}.job j SET state = 'active', worker = %s, started_on = now(), "
             "lease_until = now() + make_interval(secs => %s) "
             "WHERE (j.queue, j.id) IN (SELECT queue, id FROM {s}.job "
             "  WHERE queue = %s AND state < 'active' AND start_after <= now() "
+            "  AND (stalled_count = 0 OR %s) "
             "  ORDER BY priority DESC, seq LIMIT %s FOR UPDATE SKIP LOCKED) "
             "RETURNING j.id, j.data, j.retry_count, j.retry_limit, j.backoff, "
             "j.stalled_count, j.dead_letter, j.priority, j.seq"
