@@ -75,3 +75,13 @@ def test_dead_letter_of_a_fifo_queue_must_be_fifo() -> None:
     with pytest.raises(ConfigError, match="standard"):
         check_queues(u, {"a": {"dead_letter": "dead.fifo"}})
     check_queues(u, {"a.fifo": {"dead_letter": "dead.fifo"}, "b": {"dead_letter": "dead"}})
+
+
+def test_missing_region_is_a_config_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    from qgen.runtime.backends.sqs_calls import make_client
+
+    monkeypatch.delenv("AWS_DEFAULT_REGION", raising=False)
+    monkeypatch.delenv("AWS_REGION", raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent")
+    with pytest.raises(ConfigError, match="no AWS region"):
+        make_client(parse_sqs_url("sqs://"))

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from qgen.runtime.backends.sqs_url import SqsUrl
+from qgen.runtime.errors import ConfigError
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs.client import SQSClient
@@ -43,9 +44,17 @@ def make_client(url: SqsUrl, pool: int = 10) -> SQSClient:
         connect_timeout=5,
         retries={"max_attempts": 3, "mode": "standard"},
     )
-    client: SQSClient = boto3.session.Session().client(
-        "sqs", region_name=url.region, endpoint_url=url.endpoint_url, config=config
-    )
+    from botocore.exceptions import NoRegionError
+
+    try:
+        client: SQSClient = boto3.session.Session().client(
+            "sqs", region_name=url.region, endpoint_url=url.endpoint_url, config=config
+        )
+    except NoRegionError:
+        raise ConfigError(
+            "no AWS region for SQS: put it in the URL (sqs://us-east-1?...) or set "
+            "AWS_DEFAULT_REGION"
+        ) from None
     return client
 
 

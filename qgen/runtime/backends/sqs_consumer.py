@@ -12,6 +12,10 @@ ChangeMessageVisibilityBatch (the heartbeat). Finished messages are deleted in b
 backoff delay), each batch flushed when full or after a short linger. At steady load with
 prefetch 10 that is about 0.1 receive + 0.1 delete calls per job.
 
+FIFO queues: the messages of one group that come in one receive run one after the other in one
+slot, in SQS's order; when one is not finished (a retry), the rest of its group is given back,
+so SQS delivers the group again from that message on.
+
 Stopping: no new receives; buffered messages are given back at once (visibility 0), running
 jobs get the grace period and are then cancelled and given back too. A message given back
 counts as a receive for SQS, so it uses one of its attempts.
