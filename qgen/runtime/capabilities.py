@@ -66,7 +66,7 @@ def U(note: str) -> Support:
 CONFIG_SUPPORT: dict[str, dict[str, Support]] = {
     "batch_size": {
         "sqlite": N("jobs run concurrently per worker process"),
-        "redis": N("Worker concurrency"),
+        "redis": N("Worker concurrency: that many slots, each with its own lock token"),
         "postgres": N("jobs run concurrently per worker process"),
         "sqs": N("jobs run concurrently per worker process"),
     },
@@ -90,31 +90,31 @@ CONFIG_SUPPORT: dict[str, dict[str, Support]] = {
     },
     "lock_duration": {
         "sqlite": U("SQLite leases use visibility_timeout"),
-        "redis": N("Worker lockDuration"),
+        "redis": N("lockDuration, renewed at half of it; stalled checks every lock_duration"),
         "postgres": U("PostgreSQL leases use visibility_timeout"),
         "sqs": U("SQS uses visibility_timeout"),
     },
     "drain_delay": {
         "sqlite": U("SQLite workers poll; see poll_interval"),
-        "redis": N("Worker drainDelay"),
+        "redis": N("drainDelay: how long an idle worker blocks on the queue marker"),
         "postgres": U("PostgreSQL workers wait on LISTEN; see poll_interval"),
         "sqs": N("WaitTimeSeconds of ReceiveMessage (at most 20)"),
     },
     "remove_on_complete": {
         "sqlite": N("completed rows kept per queue"),
-        "redis": N("job option removeOnComplete"),
+        "redis": N("job option removeOnComplete (set on add; the worker default otherwise)"),
         "postgres": N("completed rows kept per queue"),
         "sqs": U("SQS deletes a message once it is processed; nothing is kept"),
     },
     "remove_on_fail": {
         "sqlite": N("failed rows kept per queue"),
-        "redis": N("job option removeOnFail"),
+        "redis": N("job option removeOnFail (set on add; the worker default otherwise)"),
         "postgres": N("failed rows kept per queue"),
         "sqs": U("SQS keeps failed messages only in the dead-letter queue"),
     },
     "max_stalled_count": {
         "sqlite": N("lease expiries before the job fails"),
-        "redis": N("Worker maxStalledCount"),
+        "redis": N("maxStalledCount of BullMQ's stalled-job check"),
         "postgres": N("lease expiries before the job fails"),
         "sqs": U(
             "a dead worker's job returns after its visibility timeout and uses one of its "
@@ -123,7 +123,7 @@ CONFIG_SUPPORT: dict[str, dict[str, Support]] = {
     },
     "name": {
         "sqlite": N("worker name in logs and the job row"),
-        "redis": N("Worker name"),
+        "redis": N("worker name, stored as BullMQ's processedBy on each job"),
         "postgres": N("worker name in logs and the job row"),
         "sqs": N("worker name in logs"),
     },
@@ -135,13 +135,13 @@ CONFIG_SUPPORT: dict[str, dict[str, Support]] = {
     },
     "attempts": {
         "sqlite": N("attempts column"),
-        "redis": N("job option attempts"),
+        "redis": N("job option attempts (set on add; jobs added without it use the queue's)"),
         "postgres": N("retry_limit (attempts - 1)"),
         "sqs": N("ApproximateReceiveCount is the attempt; redrive maxReceiveCount"),
     },
     "backoff": {
         "sqlite": N("start_after of the retried job; jitter and max_delay included"),
-        "redis": N("job option backoff; jitter and max_delay emulated by the runtime"),
+        "redis": N("job option backoff; each retry's delay (jitter, max_delay) set by the runtime"),
         "postgres": N("retry_delay / retry_backoff / retry_delay_max"),
         "sqs": E("ChangeMessageVisibility on the failed message (whole seconds, at most 12 h)"),
     },
@@ -194,7 +194,7 @@ FEATURES: dict[Feature, dict[str, Support]] = {
     },
     Feature.PRIORITY: {
         "sqlite": N("ORDER BY priority DESC"),
-        "redis": N("BullMQ job priority"),
+        "redis": N("BullMQ priority 2**20 - priority; Node jobs without priority run first"),
         "postgres": N("ORDER BY priority DESC"),
         "sqs": U("SQS queues have no priorities; use one queue per priority"),
     },
@@ -212,13 +212,13 @@ FEATURES: dict[Feature, dict[str, Support]] = {
     },
     Feature.DISCARD: {
         "sqlite": N("discarded state"),
-        "redis": E("UnrecoverableError; reported as failed"),
+        "redis": E("failed without retry, marked discarded in the job (Node sees failed)"),
         "postgres": N("cancelled state"),
         "sqs": E("message deleted without retry; no status reports it"),
     },
     Feature.PUSH_WAIT: {
         "sqlite": U("no notifications across processes; result() polls the file"),
-        "redis": N("QueueEvents"),
+        "redis": N("the queue's event stream, as QueueEvents reads it"),
         "postgres": N("LISTEN/NOTIFY"),
         "sqs": U("no results"),
     },
@@ -230,7 +230,7 @@ FEATURES: dict[Feature, dict[str, Support]] = {
     },
     Feature.SUBSECOND_DELAY: {
         "sqlite": N("start_after in ms"),
-        "redis": U("the Python bullmq worker rounds delays up to about 1 s"),
+        "redis": N("ms timestamps; the qgen worker wakes on a timer for the next due job"),
         "postgres": N("start_after in ms"),
         "sqs": U("DelaySeconds and visibility are whole seconds"),
     },
