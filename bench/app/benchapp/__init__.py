@@ -1,0 +1,1 @@
+"""The benchmark's job project (see bench/README.md)."""

@@ -1,0 +1,72 @@
+"""Peer runners and backend targets for ``bench/throughput.py``.
+
+A peer is a module ``bench/peers/<backend>_<peer>.py`` exposing ``run(url: str, jobs: int) ->
+dict`` with keys ``name``, ``single_adds_per_s``, ``bulk_adds_per_s``, ``processed_per_s`` (None
+where the peer has no such thing) plus any extra figures. List it in :data:`PEERS` under its
+backend; ``throughput.py <backend> --peers`` runs every peer listed there, each on a fresh URL
+from the backend's target.
+
+Adding a backend to the harness = one :class:`Target` in :data:`TARGETS`: its default URL, how to
+give each measurement a fresh isolated place (and clean it up), how to set the durability option
+(if any), and (optional) how to count completed jobs of a queue, which the harness uses to see the
+last job done; without it, the worker's own meter (a line written by the bench app's job once the
+process has run all jobs) marks the end, which works with one worker process only.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import parse_qsl, urlencode
+
+PEERS: dict[str, list[str]] = {
+    "sqlite": ["sqlite_huey"],
+}
+
+
+@dataclass(frozen=True)
+class Target:
+    default_url: str  # "{tmp}" is replaced by a temporary directory of the run
+    # (url, tmp dir, option "synchronous" or None) -> a fresh URL, cleaned up on exit
+    fresh: Callable[[str, Path, str | None], contextlib.AbstractContextManager[str]]
+    # (url, queue) -> completed jobs of the queue, or None when the backend cannot tell
+    completed: Callable[[str, str], int | None] | None = None
+
+
+@contextlib.contextmanager
+def _sqlite_fresh(url: str, tmp: Path, synchronous: str | None) -> Iterator[str]:
+    base, _, query = url.partition("?")
+    params = dict(parse_qsl(query))
+    if synchronous:
+        params["synchronous"] = synchronous
+    folder = Path(base[len("sqlite:///") :]).parent
+    path = (folder if str(folder) not in ("", ".") else tmp) / f"bench-{uuid.uuid4().hex[:8]}.db"
+    yield f"sqlite:///{path.resolve()}" + (f"?{urlencode(params)}" if params else "")
+    for suffix in ("", "-wal", "-shm", ".mark"):
+        with contextlib.suppress(FileNotFoundError):
+            Path(f"{path}{suffix}").unlink()
+
+
+def _sqlite_completed(url: str, queue: str) -> int | None:
+    path = url[len("sqlite:///") :].partition("?")[0]
+    conn = sqlite3.connect(path, timeout=10)
+    try:
+        row = conn.execute(
+            "SELECT count(*) FROM qgen_jobs INDEXED BY qgen_jobs_finished"
+            " WHERE queue = ? AND state = 'completed' AND finished_at IS NOT NULL",
+            (queue,),
+        ).fetchone()
+        return int(row[0])
+    except sqlite3.OperationalError:  # no table yet
+        return 0
+    finally:
+        conn.close()
+
+
+TARGETS: dict[str, Target] = {
+    "sqlite": Target("sqlite:///{tmp}/jobs.db", _sqlite_fresh, _sqlite_completed),
+}

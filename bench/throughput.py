@@ -1,0 +1,251 @@
+"""Jobs per second of a qgen backend, beside its peers, in one run.
+
+    python bench/throughput.py sqlite [--url URL] [--jobs 10000] [--peers]
+        [--synchronous full|normal|full,normal] [--workers 1|2|1,2] [--json FILE]
+
+For each durability setting (backends that have one), on a fresh place each time:
+
+- single adds/s: ``jobs`` awaited ``add`` calls, one at a time, through the generated async
+  client of ``bench/app`` (pydantic validation included);
+- bulk adds/s: ``add_many`` in chunks of 1,000;
+- processed/s: the generated worker of ``bench/app`` (``python -m
+  benchapp.generated.workers.<backend>``) run as 1 (and/or 2) separate processes on ``jobs``
+  bulk-added jobs, batch_size 10, the full runner (validation, outcome classification) in place;
+  timed from the moment the first worker process starts its services (imports done) until the
+  harness sees the last job completed in the store.
+
+Peers (``--peers``) are listed in ``bench/peers/__init__.py`` and run on their own fresh URL with
+the same ``jobs``. The table ends with qgen's ratio to each peer.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+BENCH = Path(__file__).resolve().parent
+ROOT = BENCH.parent
+APP = BENCH / "app"
+for p in (str(ROOT), str(APP)):
+    if p not in sys.path:
+        sys.path.insert(0, p)
+
+from bench.peers import PEERS, TARGETS, Target  # noqa: E402
+
+QUEUE = "bench-noop"
+DATA = {"order_id": "o-1", "amount": 500, "currency": "EUR"}
+FIGURES = ("single_adds_per_s", "bulk_adds_per_s", "processed_per_s")
+HEADS = ("single adds/s", "bulk adds/s", "processed/s")
+
+
+def _client(url: str) -> Any:
+    from benchapp.generated.client import AsyncQueueClient
+
+    return AsyncQueueClient(url)
+
+
+async def single_adds(url: str, jobs: int) -> float:
+    client = _client(url)
+    try:
+        await client.bench_noop.add(DATA)  # connect (and create the file) outside the timing
+        t0 = time.perf_counter()
+        for _ in range(jobs):
+            await client.bench_noop.add(DATA)
+        return jobs / (time.perf_counter() - t0)
+    finally:
+        await client.close()
+
+
+async def bulk_adds(url: str, jobs: int, chunk: int = 1000) -> float:
+    client = _client(url)
+    try:
+        await client.bench_noop.add_many([DATA])
+        t0 = time.perf_counter()
+        for start in range(0, jobs, chunk):
+            await client.bench_noop.add_many([DATA] * min(chunk, jobs - start))
+        return jobs / (time.perf_counter() - t0)
+    finally:
+        await client.close()
+
+
+def processed(backend: str, target: Target, url: str, jobs: int, workers: int) -> float:
+    """Bulk-add ``jobs`` jobs, then time ``workers`` worker processes until all are done."""
+    asyncio.run(_fill(url, jobs))
+    mark = Path(tempfile.mkstemp(prefix="qgen-bench-", suffix=".mark")[1])
+    env = {
+        **os.environ,
+        "QGEN_BENCH_MARK": str(mark),
+        "QGEN_BENCH_JOBS": str(jobs if workers == 1 else 0),
+        "PYTHONPATH": os.pathsep.join([str(APP), str(ROOT)]),
+        "QGEN_LOG_LEVEL": "WARNING",
+    }
+    cmd = [sys.executable, "-m", f"benchapp.generated.workers.{backend}", "--url", url]
+    procs = [subprocess.Popen(cmd, env=env, cwd=APP) for _ in range(workers)]
+    try:
+        start = end = None
+        deadline = time.monotonic() + 900
+        while end is None:
+            if any(p.poll() is not None for p in procs):
+                raise RuntimeError(f"a worker exited early: {[p.returncode for p in procs]}")
+            if time.monotonic() > deadline:
+                raise TimeoutError("the workers did not finish in 900 s")
+            text = mark.read_text()
+            starts = [float(ln.split()[2]) for ln in text.splitlines() if ln.startswith("start")]
+            if starts:
+                start = min(starts)
+                if target.completed is not None:
+                    done = target.completed(url, QUEUE)
+                    if done is not None and done >= jobs:
+                        end = time.time()
+                        break
+                ends = [float(ln.split()[2]) for ln in text.splitlines() if ln.startswith("end")]
+                if ends and target.completed is None:
+                    end = max(ends)
+                    break
+            time.sleep(0.005)
+        assert start is not None
+        return jobs / (end - start)
+    finally:
+        for p in procs:
+            p.send_signal(signal.SIGTERM)
+        for p in procs:
+            try:
+                p.wait(60)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+        mark.unlink(missing_ok=True)
+
+
+async def _fill(url: str, jobs: int) -> None:
+    client = _client(url)
+    try:
+        for start in range(0, jobs, 1000):
+            await client.bench_noop.add_many([DATA] * min(1000, jobs - start))
+    finally:
+        await client.close()
+
+
+def run_qgen(
+    backend: str,
+    target: Target,
+    url: str,
+    tmp: Path,
+    jobs: int,
+    sync: str | None,
+    workers: list[int],
+) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = []
+    with target.fresh(url, tmp, sync) as u:
+        single = asyncio.run(single_adds(u, jobs))
+    with target.fresh(url, tmp, sync) as u:
+        bulk = asyncio.run(bulk_adds(u, jobs))
+    for n in workers:
+        with target.fresh(url, tmp, sync) as u:
+            rate = processed(backend, target, u, jobs, n)
+        first = not rows
+        rows.append(
+            {
+                "name": f"qgen {backend} ({n} worker process{'es' if n > 1 else ''}, batch 10)",
+                "single_adds_per_s": single if first else None,
+                "bulk_adds_per_s": bulk if first else None,
+                "processed_per_s": rate,
+                "workers": n,
+            }
+        )
+    return rows
+
+
+def run_peer(
+    peer: str, target: Target, url: str, tmp: Path, jobs: int, sync: str | None
+) -> dict[str, Any]:
+    """Each peer in a fresh process, so no state (imports, loops, threads) leaks between them."""
+    with target.fresh(url, tmp, sync) as u:
+        code = (
+            "import json, sys; from bench.peers import " + peer + " as m; "
+            "print('RESULT ' + json.dumps(m.run(sys.argv[1], int(sys.argv[2]))))"
+        )
+        out = subprocess.run(
+            [sys.executable, "-c", code, u, str(jobs)],
+            cwd=ROOT,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+            capture_output=True,
+            text=True,
+            timeout=1800,
+        )
+        if out.returncode != 0:
+            raise RuntimeError(f"peer {peer} failed:\n{out.stderr[-3000:]}")
+        line = next(x for x in out.stdout.splitlines() if x.startswith("RESULT "))
+        result: dict[str, Any] = json.loads(line[len("RESULT ") :])
+        return result
+
+
+def fmt(value: Any) -> str:
+    return "-" if value is None else f"{value:,.0f}"
+
+
+def table(title: str, rows: list[dict[str, Any]]) -> str:
+    width = max(len(r["name"]) for r in rows) + 2
+    out = [title, "".join([f"{'':<{width}}"] + [f"{h:>16}" for h in HEADS])]
+    for r in rows:
+        out.append("".join([f"{r['name']:<{width}}"] + [f"{fmt(r.get(f)):>16}" for f in FIGURES]))
+    qgen = [r for r in rows if r["name"].startswith("qgen")]
+    peers = [r for r in rows if not r["name"].startswith("qgen")]
+    for peer in peers:
+        for q in qgen:
+            ratios = []
+            for f, h in zip(FIGURES, HEADS, strict=True):
+                a, b = q.get(f), peer.get(f)
+                if a and b:
+                    ratios.append(f"{h} x{a / b:.2f}")
+            if ratios:
+                out.append(f"  {q['name']} / {peer['name']}: " + ", ".join(ratios))
+    return "\n".join(out)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("backend", choices=sorted(TARGETS))
+    ap.add_argument("--url", help="backend URL (default: a temporary place)")
+    ap.add_argument("--jobs", type=int, default=10_000)
+    ap.add_argument("--peers", action="store_true", help="also run the backend's peers")
+    ap.add_argument("--synchronous", default="full", help="full, normal or full,normal (SQLite)")
+    ap.add_argument("--workers", default="1", help="worker processes: 1, 2 or 1,2")
+    ap.add_argument("--json", type=Path, help="also write the figures to this file")
+    args = ap.parse_args(argv)
+    target = TARGETS[args.backend]
+    workers = [int(w) for w in str(args.workers).split(",")]
+    syncs: list[str | None] = (
+        [s.strip().lower() for s in args.synchronous.split(",")]
+        if args.backend == "sqlite"
+        else [None]
+    )
+    results: dict[str, list[dict[str, Any]]] = {}
+    with tempfile.TemporaryDirectory(prefix="qgen-bench-") as tmpdir:
+        tmp = Path(tmpdir)
+        url = args.url or target.default_url.replace("{tmp}", tmpdir)
+        for sync in syncs:
+            label = f"synchronous={sync.upper()}" if sync else "default"
+            rows = run_qgen(args.backend, target, url, tmp, args.jobs, sync, workers)
+            if args.peers:
+                for peer in PEERS.get(args.backend, []):
+                    rows.append(run_peer(peer, target, url, tmp, args.jobs, sync))
+            results[label] = rows
+            title = f"\n{args.backend}, {args.jobs:,} no-op jobs, {label}"
+            print(table(title, rows), flush=True)
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
