@@ -60,7 +60,11 @@ def _parser() -> argparse.ArgumentParser:
         epilog=EPILOG,
     )
     _project_args(build)
-    build.add_argument("--fail-on-warning", action="store_true", help="treat warnings as errors")
+    build.add_argument(
+        "--fail-on-warning",
+        action="store_true",
+        help="treat warnings as errors: exit 2 and write nothing",
+    )
     build.add_argument(
         "--force", action="store_true", help="render even if the inputs are unchanged"
     )
@@ -73,7 +77,11 @@ def _parser() -> argparse.ArgumentParser:
         epilog=EPILOG,
     )
     _project_args(check)
-    check.add_argument("--fail-on-warning", action="store_true", help="treat warnings as errors")
+    check.add_argument(
+        "--fail-on-warning",
+        action="store_true",
+        help="treat warnings as errors: exit 2 and write nothing",
+    )
     lst = sub.add_parser(
         "list",
         help="show a table of the project's queues",
