@@ -1,7 +1,7 @@
 """The SQS worker loop: long polls, a prefetch buffer, heartbeats and batched acknowledgements.
 
 Per queue, one poller receives up to ``prefetch`` (at most 10) messages per long poll
-(WaitTimeSeconds = ``drain_delay``, at most 20) with VisibilityTimeout = ``visibility_timeout``,
+(WaitTimeSeconds = ``drain_delay``, at most 20; 0 means short polls, 1 s apart when empty) with VisibilityTimeout = ``visibility_timeout``,
 and starts them as ``batch_size`` slots free up. It polls again as soon as the last batch is
 started, so at most ``batch_size + prefetch`` messages are held; the held but not yet started
 ones are the prefetch buffer that keeps slots busy while the next poll is in flight.
@@ -53,6 +53,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("qgen.sqs")
 
+_SHORT_POLL_PAUSE_S = 1.0
 _SYSTEM_ATTRIBUTES: Any = ["ApproximateReceiveCount", "MessageGroupId"]
 
 
@@ -186,6 +187,9 @@ class _Poller:
                             self._give_back(msg)
                     break
                 msgs = receive.result()
+                if not msgs and self.wait == 0:
+                    # drain_delay 0 means short polls: pause so an empty queue is not hammered
+                    await asyncio.wait({stop_wait}, timeout=_SHORT_POLL_PAUSE_S)
                 units = _units(msgs, fifo=is_fifo(self.queue))
                 for i, unit in enumerate(units):
                     if not await self._take_slot(stop_wait):
