@@ -71,3 +71,15 @@ wire_queue_worker(
         "attempts": 3,
     },
 )
+
+
+def queue_metas() -> dict[str, object]:
+    """QueueMeta per queue, as a generated client would have them."""
+    from qgen.runtime.client import QueueMeta
+    from qgen.runtime.wiring import registered
+
+    wired = registered()
+    return {
+        q: QueueMeta(q, Item, Out, dict(wired[q].config))
+        for q in ("r-echo", "r-sync", "r-poison", "r-kill")
+    }

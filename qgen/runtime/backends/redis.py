@@ -71,6 +71,7 @@ class RedisBackend:
             retry=retry,
             retry_on_error=[RedisConnectionError, RedisTimeoutError],
             single_connection_client=single,
+            client_name=f"qgen:{self.target.prefix}",  # CLIENT LIST shows who is connected
             # A blocking reader (BZPOPMIN, XREAD BLOCK) waits longer than redis-py's default
             # 5 s socket timeout; it relies on TCP keepalive instead.
             **({"socket_timeout": None} if single else {}),
