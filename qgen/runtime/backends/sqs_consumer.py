@@ -1,10 +1,11 @@
 """The SQS worker loop: long polls, a prefetch buffer, heartbeats and batched acknowledgements.
 
 Per queue, one poller receives up to ``prefetch`` (at most 10) messages per long poll
-(WaitTimeSeconds = ``drain_delay``, at most 20; 0 means short polls, 1 s apart when empty) with VisibilityTimeout = ``visibility_timeout``,
-and starts them as ``batch_size`` slots free up. It polls again as soon as the last batch is
-started, so at most ``batch_size + prefetch`` messages are held; the held but not yet started
-ones are the prefetch buffer that keeps slots busy while the next poll is in flight.
+(WaitTimeSeconds = ``drain_delay``, at most 20; 0 means short polls, 1 s apart when empty)
+with VisibilityTimeout = ``visibility_timeout``, and starts them as ``batch_size`` slots free
+up. It polls again as soon as the last batch is started, so at most ``batch_size + prefetch``
+messages are held; the held but not yet started ones are the prefetch buffer that keeps slots
+busy while the next poll is in flight.
 
 Held messages (running or buffered) whose visibility would end soon are extended in one
 ChangeMessageVisibilityBatch (the heartbeat). Finished messages are deleted in batches of 10
