@@ -35,12 +35,10 @@ def _env(**extra: str) -> dict[str, str]:
 
 def write_manifest(tmp_path: Path, change: dict[str, Any] | None = None) -> Path:
     """A manifest as ``qgen build`` would write it for the contract app."""
-    from contract_app import wiring
+    import contract_app.wiring  # noqa: F401
 
     queues = {}
-    for name, w in registered().items():
-        if name not in wiring.ECHO and name not in wiring.OTHERS:
-            continue
+    for name, w in registered().items():  # every queue this process wired, like a build
         queues[name] = {
             "accessor": name.replace("-", "_"),
             "function": f"{w.func.__module__}:{w.func.__qualname__}",

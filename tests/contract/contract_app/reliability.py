@@ -1,0 +1,54 @@
+"""Wiring for the kill -9 reliability tests: one queue whose jobs append a line when they finish.
+
+``QGEN_REL_RECORD`` names the file; each finished run appends ``<job_id> <attempt> <pid>``
+(one short O_APPEND write, so lines from several processes never interleave).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+
+from pydantic import BaseModel
+
+from qgen import Interaction, sessionless_func, wire_queue_worker
+
+
+class RelTask(BaseModel):
+    n: int
+    sleep: float = 0.1
+    poison: bool = False
+
+
+class PoisonError(Exception):
+    pass
+
+
+@sessionless_func
+async def rel_job(services: object, data: RelTask, interaction: Interaction) -> int:
+    q = interaction.queue
+    assert q is not None
+    await asyncio.sleep(data.sleep)
+    if data.poison:
+        raise PoisonError(f"poison {data.n}")
+    fd = os.open(os.environ["QGEN_REL_RECORD"], os.O_WRONLY | os.O_APPEND | os.O_CREAT)
+    try:
+        os.write(fd, f"{q.job_id} {q.attempt} {os.getpid()}\n".encode())
+    finally:
+        os.close(fd)
+    return data.n
+
+
+wire_queue_worker(
+    queue="rel",
+    func=rel_job,
+    config={
+        "batch_size": 10,
+        "poll_interval": 20,
+        "drain_delay": 1,
+        "visibility_timeout": 2,
+        "max_stalled_count": 10,
+        "attempts": 3,
+        "backoff": {"type": "fixed", "delay": 100},
+    },
+)
