@@ -3,16 +3,18 @@
 Exit codes: 0 success (or fresh), 1 ``check`` found stale output, 2 errors. With
 ``fail_on_warning`` warnings count as errors: exit 2 and nothing is written.
 
-A warm build is skipped before scanning: the inputs hash covers qgen's and
-datamodel-code-generator's versions, the settings and every scanned file's bytes; when it equals
-the one in the previous manifest and every file the manifest lists still has its recorded hash,
-the output is current and the warnings recorded in the manifest are replayed.
+A warm build is skipped before scanning: the inputs hash (qgen's version, the settings, every
+scanned file's bytes) plus the generator's own fingerprint form a key kept in
+``.qgen/cache/build.json``; when it matches, the manifest records the same inputs hash and every
+file the manifest lists still has its recorded hash, the output is current and the warnings
+recorded in the manifest are replayed.
 """
 
 from __future__ import annotations
 
 import functools
 import hashlib
+import json
 import os
 from dataclasses import dataclass, field
 from importlib.metadata import version
@@ -74,14 +76,10 @@ def generator_fingerprint() -> str:
 
 
 def inputs_hash(config: Config) -> str:
+    """What ``__init__.py`` and the manifest record: qgen's version, the settings and every
+    scanned file's bytes."""
     h = hashlib.sha256()
-    for part in (
-        qgen.__version__,
-        generator_fingerprint(),
-        version("datamodel-code-generator"),
-        repr((config.sources, config.out, config.services)),
-    ):
-        h.update(part.encode() + b"\0")
+    h.update(f"{qgen.__version__}\0{(config.sources, config.out, config.services)!r}\0".encode())
     for rel, path in source_files(config):
         data = path.read_bytes()
         h.update(f"{rel}\0{len(data)}\0".encode())
@@ -89,13 +87,41 @@ def inputs_hash(config: Config) -> str:
     return h.hexdigest()
 
 
-def _warm(config: Config, key: str) -> list[str] | None:
-    """The recorded warnings if the output on disk is current for ``key``, else None."""
+def build_key(inputs: str) -> str:
+    """The warm-build key: the inputs plus the generator itself (kept out of the generated
+    files, so editing qgen does not churn every project's output)."""
+    parts = (inputs, generator_fingerprint(), version("datamodel-code-generator"))
+    return hashlib.sha256("\0".join(parts).encode()).hexdigest()
+
+
+def _state_file(config: Config) -> Path:
+    return config.root / ".qgen" / "cache" / "build.json"
+
+
+def _save_state(config: Config, key: str) -> None:
+    path = _state_file(config)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f"build.json.{os.getpid()}.tmp")
+        tmp.write_text(json.dumps({"key": key, "out": config.out}), encoding="utf-8")
+        tmp.replace(path)
+    except OSError:
+        pass  # only costs a full build next time
+
+
+def _warm(config: Config, inputs: str, key: str) -> list[str] | None:
+    """The recorded warnings if the output on disk is current, else None."""
+    try:
+        state = json.loads(_state_file(config).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(state, dict) or state.get("key") != key or state.get("out") != config.out:
+        return None
     manifest = output.read_manifest(config.out_dir)
     if manifest is None or manifest.get("qgen_version") != qgen.__version__:
         return None
     build = manifest.get("build")
-    if not isinstance(build, dict) or build.get("inputs_hash") != key:
+    if not isinstance(build, dict) or build.get("inputs_hash") != inputs:
         return None
     if not output.is_intact(config.out_dir, manifest):
         return None
@@ -140,9 +166,10 @@ def run(
     jobs: int | None = None,
 ) -> Outcome:
     with phase("hash"):
-        key = inputs_hash(config)
+        inputs = inputs_hash(config)
+        key = build_key(inputs)
     if not check and not force:
-        replay = _warm(config, key)
+        replay = _warm(config, inputs, key)
         if replay is not None:
             code = 2 if fail_on_warning and replay else 0
             return Outcome(code, replayed=replay, lines=[f"qgen: {config.out} is up to date"])
@@ -160,7 +187,7 @@ def run(
             RenderInput(
                 outcome.project,
                 outcome.warnings,
-                key,
+                inputs,
                 rel_root,
                 tuple(d.format() for d in diags if d.severity is Severity.WARNING),
             ),
@@ -192,6 +219,7 @@ def run(
         return outcome
     with phase("write"):
         written, deleted = output.write_tree(config.out_dir, tree)
+        _save_state(config, key)
     outcome.lines.append(
         f"qgen: {len(outcome.project.queues)} queue(s); wrote {len(written)} file(s), "
         f"deleted {len(deleted)}, in {label}"
