@@ -16,6 +16,11 @@ class Item(BaseModel):
     seconds: float = 0.0
 
 
+class NodeJob(BaseModel):
+    n: int
+    fail_times: int = 0
+
+
 class Out(BaseModel):
     n: int
     pid: int
@@ -79,7 +84,10 @@ def queue_metas() -> dict[str, object]:
     from qgen.runtime.wiring import registered
 
     wired = registered()
-    return {
+    metas: dict[str, object] = {
         q: QueueMeta(q, Item, Out, dict(wired[q].config))
         for q in ("r-echo", "r-sync", "r-poison", "r-kill")
     }
+    # Run by a Node BullMQ worker in the interop tests; no Python function behind it.
+    metas["r-node"] = QueueMeta("r-node", NodeJob, dict, {"attempts": 1})
+    return metas
