@@ -33,12 +33,18 @@ def _env(**extra: str) -> dict[str, str]:
     return env
 
 
-def write_manifest(tmp_path: Path, change: dict[str, Any] | None = None) -> Path:
-    """A manifest as ``qgen build`` would write it for the contract app."""
-    import contract_app.wiring  # noqa: F401
+def write_manifest(
+    tmp_path: Path, change: dict[str, Any] | None = None, *, fresh_process: bool = False
+) -> Path:
+    """A manifest as ``qgen build`` would write it for the contract app: for a fresh worker
+    process its queues alone; in this process every queue wired so far (other tests may have
+    imported more wiring)."""
+    from contract_app import wiring
 
     queues = {}
-    for name, w in registered().items():  # every queue this process wired, like a build
+    for name, w in registered().items():
+        if fresh_process and name not in wiring.ECHO and name not in wiring.OTHERS:
+            continue
         queues[name] = {
             "accessor": name.replace("-", "_"),
             "function": f"{w.func.__module__}:{w.func.__qualname__}",
@@ -138,7 +144,7 @@ def test_cli_refuses_a_broken_wiring_with_exit_2(tmp_path: Path) -> None:
 
 
 def test_main_refuses_a_stale_build_with_exit_2(tmp_path: Path) -> None:
-    path = write_manifest(tmp_path, {"work.config": {"attempts": 9}})
+    path = write_manifest(tmp_path, {"work.config": {"attempts": 9}}, fresh_process=True)
     code = (
         "import sys; from pathlib import Path; from qgen.runtime.worker import main; "
         f"sys.exit(main([], backend='sqlite', manifest=Path({str(path)!r})))"
@@ -151,7 +157,7 @@ def test_main_refuses_a_stale_build_with_exit_2(tmp_path: Path) -> None:
 
 
 def test_main_refuses_a_url_of_another_backend(tmp_path: Path) -> None:
-    path = write_manifest(tmp_path)
+    path = write_manifest(tmp_path, fresh_process=True)
     code = (
         "import sys; from pathlib import Path; from qgen.runtime.worker import main; "
         f"sys.exit(main(['--url', 'redis://127.0.0.1:1/0'], backend='sqlite', "
@@ -168,7 +174,7 @@ async def test_main_runs_on_the_default_url_and_stops_on_sigterm(tmp_path: Path)
     from contract_app.client import AsyncQueueClient
     from contract_app.jobs import Task, TaskResult
 
-    path = write_manifest(tmp_path)
+    path = write_manifest(tmp_path, fresh_process=True)
     code = (
         "import sys; from pathlib import Path; from qgen.runtime.worker import main; "
         f"sys.exit(main(['--queues', 'work', '--grace', '5'], backend='sqlite', "
@@ -185,6 +191,7 @@ async def test_main_runs_on_the_default_url_and_stops_on_sigterm(tmp_path: Path)
         assert default_url == f"sqlite:///{tmp_path}/.qgen/jobs.db"
         deadline = time.monotonic() + 30
         while not (tmp_path / ".qgen").exists() and time.monotonic() < deadline:
+            assert proc.poll() is None, proc.communicate()[0].decode()
             await asyncio.sleep(0.05)
         async with AsyncQueueClient(default_url) as client:
             handle = await client.add("work", Task(n=5))
