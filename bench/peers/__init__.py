@@ -25,6 +25,7 @@ from urllib.parse import parse_qsl, urlencode
 
 PEERS: dict[str, list[str]] = {
     "sqlite": ["sqlite_huey"],
+    "redis": ["redis_bullmq", "redis_dramatiq", "redis_saq"],
 }
 
 
@@ -67,6 +68,9 @@ def _sqlite_completed(url: str, queue: str) -> int | None:
         conn.close()
 
 
+from bench.peers import redis_target as _redis  # noqa: E402
+
 TARGETS: dict[str, Target] = {
     "sqlite": Target("sqlite:///{tmp}/jobs.db", _sqlite_fresh, _sqlite_completed),
+    "redis": Target("redis://127.0.0.1:6379/0", _redis.fresh, _redis.completed),
 }

@@ -1,0 +1,47 @@
+"""The Redis target of ``bench/throughput.py`` (not a peer): a fresh BullMQ key prefix per
+measurement, removed afterwards, and the count of a queue's completed jobs."""
+
+from __future__ import annotations
+
+import contextlib
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import redis
+
+_CLIENTS: dict[str, redis.Redis] = {}
+
+
+def _split(url: str) -> tuple[str, str]:
+    parts = urlsplit(url)
+    query = dict(parse_qsl(parts.query))
+    prefix = query.pop("prefix", "bull")
+    return urlunsplit(parts._replace(query=urlencode(query))), prefix
+
+
+def _client(base: str) -> redis.Redis:
+    client = _CLIENTS.get(base)
+    if client is None:
+        client = _CLIENTS[base] = redis.Redis.from_url(base)
+    return client
+
+
+@contextlib.contextmanager
+def fresh(url: str, tmp: Path, option: str | None) -> Iterator[str]:
+    base, _ = _split(url)
+    prefix = f"bench-{uuid.uuid4().hex[:10]}"
+    sep = "&" if "?" in base else "?"
+    try:
+        yield f"{base}{sep}prefix={prefix}"
+    finally:
+        client = _client(base)
+        keys = list(client.scan_iter(match=f"{prefix}:*", count=1000))
+        for start in range(0, len(keys), 1000):
+            client.unlink(*keys[start : start + 1000])
+
+
+def completed(url: str, queue: str) -> int | None:
+    base, prefix = _split(url)
+    return int(_client(base).zcard(f"{prefix}:{queue}:completed"))
