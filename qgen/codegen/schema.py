@@ -70,20 +70,25 @@ class SchemaBuilder:
         self.diagnostics: list[Diagnostic] = []
         self._defs: dict[str, Schema] = {}
         self._short: dict[str, str] = {}  # def key -> short name
-        self._errors = 0
+        # Definitions are made once per scan and reused by every root that needs them:
+        # key -> (schema, short name, keys it refers to, whether making it raised diagnostics)
+        self._memo: dict[str, tuple[Schema, str, set[str], bool]] = {}
+        self._stack: list[set[str]] = []  # refs made by the definitions being generated
+        self._failed = False
 
     # -- entry -----------------------------------------------------------------------------
     def build(self, e: Expr, module: str) -> Schema | None:
         """The root schema for annotation ``e`` read in ``module``; None after any error."""
         self._defs = {}
         self._short = {}
-        before = len(self.diagnostics)
+        self._failed = False
         root, _ = self.gen(e, module)
-        if len(self.diagnostics) > before:
+        if self._failed:
             return None
         return self._finish(root)
 
     def diag(self, code: str, module: str, e: Expr, message: str) -> None:
+        self._failed = True
         line, col = pos(e)
         path = self.index.path_of(module) if module in self.index.mods else module
         self.diagnostics.append(Diagnostic(path, line, col, code, Severity.ERROR, message))
@@ -286,18 +291,40 @@ class SchemaBuilder:
     def define(self, ref: Ref, make: Any) -> Schema:
         """A $ref to the definition of ``ref``, generating it once (recursion-safe)."""
         key = f"{ref[1]}.{ref[2]}"
+        if self._stack:
+            self._stack[-1].add(key)
         if key not in self._defs:
-            self._defs[key] = {}
-            self._short[key] = ref[2]
-            self._defs[key] = make()
+            self._adopt(key) if key in self._memo else self._make(key, ref[2], make)
         return {"$ref": _REF + key}
+
+    def _make(self, key: str, short: str, make: Any) -> None:
+        self._defs[key] = {}
+        self._short[key] = short
+        failed, self._failed = self._failed, False
+        self._stack.append(set())
+        try:
+            self._defs[key] = make()
+        finally:
+            deps = self._stack.pop()
+        self._memo[key] = (self._defs[key], short, deps, self._failed)
+        self._failed = failed or self._failed
+
+    def _adopt(self, key: str) -> None:
+        """Reuse a definition made for an earlier root, with everything it refers to."""
+        schema, short, deps, failed = self._memo[key]
+        self._defs[key] = schema
+        self._short[key] = short
+        self._failed = self._failed or failed
+        for dep in sorted(deps):
+            if dep not in self._defs and dep in self._memo:
+                self._adopt(dep)
 
     def _finish(self, root: Schema) -> Schema:
         names = _def_names(self._short)
         defs = self._defs
         if set(root) == {"$ref"}:
             key = root["$ref"][len(_REF) :]
-            if not _mentions(defs, key):
+            if not any(key in self._memo[k][2] for k in defs if k in self._memo):
                 root = defs[key]
                 defs = {k: v for k, v in defs.items() if k != key}
         out = _rename(root, names)
@@ -331,25 +358,6 @@ def _def_names(short: dict[str, str]) -> dict[str, str]:
     return {
         key: name if counts[name] == 1 else key.replace(".", "__") for key, name in short.items()
     }
-
-
-def _mentions(defs: dict[str, Schema], key: str) -> bool:
-    target = _REF + key
-    found = False
-
-    def walk(v: Any) -> None:
-        nonlocal found
-        if isinstance(v, dict):
-            if v.get("$ref") == target:
-                found = True
-            for x in v.values():
-                walk(x)
-        elif isinstance(v, list):
-            for x in v:
-                walk(x)
-
-    walk(list(defs.values()))
-    return found
 
 
 def _rename(v: Any, names: dict[str, str]) -> Any:
