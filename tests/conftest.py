@@ -8,11 +8,12 @@ from pathlib import Path
 from qgen.runtime import logs
 
 ROOT = Path(__file__).resolve().parent.parent
-CONTRACT = ROOT / "tests" / "contract"
+TESTS = ROOT / "tests"
+CONTRACT = TESTS / "contract"
 
-# The contract suite's app package (``contract_app``) is imported by in-process workers and by
-# worker subprocesses (which get the same paths through PYTHONPATH).
-for path in (str(ROOT), str(CONTRACT)):
+# ``support.<backend>`` (URL providers) and the contract suite's app package (``contract_app``),
+# which in-process workers import here and worker subprocesses get through PYTHONPATH.
+for path in (str(ROOT), str(TESTS), str(CONTRACT)):
     if path not in sys.path:
         sys.path.insert(0, path)
 
