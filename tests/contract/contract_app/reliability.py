@@ -18,6 +18,7 @@ class RelTask(BaseModel):
     n: int
     sleep: float = 0.1
     poison: bool = False
+    crash: bool = False  # kill the worker process (os._exit) instead of raising
 
 
 class PoisonError(Exception):
@@ -29,6 +30,8 @@ async def rel_job(services: object, data: RelTask, interaction: Interaction) -> 
     q = interaction.queue
     assert q is not None
     await asyncio.sleep(data.sleep)
+    if data.crash:
+        os._exit(3)  # the whole worker dies with this job leased
     if data.poison:
         raise PoisonError(f"poison {data.n}")
     fd = os.open(os.environ["QGEN_REL_RECORD"], os.O_WRONLY | os.O_APPEND | os.O_CREAT)
@@ -50,5 +53,20 @@ wire_queue_worker(
         "max_stalled_count": 10,
         "attempts": 3,
         "backoff": {"type": "fixed", "delay": 100},
+    },
+)
+
+# A job that kills its worker is recovered when its lease runs out, at most max_stalled_count
+# times; then it fails instead of killing workers forever.
+wire_queue_worker(
+    queue="crashy",
+    func=rel_job,
+    config={
+        "batch_size": 4,
+        "poll_interval": 20,
+        "visibility_timeout": 1,
+        "max_stalled_count": 2,
+        "attempts": 5,
+        "backoff": {"type": "fixed", "delay": 50},
     },
 )
