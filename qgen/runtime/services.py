@@ -47,11 +47,14 @@ async def open_services(spec: str | None, stack: contextlib.AsyncExitStack) -> A
         factory = contextlib.asynccontextmanager(factory)
     elif inspect.isgeneratorfunction(factory):
         factory = contextlib.contextmanager(factory)
-    value = factory()
-    if inspect.isawaitable(value):
-        value = await value
-    if hasattr(value, "__aenter__") and hasattr(value, "__aexit__"):
-        return await stack.enter_async_context(value)
-    if hasattr(value, "__enter__") and hasattr(value, "__exit__"):
-        return stack.enter_context(value)
-    return value
+    try:
+        value = factory()
+        if inspect.isawaitable(value):
+            value = await value
+        if hasattr(value, "__aenter__") and hasattr(value, "__aexit__"):
+            return await stack.enter_async_context(value)
+        if hasattr(value, "__enter__") and hasattr(value, "__exit__"):
+            return stack.enter_context(value)
+        return value
+    except Exception as exc:  # start-up failure: one clear line, the cause chained
+        raise ConfigError(f"services factory {spec!r} failed: {type(exc).__name__}: {exc}") from exc

@@ -44,11 +44,15 @@ async def bare_async_gen() -> AsyncIterator[dict[str, str]]:
     EVENTS.append("gen-end")
 
 
+async def broken() -> None:
+    raise OSError("database is down")
+
+
 @pytest.fixture(autouse=True)
 def module() -> Iterator[str]:
     name = "qgen_test_services_mod"
     mod = types.ModuleType(name)
-    for f in (plain, coroutine, sync_cm, async_cm, bare_async_gen):
+    for f in (plain, coroutine, sync_cm, async_cm, bare_async_gen, broken):
         setattr(mod, f.__name__, f)
     sys.modules[name] = mod
     EVENTS.clear()
@@ -90,3 +94,9 @@ async def test_no_factory_is_none() -> None:
 def test_bad_specs(spec: str, match: str) -> None:
     with pytest.raises(ConfigError, match=match):
         load_object(spec)
+
+
+async def test_failing_factory_is_a_config_error(module: str) -> None:
+    async with contextlib.AsyncExitStack() as stack:
+        with pytest.raises(ConfigError, match="failed: OSError: database is down"):
+            await open_services(f"{module}:broken", stack)
