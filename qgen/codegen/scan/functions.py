@@ -108,8 +108,8 @@ class FunctionReader:
         if ret is not None and not (ret[0] == "const" and ret[1] in (None, "None")):
             output_type = _shown(ret)
             output_schema = self.builder.build(ret, module)
-        failed = input_schema is None or (output_type != "None" and output_schema is None)
-        if failed or len(self.builder.diagnostics) > n_before or not ok:
+        failed = output_type != "None" and output_schema is None
+        if input_schema is None or failed or len(self.builder.diagnostics) > n_before or not ok:
             return None
         return FunctionSpec(
             name=name,
