@@ -19,7 +19,7 @@ import logging
 import os
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -166,7 +166,8 @@ async def run_worker(
     backend: str | None = None,
 ) -> None:
     """Run until ``stop`` is set (or SIGTERM/SIGINT when no event is given), then drain:
-    running jobs get ``grace`` seconds, the rest go back to the queue."""
+    running jobs get ``grace`` seconds, the rest go back to the queue. A second signal stops
+    waiting at once; jobs still running then come back after their lease, as after a crash."""
     logs.install()
     name = capabilities.backend_for_url(url)
     if backend is not None and backend != name:
@@ -180,11 +181,12 @@ async def run_worker(
     )
     installed: list[signal.Signals] = []
     loop = asyncio.get_running_loop()
+    force = asyncio.Event()  # a second signal: stop waiting for running jobs
     if stop is None:
         stop = asyncio.Event()
         for sig in (signal.SIGTERM, signal.SIGINT):
             with contextlib.suppress(ValueError, NotImplementedError, RuntimeError):
-                loop.add_signal_handler(sig, _on_signal, sig, stop)
+                loop.add_signal_handler(sig, _on_signal, sig, stop, force)
                 installed.append(sig)
     try:
         if not app.settings:
@@ -204,7 +206,14 @@ async def run_worker(
             await asyncio.wait({run_task, stop_task}, return_when=asyncio.FIRST_COMPLETED)
             if not run_task.done():
                 log.info("stopping: running jobs get %g s to finish", grace)
-                await consumer.stop(grace)
+                if not await _stop_unless_forced(consumer.stop(grace), force):
+                    # The jobs still leased come back after their lease, like after a crash.
+                    log.warning("second signal: not waiting for running jobs")
+                    run_task.cancel()
+                    stop_task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await run_task
+                    return
             stop_task.cancel()
             await run_task  # re-raises a consumer crash
             log.info("worker stopped")
@@ -216,9 +225,26 @@ async def run_worker(
         await app.close()
 
 
-def _on_signal(sig: signal.Signals, stop: asyncio.Event) -> None:
+def _on_signal(sig: signal.Signals, stop: asyncio.Event, force: asyncio.Event) -> None:
     log.info("received %s", sig.name)
+    if stop.is_set():
+        force.set()
     stop.set()
+
+
+async def _stop_unless_forced(stopping: Coroutine[Any, Any, None], force: asyncio.Event) -> bool:
+    """Await ``stopping``; False (and cancelled) if ``force`` is set first."""
+    stop_task = asyncio.ensure_future(stopping)
+    force_task = asyncio.ensure_future(force.wait())
+    await asyncio.wait({stop_task, force_task}, return_when=asyncio.FIRST_COMPLETED)
+    force_task.cancel()
+    if stop_task.done():
+        stop_task.result()
+        return True
+    stop_task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await stop_task
+    return False
 
 
 def _parser(prog: str, *, standalone: bool) -> argparse.ArgumentParser:

@@ -206,3 +206,32 @@ async def test_main_runs_on_the_default_url_and_stops_on_sigterm(tmp_path: Path)
     finally:
         if proc.poll() is None:
             proc.kill()
+
+
+async def test_second_signal_stops_without_waiting(tmp_path: Path) -> None:
+    from contract_app.client import AsyncQueueClient
+    from contract_app.jobs import Task
+
+    url = f"sqlite:///{tmp_path}/jobs.db"
+    cmd = [sys.executable, "-m", "qgen.runtime.worker", "--url", url, "--wiring", WIRING]
+    cmd += ["--queues", "work", "--grace", "60"]
+    proc = subprocess.Popen(cmd, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        async with AsyncQueueClient(url) as client:
+            handle = await client.add("work", Task(n=1, sleep=60))
+            deadline = time.monotonic() + 30
+            while await handle.status() is not JobStatus.ACTIVE:
+                assert time.monotonic() < deadline and proc.poll() is None
+                await asyncio.sleep(0.05)
+            proc.send_signal(signal.SIGTERM)
+            await asyncio.sleep(0.5)
+            assert proc.poll() is None  # first signal: waiting for the running job
+            proc.send_signal(signal.SIGTERM)
+            out, _ = await asyncio.to_thread(proc.communicate, timeout=10)
+            assert proc.returncode == 0, out
+            assert b"second signal" in out
+            # given back, or still leased until its lease runs out: never failed or lost
+            assert await handle.status() in (JobStatus.ACTIVE, JobStatus.WAITING)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
