@@ -34,7 +34,12 @@ _CANON: dict[str, str] = {
     "typing_extensions.TypedDict": "typing_extensions.TypedDict",
     "typing.TypedDict": "typing.TypedDict",
 }
-_MODULE_CANON = {"typing_extensions": "typing", "collections.abc": "typing"}
+_MODULE_CANON = {
+    "typing_extensions": "typing",
+    "collections.abc": "typing",
+    "pydantic.types": "pydantic",
+    "pydantic.networks": "pydantic",
+}
 
 
 def canon(dotted: str) -> str:

@@ -43,6 +43,7 @@ CASES: dict[str, list[str]] = {
     "dcs": ["Point", "Documented", "Point3"],
     "forward": ["Tree", "UsesBoth", "ViaPackage"],
     "cross.b": ["Item"],
+    "pydtypes": ["Special"],
     "advanced": [
         "Cat", "Pets", "Annotations", "Extras", "Holder", "Ping", "Pong", "TreeDict",
         "Pets_or_list", "Ids", "UsesAlias",
