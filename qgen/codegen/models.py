@@ -338,8 +338,9 @@ def _generate_groups(
     workers = min(jobs or os.cpu_count() or 1, len(todo))
     work = sum(len(groups[i]["$defs"]) for i in todo)
     if workers > 1 and work >= PARALLEL_MIN_DEFS:
-        import datamodel_code_generator  # noqa: F401  # imported once, before forking
-
+        # The first run pays for lazy imports and template compilation (about a second):
+        # pay it once here, before forking, instead of once per worker.
+        _run_dcg({"$defs": {"Warm": {"type": "object", "properties": {"a": {"type": "string"}}}}})
         ctx = multiprocessing.get_context("fork" if sys.platform == "linux" else "spawn")
         with ProcessPoolExecutor(workers, mp_context=ctx) as pool:
             made = pool.map(_run_dcg, [groups[i] for i in todo])
