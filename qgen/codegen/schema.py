@@ -19,76 +19,13 @@ from qgen.codegen.scan.fields import (
     decorate,
     read_field_call,
 )
+from qgen.codegen.scan.known import DICTS, LISTS, SETS, SIMPLE, TUPLES, WRAPPERS
 from qgen.codegen.scan.resolve import Index, Ref
 from qgen.codegen.scan.summary import parse_annotation
 from qgen.diagnostics import Diagnostic, Severity
 
 Schema = dict[str, Any]
 _REF = "#/$defs/"
-
-SIMPLE: dict[str, Schema] = {
-    "builtins.str": {"type": "string"},
-    "builtins.int": {"type": "integer"},
-    "builtins.float": {"type": "number"},
-    "builtins.bool": {"type": "boolean"},
-    "builtins.bytes": {"format": "binary", "type": "string"},
-    "builtins.object": {},
-    "typing.Any": {},
-    "builtins.list": {"items": {}, "type": "array"},
-    "typing.List": {"items": {}, "type": "array"},
-    "builtins.tuple": {"items": {}, "type": "array"},
-    "builtins.set": {"items": {}, "type": "array", "uniqueItems": True},
-    "builtins.frozenset": {"items": {}, "type": "array", "uniqueItems": True},
-    "builtins.dict": {"additionalProperties": True, "type": "object"},
-    "typing.Dict": {"additionalProperties": True, "type": "object"},
-    "datetime.datetime": {"format": "date-time", "type": "string"},
-    "datetime.date": {"format": "date", "type": "string"},
-    "datetime.time": {"format": "time", "type": "string"},
-    "datetime.timedelta": {"format": "duration", "type": "string"},
-    "uuid.UUID": {"format": "uuid", "type": "string"},
-    "decimal.Decimal": {"anyOf": [{"type": "number"}, {"type": "string"}]},
-    "pathlib.Path": {"format": "path", "type": "string"},
-    "ipaddress.IPv4Address": {"format": "ipv4", "type": "string"},
-    "ipaddress.IPv6Address": {"format": "ipv6", "type": "string"},
-    # pydantic's own constrained and special types
-    "pydantic.PositiveInt": {"exclusiveMinimum": 0, "type": "integer"},
-    "pydantic.NegativeInt": {"exclusiveMaximum": 0, "type": "integer"},
-    "pydantic.NonNegativeInt": {"minimum": 0, "type": "integer"},
-    "pydantic.NonPositiveInt": {"maximum": 0, "type": "integer"},
-    "pydantic.PositiveFloat": {"exclusiveMinimum": 0, "type": "number"},
-    "pydantic.NegativeFloat": {"exclusiveMaximum": 0, "type": "number"},
-    "pydantic.NonNegativeFloat": {"minimum": 0, "type": "number"},
-    "pydantic.NonPositiveFloat": {"maximum": 0, "type": "number"},
-    "pydantic.FiniteFloat": {"type": "number"},
-    "pydantic.StrictStr": {"type": "string"},
-    "pydantic.StrictInt": {"type": "integer"},
-    "pydantic.StrictFloat": {"type": "number"},
-    "pydantic.StrictBool": {"type": "boolean"},
-    "pydantic.StrictBytes": {"format": "binary", "type": "string"},
-    "pydantic.AnyUrl": {"format": "uri", "minLength": 1, "type": "string"},
-    "pydantic.AnyHttpUrl": {"format": "uri", "minLength": 1, "type": "string"},
-    "pydantic.HttpUrl": {"format": "uri", "maxLength": 2083, "minLength": 1, "type": "string"},
-    "pydantic.SecretStr": {"format": "password", "type": "string", "writeOnly": True},
-    "pydantic.SecretBytes": {"format": "password", "type": "string", "writeOnly": True},
-    "pydantic.AwareDatetime": {"format": "date-time", "type": "string"},
-    "pydantic.NaiveDatetime": {"format": "date-time", "type": "string"},
-    "pydantic.PastDate": {"format": "date", "type": "string"},
-    "pydantic.FutureDate": {"format": "date", "type": "string"},
-    "pydantic.UUID4": {"format": "uuid4", "type": "string"},
-    "pydantic.JsonValue": {},
-}
-_LISTS = {"builtins.list", "typing.List", "typing.Sequence", "typing.MutableSequence"}
-_SETS = {
-    "builtins.set",
-    "builtins.frozenset",
-    "typing.Set",
-    "typing.FrozenSet",
-    "typing.AbstractSet",
-    "typing.MutableSet",
-}
-_DICTS = {"builtins.dict", "typing.Dict", "typing.Mapping", "typing.MutableMapping"}
-_TUPLES = {"builtins.tuple", "typing.Tuple"}
-_WRAPPERS = {"typing.Required", "typing.NotRequired", "typing.ReadOnly"}
 
 
 class SchemaBuilder:
@@ -193,18 +130,18 @@ class SchemaBuilder:
             inner, titled = self.gen(args[0], module)
             inner = apply_constraints(self, inner, info, module, args[0])
             return decorate(inner, info, title=None), titled
-        if name in _WRAPPERS and len(args) == 1:
+        if name in WRAPPERS and len(args) == 1:
             return self.gen(args[0], module)
-        if name in _LISTS and len(args) == 1:
+        if name in LISTS and len(args) == 1:
             return {"items": self.gen(args[0], module)[0], "type": "array"}, False
-        if name in _SETS and len(args) == 1:
+        if name in SETS and len(args) == 1:
             items = self.gen(args[0], module)[0]
             return {"items": items, "type": "array", "uniqueItems": True}, False
-        if name in _DICTS and len(args) == 2:
+        if name in DICTS and len(args) == 2:
             self.gen(args[0], module)
             value = self.gen(args[1], module)[0]
             return {"additionalProperties": value or True, "type": "object"}, False
-        if name in _TUPLES:
+        if name in TUPLES:
             return self.tuple_schema(args, module), False
         self.diag("QG201", module, e, f"unsupported annotation {text(e)}")
         return {}, False

@@ -5,8 +5,8 @@ functions, wirings and type definitions live there, and skipping function bodies
 work after parsing light. Expressions are encoded as nested lists so the parent can resolve
 them across modules later (see ``qgen.codegen.scan.expr``).
 
-Positions come from one light codegen pass (``_PosState``) that records line/col only for the
-nodes we keep; libcst's PositionProvider costs more than the parse itself.
+Positions come from one light codegen pass (``positions.PosState``) that records line/col only
+for the nodes we keep; libcst's PositionProvider costs more than the parse itself.
 """
 
 from __future__ import annotations
@@ -15,76 +15,13 @@ import ast
 from typing import Any
 
 import libcst as cst
-from libcst._nodes.internal import CodegenState
+
+from qgen.codegen.scan.positions import PosState
 
 SUMMARY_VERSION = 4
 
 Pos = list[int]  # [line, col], both 1-based
 Expr = list[Any]  # see qgen.codegen.scan.expr
-
-
-class _Null:
-    __slots__ = ()
-
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *exc: object) -> None:
-        return None
-
-
-_NULL = _Null()
-
-
-class _Rec:
-    __slots__ = ("node", "state")
-
-    def __init__(self, state: _PosState, node: cst.CSTNode) -> None:
-        self.state = state
-        self.node = node
-
-    def __enter__(self) -> None:
-        st = self.state
-        got = st.found[id(self.node)]
-        if not got:
-            got.extend((st.line, st.column + 1))
-
-    def __exit__(self, *exc: object) -> None:
-        return None
-
-
-class _PosState(CodegenState):
-    """Tracks line/column like libcst's position provider, but only for wanted nodes."""
-
-    def __init__(self, module: cst.Module, wanted: dict[int, Pos]) -> None:
-        super().__init__(
-            default_indent=module.default_indent, default_newline=module.default_newline
-        )
-        self.found = wanted
-        self.line = 1
-        self.column = 0
-
-    def add_indent_tokens(self) -> None:
-        for tok in self.indent_tokens:
-            self.add_token(tok)
-
-    def add_token(self, value: str) -> None:
-        if "\n" in value:
-            self.line += value.count("\n")
-            self.column = len(value) - value.rfind("\n") - 1
-        else:
-            self.column += len(value)
-
-    def record_syntactic_position(
-        self,
-        node: cst.CSTNode,
-        *,
-        start_node: cst.CSTNode | None = None,
-        end_node: cst.CSTNode | None = None,
-    ) -> Any:
-        if id(node) in self.found:
-            return _Rec(self, node)
-        return _NULL
 
 
 class _Summarizer:
@@ -107,7 +44,7 @@ class _Summarizer:
         return p
 
     def fill_positions(self) -> None:
-        state = _PosState(self.module, self.pending)
+        state = PosState(self.module, self.pending)
         self.module._codegen(state)
         for p in self.pending.values():
             if not p:  # a node kind libcst records no position for
