@@ -9,8 +9,10 @@ OS crash may be rolled back: a job added just before may vanish, a completed job
 ``busy_timeout`` (ms, default 10000) bounds how long a write waits for another process's lock.
 
 Adds and reads run inline on the event loop: they are single short statements on the client's
-own connection (a thread hop would cost more than the statement). The consumer does its writes
-on a dedicated thread with its own connection (:mod:`.sqlite_consumer`).
+own connection (a thread hop would cost more than the statement, measured). While another
+process holds the write lock they wait on the loop (``asyncio.sleep`` between tries), never
+inside SQLite, so the loop keeps running. The consumer (:mod:`.sqlite_consumer`) has a
+connection of its own.
 """
 
 from __future__ import annotations
@@ -90,6 +92,7 @@ class SqliteBackend:
         self._conn: sqlite3.Connection | None = db.open_db(
             url.path, url.synchronous, url.busy_timeout_ms
         )
+        self._timeout = url.busy_timeout_ms / 1000
         self._wakers: list[Callable[[], None]] = []  # consumers in this process, woken by adds
 
     @classmethod
@@ -132,7 +135,8 @@ class SqliteBackend:
         validate_queue_name(queue)
         now = time.time()
         job = self._new_job(queue, data, options, now)
-        db.insert_one(self.conn, queue, job, now)
+        conn = self.conn
+        await db.read(conn, lambda: db.insert_one(conn, queue, job, now), self._timeout)
         self._wake()
         return job.id
 
@@ -141,12 +145,13 @@ class SqliteBackend:
         now = time.time()
         jobs = [self._new_job(queue, data, options, now) for data, options in items]
         if jobs:
-            db.insert_many(self.conn, queue, jobs, now)
+            await db.write(self.conn, lambda c: db.insert_many(c, queue, jobs, now), self._timeout)
             self._wake()
         return [j.id for j in jobs]
 
     async def get(self, queue: str, job_id: str) -> JobInfo | None:
-        row = db.get_row(self.conn, queue, job_id)
+        conn = self.conn
+        row = await db.read(conn, lambda: db.get_row(conn, queue, job_id), self._timeout)
         if row is None:
             return None
         (jid, q, state, data, progress, result, error, made, max_att, created, finished, start) = (

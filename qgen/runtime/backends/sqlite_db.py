@@ -14,6 +14,7 @@ waiting rows, ordered ``priority DESC, seq``), so finished rows are never scanne
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sqlite3
 import time
@@ -122,7 +123,10 @@ def loads(text: str | None) -> Any:
 
 def open_db(path: Path, synchronous: str, busy_timeout_ms: int) -> sqlite3.Connection:
     """Open (and create if needed) the queue file in WAL mode, in autocommit mode: every write
-    transaction is opened explicitly."""
+    transaction is opened explicitly. The returned connection never waits for a lock inside
+    SQLite (``busy_timeout = 0``): callers retry with :func:`write` / :func:`read`, which wait
+    on the event loop instead of blocking it, in steps finer than SQLite's own busy handler
+    (which sleeps 1, 2, 5, 10 ... ms)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     conn = sqlite3.connect(
         str(path), isolation_level=None, check_same_thread=False, timeout=busy_timeout_ms / 1000
@@ -135,6 +139,7 @@ def open_db(path: Path, synchronous: str, busy_timeout_ms: int) -> sqlite3.Conne
     conn.execute("PRAGMA foreign_keys = OFF")
     if conn.execute("PRAGMA user_version").fetchone()[0] != SCHEMA_VERSION:
         create_schema(conn)
+    conn.execute("PRAGMA busy_timeout = 0")
     return conn
 
 
@@ -167,6 +172,32 @@ def with_write(conn: sqlite3.Connection, body: Callable[[sqlite3.Connection], T]
     return out
 
 
+async def write(
+    conn: sqlite3.Connection, body: Callable[[sqlite3.Connection], T], timeout: float
+) -> T:
+    """:func:`with_write`, retried while another connection holds the write lock, for up to
+    ``timeout`` seconds; waits on the event loop between tries."""
+    return await _retry(lambda: with_write(conn, body), timeout)
+
+
+async def read(conn: sqlite3.Connection, fn: Callable[[], T], timeout: float) -> T:
+    """A read (or single autocommit statement), retried the same way."""
+    return await _retry(fn, timeout)
+
+
+async def _retry(fn: Callable[[], T], timeout: float) -> T:
+    delay = 0.0002
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return fn()
+        except sqlite3.OperationalError as exc:
+            if not is_busy(exc) or time.monotonic() > deadline:
+                raise
+        await asyncio.sleep(delay)
+        delay = min(delay * 1.5, 0.005)
+
+
 @dataclass(frozen=True, slots=True)
 class NewJob:
     id: str
@@ -193,12 +224,13 @@ def insert_one(conn: sqlite3.Connection, queue: str, job: NewJob, now: float) ->
     )
 
 
-def insert_many(conn: sqlite3.Connection, queue: str, jobs: Sequence[NewJob], now: float) -> None:
+def insert_many(c: sqlite3.Connection, queue: str, jobs: Sequence[NewJob], now: float) -> None:
+    """Inside a write transaction."""
     rows = [
         (queue, j.id, j.priority, j.data, j.max_attempts, j.backoff, j.start_after, now)
         for j in jobs
     ]
-    with_write(conn, lambda c: c.executemany(_INSERT, rows))
+    c.executemany(_INSERT, rows)
 
 
 def get_row(conn: sqlite3.Connection, queue: str, job_id: str) -> tuple[Any, ...] | None:
