@@ -1,13 +1,6 @@
 """``models.py`` of the output: pydantic v2 models made by datamodel-code-generator, in-process.
 
-All queues' schemas are merged into one ``$defs`` namespace first:
-
-- each queue's input and output gets a stable class name, ``<Accessor>Input`` / ``<Accessor>Output``
-  (``publish-article`` -> ``PublishArticleInput``); a recursive root (``{"$ref": ...}``) is renamed
-  to it so the recursion points at the stable class;
-- every other definition gets a clean PascalCase name; two queues defining the same name with
-  different content get ``Name2``, ``Name3``... (first come in queue-name order keeps ``Name``),
-  identical definitions are shared.
+All queues' schemas are merged into one ``$defs`` namespace first (``schema_merge``).
 
 The queues are then generated in groups (datamodel-code-generator's cost grows with the schema and
 its formatters are slow, so it runs with ``formatters=[]``; the one ruff run of the build formats
@@ -19,173 +12,29 @@ on a name the whole schema is generated in one run instead.
 from __future__ import annotations
 
 import ast
-import copy
 import functools
 import hashlib
 import json
-import keyword
 import multiprocessing
 import os
-import re
 import sys
-from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from qgen.codegen.ir import QueueSpec
+from qgen.codegen.schema_merge import (
+    ROOT_NAME,
+    CombinedSchema,
+    QueueModelNames,
+    combine,
+    refs,
+)
+
+__all__ = ["GROUP_SIZE", "CombinedSchema", "QueueModelNames", "combine", "render_models"]
 
 GROUP_SIZE = 100  # queues per datamodel-code-generator run
 PARALLEL_MIN_DEFS = 400
-_ROOT_NAME = "QgenSchemaRoot"
-# Names datamodel-code-generator imports into the module (or renames to avoid): a definition
-# with one of these names gets a "Model" suffix from us, before the generator sees it.
-_RESERVED_WORDS = """Any Annotated Literal Optional Union Dict List Set Tuple Type Field BaseModel
-    RootModel ConfigDict AwareDatetime NaiveDatetime FutureDate PastDate AnyUrl EmailStr UUID
-    Decimal Enum IntEnum StrEnum TypeAliasType TypeAlias Model Json SecretStr constr conint
-    confloat StrictStr StrictInt StrictBool StrictFloat Base64Str ByteSize"""
-_RESERVED = frozenset(_RESERVED_WORDS.split())
-_PASCAL_RE = re.compile(r"[A-Z][A-Za-z0-9]*")
-_REF_PREFIX = "#/$defs/"
-
-
-@dataclass(frozen=True, slots=True)
-class QueueModelNames:
-    input: str
-    output: str | None
-
-
-@dataclass(frozen=True, slots=True)
-class CombinedSchema:
-    defs: dict[str, Any]  # clean name -> schema (refs rewritten)
-    names: dict[str, QueueModelNames]  # queue name -> stable class names
-    # per queue: the defs it needs (stable roots first), for grouping
-    closure: dict[str, tuple[str, ...]]
-    sugar: dict[str, str]  # friendly alias (user's model title) -> stable name
-
-
-def pascal(text: str) -> str:
-    parts = [p for p in re.split(r"[^A-Za-z0-9]+", text) if p]
-    name = "".join(p[0].upper() + p[1:] for p in parts) or "Model"
-    if name[0].isdigit():
-        name = "M" + name
-    return name
-
-
-def clean_def_name(name: str) -> str:
-    out = pascal(name)
-    if out in _RESERVED or keyword.iskeyword(out) or out == _ROOT_NAME:
-        out += "Model"
-    return out
-
-
-def _rewrite(node: Any, mapping: dict[str, str]) -> Any:
-    if isinstance(node, dict):
-        out: dict[str, Any] = {}
-        for key, value in node.items():
-            if key == "$ref" and isinstance(value, str) and value.startswith(_REF_PREFIX):
-                target = value[len(_REF_PREFIX) :]
-                out[key] = _REF_PREFIX + mapping.get(target, target)
-            else:
-                out[key] = _rewrite(value, mapping)
-        return out
-    if isinstance(node, list):
-        return [_rewrite(v, mapping) for v in node]
-    return node
-
-
-def _refs(node: Any, found: set[str]) -> None:
-    if isinstance(node, dict):
-        for key, value in node.items():
-            if key == "$ref" and isinstance(value, str) and value.startswith(_REF_PREFIX):
-                found.add(value[len(_REF_PREFIX) :])
-            else:
-                _refs(value, found)
-    elif isinstance(node, list):
-        for v in node:
-            _refs(v, found)
-
-
-def stable_names(queues: Sequence[QueueSpec]) -> dict[str, QueueModelNames]:
-    taken: set[str] = set()
-    names: dict[str, QueueModelNames] = {}
-    for q in queues:
-        base = pascal(q.accessor)
-        n = 1
-        while (stem := base + (str(n) if n > 1 else "")) + "Input" in taken:
-            n += 1
-        inp, out = stem + "Input", stem + "Output"
-        taken.update((inp, out))
-        has_out = q.function.output_schema is not None
-        names[q.name] = QueueModelNames(inp, out if has_out else None)
-    return names
-
-
-def combine(queues: Sequence[QueueSpec]) -> CombinedSchema:
-    names = stable_names(queues)
-    reserved = {n for qn in names.values() for n in (qn.input, qn.output) if n}
-    defs: dict[str, Any] = {}
-    closure: dict[str, tuple[str, ...]] = {}
-    titles: dict[str, list[str]] = {}
-    for q in queues:
-        needed: list[str] = []
-        sides = [(q.function.input_schema, names[q.name].input)]
-        out_name = names[q.name].output
-        if q.function.output_schema is not None and out_name:
-            sides.append((q.function.output_schema, out_name))
-        for schema, stable in sides:
-            local = copy.deepcopy(schema)
-            local_defs: dict[str, Any] = dict(local.pop("$defs", {}) or {})
-            local.pop("$schema", None)
-            fixed: dict[str, str] = {}
-            ref = local.get("$ref")
-            if set(local) == {"$ref"} and isinstance(ref, str) and ref.startswith(_REF_PREFIX):
-                root_key = ref[len(_REF_PREFIX) :]
-                title = local_defs.get(root_key, {}).get("title")
-                fixed[root_key] = stable
-            else:
-                root_key = "\0root"
-                local_defs[root_key] = local
-                title = local.get("title")
-                fixed[root_key] = stable
-            if isinstance(title, str) and _PASCAL_RE.fullmatch(title):
-                titles.setdefault(title, []).append(stable)
-            mapping = _place(local_defs, fixed, defs, reserved)
-            for key, content in local_defs.items():
-                defs.setdefault(mapping[key], _rewrite(content, mapping))
-            needed.append(stable)
-            needed.extend(sorted(mapping[k] for k in local_defs if k not in fixed))
-        closure[q.name] = tuple(dict.fromkeys(needed))
-    sugar = {
-        t: stables[0]
-        for t, stables in sorted(titles.items())
-        if len(stables) == 1 and t not in defs and t not in _RESERVED
-    }
-    return CombinedSchema(defs, names, closure, sugar)
-
-
-def _place(
-    local_defs: dict[str, Any], fixed: dict[str, str], defs: dict[str, Any], reserved: set[str]
-) -> dict[str, str]:
-    """Give every local definition a global name: identical content shares a name, different
-    content under a taken name moves to the next free ``NameN``."""
-    mapping = {k: fixed.get(k) or clean_def_name(k) for k in local_defs}
-    for _ in range(len(local_defs) + 2):
-        changed = False
-        for key in sorted(k for k in local_defs if k not in fixed):
-            content = _rewrite(local_defs[key], mapping)
-            base = clean_def_name(key)
-            name, n = mapping[key], 1
-            others = {v for k, v in mapping.items() if k != key}
-            while name in reserved or name in others or (name in defs and defs[name] != content):
-                n += 1
-                name = f"{base}{n}"
-            if name != mapping[key]:
-                mapping[key], changed = name, True
-        if not changed:
-            break
-    return mapping
 
 
 def _groups(combined: CombinedSchema) -> list[dict[str, Any]]:
@@ -201,7 +50,7 @@ def _groups(combined: CombinedSchema) -> list[dict[str, Any]]:
                 continue
             wanted[name] = None
             found: set[str] = set()
-            _refs(combined.defs[name], found)
+            refs(combined.defs[name], found)
             todo.extend(sorted(found - set(wanted)))
         out.append({"$defs": {n: combined.defs[n] for n in sorted(wanted)}})
     return out
@@ -219,7 +68,7 @@ _DCG_OPTIONS: dict[str, Any] = {
     "use_default_kwarg": True,  # Field(default=...): mypy's dataclass_transform needs the keyword
     "strict_nullable": True,  # a field with a default is not Optional unless the schema says so
     "use_unique_items_as_set": True,  # set[str] stays a set
-    "class_name": _ROOT_NAME,
+    "class_name": ROOT_NAME,
     "formatters": [],
 }
 
@@ -318,7 +167,7 @@ def _split(code: str, parts: _Parts) -> bool:
             name = stmt.target.id
         else:
             raise RuntimeError(f"unexpected statement in generated models: {src[:80]!r}")
-        if name == _ROOT_NAME:
+        if name == ROOT_NAME:
             continue
         previous = parts.body.get(name)
         if previous is None:
