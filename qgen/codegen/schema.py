@@ -94,7 +94,9 @@ class SchemaBuilder:
             self.diag("QG201", module, e, f"unsupported annotation {text(e)} ({name})")
             return {}, False
         if ref[0] == "missing":
-            self.diag("QG002", module, e, f"cannot resolve {text(e)}")
+            shown = text(e)
+            extra = f" ({ref[1]} does not exist)" if ref[1] and ref[1] != shown else ""
+            self.diag("QG002", module, e, f"cannot resolve {shown}{extra}")
             return {}, False
         if ref[0] == "def":
             from qgen.codegen.scan.classes import class_schema

@@ -54,7 +54,7 @@ def scan_project(
                     summary["path"], line, col, "QG001", Severity.ERROR, f"syntax error: {msg}"
                 )
             )
-    index = Index(by_module)
+    index = Index(by_module, tuple(sources))
     builder = SchemaBuilder(index)
     functions = FunctionReader(index, builder)
     wirings = WiringReader(index, functions)

@@ -52,8 +52,15 @@ def canon(dotted: str) -> str:
 
 
 class Index:
-    def __init__(self, summaries: dict[str, dict[str, Any]]) -> None:
+    def __init__(
+        self, summaries: dict[str, dict[str, Any]], packages: tuple[str, ...] = ()
+    ) -> None:
         self.mods = summaries
+        self.packages = packages  # the scanned packages: a module under them that is absent
+        # from ``summaries`` does not exist (or is the generated output), it is not external
+
+    def _absent(self, dotted: str) -> bool:
+        return any(dotted == p or dotted.startswith(p + ".") for p in self.packages)
 
     def path_of(self, module: str) -> str:
         return str(self.mods[module]["path"])
@@ -78,11 +85,15 @@ class Index:
             base, attr = bound[1], bound[2]
             if base in self.mods:
                 ref = self.lookup(base, attr, depth + 1)
-                if ref[0] == "missing" and f"{base}.{attr}" in self.mods:
-                    return ("mod", f"{base}.{attr}")
+                if ref[0] == "missing":
+                    if f"{base}.{attr}" in self.mods:
+                        return ("mod", f"{base}.{attr}")
+                    return ("missing", f"{base}.{attr}") if ref[1] == attr else ref
                 return ref
             if f"{base}.{attr}" in self.mods:
                 return ("mod", f"{base}.{attr}")
+            if self._absent(base):
+                return ("missing", f"{base}.{attr}")
             return ("ext", canon(f"{base}.{attr}"))
         for star in summary["stars"]:
             if star in self.mods and not name.startswith("_"):
@@ -96,7 +107,9 @@ class Index:
         return ("missing", name)
 
     def _module_ref(self, dotted: str) -> Ref:
-        return ("mod", dotted) if dotted in self.mods else ("ext", canon(dotted))
+        if dotted in self.mods:
+            return ("mod", dotted)
+        return ("missing", dotted) if self._absent(dotted) else ("ext", canon(dotted))
 
     def resolve(self, e: Expr, module: str) -> Ref:
         """Resolve a name or attribute chain; other expressions give ("missing", text)."""

@@ -167,3 +167,31 @@ def test_same_class_name_in_two_modules_gets_module_qualified_defs(project: Proj
 def test_out_package_is_not_scanned(project: Project) -> None:
     result = project({"shop/generated/__init__.py": "def broken(:\n"})
     assert messages(result) == []
+
+
+def test_missing_names_in_scanned_packages(project: Project) -> None:
+    result = project(
+        {
+            "shop/models.py": MODELS,
+            "shop/jobs.py": """
+                from qgen import sessionless_func, wire_queue_worker
+                from shop.models import Nope as N
+                from shop.gone import Thing
+                import shop.generated.models as gen
+
+                @sessionless_func
+                def a(services, data: N) -> None: ...
+
+                @sessionless_func
+                def b(services, data: Thing) -> gen.Out: ...
+
+                wire_queue_worker(queue="a", func=a)
+                wire_queue_worker(queue="b", func=b)
+            """,
+        }
+    )
+    assert messages(result) == [
+        "shop/jobs.py:7:23: QG002 cannot resolve N (shop.models.Nope does not exist)",
+        "shop/jobs.py:10:23: QG002 cannot resolve Thing (shop.gone.Thing does not exist)",
+        "shop/jobs.py:10:33: QG002 cannot resolve gen.Out (shop.generated.models does not exist)",
+    ]
