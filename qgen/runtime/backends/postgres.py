@@ -139,7 +139,7 @@ class PostgresBackend:
             job_id,
             dumps(data),
             o.priority,
-            o.delay,
+            float(o.delay),
             attempts - 1,
             backoff,
             cfg.get("dead_letter"),

@@ -298,10 +298,14 @@ class PostgresConsumer:
         (its worker may have died running it) never runs beside another such job in this
         process, so a job that kills its worker takes no repeat victims with it."""
         while lp.ready and lp.running < lp.settings.concurrency and not self.stopping:
-            h = next((j for j in lp.ready if not (j.stalled and self.suspect)), None)
-            if h is None:
-                return
-            lp.ready.remove(h)
+            h = lp.ready[0]
+            if h.stalled and self.suspect:
+                h = next((j for j in lp.ready if not j.stalled), None)  # type: ignore[assignment]
+                if h is None:
+                    return
+                lp.ready.remove(h)
+            else:
+                lp.ready.popleft()
             if h.stalled:
                 self.suspect = h.id
             lp.running += 1

@@ -83,14 +83,29 @@ class RoundPlan:
         self.st, self.queue, self.worker, self.config = st, queue, worker, config
         self.keep_done = keep_count(config.get("remove_on_complete"))
         self.keep_failed = keep_count(config.get("remove_on_fail"))
+        self.notify_done = notify_done
+        self.wildcard = wildcard
+        self.batch = batch
+        self.retry_delays: list[float] = []
+        self.hot_batch: str | None = None  # all completed: the batch as one JSON array
+        if batch and all(type(o) is Completed for _, o in batch):
+            items = [{"id": h.id, "stalled": h.stalled, "output": o.result} for h, o in batch]  # type: ignore[union-attr]
+            text = dumps(items)
+            if "\\u0000" not in text:
+                self.hot_batch = text
+                self.finished_ids = [h.id for h, _ in batch]
+                self.any_done, self.any_failed = True, False
+                return
+        self._group()
+
+    def _group(self) -> None:
         # per outcome kind: parallel arrays (ids, stall counts, then the kind's own values)
         done: tuple[list[Any], ...] = ([], [], [])
         retry: tuple[list[Any], ...] = ([], [], [], [])
         failed: tuple[list[Any], ...] = ([], [], [], [])
         cancel: tuple[list[Any], ...] = ([], [], [])
         back: tuple[list[Any], ...] = ([], [])
-        self.retry_delays: list[float] = []
-        for h, o in batch:
+        for h, o in self.batch:
             if isinstance(o, Completed):
                 text = dumps(o.result)
                 if "\\u0000" not in text:
@@ -101,7 +116,7 @@ class RoundPlan:
                     ErrorInfo("ResultNotStorable", "the result contains a NUL character"), None
                 )
             if isinstance(o, Retry):
-                delay = max(0.0, o.delay)
+                delay = max(0.0, float(o.delay))
                 _push(retry, h, _error_json(o.error), delay)
                 self.retry_delays.append(delay)
             elif isinstance(o, Failed):
@@ -118,16 +133,13 @@ class RoundPlan:
             back,
         )
         self.finished_ids = done[0] + failed[0] + cancel[0]
-        self.only_completions = bool(done[0]) and not (
-            retry[0] or failed[0] or cancel[0] or back[0]
-        )
-        self.notify_done = notify_done
-        self.wildcard = wildcard
+        self.any_done = bool(done[0])
+        self.any_failed = bool(failed[0] or cancel[0])
 
     @property
     def wants_retention(self) -> bool:
-        return (bool(self.done[0]) and bool(self.keep_done)) or (
-            bool(self.failed[0] or self.cancel[0]) and bool(self.keep_failed)
+        return (self.any_done and bool(self.keep_done)) or (
+            self.any_failed and bool(self.keep_failed)
         )
 
     @property
@@ -136,6 +148,8 @@ class RoundPlan:
         return bool(keeps) and max(keeps) <= SMALL_RETENTION
 
     def statements(self, retain: bool) -> list[tuple[Any, tuple[Any, ...]]]:
+        if self.hot_batch is not None and not hasattr(self, "done"):
+            self._group()
         st, q, w = self.st, self.queue, self.worker
         out: list[tuple[Any, tuple[Any, ...]]] = []
         ids, stalled, outputs = self.done
@@ -181,17 +195,10 @@ class RoundPlan:
         stalled before only if ``suspects``."""
         vt = float(self.config.get("visibility_timeout", 30))
         fetch = (self.st.fetch, (self.worker, vt, self.queue, suspects, fetch_n))
-        if (
-            fetch_n
-            and self.only_completions
-            and not retain
-            and not self.notify_done
-            and not self.wildcard
-            and self.keep_done != 0
-        ):
+        quiet = not (retain or self.notify_done or self.wildcard)
+        if fetch_n and quiet and self.hot_batch is not None and self.keep_done != 0:
             # the hot path: one statement, no pipeline
-            ids, stalled, outputs = self.done
-            params = (outputs, ids, stalled, self.queue, self.worker, *fetch[1])
+            params = (self.hot_batch, self.queue, self.worker, *fetch[1])
             cur = await conn.execute(self.st.complete_fetch, params)
             return await cur.fetchall()
         stmts = self.statements(retain)

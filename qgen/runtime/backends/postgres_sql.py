@@ -47,8 +47,10 @@ MIGRATIONS: dict[int, list[str]] = {
         )""",
         # ready jobs, in fetch order (the only index that gives this order)
         "CREATE INDEX job_fetch ON {s}.job (queue, priority DESC, seq) WHERE state < 'active'",
-        # when does the next delayed job become ready (idle workers sleep until then)
-        "CREATE INDEX job_due ON {s}.job (queue, start_after) WHERE state < 'active'",
+        # when does the next delayed job become ready (idle workers sleep until then); plain
+        # adds (start_after = created_on) stay out of it, so they cost no entry here
+        "CREATE INDEX job_due ON {s}.job (queue, start_after) "
+        "WHERE state < 'active' AND (state = 'retry' OR start_after > created_on)",
         # leases to recover from dead workers
         "CREATE INDEX job_lease ON {s}.job (queue, lease_until) WHERE state = 'active'",
         # retention of finished jobs
@@ -100,7 +102,7 @@ class Statements:
             f"INSERT INTO {{s}}.job ({cols}) "
             "SELECT %s, v.id, v.data::jsonb, v.priority, now() + make_interval(secs => v.delay), "
             "v.retry_limit, v.backoff::jsonb, %s "
-            "FROM unnest(%s::text[], %s::text[], %s::int[], %s::float8[], %s::int[], %s::text[]) "
+            "FROM unnest(%b::text[], %b::text[], %b::int[], %b::float8[], %b::int[], %b::text[]) "
             "AS v(id, data, priority, delay, retry_limit, backoff) "
             "ON CONFLICT (queue, id) DO NOTHING"
         )
@@ -123,54 +125,56 @@ class Statements:
             "j.stalled_count, j.dead_letter, j.priority, j.seq"
         )
         guard = (
-            "FROM unnest(%s::text[], %s::int[]) WITH ORDINALITY AS v(id, stalled, n) "
+            "FROM unnest(%b::text[], %b::int[]) WITH ORDINALITY AS v(id, stalled, n) "
             "WHERE j.queue = %s AND j.id = v.id AND j.state = 'active' "
             "AND j.worker = %s AND j.stalled_count = v.stalled"
         )
         # Outcomes. Each takes per-job arrays, then (ids, stalled, queue, worker) for the guard.
         self.complete = q(
-            "UPDATE {s}.job j SET state = 'completed', output = (%s::text[])[v.n]::jsonb, "
+            "UPDATE {s}.job j SET state = 'completed', output = (%b::text[])[v.n]::jsonb, "
             "completed_on = now(), lease_until = NULL " + guard
         )
-        # The hot path: record completions and lease the next batch in ONE statement.
-        # Params: outputs, ids, stalled, queue, worker, then the fetch's.
+        # The hot path: record completions and lease the next batch in ONE statement. The
+        # batch is one JSON array [{id, stalled, output}], then queue, worker, and the fetch's.
         self.complete_fetch = (
             q(
-                "WITH done AS (UPDATE {s}.job j SET state = 'completed', "
-                "output = (%s::text[])[v.n]::jsonb, completed_on = now(), lease_until = NULL "
-                + guard
-                + ") "
+                "WITH done AS (UPDATE {s}.job j SET state = 'completed', output = v.output, "
+                "completed_on = now(), lease_until = NULL "
+                "FROM jsonb_to_recordset(%s::text::jsonb) AS v(id text, stalled int, output jsonb) "
+                "WHERE j.queue = %s AND j.id = v.id AND j.state = 'active' "
+                "AND j.worker = %s AND j.stalled_count = v.stalled) "
             )
             + self.fetch
         )
         self.complete_delete = q(
-            "DELETE FROM {s}.job j USING unnest(%s::text[], %s::int[]) AS v(id, stalled) "
+            "DELETE FROM {s}.job j USING unnest(%b::text[], %b::int[]) AS v(id, stalled) "
             "WHERE j.queue = %s AND j.id = v.id AND j.state = 'active' "
             "AND j.worker = %s AND j.stalled_count = v.stalled"
         )
         self.retry = q(
             "UPDATE {s}.job j SET state = 'retry', retry_count = j.retry_count + 1, "
-            "error = (%s::text[])[v.n]::jsonb, "
-            "start_after = now() + make_interval(secs => (%s::float8[])[v.n]), "
+            "error = (%b::text[])[v.n]::jsonb, "
+            "start_after = now() + make_interval(secs => (%b::float8[])[v.n]), "
             "worker = NULL, lease_until = NULL " + guard
         )
         self.cancel = q(
-            "UPDATE {s}.job j SET state = 'cancelled', error = (%s::text[])[v.n]::jsonb, "
+            "UPDATE {s}.job j SET state = 'cancelled', error = (%b::text[])[v.n]::jsonb, "
             "completed_on = now(), lease_until = NULL " + guard
         )
         # Final failure and its dead-letter copy, in one statement (so one transaction).
         self.fail = q(
             "WITH f AS (UPDATE {s}.job j SET state = 'failed', retry_count = j.retry_count + 1, "
-            "error = (%s::text[])[v.n]::jsonb, completed_on = now(), lease_until = NULL "
+            "error = (%b::text[])[v.n]::jsonb, completed_on = now(), lease_until = NULL "
             + guard
-            + " RETURNING j.id, j.data, j.priority, (%s::text[])[v.n] AS dlq), "
+            + " RETURNING j.id, j.data, j.priority, (%b::text[])[v.n] AS dlq), "
             "ins AS (INSERT INTO {s}.job (queue, id, data, priority) "
             "SELECT dlq, id, data, priority FROM f WHERE dlq IS NOT NULL "
             "ON CONFLICT (queue, id) DO NOTHING RETURNING queue) "
             "SELECT pg_notify(%s, q) FROM (SELECT DISTINCT queue AS q FROM ins) x"
         )
         self.delete_failed = q(
-            "DELETE FROM {s}.job WHERE queue = %s AND id = ANY(%s::text[]) AND state = 'failed'"
+            "DELETE FROM {s}.job WHERE queue = %s AND id = ANY(%b::text[]) "
+            "AND state IN ('failed', 'cancelled')"
         )
         # Give back leased jobs not finished (stop): not counted as a stall or an attempt.
         self.give_back = q(
@@ -206,7 +210,7 @@ class Statements:
         # Keep the newest ``keep`` finished rows of one state. Params: queue, state, keep.
         self.retain = q(
             "DELETE FROM {s}.job WHERE (queue, id) IN (SELECT queue, id FROM {s}.job "
-            "WHERE queue = %s AND state > 'active' AND state = ANY(%s::text[]::{s}.job_state[]) "
+            "WHERE queue = %s AND state > 'active' AND state = ANY(%b::text[]::{s}.job_state[]) "
             "ORDER BY completed_on DESC, seq DESC OFFSET %s)"
         )
         self.waiters = sql.SQL(
@@ -215,5 +219,6 @@ class Statements:
         self.waiter_app = waiter_app_name(schema)
         self.next_due = q(
             "SELECT extract(epoch FROM min(start_after) - now())::float8 FROM {s}.job "
-            "WHERE queue = %s AND state < 'active'"
+            "WHERE queue = %s AND state < 'active' "
+            "AND (state = 'retry' OR start_after > created_on)"
         )
