@@ -3,8 +3,14 @@
     python bench/sqs_calls.py [--url sqs://us-east-1?endpoint_url=http://127.0.0.1:PORT] [--jobs N]
 
 Without ``--url`` it starts moto's standalone server in a subprocess on 127.0.0.1 (a free port)
-with dummy credentials. Figures on moto measure qgen's overhead and its call pattern, not AWS's
-speed; calls per job (what AWS bills) carry over to AWS.
+with dummy credentials. moto is slow (tens of messages per second, slower as a queue grows), so
+its jobs/s measure moto. The npm package ``local-aws-sqs`` is a much faster local server:
+
+    npm i local-aws-sqs && node -e "import('local-aws-sqs').then(m =>
+        m.createSqsServer({port: 5000, hostname: '127.0.0.1'}))" &
+    python bench/sqs_calls.py --url 'sqs://us-east-1?endpoint_url=http://127.0.0.1:5000' --jobs 2000
+
+Calls per job (what AWS bills) carry over to AWS; jobs/s on a local server do not.
 """
 
 from __future__ import annotations
