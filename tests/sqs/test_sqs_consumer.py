@@ -244,3 +244,66 @@ async def test_fifo_group_order_holds_across_a_retry(backend: SqsBackend) -> Non
     # 0 done; 1 fails and the rest of the group is given back; 1 again (attempt 2), then 2..4.
     assert [n for n, _ in group] == [0, 1, 1, 2, 3, 4], seen
     assert (100, 1) in seen
+
+
+async def test_a_message_received_more_often_than_its_attempts_fails_unrun(
+    backend: SqsBackend, moto_server: MotoSqs
+) -> None:
+    """Without a redrive policy, receives that dead workers left unacknowledged still count:
+    the fourth receive of a 3-attempt job fails it (dead letter if set) without running it."""
+    await backend.enqueue("plain", {"x": 1}, AddOptions(job_id="stuck"))
+    queue_url = await backend.calls.queue_url("plain")
+    client = moto_server.client()
+    for _ in range(3):
+        got: list[Any] = []
+        for _ in range(10):
+            got = client.receive_message(
+                QueueUrl=queue_url, VisibilityTimeout=1, WaitTimeSeconds=2
+            ).get("Messages", [])
+            if got:
+                break
+        assert len(got) == 1
+    client.close()
+    ran: list[Delivery] = []
+
+    async def handle(d: Delivery) -> Outcome:
+        ran.append(d)
+        return Completed(None)
+
+    def dead_letters() -> list[dict[str, Any]]:
+        return _receive_all(moto_server, dead_url, wait=0)
+
+    dead_url = await backend.calls.queue_url("dead")
+    found: list[dict[str, Any]] = []
+
+    def arrived() -> bool:
+        found.extend(dead_letters())
+        return bool(found)
+
+    await _run_until(
+        backend, _settings("plain", attempts=3, dead_letter="dead"), handle, arrived, timeout=20
+    )
+    assert ran == []
+    error = json.loads(found[0]["MessageAttributes"]["qgen.error"]["StringValue"])
+    assert error["type"] == "AttemptsExhausted" and "received 4 times" in error["message"]
+
+
+async def test_worker_with_create_recreates_a_deleted_queue(
+    backend: SqsBackend, moto_server: MotoSqs, prefix: str
+) -> None:
+    queue_url = await backend.calls.queue_url("plain")
+    client = moto_server.client()
+    client.delete_queue(QueueUrl=queue_url)
+
+    def exists() -> bool:
+        return bool(client.list_queues(QueueNamePrefix=prefix + "plain").get("QueueUrls"))
+
+    assert not exists()
+
+    async def handle(d: Delivery) -> Outcome:
+        return Completed(None)
+
+    try:
+        await _run_until(backend, _settings("plain"), handle, exists, timeout=20)
+    finally:
+        client.close()
