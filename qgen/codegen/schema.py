@@ -41,6 +41,7 @@ class SchemaBuilder:
         self._memo: dict[str, tuple[Schema, str, set[str], bool]] = {}
         self._stack: list[set[str]] = []  # refs made by the definitions being generated
         self._failed = False
+        self._expanding: set[Ref] = set()  # plain aliases being expanded (cycle guard)
 
     # -- entry -----------------------------------------------------------------------------
     def build(self, e: Expr, module: str) -> Schema | None:
@@ -108,9 +109,21 @@ class SchemaBuilder:
                 value = info["value"]
                 if value[0] == "call" and len(value[2]) >= 2:
                     head = self.index.resolve_follow(value[1], ref[1])
-                    if head == ("ext", "typing.TypeAliasType"):  # a named alias: a $defs entry
+                    if head == ("ext", "typing.TypeAliasType"):  # named: a $defs entry
                         return self.define(ref, lambda: self.gen(value[2][1], ref[1])[0]), True
-                return self.gen(value, ref[1])
+                if ref in self._expanding:
+                    self.diag(
+                        "QG201",
+                        module,
+                        e,
+                        f"recursive type alias {text(e)}: use TypeAliasType or a model",
+                    )
+                    return {}, False
+                self._expanding.add(ref)
+                try:
+                    return self.gen(value, ref[1])
+                finally:
+                    self._expanding.discard(ref)
             if info["k"] == "alias695":
                 return self.define(ref, lambda: self.gen(info["value"], ref[1])[0]), True
         self.diag("QG201", module, e, f"{text(e)} is not a type qgen can read")
@@ -214,7 +227,9 @@ class SchemaBuilder:
                 if ref[0] == "def":
                     info = self.index.get_def(ref)
                     if info["k"] == "var" and self._is_union(info["value"], ref[1]):
-                        out.extend(self._flatten([(info["value"], ref[1])], seen))
+                        if ref not in seen:
+                            seen.add(ref)
+                            out.extend(self._flatten([(info["value"], ref[1])], seen))
                         continue
                 if ref in seen:
                     continue

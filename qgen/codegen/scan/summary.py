@@ -348,9 +348,13 @@ def summarize(source: bytes, modname: str, path: str, is_pkg: bool) -> dict[str,
         out["syntax_error"] = _python_syntax_error(source) or [1, 1, f"cannot parse: {exc}"]
         return out
     s = _Summarizer(module, modname, is_pkg)
-    s.run(module.body)
-    if s.pending:
-        s.fill_positions()
+    try:
+        s.run(module.body)
+        if s.pending:
+            s.fill_positions()
+    except RecursionError:
+        out["syntax_error"] = [1, 1, "expressions nested too deeply for qgen to read"]
+        return out
     out["bindings"] = s.bindings
     out["defs"] = s.defs
     out["stars"] = s.stars

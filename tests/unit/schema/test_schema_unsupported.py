@@ -111,3 +111,22 @@ def test_pep695_type_alias_is_a_named_definition(tmp_path: Path) -> None:
         "title": "A",
         "type": "object",
     }
+
+
+def test_recursive_plain_alias_is_a_diagnostic_not_a_hang(tmp_path: Path) -> None:
+    body = "A = list['A']\nB = C\nC = B\nU = int | U\n"
+    assert build(tmp_path, body, "A")[1] == [
+        "m/types.py:8:10: QG201 recursive type alias A: use TypeAliasType or a model"
+    ]
+    assert build(tmp_path, body, "B")[0] is None
+    assert build(tmp_path, body, "U") == ({"type": "integer"}, [])
+
+
+def test_recursive_type_alias_type(tmp_path: Path) -> None:
+    body = "Tree = typing_extensions.TypeAliasType('Tree', list['Tree'])\n"
+    schema, diags = build(tmp_path, body, "Tree")
+    assert diags == []
+    assert schema == {
+        "$defs": {"Tree": {"items": {"$ref": "#/$defs/Tree"}, "type": "array"}},
+        "$ref": "#/$defs/Tree",
+    }
