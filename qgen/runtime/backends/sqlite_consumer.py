@@ -192,6 +192,13 @@ class SqliteConsumer:
         wake = self._wake
         assert wake is not None
         while True:
+            # A round blocks the loop while it commits: first let the jobs that can run now
+            # run (and finish), so one commit records them all (a few yields at most).
+            for _ in range(4):
+                n = len(self._pending)
+                await asyncio.sleep(0)
+                if len(self._pending) == n:
+                    break
             wake.clear()
             if self._stopping and not self._running and not self._pending:
                 return
