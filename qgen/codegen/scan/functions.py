@@ -44,7 +44,12 @@ class FunctionReader:
         ``wired_at`` (module, func expression) is where QG105 is reported."""
         if ref in self._done:
             return self._done[ref]
-        spec = self._read(ref, wired_at)
+        try:
+            spec = self._read(ref, wired_at)
+        except RecursionError:
+            pos = self.index.get_def(ref)["pos"]
+            self.err(ref[1], pos, "QG201", f"{ref[2]}: annotations nested too deeply to read")
+            spec = None
         self._done[ref] = spec
         return spec
 

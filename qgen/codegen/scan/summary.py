@@ -12,6 +12,7 @@ for the nodes we keep; libcst's PositionProvider costs more than the parse itsel
 from __future__ import annotations
 
 import ast
+import itertools
 from typing import Any
 
 import libcst as cst
@@ -310,6 +311,18 @@ def _name(node: cst.BaseExpression) -> str:
     return node.value if isinstance(node, cst.Name) else _dotted(node)
 
 
+_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"([{}])")
+_DEPTH = {ord("("): 1, ord("["): 1, ord("{"): 1, ord(")"): -1, ord("]"): -1, ord("}"): -1}
+
+
+def _too_deep(source: bytes, limit: int = 150) -> bool:
+    """Whether brackets (counted anywhere, strings included) nest deeper than ``limit``."""
+    only = source.translate(None, _NOT_BRACKETS)
+    if len(only) <= limit:
+        return False
+    return max(itertools.accumulate(_DEPTH[b] for b in only)) > limit
+
+
 def _python_syntax_error(source: bytes) -> list[Any] | None:
     """Python's own message and position for a file libcst rejects (libcst's positions are
     often a line off). Only parses; nothing is compiled to bytecode or run."""
@@ -335,6 +348,13 @@ def summarize(source: bytes, modname: str, path: str, is_pkg: bool) -> dict[str,
         "stars": [],
         "wirings": [],
     }
+    if _too_deep(source):
+        # CPython refuses more than 200 nested brackets, and libcst's native parser can crash
+        # the process on such input: let Python judge the file first.
+        err = _python_syntax_error(source)
+        if err is not None:
+            out["syntax_error"] = err
+            return out
     try:
         module = cst.parse_module(source)
     except cst.ParserSyntaxError as exc:
