@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from qgen.codegen.scan.store import scanner_fingerprint
 from qgen.codegen.scan.summary import SUMMARY_VERSION, summarize
 
 CACHE_FILE = "scan-summaries.json"
@@ -32,7 +33,9 @@ class SourceFile:
 
     @property
     def key(self) -> str:
-        h = hashlib.sha256(f"{SUMMARY_VERSION}\0{self.module}\0{self.is_pkg}\0".encode())
+        # the scanner's own code is part of the key: a changed scanner never reuses old data
+        head = f"{SUMMARY_VERSION}\0{scanner_fingerprint()}\0{self.module}\0{self.is_pkg}\0"
+        h = hashlib.sha256(head.encode())
         h.update(self.content)
         return h.hexdigest()
 

@@ -188,3 +188,11 @@ def test_backend_warnings(project: Project) -> None:
     assert texts["quiet"] == {"postgres": [], "redis": [], "sqlite": [], "sqs": []}
     assert texts["q"]["sqlite"] == []
     assert len(texts["q"]["sqs"]) == 2
+
+
+def test_absurd_nesting_is_a_syntax_error_not_a_crash(project: Project) -> None:
+    deep = "list[" * 3000 + "int" + "]" * 3000
+    result = project({"shop/deep.py": f"x: {deep}\n", "shop/ok.py": "y = 1\n"})
+    assert messages(result) == [
+        "shop/deep.py:1:1008: QG001 syntax error: too many nested parentheses"
+    ]
