@@ -44,7 +44,7 @@ def worker_process(url: str, queue: str) -> subprocess.Popen[bytes]:
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT), str(APP_DIR), env.get("PYTHONPATH", "")])
     cmd = [sys.executable, "-m", "qgen.runtime.worker", "--url", url, "--wiring", "redis_app"]
     cmd += ["--queues", queue, "--grace", "2"]
-    return subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    return subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL)  # stderr: captured by pytest
 
 
 def stop(proc: subprocess.Popen[bytes]) -> None:

@@ -13,6 +13,7 @@ bug #3401 showed what sharing one connection between producer and worker does.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 from collections.abc import Mapping, Sequence
@@ -36,7 +37,7 @@ from qgen.runtime.backends.base import (
     QueueSettings,
 )
 from qgen.runtime.backends.redis_events import EventWatcher, wait_event
-from qgen.runtime.backends.redis_exec import ScriptError, Scripts
+from qgen.runtime.backends.redis_exec import COMMAND_TIMEOUT, ScriptError, Scripts
 from qgen.runtime.backends.redis_jobs import JobBuilder, job_info
 from qgen.runtime.backends.redis_keys import SCRIPTS, QueueKeys, RedisTarget, parse_url
 from qgen.runtime.errors import JobNotFound, JobTimeout
@@ -60,7 +61,8 @@ class RedisBackend:
     @classmethod
     async def connect(cls, url: str, queues: Mapping[str, Mapping[str, Any]]) -> Self:
         backend = cls(parse_url(url), queues)
-        await backend.client.ping()
+        async with asyncio.timeout(COMMAND_TIMEOUT):
+            await backend.client.ping()
         return backend
 
     def new_client(self, *, single: bool = False) -> Redis:
@@ -72,9 +74,10 @@ class RedisBackend:
             retry_on_error=[RedisConnectionError, RedisTimeoutError],
             single_connection_client=single,
             client_name=f"qgen:{self.target.prefix}",  # CLIENT LIST shows who is connected
-            # A blocking reader (BZPOPMIN, XREAD BLOCK) waits longer than redis-py's default
-            # 5 s socket timeout; it relies on TCP keepalive instead.
-            **({"socket_timeout": None} if single else {}),
+            # No per-read timeout: blocking readers (BZPOPMIN, XREAD BLOCK) wait longer than
+            # redis-py's default 5 s, and script calls run under one asyncio timeout per
+            # pipeline (redis_exec.COMMAND_TIMEOUT), which costs less than one per read.
+            socket_timeout=None,
         )
         return client
 
@@ -94,6 +97,7 @@ class RedisBackend:
         return b
 
     async def close(self) -> None:
+        await self.scripts.close()
         for watcher in self._watchers.values():
             await watcher.close()
         self._watchers.clear()
@@ -135,7 +139,8 @@ class RedisBackend:
                 job_id,
                 keys.job(job_id),
             )
-            fields, state = await pipe.execute(raise_on_error=False)
+            async with asyncio.timeout(COMMAND_TIMEOUT):
+                fields, state = await pipe.execute(raise_on_error=False)
             if isinstance(state, NoScriptError):
                 await self.scripts.load()
                 continue

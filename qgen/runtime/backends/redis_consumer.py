@@ -30,7 +30,7 @@ from qgen.runtime.backends.base import (
     QueueSettings,
     Retry,
 )
-from qgen.runtime.backends.redis_exec import TRANSIENT, Batcher, ScriptError
+from qgen.runtime.backends.redis_exec import COMMAND_TIMEOUT, TRANSIENT, Batcher, ScriptError
 from qgen.runtime.backends.redis_jobs import (
     DISCARDED_FIELD,
     ERROR_FIELD,
@@ -74,6 +74,7 @@ class RedisConsumer:
             await asyncio.gather(*(loop.run() for loop in self.loops))
         finally:
             await self.batcher.close()
+            await self.batcher.scripts.close()
             with contextlib.suppress(Exception):
                 await self.client.aclose()
 
@@ -390,7 +391,8 @@ class QueueLoop:
             while not self.stopping:
                 await self._any_idle.wait()
                 try:
-                    res: Any = await client.bzpopmin(self.keys.marker, self.drain_delay)
+                    async with asyncio.timeout(self.drain_delay + COMMAND_TIMEOUT):
+                        res: Any = await client.bzpopmin(self.keys.marker, self.drain_delay)
                     failures = 0
                 except TRANSIENT as exc:
                     failures += 1

@@ -15,7 +15,7 @@ from typing import Any
 
 from redis.asyncio import Redis
 
-from qgen.runtime.backends.redis_exec import TRANSIENT
+from qgen.runtime.backends.redis_exec import COMMAND_TIMEOUT, TRANSIENT
 from qgen.runtime.backends.redis_keys import QueueKeys
 
 log = logging.getLogger("qgen.redis")
@@ -57,15 +57,17 @@ class EventWatcher:
     async def _run(self) -> None:
         client = self._client = self._make_client()
         try:
-            last = await client.xrevrange(self.keys.events, count=1)
+            async with asyncio.timeout(COMMAND_TIMEOUT):
+                last = await client.xrevrange(self.keys.events, count=1)
             self._last_id = str(last[0][0]) if last else "0-0"
             if self._ready is not None and not self._ready.done():
                 self._ready.set_result(None)
             while True:
                 try:
-                    reply: Any = await client.xread(
-                        {self.keys.events: self._last_id}, block=BLOCK_MS, count=1000
-                    )
+                    async with asyncio.timeout(BLOCK_MS / 1000 + COMMAND_TIMEOUT):
+                        reply: Any = await client.xread(
+                            {self.keys.events: self._last_id}, block=BLOCK_MS, count=1000
+                        )
                 except TRANSIENT as exc:
                     log.warning("event stream read of %s failed: %s", self.keys.queue, exc)
                     await asyncio.sleep(0.2)

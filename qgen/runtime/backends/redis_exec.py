@@ -9,6 +9,7 @@ pipeline, so a busy worker completes and fetches many jobs per round trip withou
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Sequence
 from typing import Any
@@ -22,6 +23,7 @@ from qgen.runtime.backends.redis_keys import SCRIPTS, Call
 
 log = logging.getLogger("qgen.redis")
 
+COMMAND_TIMEOUT = 30.0  # s; one timeout per pipeline instead of redis-py's per read and write
 TRANSIENT = (RedisConnectionError, RedisTimeoutError, ConnectionError, OSError)
 
 
@@ -84,12 +86,16 @@ class Scripts:
 
     def __init__(self, client: Redis) -> None:
         self.client = client
+        # Connections this object keeps between calls (the pool's own checkout costs more
+        # than the call); one per call in flight, so concurrency still gets its own sockets.
+        self._idle: list[Any] = []
 
     async def load(self) -> None:
         pipe = self.client.pipeline(transaction=False)
         for script in SCRIPTS.values():
             pipe.script_load(script.source)
-        await pipe.execute()
+        async with asyncio.timeout(COMMAND_TIMEOUT):
+            await pipe.execute()
 
     async def call(self, name: str, keys: Sequence[str], args: Sequence[Any]) -> Any:
         result = (await self.pipeline([(name, keys, args)]))[0]
@@ -111,28 +117,47 @@ class Scripts:
 
     async def _send(self, calls: Sequence[Call]) -> list[Any]:
         payload = b"".join(map(encode_evalsha, calls))
-        pool = self.client.connection_pool
         for attempt in (1, 2):
-            conn = await pool.get_connection()  # type: ignore[no-untyped-call]
-            sent = False
+            conn = self._idle.pop() if self._idle else await self._new_conn()
             try:
-                await conn.send_packed_command(payload)
-                sent = True
-                results: list[Any] = []
-                for _ in calls:
-                    try:
-                        results.append(await conn.read_response())
-                    except ResponseError as exc:
-                        results.append(exc)
-                return results
+                async with asyncio.timeout(COMMAND_TIMEOUT):
+                    await conn.send_packed_command(payload, check_health=False)
+                    results: list[Any] = []
+                    for _ in calls:
+                        try:
+                            results.append(await conn.read_response())
+                        except ResponseError as exc:
+                            results.append(exc)
             except TRANSIENT:
-                # Nothing sent: safe to try once more on a fresh connection. Sent but no
-                # answer: the caller decides (the scripts' lock checks make repeats harmless).
-                if sent or attempt == 2:
+                # Mostly a connection that died while idle (server restart, CLIENT KILL): one
+                # more try on a new one, as redis-py's own retry does. A call that did run is
+                # harmless to repeat for the worker's scripts (they check the lock); an add
+                # without job_id may then be stored twice (at least once).
+                await self._drop(conn)
+                if attempt == 2:
                     raise
-            finally:
-                await pool.release(conn)
+                continue
+            except BaseException:
+                await self._drop(conn)
+                raise
+            self._idle.append(conn)
+            return results
         raise AssertionError("unreachable")
+
+    async def _new_conn(self) -> Any:
+        return await self.client.connection_pool.get_connection()  # type: ignore[no-untyped-call]
+
+    async def _drop(self, conn: Any) -> None:
+        with contextlib.suppress(Exception):
+            await conn.disconnect()
+        with contextlib.suppress(Exception):
+            await self.client.connection_pool.release(conn)
+
+    async def close(self) -> None:
+        idle, self._idle = self._idle, []
+        for conn in idle:
+            with contextlib.suppress(Exception):
+                await self.client.connection_pool.release(conn)
 
 
 class Batcher:
