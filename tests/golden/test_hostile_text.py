@@ -17,7 +17,7 @@ MODEL_DOC = "Model doc with \"\"\" and ''' and \\ and {{ x }} {% y %}\nsecond li
 FIELD_DOC = "desc with \"\"\" ''' \\ {{ a }} {% b %}\nline two ✓"
 
 PROBE = """
-import inspect, json
+import inspect, json, typing
 from hostile.generated import client, models
 print(json.dumps({
     "async_doc": client.AsyncQueueClient.evil.__doc__,
@@ -28,6 +28,12 @@ print(json.dumps({
     "raw_default": models.EvilInput.model_fields["raw"].default,
     "raw_title": models.EvilInput.model_fields["raw"].title,
     "config": client.QUEUES["quote-end"].config,
+    "kinds": list(typing.get_args(typing.get_args(models.Kind.__value__)[0])),
+    "modes": list(typing.get_args(models.EvilInput.model_fields["mode"].annotation)),
+    "alias": [f.alias for f in models.EvilInput.model_fields.values() if f.alias],
+    "parsed": models.EvilInput.model_validate(
+        {"text": "t", "weird key \\"'{{": 5, "kind": "\\\\n"}
+    ).model_dump(mode="json", by_alias=True),
 }))
 """
 
@@ -47,6 +53,10 @@ def test_hostile_text_is_data(tmp_path: Path) -> None:
     assert got["raw_default"] == "\\\"'{{}}"
     assert got["raw_title"] == 'A "title"'
     assert got["config"]["name"] == "w\"'\\{{ }}"
+    assert got["kinds"] == ['it\'s "odd" {{ }}', "\\n"]
+    assert got["modes"] == ["a'b", 'c"d', "{{x}}", "\\"]
+    assert got["alias"] == ["weird key \"'{{"]
+    assert got["parsed"]["weird key \"'{{"] == 5 and got["parsed"]["kind"] == "\\n"
     manifest = json.loads((out_dir(project) / "manifest.json").read_text(encoding="utf-8"))
     evil = manifest["queues"]["evil"]
     assert evil["docs"]["summary"] == EVIL

@@ -4,8 +4,19 @@
 from __future__ import annotations
 
 from pydantic import BaseModel, Field
-from typing import Any
+from typing import Annotated, Any, Literal
 from typing_extensions import TypeAliasType
+
+
+Kind = TypeAliasType(
+    "Kind", Annotated[Literal['it\'s "odd" {{ }}', "\\n"], Field(..., title="Kind")]
+)
+
+
+QuoteEndInput = TypeAliasType("QuoteEndInput", str)
+
+
+QuoteEndOutput = TypeAliasType("QuoteEndOutput", str)
 
 
 class EvilInput(BaseModel):
@@ -14,16 +25,13 @@ class EvilInput(BaseModel):
     second line é ☃
     """
 
+    kind: Kind = 'it\'s "odd" {{ }}'
+    mode: Literal["a'b", 'c"d', "{{x}}", "\\"] = Field(default="a'b", title="Mode")
     raw: str = Field(default="\\\"'{{}}", title='A "title"')
     text: str = Field(
         ..., description="desc with \"\"\" ''' \\ {{ a }} {% b %}\nline two ✓", title="Text"
     )
-
-
-QuoteEndInput = TypeAliasType("QuoteEndInput", str)
-
-
-QuoteEndOutput = TypeAliasType("QuoteEndOutput", str)
+    weird_key_____: int = Field(default=0, alias="weird key \"'{{", title="Weird Key \"'{{")
 
 
 # Your models' own names, where they are unambiguous.

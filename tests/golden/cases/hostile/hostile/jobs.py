@@ -1,10 +1,18 @@
 """Hostile text everywhere a user can put text: it must end up as data in valid code."""
 
+import enum
+from typing import Literal
+
 from pydantic import BaseModel, Field
 
 from qgen import sessionless_func, wire_queue_worker
 
 EVIL = "Evil \"\"\" triple ''' single \\ backslash {{ jinja }} {% if x %} block\nnew line é ☃ 中文"
+
+
+class Kind(enum.Enum):
+    ODD = 'it\'s "odd" {{ }}'
+    BACKSLASH = "\\n"
 
 
 class Payload(BaseModel):
@@ -13,6 +21,9 @@ class Payload(BaseModel):
 
     text: str = Field(description="desc with \"\"\" ''' \\ {{ a }} {% b %}\nline two ✓")
     raw: str = Field(default="\\\"'{{}}", title='A "title"')
+    mode: Literal["a'b", 'c"d', "{{x}}", "\\"] = "a'b"
+    kind: Kind = Kind.ODD
+    odd_key: int = Field(default=0, alias="weird key \"'{{")
 
 
 @sessionless_func(
