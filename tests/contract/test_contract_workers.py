@@ -121,11 +121,11 @@ async def test_sigterm_lets_running_jobs_finish_and_loses_nothing(backend: Backe
         finally:
             if proc.poll() is None:
                 proc.kill()
-        after = {h.id: await h.status() for h in handles}
+        after = {h.id: (await h.status()).value for h in handles}
         for h in active:
-            assert after[h.id] is JobStatus.COMPLETED, (after, out)
+            assert after[h.id] == "completed", (after, out)
         rest = [h for h in handles if h not in active]
-        assert all(after[h.id] is JobStatus.WAITING for h in rest), (after, out)
+        assert all(after[h.id] == "waiting" for h in rest), (list(after.values()), out)
         async with worker(backend, ["shutdown"]) as task:
             for h in rest:
                 await eventually(h.status, lambda s: s is JobStatus.COMPLETED, worker_task=task)
