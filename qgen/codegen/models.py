@@ -202,7 +202,17 @@ def _generate_groups(
         done = results[i]
         assert done is not None
         _cache_put(groups[i], cache_dir, done)
+    _prune_cache(cache_dir, {_cache_path(g, cache_dir) for g in groups})
     return [r for r in results if r is not None]
+
+
+def _prune_cache(cache_dir: Path | None, keep: set[Path | None]) -> None:
+    """Drop cached groups this build did not use, so the cache does not grow forever."""
+    if cache_dir is None or not cache_dir.is_dir():
+        return
+    for path in cache_dir.glob("*.py.txt"):
+        if path not in keep:
+            path.unlink(missing_ok=True)
 
 
 def render_models(

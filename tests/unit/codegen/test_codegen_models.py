@@ -128,3 +128,24 @@ def test_groups_are_closed_and_cached(tmp_path: Path) -> None:
     first = models.render_models(combined, "# b", tmp_path)
     assert len(list(tmp_path.glob("*.py.txt"))) == 2
     assert models.render_models(combined, "# b", tmp_path) == first
+
+
+def test_cache_keeps_only_groups_in_use(tmp_path: Path) -> None:
+    def project(extra: str) -> models.CombinedSchema:
+        return models.combine(
+            [
+                _queue(
+                    f"q{i:03d}",
+                    _model(f"M{i}", {extra if i == 0 else "a": {"type": "integer"}}),
+                    None,
+                )
+                for i in range(models.GROUP_SIZE + 1)
+            ]
+        )
+
+    models.render_models(project("a"), "# b", tmp_path)
+    before = sorted(tmp_path.glob("*.py.txt"))
+    models.render_models(project("changed"), "# b", tmp_path)
+    after = sorted(tmp_path.glob("*.py.txt"))
+    assert len(before) == len(after) == 2
+    assert len(set(before) & set(after)) == 1  # the untouched group was reused
