@@ -102,13 +102,11 @@ def processed(backend: str, target: Target, url: str, jobs: int, workers: int) -
             starts = [float(ln.split()[2]) for ln in text.splitlines() if ln.startswith("start")]
             if starts:
                 start = min(starts)
-                if target.completed is not None:
-                    done = target.completed(url, QUEUE)
-                    if done is not None and done >= jobs:
-                        end = time.time()
-                        break
+                if _all_done(target, url, jobs):
+                    end = time.time()
+                    break
                 ends = [float(ln.split()[2]) for ln in text.splitlines() if ln.startswith("end")]
-                if ends and target.completed is None:
+                if ends and target.all_done is None and target.completed is None:
                     end = max(ends)
                     break
             time.sleep(0.005)
@@ -124,6 +122,15 @@ def processed(backend: str, target: Target, url: str, jobs: int, workers: int) -
                 p.kill()
                 p.wait()
         mark.unlink(missing_ok=True)
+
+
+def _all_done(target: Target, url: str, jobs: int) -> bool:
+    if target.all_done is not None:
+        return target.all_done(url, QUEUE, jobs)
+    if target.completed is not None:
+        done = target.completed(url, QUEUE)
+        return done is not None and done >= jobs
+    return False
 
 
 async def _fill(url: str, jobs: int) -> None:

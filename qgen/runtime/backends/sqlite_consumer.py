@@ -153,6 +153,11 @@ class SqliteConsumer:
         beat: asyncio.Task[None] | None = None
         try:
             self._conn = db.open_db(url.path, url.synchronous, url.busy_timeout_ms)
+            if any(
+                r.keep_completed is not None or r.keep_failed is not None
+                for r in self._rules.values()
+            ):
+                await db.write(self._conn, lambda c: c.execute(db.FINISHED_INDEX), self._timeout)
             beat = asyncio.create_task(self._heartbeat())
             await self._loop()
         finally:
