@@ -91,10 +91,11 @@ class _Adapters:
 
     def _failed(self, exc: ValidationError) -> ValidationFailed:
         errors = [dict(e) for e in exc.errors(include_url=False)]
-        return ValidationFailed(self.meta.name, _summary(exc), errors)
+        return ValidationFailed(self.meta.name, describe_validation_error(exc), errors)
 
 
-def _summary(exc: ValidationError) -> str:
+def describe_validation_error(exc: ValidationError) -> str:
+    """pydantic's errors on one line: ``loc: msg; ...`` (at most five, then a count)."""
     parts = []
     for err in exc.errors(include_url=False)[:5]:
         loc = ".".join(str(p) for p in err["loc"]) or "data"

@@ -35,6 +35,7 @@ from qgen.runtime.backends.base import (
     Outcome,
     Retry,
 )
+from qgen.runtime.client import describe_validation_error
 from qgen.runtime.errors import ConfigError, QueueJobDiscarded
 from qgen.runtime.interaction import (
     Interaction,
@@ -147,7 +148,8 @@ class Runner:
             data = self.input_adapter.validate_python(delivery.data)
         except ValidationError as exc:
             # Bad data fails the same way every time: no retry.
-            info = ErrorInfo("ValidationFailed", f"invalid data for queue {self.queue!r}: {exc}")
+            message = f"invalid data for queue {self.queue!r}: {describe_validation_error(exc)}"
+            info = ErrorInfo("ValidationFailed", message)
             return Failed(info, self.dead_letter)
         try:
             result = await self._attempt(delivery, data)
