@@ -135,9 +135,13 @@ async def load_app(
         all_settings=all_settings,
     )
     try:
-        app.services = await open_services(services, app._stack)
+        # Types first (ConfigError when pydantic cannot build them), then services, so a bad
+        # annotation never opens the services' connections.
         for q in selected:
-            app.runners[q] = Runner(wirings[q], app.services, backend=backend)
+            app.runners[q] = Runner(wirings[q], None, backend=backend)
+        app.services = await open_services(services, app._stack)
+        for runner in app.runners.values():
+            runner.services = app.services
     except BaseException:
         await app.close()
         raise
