@@ -280,6 +280,10 @@ class SchemaBuilder:
             self._adopt(key) if key in self._memo else self._make(key, ref[2], make)
         return {"$ref": _REF + key}
 
+    def definition(self, ref: str) -> Schema:
+        """The (possibly still incomplete) definition a ``$ref`` made by this build points at."""
+        return self._defs.get(ref[len(_REF) :], {})
+
     def _make(self, key: str, short: str, make: Any) -> None:
         self._defs[key] = {}
         self._short[key] = short
@@ -345,10 +349,13 @@ def _def_names(short: dict[str, str]) -> dict[str, str]:
 
 def _rename(v: Any, names: dict[str, str]) -> Any:
     if isinstance(v, dict):
-        out = {}
+        out: dict[str, Any] = {}
         for k, x in v.items():
             if k == "$ref" and isinstance(x, str) and x.startswith(_REF):
                 out[k] = _REF + names[x[len(_REF) :]]
+            elif k == "discriminator" and isinstance(x, dict) and "mapping" in x:
+                mapping = {t: _REF + names[r[len(_REF) :]] for t, r in x["mapping"].items()}
+                out[k] = {**x, "mapping": mapping}
             else:
                 out[k] = _rename(x, names)
         return out

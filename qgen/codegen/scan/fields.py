@@ -47,6 +47,7 @@ class FieldInfo:
     deprecated: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
     constraints: dict[str, Any] = field(default_factory=dict)
+    discriminator: str | None = None
 
     @property
     def required(self) -> bool:
@@ -65,7 +66,14 @@ def read_field_call(b: SchemaBuilder, call: Expr, module: str, info: FieldInfo) 
                 info.default = default_value(b, value, module)
         elif key == "default_factory":
             info.factory = True
-        elif key in ("alias", "validation_alias", "title", "description", "pattern"):
+        elif key in (
+            "alias",
+            "validation_alias",
+            "title",
+            "description",
+            "pattern",
+            "discriminator",
+        ):
             got = _lit(b, value, module)
             if got is MISSING:
                 continue
@@ -75,6 +83,8 @@ def read_field_call(b: SchemaBuilder, call: Expr, module: str, info: FieldInfo) 
                 info.alias = got
             elif key == "pattern":
                 info.constraints[key] = got
+            elif key == "discriminator":
+                info.discriminator = got
             else:
                 setattr(info, key, got)
         elif key in _CONSTRAINTS:
@@ -150,6 +160,8 @@ def apply_constraints(
     b: SchemaBuilder, schema: dict[str, Any], info: FieldInfo, module: str, where: Expr
 ) -> dict[str, Any]:
     """Put Field constraints on the schema of the type they constrain (through ``X | None``)."""
+    if info.discriminator is not None:
+        schema = _discriminate(b, schema, info.discriminator, module, where)
     if not info.constraints:
         return schema
     target = schema
@@ -189,3 +201,35 @@ def decorate(schema: dict[str, Any], info: FieldInfo, *, title: str | None) -> d
         out["deprecated"] = True
     out.update(info.extra)
     return out
+
+
+def _discriminate(
+    b: SchemaBuilder, schema: dict[str, Any], prop: str, module: str, where: Expr
+) -> dict[str, Any]:
+    """A union of definitions tagged by ``prop`` -> pydantic's ``oneOf`` + ``discriminator``."""
+    members = schema.get("anyOf")
+    if not isinstance(members, list) or len(schema) != 1:
+        members = []
+    null = {"type": "null"}
+    refs = [m for m in members if m != null]
+    mapping: dict[str, str] = {}
+    for ref in refs:
+        target = ref.get("$ref") if len(ref) == 1 else None
+        props = b.definition(target).get("properties", {}) if isinstance(target, str) else {}
+        tag = props.get(prop, {})
+        values = [tag["const"]] if "const" in tag else tag.get("enum", [])
+        if not values or not isinstance(target, str):
+            mapping = {}
+            break
+        for value in values:
+            mapping[str(value)] = target
+    if len(refs) < 2 or not mapping:
+        b.diag(
+            "QG203",
+            module,
+            where,
+            f"discriminator {prop!r} needs a union of models tagged by Literal {prop}",
+        )
+        return schema
+    tagged = {"discriminator": {"mapping": mapping, "propertyName": prop}, "oneOf": refs}
+    return {"anyOf": [tagged, null]} if len(refs) < len(members) else tagged

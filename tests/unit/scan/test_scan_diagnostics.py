@@ -103,7 +103,7 @@ def test_every_code_collected_with_exact_text(project: Project) -> None:
     q = "shop/queues.py"
     assert messages(result) == [
         "shop/broken.py:2:7: QG001 syntax error: invalid syntax",
-        f"{p}:14:57: QG203 Field(discriminator=...) is not supported by qgen's scanner",
+        f"{p}:14:9: QG203 discriminator 'kind' needs a union of models tagged by Literal kind",
         f"{p}:15:17: QG203 default compute() is not a literal qgen can evaluate",
         f"{p}:21:29: QG106 authy: auth=True on a function wired to a queue; queue jobs carry no"
         " user session",

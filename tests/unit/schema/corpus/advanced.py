@@ -86,3 +86,14 @@ Ids = TypeAliasType("Ids", list[int])
 class UsesAlias(BaseModel):
     ids: Ids
     more: Ids = []
+
+
+class Puppy(BaseModel):
+    kind: Literal["dog", "puppy"] = "dog"
+
+
+class Tagged(BaseModel):
+    pet: Union[Cat, Puppy] = Field(discriminator="kind")
+    pets: list[Annotated[Cat | Puppy, Field(discriminator="kind")]] = []
+    maybe: Optional[Annotated[Cat | Puppy, Field(discriminator="kind")]] = None
+    direct: Cat | Puppy | None = Field(None, discriminator="kind")
