@@ -15,6 +15,9 @@ What SQS can and cannot do shapes this backend (capabilities.py says the same):
   original, so a job whose input fails validation reaches the dead-letter queue at once. The
   redrive policy (``create_queues``) remains the safety net for workers that die on the last
   attempt: SQS moves such a message once it was received ``attempts`` times.
+- Attempts are receives (ApproximateReceiveCount): a message given back at shutdown, or held
+  by a worker that died, used one. A per-job ``attempts`` above the queue's is capped by the
+  queue's redrive policy (maxReceiveCount) when there is one. ``priority`` is ignored.
 """
 
 from __future__ import annotations
