@@ -217,7 +217,10 @@ async def test_api_calls_per_job_at_steady_load(backend: SqsBackend) -> None:
         return Completed(None)
 
     await _run_until(
-        backend, _settings("plain", prefetch=10, batch_size=10), handle, lambda: len(done) >= jobs
+        backend,
+        _settings("plain", prefetch=10, batch_size=10, visibility_timeout=30),
+        handle,
+        lambda: len(done) >= jobs,
     )
     per_job = sum(calls.values()) / jobs
     assert per_job <= 0.25, calls
