@@ -22,6 +22,19 @@ if TYPE_CHECKING:
 
 _ENUM_BASES = {"enum.Enum": None, "enum.IntEnum": "int", "enum.StrEnum": "str"}
 _KINDS = ("model", "typeddict", "typing_typeddict", "enum")
+# model_config keys that do not change a validation-mode JSON Schema; any other key (e.g.
+# alias_generator, use_attribute_docstrings, json_schema_extra) is reported, not ignored.
+_CONFIG_NO_SCHEMA_EFFECT = frozenset(
+    {
+        "frozen", "strict", "populate_by_name", "validate_by_name", "validate_by_alias",
+        "validate_assignment", "arbitrary_types_allowed", "from_attributes",
+        "str_strip_whitespace", "str_to_lower", "str_to_upper", "revalidate_instances",
+        "protected_namespaces", "use_enum_values", "validate_default", "validate_return",
+        "defer_build", "hide_input_in_errors", "loc_by_alias", "coerce_numbers_to_str",
+        "regex_engine", "cache_strings", "serialize_by_alias", "ser_json_inf_nan",
+        "ignored_types", "plugin_settings", "experimental_warn_on_unknown_fields",
+    }
+)  # fmt: skip
 
 
 def class_kind(b: SchemaBuilder, ref: Ref, depth: int = 0) -> str:
@@ -117,7 +130,7 @@ def _config(b: SchemaBuilder, chain: list[Ref]) -> dict[str, Any]:
                 for key, v in items:
                     if key in ("extra", "title"):
                         config[key] = _literal(b, v, ref[1])
-                    elif key in ("alias_generator", "json_schema_extra", "model_title_generator"):
+                    elif key not in _CONFIG_NO_SCHEMA_EFFECT:
                         b.diag("QG203", ref[1], v, f"model_config {key} is not supported by qgen")
     return config
 

@@ -130,3 +130,16 @@ def test_recursive_type_alias_type(tmp_path: Path) -> None:
         "$defs": {"Tree": {"items": {"$ref": "#/$defs/Tree"}, "type": "array"}},
         "$ref": "#/$defs/Tree",
     }
+
+
+def test_model_config_keys_that_change_the_schema_are_reported(tmp_path: Path) -> None:
+    body = (
+        "from pydantic import ConfigDict\n"
+        "class A(BaseModel):\n"
+        "    model_config = ConfigDict(frozen=True, use_attribute_docstrings=True)\n"
+        "    x: int\n"
+    )
+    assert build(tmp_path, body, "A") == (
+        None,
+        ["m/types.py:10:69: QG203 model_config use_attribute_docstrings is not supported by qgen"],
+    )
