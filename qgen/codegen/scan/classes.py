@@ -119,6 +119,8 @@ def _config(b: SchemaBuilder, chain: list[Ref]) -> dict[str, Any]:
         for key, value in info["kw"]:
             if key in ("extra", "title", "total"):
                 config[key] = _literal(b, value, ref[1])
+            elif key not in _CONFIG_NO_SCHEMA_EFFECT:
+                b.diag("QG203", ref[1], value, f"class keyword {key}= is not supported by qgen")
         for entry in info["body"]:
             if entry["name"] == "model_config" and entry["value"] is not None:
                 value = entry["value"]
