@@ -1,7 +1,7 @@
 """Jobs per second of a qgen backend, beside its peers, in one run.
 
     python bench/throughput.py sqlite [--url URL] [--jobs 10000] [--peers]
-        [--synchronous full|normal|full,normal] [--workers 1|2|1,2] [--json FILE]
+        [--synchronous full|normal|full,normal] [--workers 1|2|1,2] [--rounds 3] [--json FILE]
 
 For each durability setting (backends that have one), on a fresh place each time:
 
@@ -25,6 +25,7 @@ import asyncio
 import json
 import os
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -196,6 +197,18 @@ def run_peer(
         return result
 
 
+def median_rows(runs: list[list[dict[str, Any]]]) -> list[dict[str, Any]]:
+    """Row by row, the median of each figure over the rounds."""
+    out = []
+    for i, first in enumerate(runs[0]):
+        row = dict(first)
+        for f in FIGURES:
+            vals = [r[i][f] for r in runs if r[i].get(f) is not None]
+            row[f] = statistics.median(vals) if vals else None
+        out.append(row)
+    return out
+
+
 def fmt(value: Any) -> str:
     return "-" if value is None else f"{value:,.0f}"
 
@@ -227,6 +240,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--peers", action="store_true", help="also run the backend's peers")
     ap.add_argument("--synchronous", default="full", help="full, normal or full,normal (SQLite)")
     ap.add_argument("--workers", default="1", help="worker processes: 1, 2 or 1,2")
+    ap.add_argument("--rounds", type=int, default=1, help="repeat, alternating; print medians")
     ap.add_argument("--json", type=Path, help="also write the figures to this file")
     args = ap.parse_args(argv)
     target = TARGETS[args.backend]
@@ -242,12 +256,25 @@ def main(argv: list[str] | None = None) -> int:
         url = args.url or target.default_url.replace("{tmp}", tmpdir)
         for sync in syncs:
             label = f"synchronous={sync.upper()}" if sync else "default"
-            rows = run_qgen(args.backend, target, url, tmp, args.jobs, sync, workers)
-            if args.peers:
-                for peer in PEERS.get(args.backend, []):
-                    rows.append(run_peer(peer, target, url, tmp, args.jobs, sync))
+            runs: list[list[dict[str, Any]]] = []
+            for rnd in range(args.rounds):
+                # Alternate who goes first: the host's speed drifts over a run.
+                rows = run_qgen(args.backend, target, url, tmp, args.jobs, sync, workers)
+                if args.peers:
+                    peers = [
+                        run_peer(peer, target, url, tmp, args.jobs, sync)
+                        for peer in PEERS.get(args.backend, [])
+                    ]
+                    rows = peers + rows if rnd % 2 else rows + peers
+                rows.sort(key=lambda r: (not r["name"].startswith("qgen"), r.get("workers", 0)))
+                for r in rows:
+                    print(f"  round {rnd + 1}: {json.dumps(r)}", file=sys.stderr, flush=True)
+                runs.append(rows)
+            rows = median_rows(runs)
             results[label] = rows
             title = f"\n{args.backend}, {args.jobs:,} no-op jobs, {label}"
+            if args.rounds > 1:
+                title += f", median of {args.rounds} rounds"
             print(table(title, rows), flush=True)
     if args.json:
         args.json.write_text(json.dumps(results, indent=2) + "\n")

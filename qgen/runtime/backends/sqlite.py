@@ -18,9 +18,9 @@ connection of its own.
 from __future__ import annotations
 
 import asyncio
+import os
 import sqlite3
 import time
-import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -93,6 +93,7 @@ class SqliteBackend:
             url.path, url.synchronous, url.busy_timeout_ms
         )
         self._timeout = url.busy_timeout_ms / 1000
+        self._names: set[str] = set()  # queue names already validated
         self._wakers: list[Callable[[], None]] = []  # consumers in this process, woken by adds
 
     @classmethod
@@ -116,7 +117,7 @@ class SqliteBackend:
         return int(self.queues.get(queue, {}).get("attempts", DEFAULT_ATTEMPTS))
 
     def _new_job(self, queue: str, data: JSON, options: AddOptions, now: float) -> db.NewJob:
-        job_id = uuid.uuid4().hex if options.job_id is None else validate_job_id(options.job_id)
+        job_id = os.urandom(16).hex() if options.job_id is None else validate_job_id(options.job_id)
         attempts = self.max_attempts(queue) if options.attempts is None else options.attempts
         return db.NewJob(
             id=job_id,
@@ -131,8 +132,12 @@ class SqliteBackend:
         for wake in self._wakers:
             wake()
 
+    def _check_queue(self, queue: str) -> None:
+        if queue not in self._names:
+            self._names.add(validate_queue_name(queue))
+
     async def enqueue(self, queue: str, data: JSON, options: AddOptions) -> str:
-        validate_queue_name(queue)
+        self._check_queue(queue)
         now = time.time()
         job = self._new_job(queue, data, options, now)
         conn = self.conn

@@ -117,12 +117,16 @@ _TRIM = (
 T = TypeVar("T")
 
 
+_ENCODE = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+_DECODE = json.JSONDecoder().decode
+
+
 def dumps(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    return _ENCODE(value)
 
 
 def loads(text: str | None) -> Any:
-    return None if text is None else json.loads(text)
+    return None if text is None else _DECODE(text)
 
 
 def open_db(path: Path, synchronous: str, busy_timeout_ms: int) -> sqlite3.Connection:
