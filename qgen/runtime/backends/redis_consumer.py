@@ -184,7 +184,7 @@ class QueueLoop:
                 gen = self._gen
                 call: Call = (
                     "moveToActive",
-                    self.keys.move_to_active(),
+                    self.keys.active_keys,
                     [self.keys.base, _now_ms(), fetch_opts],
                 )
                 try:
@@ -278,8 +278,14 @@ class QueueLoop:
         calls = self._outcome_calls(delivery, fields, opts, outcome, token, fetch_opts)
         failures = 0
         while True:
-            futs = [self.batcher.submit(c) for c in calls]
-            replies = await asyncio.gather(*futs, return_exceptions=True)
+            if len(calls) == 1:  # the common case, without gather's extra future
+                try:
+                    replies = [await self.batcher.submit(calls[0])]
+                except Exception as exc:
+                    replies = [exc]
+            else:
+                futs = [self.batcher.submit(c) for c in calls]
+                replies = await asyncio.gather(*futs, return_exceptions=True)
             if not any(isinstance(r, TRANSIENT) for r in replies):
                 break
             failures += 1
@@ -356,7 +362,7 @@ class QueueLoop:
             keep = opts.get("removeOnComplete", self.keep_complete)
             packed = self._finish_opts(token, keep, d.max_attempts, d.attempt - 1)
             args = [jid, now, "returnvalue", dumps(outcome.result), "completed", fetch, k.base]
-            return [("moveToFinished", k.move_to_finished(jid, "completed"), [*args, packed])]
+            return [("moveToFinished", k.finished_keys(jid, "completed"), [*args, packed])]
         if isinstance(outcome, Retry):
             update = _fields(outcome.error)
             delay_ms = max(int(outcome.delay * 1000), 0)
@@ -378,7 +384,7 @@ class QueueLoop:
         packed = self._finish_opts(token, keep, d.max_attempts, d.attempt - 1)
         update = _fields(error, extra)
         args = [jid, now, "failedReason", error.message, "failed", fetch, k.base, packed, update]
-        calls.append(("moveToFinished", k.move_to_finished(jid, "failed"), args))
+        calls.append(("moveToFinished", k.finished_keys(jid, "failed"), args))
         return calls
 
     # -- idle waiting, locks, stalled jobs ---------------------------------------------------

@@ -19,7 +19,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import NoScriptError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from qgen.runtime.backends.redis_keys import SCRIPTS, Call
+from qgen.runtime.backends.redis_keys import SCRIPTS, Call, Encoded, bulk
 
 log = logging.getLogger("qgen.redis")
 
@@ -42,42 +42,18 @@ class ScriptError(Exception):
         self.name, self.code, self.job_id = name, code, job_id
 
 
-_ENCODED: dict[str, bytes] = {}  # RESP of the strings every call repeats (queue keys, flags)
-
-
-def remember(*values: str) -> None:
-    for v in values:
-        _ENCODED[v] = _bulk(v)
-
-
-def _bulk(value: Any) -> bytes:
-    if type(value) is str:
-        hit = _ENCODED.get(value)
-        if hit is not None:
-            return hit
-        b = value.encode()
-    elif isinstance(value, bytes):
-        b = value
-    elif isinstance(value, str):
-        b = value.encode()
-    elif isinstance(value, int):
-        b = b"%d" % value
-    else:
-        b = repr(value).encode()
-    return b"$%d\r\n%b\r\n" % (len(b), b)
-
-
 def encode_evalsha(call: Call) -> bytes:
     """RESP for one ``EVALSHA``; redis-py's generic packer costs ~10x more per call."""
     name, keys, args = call
+    if isinstance(keys, Encoded):
+        n_keys, key_blob = keys.n, keys.blob
+    else:
+        n_keys, key_blob = len(keys), b"".join(map(bulk, keys))
     head = b"*%d\r\n$7\r\nEVALSHA\r\n$40\r\n%b\r\n" % (
-        3 + len(keys) + len(args),
+        3 + n_keys + len(args),
         SCRIPTS[name].sha.encode(),
     )
-    return b"".join([head, _bulk(len(keys)), *map(_bulk, keys), *map(_bulk, args)])
-
-
-remember("returnvalue", "completed", "failedReason", "failed", "0", "1", "LPUSH", "")
+    return b"".join([head, bulk(n_keys), key_blob, *map(bulk, args)])
 
 
 class Scripts:
@@ -97,7 +73,7 @@ class Scripts:
         async with asyncio.timeout(COMMAND_TIMEOUT):
             await pipe.execute()
 
-    async def call(self, name: str, keys: Sequence[str], args: Sequence[Any]) -> Any:
+    async def call(self, name: str, keys: Sequence[str] | Encoded, args: Sequence[Any]) -> Any:
         result = (await self.pipeline([(name, keys, args)]))[0]
         if isinstance(result, Exception):
             raise result

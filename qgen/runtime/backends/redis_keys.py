@@ -63,6 +63,46 @@ def _load_scripts() -> dict[str, Script]:
 SCRIPTS: dict[str, Script] = _load_scripts()
 
 
+_ENCODED: dict[str, bytes] = {}  # RESP of the strings every call repeats (queue keys, flags)
+
+
+def remember(*values: str) -> None:
+    for v in values:
+        _ENCODED[v] = bulk(v)
+
+
+def bulk(value: Any) -> bytes:
+    if type(value) is str:
+        hit = _ENCODED.get(value)
+        if hit is not None:
+            return hit
+        b = value.encode()
+    elif isinstance(value, bytes):
+        b = value
+    elif isinstance(value, str):
+        b = value.encode()
+    elif isinstance(value, int):
+        b = b"%d" % value
+    else:
+        b = repr(value).encode()
+    return b"$%d\r\n%b\r\n" % (len(b), b)
+
+
+remember("returnvalue", "completed", "failedReason", "failed", "0", "1", "LPUSH", "")
+
+
+@dataclass(frozen=True, slots=True)
+class Encoded:
+    """KEYS already in RESP form: the static key lists of the hot calls are encoded once."""
+
+    blob: bytes
+    n: int
+
+    @classmethod
+    def of(cls, keys: Sequence[str]) -> Encoded:
+        return cls(b"".join(map(bulk, keys)), len(keys))
+
+
 @dataclass(frozen=True, slots=True)
 class RedisTarget:
     """A parsed ``redis://`` / ``rediss://`` URL: the URL for redis-py (qgen's own query
@@ -92,11 +132,35 @@ def parse_url(url: str) -> RedisTarget:
     return RedisTarget(client_url, prefix)
 
 
+_KEY_FIELDS = (
+    "active",
+    "base",
+    "completed",
+    "delayed",
+    "events",
+    "failed",
+    "id",
+    "limiter",
+    "marker",
+    "meta",
+    "paused",
+    "pc",
+    "prioritized",
+    "repeat",
+    "stalled",
+    "stalled_check",
+    "wait",
+    "waiting_children",
+)
+
+
 class QueueKeys:
     """Every key of one BullMQ queue: ``<prefix>:<queue>:<type>``."""
 
     __slots__ = (
+        "_finished",
         "active",
+        "active_keys",
         "base",
         "completed",
         "delayed",
@@ -129,10 +193,21 @@ class QueueKeys:
         self.stalled, self.stalled_check = b + "stalled", b + "stalled-check"
         self.limiter, self.repeat = b + "limiter", b + "repeat"
         self.waiting_children = b + "waiting-children"
-        from qgen.runtime.backends.redis_exec import remember
-
-        remember(*(getattr(self, k) for k in self.__slots__ if k != "queue"), self.queue)
+        remember(*(getattr(self, k) for k in _KEY_FIELDS), self.queue)
         remember(b + "metrics:completed", b + "metrics:failed")
+        self.active_keys = Encoded.of(self.move_to_active())
+        self._finished = {
+            target: (
+                Encoded.of(self.move_to_finished("", target)[:11]),
+                Encoded.of(self.move_to_finished("", target)[12:]),
+            )
+            for target in ("completed", "failed")
+        }
+
+    def finished_keys(self, job_id: str, target: str) -> Encoded:
+        """move_to_finished's KEYS, encoded from the cached static parts."""
+        head, tail = self._finished[target]
+        return Encoded(head.blob + bulk(self.base + job_id) + tail.blob, head.n + 1 + tail.n)
 
     def job(self, job_id: str) -> str:
         return self.base + job_id
@@ -270,7 +345,7 @@ class QueueKeys:
 
 
 # One script call: (script name, KEYS, ARGV).
-Call = tuple[str, Sequence[str], Sequence[Any]]
+Call = tuple[str, "Sequence[str] | Encoded", Sequence[Any]]
 
 
 def pack(value: Any) -> bytes:
