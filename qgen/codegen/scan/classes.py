@@ -21,7 +21,9 @@ if TYPE_CHECKING:
     from qgen.codegen.schema import Schema, SchemaBuilder
 
 _ENUM_BASES = {"enum.Enum": None, "enum.IntEnum": "int", "enum.StrEnum": "str"}
-_KINDS = ("model", "typeddict", "typing_typeddict", "enum")
+_KINDS = ("model", "root", "typeddict", "typing_typeddict", "enum")
+_ROOT = ("ext", "pydantic.RootModel")
+_FIELD = ("ext", "pydantic.Field")
 # model_config keys that do not change a validation-mode JSON Schema; any other key (e.g.
 # alias_generator, use_attribute_docstrings, json_schema_extra) is reported, not ignored.
 _CONFIG_NO_SCHEMA_EFFECT = frozenset(
@@ -44,9 +46,13 @@ def class_kind(b: SchemaBuilder, ref: Ref, depth: int = 0) -> str:
         return "other"
     mod = ref[1]
     for base in info["bases"]:
+        if base[0] == "sub" and b.index.resolve_follow(base[1], mod) == _ROOT:
+            return "root"
         r = b.index.resolve_follow(base, mod)
         if r[0] == "ext":
             name = r[1]
+            if r == _ROOT:
+                return "root"
             if name == "pydantic.BaseModel":
                 return "model"
             if name == "typing_extensions.TypedDict":
@@ -87,6 +93,8 @@ def class_schema(b: SchemaBuilder, ref: Ref, e: Expr, module: str) -> Schema:
         return {}
     if kind == "enum":
         return b.define(ref, lambda: _enum_schema(b, ref))
+    if kind == "root":
+        return b.define(ref, lambda: _root_schema(b, ref, e, module))
     return b.define(ref, lambda: _object_schema(b, ref, kind))
 
 
@@ -231,6 +239,40 @@ def _object_schema(b: SchemaBuilder, ref: Ref, kind: str) -> Schema:
     elif config.get("extra") == "allow":
         out["additionalProperties"] = True
     return out
+
+
+def _root_schema(b: SchemaBuilder, ref: Ref, e: Expr, module: str) -> Schema:
+    """A RootModel: the schema of its root type, titled by the class."""
+    chain = [r for r in _mro(b, ref) if class_kind(b, r) == "root"]
+    schema: Schema | None = None
+    for cls in reversed(chain):  # the most derived declaration of the root type wins
+        info = b.index.get_def(cls)
+        for entry in info["body"]:
+            if entry["name"] == "root" and entry["ann"] is not None:
+                ann, metas, _req, _cv = _unwrap(b, entry["ann"], cls[1])
+                field = FieldInfo()
+                b.read_metadata(metas, cls[1], field)
+                value = entry["value"]
+                is_call = value is not None and value[0] == "call"
+                if is_call and b.index.resolve_follow(value[1], cls[1]) == _FIELD:
+                    read_field_call(b, value, cls[1], field)
+                got, _ = b.gen(ann, cls[1])
+                schema = decorate(apply_constraints(b, got, field, cls[1], ann), field, title=None)
+                break
+        if schema is None:
+            for base in info["bases"]:
+                if base[0] == "sub" and b.index.resolve_follow(base[1], cls[1]) == _ROOT:
+                    schema = dict(b.gen(base[2][0], cls[1])[0]) if base[2] else {}
+        if schema is not None:
+            break
+    if schema is None:
+        b.diag("QG201", module, e, f"{text(e)}: RootModel without a root type")
+        return {}
+    config = _config(b, chain)
+    schema["title"] = config.get("title") or ref[2]
+    if b.index.get_def(ref)["doc"]:
+        schema["description"] = b.index.get_def(ref)["doc"]
+    return schema
 
 
 def enum_values(b: SchemaBuilder, ref: Ref) -> dict[str, Any] | None:

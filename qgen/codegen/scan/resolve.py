@@ -26,6 +26,7 @@ _CANON: dict[str, str] = {
     "pydantic.main.BaseModel": "pydantic.BaseModel",
     "pydantic.fields.Field": "pydantic.Field",
     "pydantic.config.ConfigDict": "pydantic.ConfigDict",
+    "pydantic.root_model.RootModel": "pydantic.RootModel",
     "pydantic.dataclasses.dataclass": "dataclasses.dataclass",
     "qgen.runtime.functions.sessionless_func": "qgen.sessionless_func",
     "qgen.runtime.wiring.wire_queue_worker": "qgen.wire_queue_worker",

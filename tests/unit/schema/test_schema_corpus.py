@@ -43,7 +43,7 @@ CASES: dict[str, list[str]] = {
     "dcs": ["Point", "Documented", "Point3"],
     "forward": ["Tree", "UsesBoth", "ViaPackage"],
     "cross.b": ["Item"],
-    "pydtypes": ["Special"],
+    "pydtypes": ["Special", "Ids", "Names"],
     "advanced": [
         "Cat", "Pets", "Annotations", "Extras", "Holder", "Ping", "Pong", "TreeDict",
         "Pets_or_list", "Ids", "UsesAlias", "Tagged",
@@ -75,3 +75,17 @@ def test_static_schema_matches_pydantic(index: Index, mod: str, name: str) -> No
     assert [d.format() for d in builder.diagnostics] == []
     expected = TypeAdapter(getattr(importlib.import_module(module), name)).json_schema()
     assert normalize(got) == normalize(expected)
+
+
+def test_differs_on_purpose_computed_default(index: Index) -> None:
+    """pydantic evaluates ``Names(["a"])`` and writes ``"default": ["a"]``; the scanner never
+    runs user code, so it reports the default instead of guessing it."""
+    module = f"{PKG}.pydtypes"
+    expected = TypeAdapter(importlib.import_module(module).WithRoots).json_schema()
+    assert expected["properties"]["names"]["default"] == ["a"]
+    builder = SchemaBuilder(index)
+    assert builder.build(["name", "WithRoots", [1, 1]], module) is None
+    assert [d.format() for d in builder.diagnostics] == [
+        "tests/unit/schema/corpus/pydtypes.py:34:20: QG203 default Names(['a']) is not a literal"
+        " qgen can evaluate"
+    ]

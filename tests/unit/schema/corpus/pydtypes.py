@@ -4,7 +4,7 @@ import ipaddress
 import pathlib
 
 import pydantic
-from pydantic import BaseModel, HttpUrl, PositiveInt, SecretStr
+from pydantic import BaseModel, Field, HttpUrl, PositiveInt, RootModel, SecretStr
 from pydantic.types import NonNegativeFloat, StrictStr
 
 
@@ -19,3 +19,16 @@ class Special(BaseModel):
     ip: ipaddress.IPv4Address
     born: pydantic.PastDate
     ident: pydantic.UUID4
+
+
+class Ids(RootModel[list[int]]):
+    """Some ids."""
+
+
+class Names(RootModel):
+    root: list[str] = Field(min_length=1)
+
+
+class WithRoots(BaseModel):
+    ids: Ids
+    names: Names = Names(["a"])
