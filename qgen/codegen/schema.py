@@ -111,6 +111,8 @@ class SchemaBuilder:
                     head = self.index.resolve_follow(value[1], ref[1])
                     if head == ("ext", "typing.TypeAliasType"):  # named: a $defs entry
                         return self.define(ref, lambda: self.gen(value[2][1], ref[1])[0]), True
+                    if head == ("ext", "typing.NewType"):  # validated as its base type
+                        return self.gen(value[2][1], ref[1])
                 if ref in self._expanding:
                     self.diag(
                         "QG201",

@@ -57,7 +57,14 @@ SIMPLE: dict[str, Schema] = {
     "pydantic.UUID4": {"format": "uuid4", "type": "string"},
     "pydantic.JsonValue": {},
 }
-LISTS = {"builtins.list", "typing.List", "typing.Sequence", "typing.MutableSequence"}
+LISTS = {
+    "builtins.list",
+    "typing.List",
+    "typing.Sequence",
+    "typing.MutableSequence",
+    "typing.Deque",
+    "collections.deque",
+}
 SETS = {
     "builtins.set",
     "builtins.frozenset",

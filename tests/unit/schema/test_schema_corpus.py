@@ -32,7 +32,7 @@ CASES: dict[str, list[str]] = {
         "SetStr", "FrozenInt", "TupleFixed", "TupleVar", "TupleEmpty", "SeqInt", "MapStrInt",
         "OptInt", "IntOrNone", "UnionIS", "UnionNested", "UnionDup", "Lit1", "LitMany",
         "LitMixed", "LitNone", "LitInts", "PositiveInt", "Name", "Described", "ListOfNames",
-        "NamesMinMax", "NestedContainers", "DocOnly", "ForwardList",
+        "NamesMinMax", "NestedContainers", "DocOnly", "ForwardList", "UserId", "IdQueue",
     ],
     "enums": ["Color", "Level", "Mode", "Counted", "Mixed"],
     "models": [

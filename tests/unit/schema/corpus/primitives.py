@@ -4,8 +4,9 @@
 import datetime
 import decimal
 import uuid
+from collections import deque
 from collections.abc import Mapping, Sequence
-from typing import Annotated, Any, Literal, Optional, Union
+from typing import Annotated, Any, Literal, NewType, Optional, Union
 
 from pydantic import Field
 from typing_extensions import TypeAlias
@@ -53,3 +54,5 @@ NamesMinMax = Annotated[list[str], Field(min_length=1, max_length=3)]
 NestedContainers = dict[str, list[tuple[int, Optional[str]]]]
 DocOnly = Annotated[int, "just documentation"]
 ForwardList = list["int"]
+UserId = NewType("UserId", int)
+IdQueue = deque[UserId]
