@@ -26,6 +26,7 @@ from urllib.parse import parse_qsl, urlencode
 PEERS: dict[str, list[str]] = {
     "sqlite": ["sqlite_huey"],
     "redis": ["redis_bullmq", "redis_dramatiq", "redis_saq"],
+    "postgres": ["pg_rerun", "pg_pgqueuer", "pg_procrastinate"],
 }
 
 
@@ -78,9 +79,11 @@ def _sqlite_all_done(url: str, queue: str, jobs: int) -> bool:
         conn.close()
 
 
+from bench.peers import pg_target as _pg  # noqa: E402
 from bench.peers import redis_target as _redis  # noqa: E402
 
 TARGETS: dict[str, Target] = {
     "sqlite": Target("sqlite:///{tmp}/jobs.db", _sqlite_fresh, all_done=_sqlite_all_done),
     "redis": Target("redis://127.0.0.1:6379/0", _redis.fresh, _redis.completed),
+    "postgres": Target(_pg.DEFAULT_URL, _pg.fresh, all_done=_pg.all_done),
 }
