@@ -136,6 +136,15 @@ async def test_client_kill_mid_run_reconnects(
                     killed += int(await raw.execute_command("CLIENT", "KILL", "ID", client["id"]))
             assert killed >= 1  # the consumer at least (idle clients reconnect lazily)
         await wait_for(lambda: count(raw, completed), lambda c: c >= 400, 60, "all jobs")
+        # Once more while the worker is idle, blocked on the queue marker: a job added after
+        # the kill is still picked up (the blocking connection comes back by itself).
+        await asyncio.sleep(0.5)
+        for client in await raw.client_list():
+            if client.get("name") == f"qgen:{prefix}":
+                await raw.execute_command("CLIENT", "KILL", "ID", client["id"])
+        late = await backend.enqueue("r-echo", {"n": 999}, AddOptions())
+        info = await backend.wait("r-echo", late, 15)
+        assert info.status is JobStatus.COMPLETED
         assert proc.poll() is None, "the worker must survive dropped connections"
         assert await count(raw, f"{prefix}:r-echo:failed") == 0
     finally:
