@@ -110,6 +110,8 @@ class QueueLoop:
         self._timer: asyncio.TimerHandle | None = None  # wakes slots for the next delayed job
         self._timer_due = 0.0
         self._slots: list[asyncio.Task[None]] = []
+        self._opts_cache: dict[Any, tuple[dict[str, Any], int, Any]] = {}
+        self._finish_cache: dict[tuple[Any, ...], bytes] = {}
         self._aux: list[asyncio.Task[None]] = []
 
     # -- life cycle --------------------------------------------------------------------------
@@ -258,14 +260,14 @@ class QueueLoop:
     async def _process(self, job: Fetched, token: str, fetch_opts: bytes) -> Fetched | None:
         job_id, fields = job
         self.active[job_id] = token
-        opts = job_opts(fields)
+        opts, attempts, backoff = self._opts(fields.get("opts"))
         delivery = Delivery(
             queue=self.queue,
             job_id=job_id,
             data=_data(fields),
             attempt=attempts_made(fields) + 1,
-            max_attempts=max_attempts(opts, self.default_attempts),
-            backoff=from_bull_backoff(opts.get("backoff")),
+            max_attempts=attempts,
+            backoff=backoff,
             report_progress=_Progress(self, job_id).report,
         )
         try:
@@ -329,7 +331,31 @@ class QueueLoop:
             )
             return None
 
+    def _opts(self, raw: Any) -> tuple[dict[str, Any], int, Any]:
+        """(options, max attempts, backoff) of a job; jobs of one producer share the same
+        options text, so the parse is cached (the dicts are never changed)."""
+        hit = self._opts_cache.get(raw)
+        if hit is None:
+            opts = job_opts({"opts": raw})
+            hit = (
+                opts,
+                max_attempts(opts, self.default_attempts),
+                from_bull_backoff(opts.get("backoff")),
+            )
+            if len(self._opts_cache) < 256:
+                self._opts_cache[raw] = hit
+        return hit
+
     def _finish_opts(self, token: str, keep: Any, attempts: int, made: int) -> bytes:
+        key = (token, keep if isinstance(keep, bool | int | None) else repr(keep), attempts, made)
+        packed = self._finish_cache.get(key)
+        if packed is None:
+            packed = self._pack_finish(token, keep, attempts, made)
+            if len(self._finish_cache) < 4096:
+                self._finish_cache[key] = packed
+        return packed
+
+    def _pack_finish(self, token: str, keep: Any, attempts: int, made: int) -> bytes:
         opts: dict[str, Any] = {
             "token": token,
             "keepJobs": keep_jobs(keep),

@@ -86,7 +86,10 @@ def from_bull_backoff(raw: Any) -> dict[str, Any] | None:
 
 
 def keep_jobs(value: Any) -> dict[str, int]:
-    """qgen's remove_on_* (True: keep none, False/None: keep all, n: keep n) -> keepJobs."""
+    """qgen's remove_on_* (True: keep none, False/None: keep all, n: keep n) -> keepJobs; a
+    Node job may carry BullMQ's own ``{age, count, limit}`` form, kept as it is."""
+    if isinstance(value, dict):
+        return {k: int(v) for k, v in value.items() if k in ("age", "count", "limit")}
     if value is True:
         return {"count": 0}
     if value is False or value is None:
