@@ -118,7 +118,7 @@ async def echo_positive(services: Any, data: Positive, interaction: Interaction)
 
 class Task(BaseModel):
     n: int = 0
-    mode: str = "ok"  # ok | boom | fail | discard | sleep | gate
+    mode: str = "ok"  # ok | boom | fail | discard | progress | announce
     sleep: float = 0.0
     gate: str | None = None
 
@@ -145,6 +145,8 @@ async def work(services: Any, data: Task, interaction: Interaction) -> TaskResul
             q.fail(f"failing {data.n}")
         if data.mode == "discard":
             q.discard(f"discarding {data.n}")
+        if data.mode == "announce":
+            await q.update_progress("started")
         if data.mode == "progress":
             await q.update_progress(10)
             await q.update_progress({"step": 2, "of": 3})
