@@ -109,8 +109,8 @@ def summaries(
     if cache_dir is not None and (todo or len(cache) != len(files)):
         _save_cache(cache_dir, {f.key: result[f.path] for f in files})
     by_module: dict[str, dict[str, Any]] = {}
-    for f in files:  # sorted by path: a package dir wins over a same-named module file
-        by_module.setdefault(f.module, result[f.path])
+    for f in sorted(files, key=lambda f: (not f.is_pkg, f.path)):
+        by_module.setdefault(f.module, result[f.path])  # as in Python: a package wins
     return by_module, len(todo)
 
 
