@@ -220,6 +220,8 @@ async def run_worker(
                     return
             stop_task.cancel()
             await run_task  # re-raises a consumer crash
+            if not stop.is_set():
+                log.warning("the %s consumer stopped on its own", name)
             log.info("worker stopped")
         finally:
             await conn.close()
