@@ -27,22 +27,17 @@ from collections.abc import Coroutine, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar, Generic, Self, TypeVar
 
-from pydantic import TypeAdapter, ValidationError
-from pydantic_core import to_jsonable_python
-
 from qgen.runtime.backends import open_backend
-from qgen.runtime.backends.base import AddOptions, Backend, JobInfo, JobStatus
+from qgen.runtime.backends.base import Backend, JobInfo, JobStatus
 from qgen.runtime.capabilities import Feature, backend_for_url, supports
-from qgen.runtime.config_keys import check_backoff
 from qgen.runtime.errors import (
     ConfigError,
     JobFailedError,
     JobNotFound,
     UnsupportedByBackend,
-    ValidationFailed,
 )
 from qgen.runtime.interaction import Progress
-from qgen.runtime.names import validate_job_id
+from qgen.runtime.payloads import Adapters, add_options
 from qgen.runtime.wiring import BackoffConfig
 
 InT = TypeVar("InT")
@@ -56,94 +51,6 @@ class QueueMeta:
     input_type: Any  # anything pydantic.TypeAdapter accepts: the generated model or type
     output_type: Any  # None when the queue's function returns no result
     config: Mapping[str, Any]  # normalized config from the manifest (attempts, backoff, ...)
-
-
-class _Adapters:
-    """TypeAdapters of one queue, built once per client."""
-
-    def __init__(self, meta: QueueMeta) -> None:
-        self.meta = meta
-        self.input: TypeAdapter[Any] = TypeAdapter(meta.input_type)
-        self.has_result = meta.output_type is not None and meta.output_type is not type(None)
-        self.output: TypeAdapter[Any] | None = (
-            TypeAdapter(meta.output_type) if self.has_result else None
-        )
-
-    def prepare(self, data: Any) -> Any:
-        """Validate ``data`` into the input type and return it JSON-ready.
-
-        Accepted: an instance of the input type, plain data (dicts, lists, ...), or another
-        pydantic model / dataclass of the same shape (compared through its JSON form)."""
-        try:
-            value = self.input.validate_python(data)
-        except ValidationError as first:
-            try:
-                jsonable = to_jsonable_python(data)
-            except Exception:
-                jsonable = data
-            if jsonable == data:
-                raise self._failed(first) from None
-            try:
-                value = self.input.validate_python(jsonable)
-            except ValidationError as exc:
-                raise self._failed(exc) from None
-        return self.input.dump_python(value, mode="json")
-
-    def _failed(self, exc: ValidationError) -> ValidationFailed:
-        errors = [dict(e) for e in exc.errors(include_url=False)]
-        return ValidationFailed(self.meta.name, describe_validation_error(exc), errors)
-
-
-def describe_validation_error(exc: ValidationError) -> str:
-    """pydantic's errors on one line: ``loc: msg; ...`` (at most five, then a count)."""
-    parts = []
-    for err in exc.errors(include_url=False)[:5]:
-        loc = ".".join(str(p) for p in err["loc"]) or "data"
-        parts.append(f"{loc}: {err['msg']}")
-    more = exc.error_count() - len(parts)
-    return "; ".join(parts) + (f" (and {more} more)" if more > 0 else "")
-
-
-def _options(
-    *,
-    job_id: str | None = None,
-    delay: float | dt.timedelta | None = None,
-    priority: int | None = None,
-    attempts: int | None = None,
-    backoff: BackoffConfig | Mapping[str, Any] | None = None,
-    extra: Mapping[str, Any] | None = None,
-) -> AddOptions:
-    if job_id is not None:
-        validate_job_id(job_id)
-    seconds = 0.0
-    if delay is not None:
-        if isinstance(delay, dt.timedelta):
-            seconds = delay.total_seconds()
-        elif isinstance(delay, int | float) and not isinstance(delay, bool):
-            seconds = float(delay)
-        else:
-            raise ConfigError(f"delay must be seconds or a timedelta, not {delay!r}")
-        if seconds < 0:
-            raise ConfigError(f"delay must be >= 0, not {delay!r}")
-    if priority is not None and (isinstance(priority, bool) or not isinstance(priority, int)):
-        raise ConfigError(f"priority must be an integer, not {priority!r}")
-    if attempts is not None and (
-        isinstance(attempts, bool) or not isinstance(attempts, int) or attempts < 1
-    ):
-        raise ConfigError(f"attempts must be an integer >= 1, not {attempts!r}")
-    norm_backoff = None
-    if backoff is not None:
-        norm_backoff, err = check_backoff(backoff)
-        if err:
-            raise ConfigError(err)
-    return AddOptions(
-        job_id=job_id,
-        delay=seconds,
-        priority=priority or 0,
-        attempts=attempts,
-        backoff=norm_backoff,
-        extra=dict(extra or {}),
-    )
 
 
 class AsyncJobHandle(Generic[OutT]):
@@ -240,7 +147,7 @@ class AsyncQueue(Generic[InT, OutT]):
         ``backend_options``: ``connection`` (postgres: join the caller's transaction),
         ``group`` (SQS FIFO message group)."""
         payload = self.client._adapters(self.meta.name).prepare(data)
-        options = _options(
+        options = add_options(
             job_id=job_id,
             delay=delay,
             priority=priority,
@@ -265,7 +172,7 @@ class AsyncQueue(Generic[InT, OutT]):
         """Validate every item first (one bad item: ValidationFailed, nothing written)."""
         adapters = self.client._adapters(self.meta.name)
         payloads = [adapters.prepare(item) for item in items]
-        options = _options(
+        options = add_options(
             delay=delay,
             priority=priority,
             attempts=attempts,
@@ -368,7 +275,7 @@ class AsyncClientBase:
         self._metas = dict(queues)
         self._backend: Backend | None = None
         self._lock = asyncio.Lock()
-        self._adapter_cache: dict[str, _Adapters] = {}
+        self._adapter_cache: dict[str, Adapters] = {}
         self._queue_cache: dict[str, AsyncQueue[Any, Any]] = {}
 
     @classmethod
@@ -382,10 +289,10 @@ class AsyncClientBase:
             raise ConfigError(f"unknown queue {name!r}; known queues: {known}")
         return meta
 
-    def _adapters(self, name: str) -> _Adapters:
+    def _adapters(self, name: str) -> Adapters:
         adapters = self._adapter_cache.get(name)
         if adapters is None:
-            adapters = self._adapter_cache[name] = _Adapters(self._meta(name))
+            adapters = self._adapter_cache[name] = Adapters(self._meta(name))
         return adapters
 
     async def _connect(self) -> Backend:
