@@ -35,7 +35,6 @@ from qgen.runtime.backends.base import (
     Outcome,
     Retry,
 )
-from qgen.runtime.client import describe_validation_error
 from qgen.runtime.errors import ConfigError, QueueJobDiscarded
 from qgen.runtime.interaction import (
     Interaction,
@@ -43,6 +42,7 @@ from qgen.runtime.interaction import (
     SyncInteraction,
     SyncQueueInteraction,
 )
+from qgen.runtime.payloads import describe_validation_error
 from qgen.runtime.retry import backoff_delay
 from qgen.runtime.wiring import QueueWiring, with_defaults
 

@@ -11,8 +11,9 @@ from typing import Any
 import pytest
 from pydantic import BaseModel
 
-from qgen.runtime.client import AsyncClientBase, ClientBase, QueueMeta, _Adapters, _options
+from qgen.runtime.client import AsyncClientBase, ClientBase, QueueMeta
 from qgen.runtime.errors import ConfigError, ValidationFailed
+from qgen.runtime.payloads import Adapters, add_options
 
 
 class Payment(BaseModel):
@@ -50,12 +51,12 @@ EXPECTED = {"order_id": "o1", "amount": 5, "when": "2026-01-02T03:04:05Z"}
     ],
 )
 def test_accepted_shapes_become_json_ready(data: Any) -> None:
-    assert _Adapters(META).prepare(data) == EXPECTED
+    assert Adapters(META).prepare(data) == EXPECTED
 
 
 def test_invalid_data_raises_with_pydantic_errors() -> None:
     with pytest.raises(ValidationFailed) as info:
-        _Adapters(META).prepare({"order_id": "o1", "amount": "many"})
+        Adapters(META).prepare({"order_id": "o1", "amount": "many"})
     assert info.value.queue == "payments"
     locs = {tuple(e["loc"]) for e in info.value.errors}
     assert locs == {("amount",), ("when",)}
@@ -63,13 +64,13 @@ def test_invalid_data_raises_with_pydantic_errors() -> None:
 
 
 def test_scalar_and_container_types() -> None:
-    adapters = _Adapters(QueueMeta("q", set[uuid.UUID], None, {}))
+    adapters = Adapters(QueueMeta("q", set[uuid.UUID], None, {}))
     u = uuid.UUID(int=1)
     assert adapters.prepare({u}) == [str(u)]
 
 
 def test_options_normalized() -> None:
-    opts = _options(
+    opts = add_options(
         job_id="a:b",
         delay=dt.timedelta(milliseconds=1500),
         priority=3,
@@ -78,7 +79,7 @@ def test_options_normalized() -> None:
     )
     assert (opts.job_id, opts.delay, opts.priority, opts.attempts) == ("a:b", 1.5, 3, 2)
     assert opts.backoff == {"type": "fixed", "delay": 2000}
-    assert _options().delay == 0.0 and _options().priority == 0
+    assert add_options().delay == 0.0 and add_options().priority == 0
 
 
 @pytest.mark.parametrize(
@@ -94,9 +95,9 @@ def test_options_normalized() -> None:
         {"backoff": {"type": "linear"}},
     ],
 )
-def test_bad_options(kwargs: dict[str, Any]) -> None:
+def test_badadd_options(kwargs: dict[str, Any]) -> None:
     with pytest.raises(ConfigError):
-        _options(**kwargs)
+        add_options(**kwargs)
 
 
 class Async(AsyncClientBase):

@@ -1,0 +1,108 @@
+"""What the client does before anything is sent: validate job data into the queue's input type
+(JSON-ready afterwards) and normalize add options into :class:`AddOptions`."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from pydantic import TypeAdapter, ValidationError
+from pydantic_core import to_jsonable_python
+
+from qgen.runtime.backends.base import AddOptions
+from qgen.runtime.config_keys import check_backoff
+from qgen.runtime.errors import ConfigError, ValidationFailed
+from qgen.runtime.names import validate_job_id
+
+if TYPE_CHECKING:
+    from qgen.runtime.client import QueueMeta
+    from qgen.runtime.wiring import BackoffConfig
+
+
+class Adapters:
+    """TypeAdapters of one queue, built once per client."""
+
+    def __init__(self, meta: QueueMeta) -> None:
+        self.meta = meta
+        self.input: TypeAdapter[Any] = TypeAdapter(meta.input_type)
+        self.has_result = meta.output_type is not None and meta.output_type is not type(None)
+        self.output: TypeAdapter[Any] | None = (
+            TypeAdapter(meta.output_type) if self.has_result else None
+        )
+
+    def prepare(self, data: Any) -> Any:
+        """Validate ``data`` into the input type and return it JSON-ready.
+
+        Accepted: an instance of the input type, plain data (dicts, lists, ...), or another
+        pydantic model / dataclass of the same shape (compared through its JSON form)."""
+        try:
+            value = self.input.validate_python(data)
+        except ValidationError as first:
+            try:
+                jsonable = to_jsonable_python(data)
+            except Exception:
+                jsonable = data
+            if jsonable == data:
+                raise self._failed(first) from None
+            try:
+                value = self.input.validate_python(jsonable)
+            except ValidationError as exc:
+                raise self._failed(exc) from None
+        return self.input.dump_python(value, mode="json", exclude_unset=True)
+
+    def _failed(self, exc: ValidationError) -> ValidationFailed:
+        errors = [dict(e) for e in exc.errors(include_url=False)]
+        return ValidationFailed(self.meta.name, describe_validation_error(exc), errors)
+
+
+def describe_validation_error(exc: ValidationError) -> str:
+    """pydantic's errors on one line: ``loc: msg; ...`` (at most five, then a count)."""
+    parts = []
+    for err in exc.errors(include_url=False)[:5]:
+        loc = ".".join(str(p) for p in err["loc"]) or "data"
+        parts.append(f"{loc}: {err['msg']}")
+    more = exc.error_count() - len(parts)
+    return "; ".join(parts) + (f" (and {more} more)" if more > 0 else "")
+
+
+def add_options(
+    *,
+    job_id: str | None = None,
+    delay: float | dt.timedelta | None = None,
+    priority: int | None = None,
+    attempts: int | None = None,
+    backoff: BackoffConfig | Mapping[str, Any] | None = None,
+    extra: Mapping[str, Any] | None = None,
+) -> AddOptions:
+    if job_id is not None:
+        validate_job_id(job_id)
+    seconds = 0.0
+    if delay is not None:
+        if isinstance(delay, dt.timedelta):
+            seconds = delay.total_seconds()
+        elif isinstance(delay, int | float) and not isinstance(delay, bool):
+            seconds = float(delay)
+        else:
+            raise ConfigError(f"delay must be seconds or a timedelta, not {delay!r}")
+        if seconds < 0:
+            raise ConfigError(f"delay must be >= 0, not {delay!r}")
+    if priority is not None and (isinstance(priority, bool) or not isinstance(priority, int)):
+        raise ConfigError(f"priority must be an integer, not {priority!r}")
+    if attempts is not None and (
+        isinstance(attempts, bool) or not isinstance(attempts, int) or attempts < 1
+    ):
+        raise ConfigError(f"attempts must be an integer >= 1, not {attempts!r}")
+    norm_backoff = None
+    if backoff is not None:
+        norm_backoff, err = check_backoff(backoff)
+        if err:
+            raise ConfigError(err)
+    return AddOptions(
+        job_id=job_id,
+        delay=seconds,
+        priority=priority or 0,
+        attempts=attempts,
+        backoff=norm_backoff,
+        extra=dict(extra or {}),
+    )
