@@ -152,3 +152,22 @@ def test_check_reports_errors_with_exit_2(tmp_path: Path) -> None:
     (project / "shop" / "queues.py").write_text("x = (\n")
     code, _, stderr = run_cli(project, "check")
     assert code == 2 and "QG001" in stderr
+
+
+def test_client_does_not_import_user_code(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    project = build_case("shop", tmp_path)
+    probe = (
+        "import sys, shop.generated.client, shop.generated.workers.sqlite\n"
+        "print(sorted(m for m in sys.modules if m.startswith('shop')))"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", probe], cwd=project, capture_output=True, text=True, check=False
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == (
+        "['shop', 'shop.generated', 'shop.generated.client', 'shop.generated.models', "
+        "'shop.generated.workers', 'shop.generated.workers.sqlite']"
+    )
