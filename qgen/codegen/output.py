@@ -90,8 +90,9 @@ def existing_files(out_dir: Path) -> list[str]:
 
 
 def owned_files(out_dir: Path) -> set[str]:
-    owned = set(_manifest_files(read_manifest(out_dir)))
-    if read_manifest(out_dir) is not None:
+    manifest = read_manifest(out_dir)
+    owned = set(_manifest_files(manifest))
+    if manifest is not None:
         owned.add(MANIFEST)
     for rel in existing_files(out_dir):
         if rel.endswith(".py") and _has_banner(out_dir / rel):
@@ -153,13 +154,16 @@ def write_tree(out_dir: Path, tree: Mapping[str, bytes]) -> tuple[list[str], lis
     owned = owned_files(out_dir)
     pending: list[tuple[Path, Path]] = []
     written: list[str] = []
+    folders: set[Path] = set()
     try:
         # manifest.json goes last, so a build that dies half-way is not taken for complete.
         for rel in sorted(tree, key=lambda r: (r == MANIFEST, r)):
             target = out_dir / rel
             if _read(target) == tree[rel]:
                 continue
-            target.parent.mkdir(parents=True, exist_ok=True)
+            if target.parent not in folders:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                folders.add(target.parent)
             tmp = target.with_name(f".{target.name}.qgen-tmp-{os.getpid()}")
             with tmp.open("wb") as fh:
                 fh.write(tree[rel])
