@@ -102,6 +102,9 @@ def _save_state(config: Config, key: str) -> None:
     path = _state_file(config)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
+        ignore = config.root / ".qgen" / ".gitignore"
+        if not ignore.exists():  # caches and the embedded queue file are local state
+            ignore.write_text("# created by qgen: local caches and queue files\n*\n")
         tmp = path.with_name(f"build.json.{os.getpid()}.tmp")
         tmp.write_text(json.dumps({"key": key, "out": config.out}), encoding="utf-8")
         tmp.replace(path)

@@ -171,3 +171,8 @@ def test_client_does_not_import_user_code(tmp_path: Path) -> None:
         "['shop', 'shop.generated', 'shop.generated.client', 'shop.generated.models', "
         "'shop.generated.workers', 'shop.generated.workers.sqlite']"
     )
+
+
+def test_local_state_is_git_ignored(tmp_path: Path) -> None:
+    project = build_case("shop", tmp_path)
+    assert (project / ".qgen" / ".gitignore").read_text().splitlines()[-1] == "*"
