@@ -30,14 +30,12 @@ import sqlite3
 import time
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, TypeVar
 
 from qgen.runtime.backends import sqlite_db as db
+from qgen.runtime.backends import sqlite_outcomes as outcomes
 from qgen.runtime.backends.base import (
-    Completed,
     Delivery,
-    Discarded,
     ErrorInfo,
     Failed,
     Handler,
@@ -45,6 +43,7 @@ from qgen.runtime.backends.base import (
     QueueSettings,
     Retry,
 )
+from qgen.runtime.backends.sqlite_outcomes import Done, QueueRules
 from qgen.runtime.interaction import Progress
 
 if TYPE_CHECKING:
@@ -53,71 +52,20 @@ if TYPE_CHECKING:
 log = logging.getLogger("qgen.sqlite")
 T = TypeVar("T")
 
-DEFAULT_POLL_MS = 100
-DEFAULT_VISIBILITY_S = 30.0
-DEFAULT_MAX_STALLED = 1
-
-
-@dataclass(frozen=True, slots=True)
-class _QueueRules:
-    name: str
-    concurrency: int
-    prefetch: int
-    poll: float  # s
-    visibility: float  # s
-    max_stalled: int
-    keep_completed: int | None  # None: keep all
-    keep_failed: int | None
-    dead_letter: str | None
-
-    @classmethod
-    def of(cls, s: QueueSettings) -> _QueueRules:
-        c = s.config
-        return cls(
-            name=s.name,
-            concurrency=max(1, s.concurrency),
-            prefetch=max(1, s.prefetch),
-            poll=float(c.get("poll_interval", DEFAULT_POLL_MS)) / 1000.0,
-            visibility=float(c.get("visibility_timeout", DEFAULT_VISIBILITY_S)),
-            max_stalled=int(c.get("max_stalled_count", DEFAULT_MAX_STALLED)),
-            keep_completed=_keep(c.get("remove_on_complete")),
-            keep_failed=_keep(c.get("remove_on_fail")),
-            dead_letter=c.get("dead_letter"),
-        )
-
-    @property
-    def capacity(self) -> int:
-        """Jobs this process may hold leased at once: ``batch_size`` running plus ``prefetch``
-        leased ahead, which start as soon as a slot frees without waiting for a round."""
-        return self.concurrency + self.prefetch
-
-
-def _keep(value: object) -> int | None:
-    if value is None or value is False:
-        return None
-    if value is True:
-        return 0
-    return max(0, int(str(value)))
-
-
-# A recorded outcome: (job, outcome), or (job, None) to give the lease back untouched.
-_Done = tuple[db.Leased, Outcome | None]
-_NULL = "null"
-
 
 class SqliteConsumer:
     def __init__(
         self, backend: SqliteBackend, queues: Sequence[QueueSettings], handle: Handler
     ) -> None:
         self._backend = backend
-        self._rules = {q.name: _QueueRules.of(q) for q in queues}
+        self._rules = {q.name: QueueRules.of(q) for q in queues}
         self._handle = handle
         names = [q.config.get("name") for q in queues if q.config.get("name")]
         self._worker = str(names[0]) if names else f"{socket.gethostname()}:{os.getpid()}"
         self._token_base = uuid.uuid4().hex[:12]
         self._rounds = 0
         self._timeout = backend.url.busy_timeout_ms / 1000
-        self._pending: list[_Done] = []
+        self._pending: list[Done] = []
         self._buffer: dict[str, collections.deque[db.Leased]] = {
             q: collections.deque() for q in self._rules
         }
@@ -308,7 +256,7 @@ class SqliteConsumer:
 
     async def _release_all(self) -> None:
         """On the way out: record what is pending, give back whatever is still held."""
-        left: list[_Done] = [(j, None) for buf in self._buffer.values() for j in buf]
+        left: list[Done] = [(j, None) for buf in self._buffer.values() for j in buf]
         left += [(j, None) for j, _ in self._running.values()]
         left += self._pending
         self._pending = []
@@ -320,7 +268,7 @@ class SqliteConsumer:
 
     # -- SQL ---------------------------------------------------------------------------------
 
-    async def _round(self, done: list[_Done], want: dict[str, int]) -> dict[str, list[db.Leased]]:
+    async def _round(self, done: list[Done], want: dict[str, int]) -> dict[str, list[db.Leased]]:
         conn = self.conn
         now = time.time()
         ready = [q for q in want if q not in self._maybe_empty or db.has_ready(conn, q, now)]
@@ -329,8 +277,10 @@ class SqliteConsumer:
         self._rounds += 1
         token = f"{self._token_base}-{self._rounds}"
 
+        plan = outcomes.plan(done, self._rules, self._backend.max_attempts, now)
+
         def body(c: sqlite3.Connection) -> dict[str, list[db.Leased]]:
-            self._record(c, done, now)
+            outcomes.apply(c, plan)
             got = {}
             for q in ready:
                 until = now + self._rules[q].visibility
@@ -338,65 +288,6 @@ class SqliteConsumer:
             return got
 
         return await db.write(conn, body, self._timeout)
-
-    def _record(self, c: sqlite3.Connection, done: list[_Done], now: float) -> None:
-        finish: list[tuple[str, str | None, str | None, float, int, str]] = []
-        delete: list[tuple[int, str]] = []
-        retry: list[tuple[str, float, int, str]] = []
-        release: list[tuple[int, str]] = []
-        trims: set[tuple[str, str, int]] = set()
-        for job, out in done:
-            rules = self._rules.get(job.queue)
-            if type(out) is Completed:  # the common case first
-                keep = rules.keep_completed if rules else None
-                if keep == 0:
-                    delete.append((job.seq, job.lease))
-                    continue
-                result = _NULL if out.result is None else db.dumps(out.result)
-                finish.append(("completed", result, None, now, job.seq, job.lease))
-                if keep is not None:
-                    trims.add((job.queue, "completed", keep))
-                continue
-            if out is None:
-                release.append((job.seq, job.lease))
-                continue
-            if isinstance(out, Retry):
-                start = now + max(0.0, out.delay)
-                retry.append((db.dumps(out.error.to_json()), start, job.seq, job.lease))
-                continue
-            keep = rules.keep_failed if rules else None
-            if isinstance(out, Failed):
-                state, error = "failed", db.dumps(out.error.to_json())
-                if out.dead_letter:
-                    target = out.dead_letter
-                    attempts = self._backend.max_attempts(target)
-                    db.dead_letter_copy(c, target, job.seq, job.lease, attempts, now)
-            else:
-                assert isinstance(out, Discarded)
-                state = "discarded"
-                error = db.dumps(ErrorInfo("Discarded", out.reason).to_json())
-            if keep == 0:
-                delete.append((job.seq, job.lease))
-            else:
-                finish.append((state, None, error, now, job.seq, job.lease))
-                if keep is not None:
-                    trims.add((job.queue, state, keep))
-        changed = 0
-        if finish:
-            changed += db.finish(c, finish)
-        if delete:
-            changed += db.delete_leased(c, delete)
-        if retry:
-            changed += db.retry(c, retry)
-        if release:
-            changed += db.release(c, release)
-        if changed < len(done):
-            log.warning(
-                "%d outcome(s) not recorded: their lease expired and the job was taken over",
-                len(done) - changed,
-            )
-        for queue, state, keep in trims:
-            db.trim(c, queue, state, keep)
 
     async def _heartbeat(self) -> None:
         period = max(0.05, min(r.visibility for r in self._rules.values()) / 3)
@@ -432,7 +323,7 @@ class SqliteConsumer:
 
     def _recover(
         self,
-        rules: _QueueRules,
+        rules: QueueRules,
         stale: list[tuple[int, str, int, str | None]],
         now: float,
         c: sqlite3.Connection,
