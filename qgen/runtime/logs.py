@@ -58,6 +58,17 @@ def job_context(queue: str | None, job_id: str | None = None) -> Iterator[None]:
         _queue.reset(tq)
 
 
+def bind(queue: str | None, job_id: str | None) -> tuple[Any, Any]:
+    """Like :func:`job_context` without a generator (the runner's hot path); pass the result
+    to :func:`unbind`."""
+    return _queue.set(queue), _job_id.set(job_id)
+
+
+def unbind(tokens: tuple[Any, Any]) -> None:
+    _job_id.reset(tokens[1])
+    _queue.reset(tokens[0])
+
+
 def current() -> tuple[str | None, str | None]:
     return _queue.get(), _job_id.get()
 

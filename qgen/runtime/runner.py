@@ -118,10 +118,12 @@ class Runner:
             self._pool.shutdown(wait=False, cancel_futures=True)
 
     async def run(self, delivery: Delivery) -> Outcome:
-        with logs.job_context(self.queue, delivery.job_id):
+        tokens = logs.bind(self.queue, delivery.job_id)
+        try:
             outcome = await self._run(delivery)
             if isinstance(outcome, Completed):
-                log.debug("job completed")
+                if log.isEnabledFor(logging.DEBUG):
+                    log.debug("job completed")
             elif isinstance(outcome, Retry):
                 log.warning(
                     "attempt %d/%d failed (%s: %s); retry in %.3f s",
@@ -142,6 +144,8 @@ class Runner:
             else:
                 log.info("job discarded: %s", outcome.reason)
             return outcome
+        finally:
+            logs.unbind(tokens)
 
     async def _run(self, delivery: Delivery) -> Outcome:
         try:
@@ -180,6 +184,8 @@ class Runner:
     async def _attempt(self, delivery: Delivery, data: Any) -> Any:
         facts = (self.queue, delivery.job_id, delivery.attempt, delivery.max_attempts)
         interaction = Interaction(QueueInteraction(*facts, delivery.report_progress))
+        if self.timeout is None and not self.wiring.middleware:  # the common, fast path
+            return await self._call(delivery, data, interaction, facts)
         result: Any = _UNSET
 
         async def call() -> None:
