@@ -20,30 +20,19 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from qgen.runtime.backends.base import (
-    Completed,
     Delivery,
-    Discarded,
     ErrorInfo,
-    Failed,
     Handler,
-    Outcome,
     QueueSettings,
     Retry,
 )
 from qgen.runtime.backends.redis_exec import COMMAND_TIMEOUT, TRANSIENT, Batcher, ScriptError
 from qgen.runtime.backends.redis_jobs import (
-    DISCARDED_FIELD,
-    ERROR_FIELD,
     attempts_made,
-    dumps,
-    from_bull_backoff,
-    job_opts,
-    keep_jobs,
-    max_attempts,
     pairs,
 )
 from qgen.runtime.backends.redis_keys import Call, QueueKeys, pack
-from qgen.runtime.interaction import Progress
+from qgen.runtime.backends.redis_outcomes import Outcomes, ProgressReport, job_data
 
 if TYPE_CHECKING:
     from qgen.runtime.backends.redis import RedisBackend
@@ -98,8 +87,16 @@ class QueueLoop:
         self.max_stalled = int(cfg.get("max_stalled_count", 1))
         self.name: str | None = cfg.get("name")
         self.default_attempts = int(cfg.get("attempts", 3))
-        self.keep_complete = cfg.get("remove_on_complete")
-        self.keep_fail = cfg.get("remove_on_fail")
+        self.outcomes = Outcomes(
+            consumer.backend,
+            self.keys,
+            queue=self.queue,
+            lock_ms=self.lock_ms,
+            name=self.name,
+            default_attempts=self.default_attempts,
+            keep_complete=cfg.get("remove_on_complete"),
+            keep_fail=cfg.get("remove_on_fail"),
+        )
         self.worker_id = uuid.uuid4().hex
         self.active: dict[str, str] = {}  # job id -> lock token, for lock renewal
         self.stopping = False
@@ -110,8 +107,6 @@ class QueueLoop:
         self._timer: asyncio.TimerHandle | None = None  # wakes slots for the next delayed job
         self._timer_due = 0.0
         self._slots: list[asyncio.Task[None]] = []
-        self._opts_cache: dict[Any, tuple[dict[str, Any], int, Any]] = {}
-        self._finish_cache: dict[tuple[Any, ...], bytes] = {}
         self._aux: list[asyncio.Task[None]] = []
 
     # -- life cycle --------------------------------------------------------------------------
@@ -260,15 +255,15 @@ class QueueLoop:
     async def _process(self, job: Fetched, token: str, fetch_opts: bytes) -> Fetched | None:
         job_id, fields = job
         self.active[job_id] = token
-        opts, attempts, backoff = self._opts(fields.get("opts"))
+        opts, attempts, backoff = self.outcomes.options(fields.get("opts"))
         delivery = Delivery(
             queue=self.queue,
             job_id=job_id,
-            data=_data(fields),
+            data=job_data(fields),
             attempt=attempts_made(fields) + 1,
             max_attempts=attempts,
             backoff=backoff,
-            report_progress=_Progress(self, job_id).report,
+            report_progress=ProgressReport(self.batcher, self.keys, job_id).report,
         )
         try:
             outcome = await self.consumer.handle(delivery)
@@ -277,7 +272,9 @@ class QueueLoop:
         except Exception as exc:  # the runner never raises for job errors; be safe anyway
             log.exception("handler crashed", extra={"queue": self.queue, "job_id": job_id})
             outcome = Retry(ErrorInfo(type(exc).__name__, str(exc)), 1.0)
-        calls = self._outcome_calls(delivery, fields, opts, outcome, token, fetch_opts)
+        calls = self.outcomes.calls(
+            delivery, fields, opts, outcome, token, fetch_opts, self.stopping
+        )
         failures = 0
         while True:
             if len(calls) == 1:  # the common case, without gather's extra future
@@ -330,88 +327,6 @@ class QueueLoop:
                 extra={"queue": self.queue, "job_id": job_id},
             )
             return None
-
-    def _opts(self, raw: Any) -> tuple[dict[str, Any], int, Any]:
-        """(options, max attempts, backoff) of a job; jobs of one producer share the same
-        options text, so the parse is cached (the dicts are never changed)."""
-        hit = self._opts_cache.get(raw)
-        if hit is None:
-            opts = job_opts({"opts": raw})
-            hit = (
-                opts,
-                max_attempts(opts, self.default_attempts),
-                from_bull_backoff(opts.get("backoff")),
-            )
-            if len(self._opts_cache) < 256:
-                self._opts_cache[raw] = hit
-        return hit
-
-    def _finish_opts(self, token: str, keep: Any, attempts: int, made: int) -> bytes:
-        key = (token, keep if isinstance(keep, bool | int | None) else repr(keep), attempts, made)
-        packed = self._finish_cache.get(key)
-        if packed is None:
-            packed = self._pack_finish(token, keep, attempts, made)
-            if len(self._finish_cache) < 4096:
-                self._finish_cache[key] = packed
-        return packed
-
-    def _pack_finish(self, token: str, keep: Any, attempts: int, made: int) -> bytes:
-        opts: dict[str, Any] = {
-            "token": token,
-            "keepJobs": keep_jobs(keep),
-            "limiter": None,
-            "lockDuration": self.lock_ms,
-            "attempts": attempts,
-            "attemptsMade": made,
-            "maxMetricsSize": "",
-            "fpof": False,
-            "cpof": False,
-            "idof": False,
-            "rdof": False,
-        }
-        if self.name:
-            opts["name"] = self.name
-        return pack(opts)
-
-    def _outcome_calls(
-        self,
-        d: Delivery,
-        fields: dict[str, Any],
-        opts: dict[str, Any],
-        outcome: Outcome,
-        token: str,
-        fetch_opts: bytes,
-    ) -> list[Call]:
-        fetch = "0" if self.stopping else "1"
-        jid, k, now = d.job_id, self.keys, _now_ms()
-        if isinstance(outcome, Completed):
-            keep = opts.get("removeOnComplete", self.keep_complete)
-            packed = self._finish_opts(token, keep, d.max_attempts, d.attempt - 1)
-            args = [jid, now, "returnvalue", dumps(outcome.result), "completed", fetch, k.base]
-            return [("moveToFinished", k.finished_keys(jid, "completed"), [*args, packed])]
-        if isinstance(outcome, Retry):
-            update = _fields(outcome.error)
-            delay_ms = max(int(outcome.delay * 1000), 0)
-            if delay_ms:
-                args = [k.base, now, jid, token, delay_ms, "0", update, fetch, fetch_opts]
-                return [("moveToDelayed", k.move_to_delayed(jid), args)]
-            return [("retryJob", k.retry_job(jid), [k.base, now, "LPUSH", jid, token, update])]
-        calls: list[Call] = []
-        if isinstance(outcome, Failed):
-            error, extra = outcome.error, {}
-            if outcome.dead_letter:
-                builder = self.consumer.backend.builder(outcome.dead_letter)
-                copy_id = f"{self.queue}-{jid}"
-                calls.append(builder.add_call(d.data, _dlq_options(copy_id), trusted_id=copy_id))
-        else:
-            assert isinstance(outcome, Discarded)
-            error, extra = ErrorInfo("Discarded", outcome.reason), {DISCARDED_FIELD: "1"}
-        keep = opts.get("removeOnFail", self.keep_fail)
-        packed = self._finish_opts(token, keep, d.max_attempts, d.attempt - 1)
-        update = _fields(error, extra)
-        args = [jid, now, "failedReason", error.message, "failed", fetch, k.base, packed, update]
-        calls.append(("moveToFinished", k.finished_keys(jid, "failed"), args))
-        return calls
 
     # -- idle waiting, locks, stalled jobs ---------------------------------------------------
 
@@ -491,50 +406,3 @@ class QueueLoop:
             except Exception as exc:
                 log.warning("stalled check on %s failed: %s", self.queue, exc)
             await asyncio.sleep(self.stalled_ms / 1000)
-
-
-class _Progress:
-    __slots__ = ("job_id", "loop")
-
-    def __init__(self, loop: QueueLoop, job_id: str) -> None:
-        self.loop, self.job_id = loop, job_id
-
-    async def report(self, value: Progress) -> None:
-        k = self.loop.keys
-        call: Call = (
-            "updateProgress",
-            [k.job(self.job_id), k.events, k.meta],
-            [self.job_id, dumps(value)],
-        )
-        reply = await self.loop.batcher.run(call)
-        if isinstance(reply, int) and reply < 0:
-            raise ScriptError("updateProgress", reply, self.job_id)
-
-
-def _data(fields: dict[str, Any]) -> Any:
-    import json
-
-    raw = fields.get("data", "null")
-    try:
-        return json.loads(raw)
-    except ValueError:
-        return raw  # not JSON: the runner's validation fails the job without retry
-
-
-def _fields(error: ErrorInfo, extra: dict[str, str] | None = None) -> bytes:
-    values: dict[str, str] = {
-        "failedReason": error.message,
-        "stacktrace": dumps([error.traceback] if error.traceback else []),
-        ERROR_FIELD: dumps(error.to_json()),
-        **(extra or {}),
-    }
-    flat: list[str] = []
-    for key, value in values.items():
-        flat += [key, value]
-    return pack(flat)
-
-
-def _dlq_options(copy_id: str) -> Any:
-    from qgen.runtime.backends.base import AddOptions
-
-    return AddOptions(job_id=copy_id)
