@@ -79,7 +79,7 @@ def _run_dcg(schema: dict[str, Any]) -> str:
     from datamodel_code_generator.format import PythonVersion
 
     result = generate(
-        json.dumps(schema, sort_keys=True),
+        json.dumps(schema),  # keeps field order: the models list fields as the user did
         input_file_type=InputFileType.JsonSchema,
         output_model_type=DataModelType.PydanticV2BaseModel,
         target_python_version=PythonVersion.PY_311,
@@ -101,9 +101,7 @@ def _cache_path(schema: dict[str, Any], cache_dir: Path | None) -> Path | None:
     if cache_dir is None:
         return None
     key = hashlib.sha256(
-        json.dumps(
-            [_dcg_version(), repr(sorted(_DCG_OPTIONS.items())), schema], sort_keys=True
-        ).encode()
+        json.dumps([_dcg_version(), repr(sorted(_DCG_OPTIONS.items())), schema]).encode()
     ).hexdigest()
     return cache_dir / f"{key}.py.txt"
 

@@ -89,6 +89,34 @@ def refs(node: Any, found: set[str]) -> None:
             refs(v, found)
 
 
+def _default_title(key: str) -> str:
+    return key.replace("_", " ").title()  # what pydantic writes when no title was given
+
+
+def strip_default_titles(node: Any, *, top: bool = False) -> Any:
+    """Drop the titles pydantic makes up (field "order_id" -> "Order Id"; a model's class name),
+    so the generated models carry only what the user wrote. The schema files keep them all."""
+    if isinstance(node, list):
+        return [strip_default_titles(v) for v in node]
+    if not isinstance(node, dict):
+        return node
+    out: dict[str, Any] = {}
+    for key, value in node.items():
+        if key == "properties" and isinstance(value, dict):
+            props = {}
+            for name, prop in value.items():
+                prop = strip_default_titles(prop)
+                if isinstance(prop, dict) and prop.get("title") == _default_title(name):
+                    prop = {k: v for k, v in prop.items() if k != "title"}
+                props[name] = prop
+            out[key] = props
+        elif key == "title" and top and isinstance(value, str) and value.isidentifier():
+            continue
+        else:
+            out[key] = strip_default_titles(value)
+    return out
+
+
 def stable_names(queues: Sequence[QueueSpec]) -> dict[str, QueueModelNames]:
     taken: set[str] = set()
     names: dict[str, QueueModelNames] = {}
@@ -133,6 +161,7 @@ def combine(queues: Sequence[QueueSpec]) -> CombinedSchema:
                 fixed[root_key] = stable
             if isinstance(title, str) and _PASCAL_RE.fullmatch(title):
                 titles.setdefault(title, []).append(stable)
+            local_defs = {k: strip_default_titles(v, top=True) for k, v in local_defs.items()}
             mapping = _place(local_defs, fixed, defs, reserved)
             for key, content in local_defs.items():
                 defs.setdefault(mapping[key], _rewrite(content, mapping))

@@ -53,12 +53,33 @@ def test_stable_names_and_collisions() -> None:
     combined = models.combine([q1, q2, q3])
     assert combined.names["a-1"] == models.QueueModelNames("A1Input", "A1Output")
     assert combined.names["b.2"] == models.QueueModelNames("B2Input", None)
-    assert combined.defs["Address"] == ADDR_A  # first queue keeps the name
-    assert combined.defs["Address2"] == ADDR_B  # a different Address is renamed
+    # first queue keeps the name; a different Address is renamed (made-up titles dropped)
+    assert combined.defs["Address"] == {k: v for k, v in ADDR_A.items() if k != "title"}
+    assert combined.defs["Address2"] == {k: v for k, v in ADDR_B.items() if k != "title"}
     assert combined.defs["B2Input"]["properties"]["at"] == {"$ref": "#/$defs/Address2"}
     assert combined.defs["CInput"]["properties"]["at"] == {"$ref": "#/$defs/Address"}  # shared
     assert combined.defs["A1Output"] == {"type": "integer"}
     assert combined.sugar == {"Order": "A1Input", "Ping": "B2Input", "Pong": "CInput"}
+
+
+def test_made_up_titles_are_dropped_and_user_titles_kept() -> None:
+    schema = _model(
+        "Order",
+        {
+            "order_id": {"title": "Order Id", "type": "string"},
+            "x": {"title": "A nice title", "type": "string"},
+            "n": {"anyOf": [{"$ref": "#/$defs/Sub"}, {"type": "null"}], "title": "N"},
+        },
+        {"Sub": {"title": "Sub", "type": "object", "properties": {"v": {"title": "V"}}}},
+    )
+    combined = models.combine([_queue("q", schema, None)])
+    assert combined.defs["QInput"]["properties"] == {
+        "order_id": {"type": "string"},
+        "x": {"title": "A nice title", "type": "string"},
+        "n": {"anyOf": [{"$ref": "#/$defs/Sub"}, {"type": "null"}]},
+    }
+    assert combined.defs["Sub"] == {"type": "object", "properties": {"v": {}}}
+    assert combined.sugar == {"Order": "QInput"}
 
 
 def test_recursive_root_is_renamed_to_the_stable_name() -> None:

@@ -4,13 +4,11 @@
 from __future__ import annotations
 
 from pydantic import BaseModel, Field
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 from typing_extensions import TypeAliasType
 
 
-Kind = TypeAliasType(
-    "Kind", Annotated[Literal['it\'s "odd" {{ }}', "\\n"], Field(..., title="Kind")]
-)
+Kind = TypeAliasType("Kind", Literal['it\'s "odd" {{ }}', "\\n"])
 
 
 QuoteEndInput = TypeAliasType("QuoteEndInput", str)
@@ -25,13 +23,11 @@ class EvilInput(BaseModel):
     second line é ☃
     """
 
-    kind: Kind = 'it\'s "odd" {{ }}'
-    mode: Literal["a'b", 'c"d', "{{x}}", "\\"] = Field(default="a'b", title="Mode")
+    text: str = Field(..., description="desc with \"\"\" ''' \\ {{ a }} {% b %}\nline two ✓")
     raw: str = Field(default="\\\"'{{}}", title='A "title"')
-    text: str = Field(
-        ..., description="desc with \"\"\" ''' \\ {{ a }} {% b %}\nline two ✓", title="Text"
-    )
-    weird_key_____: int = Field(default=0, alias="weird key \"'{{", title="Weird Key \"'{{")
+    mode: Literal["a'b", 'c"d', "{{x}}", "\\"] = "a'b"
+    kind: Kind = 'it\'s "odd" {{ }}'
+    weird_key_____: int = Field(default=0, alias="weird key \"'{{")
 
 
 # Your models' own names, where they are unambiguous.

@@ -10,43 +10,39 @@ from typing_extensions import TypeAliasType
 from uuid import UUID
 
 
-Pair = TypeAliasType(
-    "Pair", Annotated[tuple[int, str], Field(..., max_length=2, min_length=2, title="Pair")]
-)
+Tags = TypeAliasType("Tags", set[str])
 
 
-Tags = TypeAliasType("Tags", Annotated[set[str], Field(..., title="Tags")])
+Pair = TypeAliasType("Pair", Annotated[tuple[int, str], Field(..., max_length=2, min_length=2)])
 
 
-BillOutput = TypeAliasType(
-    "BillOutput", Annotated[Literal["red", "green"], Field(..., title="Color")]
-)
+BillOutput = TypeAliasType("BillOutput", Literal["red", "green"])
 
 
-Color = TypeAliasType("Color", Annotated[Literal["red", "green"], Field(..., title="Color")])
+Color = TypeAliasType("Color", Literal["red", "green"])
 
 
 class KindsBillingAddress(BaseModel):
-    city: str = Field(..., title="City")
-    street: str = Field(..., title="Street")
+    street: str
+    city: str
 
 
 class KindsGeoAddress(BaseModel):
-    lat: float = Field(..., title="Lat")
-    lon: float = Field(..., title="Lon")
+    lat: float
+    lon: float
 
 
-Level = TypeAliasType("Level", Annotated[Literal[1, 2], Field(..., title="Level")])
+Level = TypeAliasType("Level", Literal[1, 2])
 
 
 class Line(BaseModel):
-    qty: int = Field(..., title="Qty")
-    sku: str = Field(..., title="Sku")
+    sku: str
+    qty: int
 
 
 class LocateInput(BaseModel):
-    lat: float = Field(..., title="Lat")
-    lon: float = Field(..., title="Lon")
+    lat: float
+    lon: float
 
 
 LocateOutput = TypeAliasType("LocateOutput", dict[str, float])
@@ -59,13 +55,13 @@ Q2sumOutput = TypeAliasType("Q2sumOutput", int)
 
 
 class Tree(BaseModel):
-    children: list[Tree] = Field(default=[], title="Children", validate_default=True)
-    name: str = Field(..., title="Name")
+    name: str
+    children: list[Tree] = Field(default=[], validate_default=True)
 
 
 class WalkTreeInput(BaseModel):
-    children: list[WalkTreeInput] = Field(default=[], title="Children", validate_default=True)
-    name: str = Field(..., title="Name")
+    name: str
+    children: list[WalkTreeInput] = Field(default=[], validate_default=True)
 
 
 WalkTreeOutput = TypeAliasType("WalkTreeOutput", list[Tree])
@@ -76,22 +72,22 @@ class BillInput(BaseModel):
     An invoice with many field kinds.
     """
 
-    at: AwareDatetime = Field(..., title="At")
-    bill_to: KindsBillingAddress
-    code: int | str = Field(default=0, title="Code")
+    id: UUID
+    issued: date
+    at: AwareDatetime
+    total: float | str
     color: Color = "red"
-    id: UUID = Field(..., title="Id")
-    issued: date = Field(..., title="Issued")
     level: Level = 1
-    lines: list[Line] = Field(default=[], title="Lines", validate_default=True)
-    meta: dict[str, int] = Field(default={}, title="Meta")
-    mode: Literal["fast", "slow"] = Field(default="fast", title="Mode")
-    note: str | None = Field(default=None, title="Note")
-    pair: Pair | None = Field(default=None, title="Pair")
-    score: int = Field(default=50, ge=0, le=100, title="Score")
+    mode: Literal["fast", "slow"] = "fast"
+    note: str | None = None
+    lines: list[Line] = Field(default=[], validate_default=True)
+    tags: Tags | None = None
+    pair: Pair | None = None
+    meta: dict[str, int] = {}
+    score: int = Field(default=50, ge=0, le=100)
+    bill_to: KindsBillingAddress
     ship_to: KindsGeoAddress | None = None
-    tags: Tags | None = Field(default=None, title="Tags")
-    total: float | str = Field(..., title="Total")
+    code: int | str = 0
 
 
 # Your models' own names, where they are unambiguous.

@@ -9,25 +9,25 @@ from typing_extensions import TypeAliasType
 
 
 class EmailsInput(BaseModel):
-    locale: str | None = Field(default=None, title="Locale")
-    name: str = Field(..., title="Name")
-    to: str = Field(..., title="To")
+    to: str
+    name: str
+    locale: str | None = None
 
 
 class PaymentsInput(BaseModel):
-    amount: int = Field(..., description="Amount in cents", gt=0, title="Amount")
-    currency: str = Field(default="EUR", title="Currency")
-    order_id: str = Field(..., min_length=1, title="Order Id")
+    order_id: str = Field(..., min_length=1)
+    amount: int = Field(..., description="Amount in cents", gt=0)
+    currency: str = "EUR"
 
 
 class PaymentsOutput(BaseModel):
-    transaction_id: str = Field(..., title="Transaction Id")
+    transaction_id: str
 
 
 class PublishArticleInput(BaseModel):
-    draft: bool = Field(default=False, title="Draft")
-    slug: str = Field(..., title="Slug")
-    title: str = Field(..., title="Title")
+    slug: str
+    title: str
+    draft: bool = False
 
 
 PublishArticleOutput = TypeAliasType("PublishArticleOutput", str)
