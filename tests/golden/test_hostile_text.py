@@ -28,7 +28,7 @@ print(json.dumps({
     "raw_default": models.EvilInput.model_fields["raw"].default,
     "raw_title": models.EvilInput.model_fields["raw"].title,
     "config": client.QUEUES["quote-end"].config,
-    "kinds": list(typing.get_args(typing.get_args(models.Kind.__value__)[0])),
+    "kinds": list(typing.get_args(models.Kind.__value__)),
     "modes": list(typing.get_args(models.EvilInput.model_fields["mode"].annotation)),
     "alias": [f.alias for f in models.EvilInput.model_fields.values() if f.alias],
     "parsed": models.EvilInput.model_validate(
