@@ -187,14 +187,20 @@ class QueueLoop:
                 try:
                     job = self._parse(await self.batcher.run(call))
                     failures = 0
-                except TRANSIENT as exc:
+                except Exception as exc:  # connection lost, or a script error: keep the slot
                     failures += 1
                     await self._pause_after_error(exc, failures)
                     continue
                 if job is None:
                     await self._sleep(gen)
                     continue
-            job = await self._process(job, token, fetch_opts)
+            try:
+                job = await self._process(job, token, fetch_opts)
+            except Exception:  # a bug, not a job error: the job stays locked until it stalls
+                log.exception("slot failed on job %s", job[0], extra={"queue": self.queue})
+                self.active.pop(job[0], None)
+                job = None
+                await asyncio.sleep(0.1)
 
     async def _pause_after_error(self, exc: BaseException, failures: int) -> None:
         if failures == 1 or failures % 50 == 0:
