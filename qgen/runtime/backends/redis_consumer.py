@@ -194,11 +194,12 @@ class QueueLoop:
                 if job is None:
                     await self._sleep(gen)
                     continue
+            current = job
             try:
-                job = await self._process(job, token, fetch_opts)
+                job = await self._process(current, token, fetch_opts)
             except Exception:  # a bug, not a job error: the job stays locked until it stalls
-                log.exception("slot failed on job %s", job[0], extra={"queue": self.queue})
-                self.active.pop(job[0], None)
+                log.exception("slot failed on job %s", current[0], extra={"queue": self.queue})
+                self.active.pop(current[0], None)
                 job = None
                 await asyncio.sleep(0.1)
 
