@@ -41,7 +41,12 @@ def _project_args(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--services", metavar="MOD:ATTR", help="services factory, e.g. shop.services:make"
     )
-    p.add_argument("--jobs", type=int, metavar="N", help="scanner processes (default: CPU count)")
+    p.add_argument(
+        "--jobs",
+        type=int,
+        metavar="N",
+        help="processes for scanning and model generation (default: CPU count)",
+    )
 
 
 def _parser() -> argparse.ArgumentParser:
