@@ -141,8 +141,14 @@ class SqliteBackend:
         now = time.time()
         job = self._new_job(queue, data, options, now)
         conn = self.conn
-        await db.read(conn, lambda: db.insert_one(conn, queue, job, now), self._timeout)
-        self._wake()
+        try:  # the common case, without the retry wrapper
+            db.insert_one(conn, queue, job, now)
+        except sqlite3.OperationalError as exc:
+            if not db.is_busy(exc):
+                raise
+            await db.read(conn, lambda: db.insert_one(conn, queue, job, now), self._timeout)
+        if self._wakers:
+            self._wake()
         return job.id
 
     async def enqueue_many(self, queue: str, items: Sequence[tuple[JSON, AddOptions]]) -> list[str]:

@@ -174,7 +174,9 @@ class SqliteConsumer:
                     else:
                         self._idle_until[q] = 0.0
                         self._maybe_empty.discard(q)
-                    if jobs:
+                    if jobs and self._stopping:  # stop() came during the round
+                        self._pending.extend((job, None) for job in jobs)
+                    elif jobs:
                         self._buffer[q].extend(jobs)
                         self._held[q] += len(jobs)
                         self._start(q)
