@@ -7,6 +7,7 @@ import itertools
 import signal
 import time
 from collections import Counter
+from pathlib import Path
 
 import pytest
 from contract_app import jobs, services
@@ -143,3 +144,64 @@ async def test_sigterm_lets_running_jobs_finish_and_loses_nothing(backend: Backe
             info = await h.info()
             assert info.status is JobStatus.COMPLETED
             assert info.error is None
+
+
+def _record_lines(path: Path) -> list[tuple[str, int, int]]:
+    if not path.exists():
+        return []
+    out = []
+    for line in path.read_text().splitlines():
+        kind, n, pid = line.split()
+        out.append((kind, int(n), int(pid)))
+    return out
+
+
+async def test_sigterm_drain_seen_from_the_jobs(
+    backend: BackendCase, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same promise checked from what the jobs record (no status needed, so every backend
+    runs it): jobs that started before SIGTERM end in that process; the others run later,
+    elsewhere, exactly once."""
+    record = backend.tmp_path / "record.log"
+    monkeypatch.setenv("QGEN_CONTRACT_RECORD", str(record))
+    n = 6
+    async with backend.client() as client:
+        await client.queue("shutdown-rec").add_many([Task(n=i, sleep=1.5) for i in range(n)])
+        proc = worker_process(
+            backend, ["shutdown-rec"], grace=10, extra_env={"QGEN_CONTRACT_RECORD": str(record)}
+        )
+        try:
+            deadline = time.monotonic() + 30
+            while not _record_lines(record):
+                assert time.monotonic() < deadline and proc.poll() is None, "no job started"
+                await asyncio.sleep(0.02)
+            proc.send_signal(signal.SIGTERM)  # 1.5 s before any job can end
+            out = await asyncio.to_thread(output_of, proc, 20)
+            assert proc.returncode == 0, out
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+        first = _record_lines(record)
+        started = {job for kind, job, _ in first if kind == "start"}
+        ended = {job for kind, job, _ in first if kind == "end"}
+        assert started and started == ended, (first, out)
+        assert len(started) <= 2  # batch_size
+        async with worker(backend, ["shutdown-rec"]) as task:
+            await eventually(
+                lambda: _ends(record),
+                lambda e: len(set(e)) == n,
+                worker_task=task,
+                timeout=60,
+                what="every job to end",
+            )
+            await asyncio.sleep(0.5)
+        ends = _ends_now(record)
+        assert sorted(ends) == list(range(n)), ends  # each job ended exactly once
+
+
+async def _ends(path: Path) -> list[int]:
+    return _ends_now(path)
+
+
+def _ends_now(path: Path) -> list[int]:
+    return [job for kind, job, _ in _record_lines(path) if kind == "end"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
 import time
 from collections import defaultdict
@@ -188,3 +189,20 @@ async def with_services(services: Any, data: Task, interaction: Interaction) -> 
     assert q is not None
     services.calls.append(("call", q.job_id))
     return TaskResult(n=services.created, attempt=q.attempt)
+
+
+@sessionless_func
+async def recorded(services: Any, data: Task) -> None:
+    """Appends ``start <n> <pid>`` and ``end <n> <pid>`` lines to ``$QGEN_CONTRACT_RECORD``:
+    what ran where, visible across processes (one O_APPEND write per line)."""
+    _append(f"start {data.n} {os.getpid()}")
+    await asyncio.sleep(data.sleep)
+    _append(f"end {data.n} {os.getpid()}")
+
+
+def _append(line: str) -> None:
+    fd = os.open(os.environ["QGEN_CONTRACT_RECORD"], os.O_WRONLY | os.O_APPEND | os.O_CREAT)
+    try:
+        os.write(fd, (line + "\n").encode())
+    finally:
+        os.close(fd)

@@ -61,6 +61,10 @@ wire_queue_worker(
 )
 wire_queue_worker(queue="manual", func=jobs.work, config={**FAST, "autorun": False})
 wire_queue_worker(queue="shutdown", func=jobs.work, config={**FAST, "batch_size": 2})
+# attempts at the default (3): on SQS a message given back at shutdown costs a receive
+wire_queue_worker(
+    queue="shutdown-rec", func=jobs.recorded, config={**FAST, "batch_size": 2, "attempts": 3}
+)
 
 OTHERS = (
     "work",
@@ -75,4 +79,5 @@ OTHERS = (
     "mw",
     "manual",
     "shutdown",
+    "shutdown-rec",
 )
