@@ -155,13 +155,30 @@ class SchemaBuilder:
             items = self.gen(args[0], module)[0]
             return {"items": items, "type": "array", "uniqueItems": True}, False
         if name in DICTS and len(args) == 2:
-            self.gen(args[0], module)
-            value = self.gen(args[1], module)[0]
-            return {"additionalProperties": value or True, "type": "object"}, False
+            return self.dict_schema(args, module), False
         if name in TUPLES:
             return self.tuple_schema(args, module), False
         self.diag("QG201", module, e, f"unsupported annotation {text(e)}")
         return {}, False
+
+    def dict_schema(self, args: list[Expr], module: str) -> Schema:
+        """As pydantic: key constraints become ``propertyNames`` (or ``patternProperties``)."""
+        keys = dict(self.gen(args[0], module)[0])
+        pattern = None
+        if "$ref" not in keys:
+            pattern = keys.pop("pattern", None)
+            keys.pop("title", None)
+        values = dict(self.gen(args[1], module)[0])
+        values.pop("title", None)
+        out: Schema = {"type": "object"}
+        if pattern is not None:
+            out["patternProperties"] = {pattern: values}
+        else:
+            out["additionalProperties"] = values or True
+        if (keys.get("type") == "string" and len(keys) > 1) or "$ref" in keys:
+            keys.pop("type", None)
+            out["propertyNames"] = keys
+        return out
 
     def tuple_schema(self, args: list[Expr], module: str) -> Schema:
         if len(args) == 2 and args[1][0] == "ellipsis":

@@ -218,6 +218,8 @@ def _object_schema(b: SchemaBuilder, ref: Ref, kind: str) -> Schema:
                 read_dataclass_field(b, value, mod, info)
             else:
                 info.default = default_value(b, value, mod)
+        if kind == "dataclass" and not info.init and info.required:
+            continue  # as pydantic: set in __post_init__, not validated input
         schema, titled = b.gen(ann, mod)
         schema = apply_constraints(b, schema, info, mod, ann)
         key = info.alias or name

@@ -90,7 +90,7 @@ def literal(e: Expr, is_timedelta: Any = None) -> Any:
     if kind in ("list", "tuple", "set"):
         items = [literal(x, is_timedelta) for x in e[1]]
         if kind == "set":
-            return _set(items, e)
+            return as_set(items, e)
         return items if kind == "list" else tuple(items)
     if kind == "dict":
         out: dict[Any, Any] = {}
@@ -116,7 +116,7 @@ def literal(e: Expr, is_timedelta: Any = None) -> Any:
     raise NotLiteral(e, text(e))
 
 
-def _set(items: list[Any], e: Expr) -> list[Any]:
+def as_set(items: list[Any], e: Expr) -> list[Any]:
     """A set literal, as the sorted list pydantic would write for it (when sortable)."""
     try:
         return sorted(set(items))

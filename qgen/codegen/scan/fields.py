@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from qgen.codegen.scan.expr import Expr, NotLiteral, literal, text
+from qgen.codegen.scan.expr import Expr, NotLiteral, as_set, literal, text
 
 if TYPE_CHECKING:
     from qgen.codegen.schema import SchemaBuilder
@@ -21,6 +21,15 @@ _NO_SCHEMA_EFFECT = frozenset(
         "serialization_alias", "alias_priority", "compare", "hash", "exclude_if",
     }
 )  # fmt: skip
+_TYPEDDICTS = ("typeddict", "typing_typeddict")
+_FIELD_ARGS = frozenset(
+    {
+        "default", "default_factory", "alias", "validation_alias", "title", "description",
+        "examples", "gt", "ge", "lt", "le", "multiple_of", "min_length", "max_length", "pattern",
+        "discriminator", "json_schema_extra", "deprecated", "max_digits", "decimal_places",
+        "field_title_generator",
+    }
+) | _NO_SCHEMA_EFFECT  # fmt: skip
 _CONSTRAINTS = ("gt", "ge", "lt", "le", "multiple_of", "min_length", "max_length", "pattern")
 _NUMBER_KEYS = {
     "gt": "exclusiveMinimum",
@@ -48,6 +57,7 @@ class FieldInfo:
     extra: dict[str, Any] = field(default_factory=dict)
     constraints: dict[str, Any] = field(default_factory=dict)
     discriminator: str | None = None
+    init: bool = True  # dataclass fields with init=False are not part of the input
 
     @property
     def required(self) -> bool:
@@ -106,6 +116,8 @@ def read_field_call(b: SchemaBuilder, call: Expr, module: str, info: FieldInfo) 
                 b.diag(
                     "QG203", module, value, "Field(json_schema_extra=...) must be a literal dict"
                 )
+        elif key == "init":
+            info.init = _lit(b, value, module) is not False
         elif key not in _NO_SCHEMA_EFFECT:
             b.diag("QG203", module, value, f"Field({key}=...) is not supported by qgen's scanner")
 
@@ -116,6 +128,32 @@ def read_dataclass_field(b: SchemaBuilder, call: Expr, module: str, info: FieldI
             info.default = default_value(b, value, module)
         elif key == "default_factory":
             info.factory = True
+        elif key == "metadata":
+            _read_metadata_dict(b, value, module, info)
+        elif key == "init":
+            info.init = _lit(b, value, module) is not False
+
+
+def _read_metadata_dict(b: SchemaBuilder, e: Expr, module: str, info: FieldInfo) -> None:
+    """pydantic reads ``field(metadata=...)`` as ``Field(**metadata)``, ignoring unknown keys."""
+    from qgen.codegen.scan.classes import class_kind
+
+    items: list[list[Any]] = []
+    if e[0] == "dict" and all(k[0] == "const" for k, _ in e[1]):
+        items = [[k[1], v, v[-1]] for k, v in e[1]]
+    elif e[0] == "call" and not e[2]:
+        head = b.index.resolve_follow(e[1], module)
+        is_dict = head == ("ext", "builtins.dict")
+        if is_dict or (head[0] == "def" and class_kind(b, head) in _TYPEDDICTS):
+            items = list(e[3])
+        else:
+            b.diag("QG203", module, e, f"field metadata {text(e)} is not a literal dict")
+            return
+    else:
+        b.diag("QG203", module, e, f"field metadata {text(e)} is not a literal dict")
+        return
+    known = [item for item in items if item[0] in _FIELD_ARGS]
+    read_field_call(b, ["call", e, [], known, e[-1]], module, info)
 
 
 def default_value(b: SchemaBuilder, e: Expr, module: str) -> Any:
@@ -127,22 +165,45 @@ def default_value(b: SchemaBuilder, e: Expr, module: str) -> Any:
         return MISSING
 
 
-def _evaluate(b: SchemaBuilder, e: Expr, module: str) -> Any:
-    """``literal`` plus enum members (``Color.RED``), also inside lists, tuples and dicts."""
-    if e[0] == "attr":
-        value = b.enum_member_value(e, module)
-        if value is not MISSING:
-            return value
-    if e[0] in ("list", "tuple"):
-        return [_evaluate(b, x, module) for x in e[1]]
-    if e[0] == "dict":
-        return {literal(k): _evaluate(b, v, module) for k, v in e[1]}
+_EMPTY: dict[str, Any] = {
+    "builtins.list": [],
+    "builtins.tuple": [],
+    "builtins.set": [],
+    "builtins.frozenset": [],
+    "builtins.dict": {},
+}
+
+
+def _evaluate(b: SchemaBuilder, e: Expr, module: str, depth: int = 0) -> Any:
+    """``literal`` plus what is as certain without running code: enum members
+    (``Color.RED``), module-level constants of the scanned packages (``DEFAULT_LIMIT``) and
+    empty ``list()`` / ``dict()`` / ``set()`` / ``frozenset()`` / ``tuple()``, also nested."""
+    kind = e[0]
+    if kind in ("name", "attr") and depth < 16:
+        if kind == "attr":
+            value = b.enum_member_value(e, module)
+            if value is not MISSING:
+                return value
+        ref = b.index.resolve_follow(e, module)
+        if ref[0] == "def":
+            info = b.index.get_def(ref)
+            if info["k"] == "var":
+                return _evaluate(b, info["value"], ref[1], depth + 1)
+    if kind == "call" and not e[2] and not e[3]:
+        head = b.index.resolve_follow(e[1], module)
+        if head[0] == "ext" and head[1] in _EMPTY:
+            return type(_EMPTY[head[1]])()
+    if kind in ("list", "tuple", "set"):
+        items = [_evaluate(b, x, module, depth) for x in e[1]]
+        return as_set(items, e) if kind == "set" else items
+    if kind == "dict":
+        return {literal(k): _evaluate(b, v, module, depth) for k, v in e[1]}
     return literal(e)
 
 
 def _lit(b: SchemaBuilder, e: Expr, module: str) -> Any:
     try:
-        return literal(e)
+        return _evaluate(b, e, module)
     except NotLiteral as exc:
         b.diag("QG203", module, exc.expr, f"{text(e)} is not a literal qgen can evaluate")
         return MISSING

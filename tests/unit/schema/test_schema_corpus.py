@@ -46,7 +46,7 @@ CASES: dict[str, list[str]] = {
     "pydtypes": ["Special", "Ids", "Names"],
     "advanced": [
         "Cat", "Pets", "Annotations", "Extras", "Holder", "Ping", "Pong", "TreeDict",
-        "Pets_or_list", "Ids", "UsesAlias", "Tagged",
+        "Pets_or_list", "Ids", "UsesAlias", "Tagged", "Constants",
     ],
 }  # fmt: skip
 PARAMS = [(mod, name) for mod, names in CASES.items() for name in names]

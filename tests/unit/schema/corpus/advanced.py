@@ -97,3 +97,15 @@ class Tagged(BaseModel):
     pets: list[Annotated[Cat | Puppy, Field(discriminator="kind")]] = []
     maybe: Optional[Annotated[Cat | Puppy, Field(discriminator="kind")]] = None
     direct: Cat | Puppy | None = Field(None, discriminator="kind")
+
+
+LIMIT = 10
+DESCRIPTION = "how many"
+NAMES = ("a", "b")
+
+
+class Constants(BaseModel):
+    limit: int = Field(LIMIT, description=DESCRIPTION, le=100)
+    empty: frozenset[int] = frozenset()
+    mapping: dict[str, int] = dict()
+    default_names: tuple[str, ...] = NAMES
