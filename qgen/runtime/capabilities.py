@@ -71,7 +71,7 @@ CONFIG_SUPPORT: dict[str, dict[str, Support]] = {
         "sqs": N("jobs run concurrently per worker process"),
     },
     "prefetch": {
-        "sqlite": N("jobs leased per transaction"),
+        "sqlite": N("jobs leased ahead of the batch_size running ones, in the same transaction"),
         "redis": U("BullMQ fetches one job per slot; the next comes with the last completion"),
         "postgres": N("jobs leased per round trip (SKIP LOCKED ... LIMIT prefetch)"),
         "sqs": N("MaxNumberOfMessages (at most 10)"),
