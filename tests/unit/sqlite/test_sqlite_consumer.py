@@ -280,3 +280,48 @@ async def test_many_jobs_each_once(backend: SqliteBackend) -> None:
     assert set(seen) == set(ids) and set(seen.values()) == {1}
     results = rows(backend, "SELECT result FROM qgen_jobs ORDER BY seq")
     assert [json.loads(r[0]) for r in results] == list(range(2000))
+
+
+async def test_idle_worker_sees_adds_from_another_connection(url: str) -> None:
+    """An add on another connection (as from another process) is picked up within about one
+    poll_interval; wait() returns the finished job."""
+    worker = await SqliteBackend.connect(url, {"q": {}})
+    producer = await SqliteBackend.connect(url, {"q": {}})
+    seen: list[float] = []
+
+    async def handle(d: Delivery) -> Outcome:
+        seen.append(time.monotonic())
+        return Completed({"echo": d.data})
+
+    consumer = worker.consume(q({"poll_interval": 50}), handle)
+    task = asyncio.create_task(consumer.run())
+    await asyncio.sleep(0.3)  # the worker is idle, polling
+    t0 = time.monotonic()
+    job_id = await producer.enqueue("q", "hi", AddOptions())
+    info = await producer.wait("q", job_id, 5)
+    assert info.status is JobStatus.COMPLETED and info.result == {"echo": "hi"}
+    assert seen and seen[0] - t0 < 0.5
+    await consumer.stop(1)
+    await task
+    await worker.close()
+    await producer.close()
+
+
+async def test_progress_is_visible_while_running(backend: SqliteBackend) -> None:
+    job_id = await backend.enqueue("q", 1, AddOptions())
+    release = asyncio.Event()
+
+    async def handle(d: Delivery) -> Outcome:
+        await d.report_progress(33)
+        await release.wait()
+        return Completed(None)
+
+    async def reported() -> bool:
+        info = await backend.get("q", job_id)
+        if info is not None and info.progress == 33:
+            assert info.status is JobStatus.ACTIVE
+            release.set()
+            return True
+        return False
+
+    await run_until(backend, q(), handle, reported)
