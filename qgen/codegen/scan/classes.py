@@ -293,7 +293,7 @@ def enum_values(b: SchemaBuilder, ref: Ref) -> dict[str, Any] | None:
     ok = True
     for entry in info["body"]:
         name, value = entry["name"], entry["value"]
-        if entry["ann"] is not None or name.startswith("_") or value is None:
+        if name.startswith("_") or value is None:  # annotated members are members too
             continue
         if value[0] == "call" and b.index.resolve_follow(value[1], ref[1]) == ("ext", "enum.auto"):
             if base_kind == "str":
