@@ -130,3 +130,21 @@ async def test_timeout_fails_the_attempt(backend: BackendCase) -> None:
             info = await eventually(handle.info, lambda i: i.status.finished, worker_task=task)
             assert info.status is JobStatus.FAILED
             assert info.error is not None and info.error.type == "JobTimeout"
+
+
+async def test_status_is_delayed_during_retry_backoff(backend: BackendCase) -> None:
+    backend.require(Feature.STATUS)
+    async with backend.client() as client, worker(backend, ["retry"]) as task:
+        handle = await client.add("retry", Task(n=5, mode="boom"))
+        seen: list[JobStatus] = []
+
+        async def status() -> JobStatus:
+            s = await handle.status()
+            if not seen or seen[-1] is not s:
+                seen.append(s)
+            return s
+
+        await eventually(status, lambda s: s.finished, worker_task=task, timeout=15)
+        assert JobStatus.DELAYED in seen, seen  # between the attempts
+        assert seen[-1] is JobStatus.FAILED, seen
+        assert JobStatus.COMPLETED not in seen, seen
