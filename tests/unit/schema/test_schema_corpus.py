@@ -46,7 +46,8 @@ CASES: dict[str, list[str]] = {
     "pydtypes": ["Special", "Ids", "Names"],
     "advanced": [
         "Cat", "Pets", "Annotations", "Extras", "Holder", "Ping", "Pong", "TreeDict",
-        "Pets_or_list", "Ids", "UsesAlias", "Tagged", "Constants",
+        "Pets_or_list", "Ids", "UsesAlias", "Tagged", "Constants", "DescribedCat",
+        "MaybeCat", "CatOrDog", "Recursive",
     ],
 }  # fmt: skip
 PARAMS = [(mod, name) for mod, names in CASES.items() for name in names]

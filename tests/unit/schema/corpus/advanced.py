@@ -109,3 +109,9 @@ class Constants(BaseModel):
     empty: frozenset[int] = frozenset()
     mapping: dict[str, int] = dict()
     default_names: tuple[str, ...] = NAMES
+
+
+DescribedCat = Annotated[Cat, Field(description="a described cat")]
+MaybeCat = Optional[Cat]
+CatOrDog = Cat | Dog
+Recursive = Optional[TreeDict]
