@@ -56,6 +56,20 @@ def _sqlite_fresh(url: str, tmp: Path, synchronous: str | None) -> Iterator[str]
             Path(f"{path}{suffix}").unlink()
 
 
+def _sqlite_completed(url: str, queue: str) -> int | None:
+    path = url[len("sqlite:///") :].partition("?")[0]
+    conn = sqlite3.connect(path, timeout=10)
+    try:
+        row = conn.execute(
+            "SELECT count(*) FROM qgen_jobs WHERE queue = ? AND state = 'completed'", (queue,)
+        ).fetchone()
+        return int(row[0])
+    except sqlite3.OperationalError:  # no table yet
+        return 0
+    finally:
+        conn.close()
+
+
 def _sqlite_all_done(url: str, queue: str, jobs: int) -> bool:
     """Nothing waiting or running (two index probes), then one count of the completed."""
     path = url[len("sqlite:///") :].partition("?")[0]
@@ -69,21 +83,18 @@ def _sqlite_all_done(url: str, queue: str, jobs: int) -> bool:
         ).fetchone()[0]
         if busy:
             return False
-        done = conn.execute(
-            "SELECT count(*) FROM qgen_jobs WHERE queue = ? AND state = 'completed'", (queue,)
-        ).fetchone()[0]
-        return int(done) >= jobs
     except sqlite3.OperationalError:  # no table yet
         return False
     finally:
         conn.close()
+    return (_sqlite_completed(url, queue) or 0) >= jobs
 
 
 from bench.peers import pg_target as _pg  # noqa: E402
 from bench.peers import redis_target as _redis  # noqa: E402
 
 TARGETS: dict[str, Target] = {
-    "sqlite": Target("sqlite:///{tmp}/jobs.db", _sqlite_fresh, all_done=_sqlite_all_done),
+    "sqlite": Target("sqlite:///{tmp}/jobs.db", _sqlite_fresh, _sqlite_completed, _sqlite_all_done),
     "redis": Target("redis://127.0.0.1:6379/0", _redis.fresh, _redis.completed),
     "postgres": Target(_pg.DEFAULT_URL, _pg.fresh, all_done=_pg.all_done),
 }
