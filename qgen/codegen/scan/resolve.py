@@ -80,6 +80,9 @@ class Index:
         if bound is not None:
             kind = bound[0]
             if kind == "def":
+                if module == "qgen" or module.startswith("qgen."):
+                    # qgen itself is being scanned: its API keeps its canonical names
+                    return ("ext", canon(f"{module}.{name}"))
                 return ("def", module, name)
             if kind == "mod":
                 return self._module_ref(bound[1])
