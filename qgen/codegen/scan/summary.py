@@ -19,7 +19,7 @@ import libcst as cst
 
 from qgen.codegen.scan.positions import PosState
 
-SUMMARY_VERSION = 4
+SUMMARY_VERSION = 5
 
 Pos = list[int]  # [line, col], both 1-based
 Expr = list[Any]  # see qgen.codegen.scan.expr
@@ -142,7 +142,8 @@ class _Summarizer:
                     self.run(stmt.orelse.body.body)
                 if stmt.finalbody is not None:
                     self.run(stmt.finalbody.body.body)
-            elif isinstance(stmt, cst.With):
+            elif isinstance(stmt, cst.With | cst.For | cst.While):
+                # a wiring in a loop is reported (its queue is not a literal), not skipped
                 self.run(stmt.body.body)
 
     def small(self, node: cst.BaseSmallStatement) -> None:

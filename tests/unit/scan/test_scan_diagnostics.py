@@ -196,3 +196,23 @@ def test_absurd_nesting_is_a_syntax_error_not_a_crash(project: Project) -> None:
     assert messages(result) == [
         "shop/deep.py:1:1008: QG001 syntax error: too many nested parentheses"
     ]
+
+
+def test_wiring_in_a_loop_is_reported(project: Project) -> None:
+    result = project(
+        {
+            "shop/jobs.py": """
+                from qgen import sessionless_func, wire_queue_worker
+
+                @sessionless_func
+                def job(services, data: int) -> None: ...
+
+                for name in ("a", "b"):
+                    wire_queue_worker(queue=name, func=job)
+            """,
+        }
+    )
+    assert messages(result) == [
+        "shop/jobs.py:7:29: QG101 queue must be a string literal matching"
+        " [A-Za-z0-9][A-Za-z0-9_.-]{0,127}, not name"
+    ]
