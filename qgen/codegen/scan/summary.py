@@ -19,7 +19,7 @@ import libcst as cst
 
 from qgen.codegen.scan.positions import PosState
 
-SUMMARY_VERSION = 5
+SUMMARY_VERSION = 6
 
 Pos = list[int]  # [line, col], both 1-based
 Expr = list[Any]  # see qgen.codegen.scan.expr
@@ -135,9 +135,11 @@ class _Summarizer:
                     self.run(orelse.body.body)
                     orelse = orelse.orelse if isinstance(orelse, cst.If) else None
             elif isinstance(stmt, cst.Try | cst.TryStar):
-                self.run(stmt.body.body)
+                # handlers first: when the try body runs without error, its bindings win
+                # (try: from typing import X / except ImportError: from typing_extensions ...)
                 for h in stmt.handlers:
                     self.run(h.body.body)
+                self.run(stmt.body.body)
                 if stmt.orelse is not None:
                     self.run(stmt.orelse.body.body)
                 if stmt.finalbody is not None:

@@ -216,3 +216,29 @@ def test_wiring_in_a_loop_is_reported(project: Project) -> None:
         "shop/jobs.py:7:29: QG101 queue must be a string literal matching"
         " [A-Za-z0-9][A-Za-z0-9_.-]{0,127}, not name"
     ]
+
+
+def test_typing_typeddict_behind_try_import_is_still_reported(project: Project) -> None:
+    result = project(
+        {
+            "shop/jobs.py": """
+                from qgen import sessionless_func, wire_queue_worker
+                try:
+                    from typing import TypedDict
+                except ImportError:
+                    from typing_extensions import TypedDict
+
+                class Mail(TypedDict):
+                    to: str
+
+                @sessionless_func
+                def job(services, data: Mail) -> None: ...
+
+                wire_queue_worker(queue="mail", func=job)
+            """,
+        }
+    )
+    assert messages(result) == [
+        "shop/jobs.py:11:25: QG202 Mail is a typing.TypedDict, which pydantic does not validate"
+        " on Python < 3.12; use typing_extensions.TypedDict"
+    ]
