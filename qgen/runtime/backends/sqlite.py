@@ -77,6 +77,13 @@ def parse_url(url: str) -> SqliteUrl:
     return SqliteUrl(Path(rest), _SYNC_MODES[sync], busy)
 
 
+def new_id() -> str:
+    """A time-ordered id (µs clock, then 64 random bits), 30 hex digits: new rows land at the
+    right end of the (queue, id) index instead of on a random page of it, so an add dirties
+    fewer pages (less to write to the WAL and to checkpoint)."""
+    return f"{time.time_ns() // 1000:014x}{os.urandom(8).hex()}"
+
+
 def _state(state: str, start_after: float, now: float) -> JobStatus:
     if state == "waiting" and start_after > now:
         return JobStatus.DELAYED
@@ -117,7 +124,7 @@ class SqliteBackend:
         return int(self.queues.get(queue, {}).get("attempts", DEFAULT_ATTEMPTS))
 
     def _new_job(self, queue: str, data: JSON, options: AddOptions, now: float) -> db.NewJob:
-        job_id = os.urandom(16).hex() if options.job_id is None else validate_job_id(options.job_id)
+        job_id = new_id() if options.job_id is None else validate_job_id(options.job_id)
         attempts = self.max_attempts(queue) if options.attempts is None else options.attempts
         return db.NewJob(
             id=job_id,
