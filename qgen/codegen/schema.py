@@ -199,6 +199,8 @@ class SchemaBuilder:
                 values.append(v)
             else:
                 self.diag("QG201", module, a, f"Literal value {text(a)} is not a literal")
+        if not values:
+            return {}
         out: Schema = {"const": values[0]} if len(values) == 1 else {"enum": values}
         types = {type(v) for v in values}
         for py, js in ((str, "string"), (int, "integer"), (float, "number"), (bool, "boolean")):
@@ -284,9 +286,12 @@ class SchemaBuilder:
         ref = self.index.resolve(e, module)
         if ref[0] != "member":
             return MISSING
-        from qgen.codegen.scan.classes import enum_values
+        from qgen.codegen.scan.classes import class_kind, enum_values
 
-        values = enum_values(self, ("def", ref[1], ref[2]))
+        cls = ("def", ref[1], ref[2])
+        if self.index.get_def(cls)["k"] != "class" or class_kind(self, cls) != "enum":
+            return MISSING
+        values = enum_values(self, cls)
         return values.get(ref[3], MISSING) if values is not None else MISSING
 
     # -- $defs -----------------------------------------------------------------------------

@@ -120,7 +120,7 @@ class Index:
         if e[0] == "name":
             return self.lookup(module, e[1])
         if e[0] == "attr":
-            base = self.resolve(e[1], module)
+            base = self.follow(self.resolve(e[1], module))
             if base[0] == "mod":
                 return self.lookup(base[1], e[2])
             if base[0] == "ext":

@@ -115,3 +115,11 @@ DescribedCat = Annotated[Cat, Field(description="a described cat")]
 MaybeCat = Optional[Cat]
 CatOrDog = Cat | Dog
 Recursive = Optional[TreeDict]
+
+
+ColorAlias = Color
+
+
+class AliasDefaults(BaseModel):
+    color: Color = ColorAlias.GREEN
+    many: list[Literal[Color.RED, Level.LOW]] = [Color.RED]
