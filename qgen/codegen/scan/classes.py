@@ -34,7 +34,7 @@ _CONFIG_NO_SCHEMA_EFFECT = frozenset(
         "protected_namespaces", "use_enum_values", "validate_default", "validate_return",
         "defer_build", "hide_input_in_errors", "loc_by_alias", "coerce_numbers_to_str",
         "regex_engine", "cache_strings", "serialize_by_alias", "ser_json_inf_nan",
-        "ignored_types", "plugin_settings", "experimental_warn_on_unknown_fields",
+        "ignored_types", "plugin_settings", "experimental_warn_on_unknown_fields", "metaclass",
     }
 )  # fmt: skip
 
@@ -186,7 +186,9 @@ def _unwrap(b: SchemaBuilder, ann: Expr, module: str) -> tuple[Expr, list[Expr],
 
 
 def _object_schema(b: SchemaBuilder, ref: Ref, kind: str) -> Schema:
-    chain = [r for r in _mro(b, ref) if class_kind(b, r) == kind]
+    # pydantic also collects the annotations of plain mixin classes in a model's MRO
+    kinds = (kind, "other") if kind == "model" else (kind,)
+    chain = [r for r in _mro(b, ref) if class_kind(b, r) in kinds]
     config = _config(b, chain)
     fields: dict[str, tuple[dict[str, Any], Ref, bool]] = {}
     for cls in chain:

@@ -47,7 +47,7 @@ CASES: dict[str, list[str]] = {
     "advanced": [
         "Cat", "Pets", "Annotations", "Extras", "Holder", "Ping", "Pong", "TreeDict",
         "Pets_or_list", "Ids", "UsesAlias", "Tagged", "Constants", "DescribedCat",
-        "MaybeCat", "CatOrDog", "Recursive", "AliasDefaults",
+        "MaybeCat", "CatOrDog", "Recursive", "AliasDefaults", "WithMixin",
     ],
 }  # fmt: skip
 PARAMS = [(mod, name) for mod, names in CASES.items() for name in names]

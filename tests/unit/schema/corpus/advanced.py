@@ -123,3 +123,14 @@ ColorAlias = Color
 class AliasDefaults(BaseModel):
     color: Color = ColorAlias.GREEN
     many: list[Literal[Color.RED, Level.LOW]] = [Color.RED]
+
+
+class Mixin:
+    mixed: int = 1
+
+    def hello(self) -> str:
+        return "hi"
+
+
+class WithMixin(Mixin, BaseModel):
+    own: str
