@@ -203,7 +203,7 @@ async def _retry(fn: Callable[[], T], timeout: float) -> T:
             if not is_busy(exc) or time.monotonic() > deadline:
                 raise
         await asyncio.sleep(delay)
-        delay = min(delay * 1.5, 0.002)  # short: a round holds the lock ~1 ms
+        delay = min(delay * 1.5, 0.001)  # short: a round holds the lock for about 1 ms
 
 
 @dataclass(frozen=True, slots=True)
