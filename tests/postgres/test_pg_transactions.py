@@ -80,7 +80,7 @@ async def test_async_client_joins_the_transaction(pg_url: str) -> None:
                 async with conn.transaction():
                     lost = await client.queue("jobs").add(Job(n=2), connection=conn)
                     raise RuntimeError("rolled back")
-        assert (await h.info()).data == {"n": 1, "secs": 0.0, "mode": "ok"}
+        assert (await h.info()).data["n"] == 1
         ids = rows(pg_url, "SELECT id FROM {s}.job")
         assert ids == [(h.id,)] and lost.id != h.id
 
@@ -95,7 +95,7 @@ def test_sync_client_joins_the_transaction(pg_url: str) -> None:
         with pytest.raises(KeyError), conn.transaction():
             client.queue("jobs").add(Job(n=4), connection=conn)
             raise KeyError("rolled back")
-        assert h.info().data == {"n": 1, "secs": 0.0, "mode": "ok"}
+        assert h.info().data["n"] == 1
         assert sorted(x.info().data["n"] for x in many) == [2, 3]
     assert rows(pg_url, "SELECT count(*) FROM {s}.job") == [(3,)]
 

@@ -37,6 +37,8 @@ from qgen.runtime.backends.postgres_sql import WAITER_HELLO, Statements
 from qgen.runtime.interaction import Progress
 
 log = logging.getLogger("qgen.postgres")
+SHORT_JOB = 0.05  # s: jobs shorter than this on average get leased ahead (see _want)
+APP = "qgen-worker"  # application_name of worker connections (pg_stat_activity)
 
 
 class _Side:
@@ -53,7 +55,7 @@ class _Side:
             try:
                 async with self.lock:
                     if self.conn is None or self.conn.closed:
-                        self.conn = await connect(self.conninfo)
+                        self.conn = await connect(self.conninfo, application_name=APP)
                     cur = await self.conn.execute(stmt, params)
                     return await cur.fetchall() if cur.description else []
             except CONNECTION_ERRORS as exc:
@@ -83,6 +85,7 @@ class _Loop:
     last_fetch: float = 0.0
     last_retain: float = 0.0
     wildcard: bool = False  # a waiter appeared: tell waiters to look again, once
+    avg_run: float = 1.0  # s, moving average of job run times (start as if jobs were long)
     conn: psycopg.AsyncConnection[Any] | None = None
 
     @property
@@ -162,7 +165,7 @@ class PostgresConsumer:
                     return
                 try:
                     if lp.conn is None or lp.conn.closed:
-                        lp.conn = await connect(self.conninfo)
+                        lp.conn = await connect(self.conninfo, application_name=APP)
                         lp.notified = True
                     await self._round(lp)
                     backoff.reset()
@@ -188,6 +191,11 @@ class PostgresConsumer:
         if self.stopping:
             return 0
         cap = max(lp.settings.concurrency, lp.settings.prefetch)
+        if lp.avg_run < SHORT_JOB:
+            # short jobs: lease up to ``prefetch`` more than can run, so the next ones start
+            # while the round trip that records the last ones is in flight; long jobs never
+            # wait in a busy worker while another one could run them
+            cap = lp.settings.concurrency + lp.settings.prefetch
         return max(0, min(lp.settings.prefetch, cap - (len(lp.held) - applying)))
 
     def _should_fetch(self, lp: _Loop, now: float) -> bool:
@@ -315,8 +323,10 @@ class PostgresConsumer:
 
     async def _run_job(self, lp: _Loop, h: Held) -> None:
         outcome: Outcome | GiveBack
+        t0 = time.monotonic()
         try:
             outcome = await self.handle(h.delivery)
+            lp.avg_run += (time.monotonic() - t0 - lp.avg_run) * 0.1
         except asyncio.CancelledError:
             outcome = GIVE_BACK  # stopped after the grace period: someone else runs it
         except Exception as exc:  # the runner never raises for job errors; this is a bug
@@ -344,15 +354,15 @@ class PostgresConsumer:
             float(lp.settings.config.get("visibility_timeout", 30)) for lp in self.loops.values()
         ]
         every = max(0.2, min(vts, default=30.0) / 3)
-        last = 0.0
+        last = time.monotonic()
         while True:
-            await asyncio.sleep(min(every, 1.0))
             try:
                 rows = await self.side.execute(self.st.waiters, (self.st.waiter_app,))
                 self.waiters = bool(rows and rows[0][0])
             except psycopg.Error:
                 log.exception("checking for waiting clients failed")
                 self.waiters = True
+            await asyncio.sleep(min(every, 1.0))
             if time.monotonic() - last < every:
                 continue
             last = time.monotonic()

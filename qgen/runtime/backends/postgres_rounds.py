@@ -25,6 +25,7 @@ from qgen.runtime.backends.base import (
 )
 from qgen.runtime.backends.postgres_sql import Statements
 
+_NULL = "null"
 NOTIFY_LIMIT = 7900  # bytes of a NOTIFY payload (the server's limit is 8000)
 SMALL_RETENTION = 100  # keep counts up to this are enforced every round, larger ones each second
 
@@ -87,13 +88,13 @@ class RoundPlan:
         self.wildcard = wildcard
         self.batch = batch
         self.retry_delays: list[float] = []
-        self.hot_batch: str | None = None  # all completed: the batch as one JSON array
+        self.hot_batch: tuple[list[str], list[str], list[int]] | None = None  # all completed
         if batch and all(type(o) is Completed for _, o in batch):
-            items = [{"id": h.id, "stalled": h.stalled, "output": o.result} for h, o in batch]  # type: ignore[union-attr]
-            text = dumps(items)
-            if "\\u0000" not in text:
-                self.hot_batch = text
-                self.finished_ids = [h.id for h, _ in batch]
+            outputs = [_NULL if o.result is None else dumps(o.result) for _, o in batch]  # type: ignore[union-attr]
+            if not any("\\u0000" in t for t in outputs):
+                ids = [h.id for h, _ in batch]
+                self.hot_batch = (outputs, ids, [h.stalled for h, _ in batch])
+                self.finished_ids = ids
                 self.any_done, self.any_failed = True, False
                 return
         self._group()
@@ -198,7 +199,9 @@ class RoundPlan:
         quiet = not (retain or self.notify_done or self.wildcard)
         if fetch_n and quiet and self.hot_batch is not None and self.keep_done != 0:
             # the hot path: one statement, no pipeline
-            params = (self.hot_batch, self.queue, self.worker, *fetch[1])
+            outputs, ids, stalled = self.hot_batch
+            q, w = self.queue, self.worker
+            params = (outputs, ids, q, ids, w, stalled, ids, *fetch[1])
             cur = await conn.execute(self.st.complete_fetch, params)
             return await cur.fetchall()
         stmts = self.statements(retain)

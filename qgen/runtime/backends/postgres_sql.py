@@ -117,10 +117,11 @@ class Statements:
         self.fetch = q(
             "UPDATE {s}.job j SET state = 'active', worker = %s, started_on = now(), "
             "lease_until = now() + make_interval(secs => %s) "
-            "WHERE (j.queue, j.id) IN (SELECT queue, id FROM {s}.job "
+            "FROM (SELECT ctid AS c FROM {s}.job "
             "  WHERE queue = %s AND state < 'active' AND start_after <= now() "
             "  AND (stalled_count = 0 OR %s) "
-            "  ORDER BY priority DESC, seq LIMIT %s FOR UPDATE SKIP LOCKED) "
+            "  ORDER BY priority DESC, seq LIMIT %s FOR UPDATE SKIP LOCKED) nx "
+            "WHERE j.ctid = nx.c "  # locked by this statement, so the row cannot move
             "RETURNING j.id, j.data, j.retry_count, j.retry_limit, j.backoff, "
             "j.stalled_count, j.dead_letter, j.priority, j.seq"
         )
@@ -134,15 +135,16 @@ class Statements:
             "UPDATE {s}.job j SET state = 'completed', output = (%b::text[])[v.n]::jsonb, "
             "completed_on = now(), lease_until = NULL " + guard
         )
-        # The hot path: record completions and lease the next batch in ONE statement. The
-        # batch is one JSON array [{id, stalled, output}], then queue, worker, and the fetch's.
+        # The hot path: record completions and lease the next batch in ONE statement (rows
+        # found by primary key). Params: outputs, ids, queue, ids, worker, stalled, ids, and
+        # then the fetch's.
         self.complete_fetch = (
             q(
-                "WITH done AS (UPDATE {s}.job j SET state = 'completed', output = v.output, "
-                "completed_on = now(), lease_until = NULL "
-                "FROM jsonb_to_recordset(%s::text::jsonb) AS v(id text, stalled int, output jsonb) "
-                "WHERE j.queue = %s AND j.id = v.id AND j.state = 'active' "
-                "AND j.worker = %s AND j.stalled_count = v.stalled) "
+                "WITH done AS (UPDATE {s}.job j SET state = 'completed', completed_on = now(), "
+                "output = (%b::text[])[array_position(%b::text[], j.id)]::jsonb, "
+                "lease_until = NULL WHERE j.queue = %s AND j.id = ANY(%b::text[]) "
+                "AND j.state = 'active' AND j.worker = %s "
+                "AND j.stalled_count = (%b::int[])[array_position(%b::text[], j.id)]) "
             )
             + self.fetch
         )
