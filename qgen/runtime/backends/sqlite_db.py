@@ -140,8 +140,7 @@ def open_db(path: Path, synchronous: str, busy_timeout_ms: int) -> sqlite3.Conne
         str(path), isolation_level=None, check_same_thread=False, timeout=busy_timeout_ms / 1000
     )
     conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
-    if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
-        conn.execute("PRAGMA journal_mode = WAL")
+    _to_wal(conn, busy_timeout_ms / 1000)
     # Validated by the URL parser to be FULL or NORMAL; pragmas cannot take parameters.
     conn.execute(f"PRAGMA synchronous = {synchronous}")
     conn.execute("PRAGMA foreign_keys = OFF")
@@ -149,6 +148,21 @@ def open_db(path: Path, synchronous: str, busy_timeout_ms: int) -> sqlite3.Conne
         create_schema(conn)
     conn.execute("PRAGMA busy_timeout = 0")
     return conn
+
+
+def _to_wal(conn: sqlite3.Connection, timeout: float) -> None:
+    """Switch a new file to WAL. Several processes opening a fresh file at once can get
+    "database is locked" here without SQLite's busy handler being asked: retry."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                conn.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if not is_busy(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.005)
 
 
 def create_schema(conn: sqlite3.Connection) -> None:

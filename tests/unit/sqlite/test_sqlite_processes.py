@@ -127,3 +127,22 @@ async def test_stalled_too_often_fails_to_dead_letter(
     assert info is not None and info.error is not None and info.error.type == "JobStalled"
     copy = await backend.get("dead", "p1")
     assert copy is not None and copy.status is JobStatus.WAITING and copy.data == "poison"
+
+
+def test_processes_creating_one_fresh_file_at_once(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'race.db'}"
+    code = (
+        "import asyncio, sys\n"
+        "from qgen.runtime.backends.sqlite import SqliteBackend\n"
+        "from qgen.runtime.backends.base import AddOptions\n"
+        "async def main():\n"
+        "    b = await SqliteBackend.connect(sys.argv[1], {})\n"
+        "    await b.enqueue('q', 1, AddOptions())\n"
+        "    await b.close()\n"
+        "asyncio.run(main())\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    procs = [subprocess.Popen([sys.executable, "-c", code, url], env=env) for _ in range(6)]
+    assert [p.wait(60) for p in procs] == [0] * 6
+    assert rows(url, "SELECT count(*) FROM qgen_jobs") == [(6,)]
+    assert rows(url, "PRAGMA journal_mode") == [("wal",)]
