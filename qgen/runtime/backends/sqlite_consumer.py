@@ -15,6 +15,14 @@ for with ``asyncio.sleep`` between tries, so the loop never blocks inside SQLite
   worker whose lease was taken over cannot overwrite the new holder's work;
 - completed stays completed: an outcome counts once its transaction committed (at
   ``synchronous=FULL``, once it is on disk).
+
+Trade-offs: jobs leased ahead show as ``active`` until they start; on ``stop()`` they go back to
+the queue at once, but if the worker is killed they wait for their lease to expire like the
+running ones, and that recovery counts as a stall for them too (the file cannot tell a
+started job from a prefetched one without a write per job start). Set ``prefetch`` low where
+that matters. An idle worker notices jobs added by other processes within ``poll_interval``
+(default 100 ms; one cheap indexed read per poll), and at once for adds made through the same
+backend object.
 """
 
 from __future__ import annotations
