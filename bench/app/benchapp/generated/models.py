@@ -3,15 +3,15 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel
 from typing import Any
 from typing_extensions import TypeAliasType
 
 
 class BenchNoopInput(BaseModel):
-    amount: int = Field(..., title="Amount")
-    currency: str = Field(..., title="Currency")
-    order_id: str = Field(..., title="Order Id")
+    order_id: str
+    amount: int
+    currency: str
 
 
 # Your models' own names, where they are unambiguous.
