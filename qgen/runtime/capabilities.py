@@ -73,7 +73,10 @@ CONFIG_SUPPORT: dict[str, dict[str, Support]] = {
     "prefetch": {
         "sqlite": N("jobs leased ahead of the batch_size running ones, in the same transaction"),
         "redis": U("BullMQ fetches one job per slot; the next comes with the last completion"),
-        "postgres": N("jobs leased per round trip (SKIP LOCKED ... LIMIT prefetch)"),
+        "postgres": N(
+            "jobs leased per round trip (SKIP LOCKED ... LIMIT prefetch); short jobs are leased "
+            "up to prefetch ahead of the running ones"
+        ),
         "sqs": N("MaxNumberOfMessages (at most 10)"),
     },
     "poll_interval": {
@@ -103,19 +106,19 @@ CONFIG_SUPPORT: dict[str, dict[str, Support]] = {
     "remove_on_complete": {
         "sqlite": N("completed rows kept per queue"),
         "redis": N("job option removeOnComplete (set on add; the worker default otherwise)"),
-        "postgres": N("completed rows kept per queue"),
+        "postgres": N("completed rows kept per queue (True: deleted as they complete)"),
         "sqs": U("SQS deletes a message once it is processed; nothing is kept"),
     },
     "remove_on_fail": {
         "sqlite": N("failed rows kept per queue"),
         "redis": N("job option removeOnFail (set on add; the worker default otherwise)"),
-        "postgres": N("failed rows kept per queue"),
+        "postgres": N("failed and discarded rows kept per queue"),
         "sqs": U("SQS keeps failed messages only in the dead-letter queue"),
     },
     "max_stalled_count": {
         "sqlite": N("lease expiries before the job fails"),
         "redis": N("maxStalledCount of BullMQ's stalled-job check"),
-        "postgres": N("lease expiries before the job fails"),
+        "postgres": N("lease expiries before the job fails (a stall uses no attempt)"),
         "sqs": U(
             "a dead worker's job returns after its visibility timeout and uses one of its "
             "attempts (ApproximateReceiveCount); there is no separate stall count"
@@ -136,19 +139,19 @@ CONFIG_SUPPORT: dict[str, dict[str, Support]] = {
     "attempts": {
         "sqlite": N("attempts column"),
         "redis": N("job option attempts (set on add; jobs added without it use the queue's)"),
-        "postgres": N("retry_limit (attempts - 1)"),
+        "postgres": N("retry_limit (attempts - 1) and retry_count columns"),
         "sqs": N("ApproximateReceiveCount is the attempt; redrive maxReceiveCount"),
     },
     "backoff": {
         "sqlite": N("start_after of the retried job; jitter and max_delay included"),
         "redis": N("job option backoff; each retry's delay (jitter, max_delay) set by the runtime"),
-        "postgres": N("retry_delay / retry_backoff / retry_delay_max"),
+        "postgres": N("start_after of the retried job; the job's own backoff in its row"),
         "sqs": E("ChangeMessageVisibility on the failed message (whole seconds, at most 12 h)"),
     },
     "dead_letter": {
         "sqlite": N("copy of the failed job added to the named queue"),
         "redis": E("the runtime adds a copy of the failed job to the named queue"),
-        "postgres": N("dead_letter column, copied on final failure"),
+        "postgres": N("dead_letter column; copied in the final failure's transaction"),
         "sqs": N("copy sent by the worker on final failure; RedrivePolicy for dead workers"),
     },
     "timeout": {
