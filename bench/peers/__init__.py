@@ -78,7 +78,8 @@ def _sqlite_all_done(url: str, queue: str, jobs: int) -> bool:
         busy = conn.execute(
             "SELECT EXISTS (SELECT 1 FROM qgen_jobs INDEXED BY qgen_jobs_ready"
             " WHERE queue = ?1 AND state = 'waiting') OR EXISTS (SELECT 1 FROM qgen_jobs"
-            " INDEXED BY qgen_jobs_leases WHERE queue = ?1 AND state = 'active')",
+            " INDEXED BY qgen_jobs_leases WHERE queue = ?1 AND state = 'active')"
+            " OR EXISTS (SELECT 1 FROM qgen_jobs WHERE queue = ?1 AND state = 'delayed')",
             (queue,),
         ).fetchone()[0]
         if busy:

@@ -85,8 +85,8 @@ def new_id() -> str:
 
 
 def _state(state: str, start_after: float, now: float) -> JobStatus:
-    if state == "waiting" and start_after > now:
-        return JobStatus.DELAYED
+    if state == "delayed" and start_after <= now:
+        return JobStatus.WAITING  # due; the next round of a worker takes it
     return JobStatus(state)
 
 

@@ -293,6 +293,7 @@ class SqliteConsumer:
             outcomes.apply(c, plan)
             got = {}
             for q in ready:
+                db.promote(c, q, now)
                 until = now + self._rules[q].visibility
                 got[q] = db.lease(c, q, want[q], token, self._worker, now, until)
             return got

@@ -7,9 +7,11 @@ single-statement add is its own (implicit) transaction. Queue names and job ids 
 SQL as parameters.
 
 One row per job in ``qgen_jobs``. ``seq`` (the rowid) gives creation order and the cheapest way
-to address a row. A job waiting for its ``start_after`` time is stored as ``waiting`` and
-reported as ``delayed``. The ready-job fetch walks the partial index ``qgen_jobs_ready`` (only
-waiting rows, ordered ``priority DESC, seq``), so finished rows are never scanned.
+to address a row. A job waiting for its ``start_after`` time (a delayed add, a retry with
+backoff) is ``delayed``, in the partial index ``qgen_jobs_delayed``; each round of a worker first
+promotes the due ones to ``waiting``. The ready-job fetch walks the partial index
+``qgen_jobs_ready`` (only waiting rows, ordered ``priority DESC, seq``), so neither finished nor
+delayed rows are ever scanned.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS qgen_jobs (
@@ -51,9 +53,13 @@ CREATE TABLE IF NOT EXISTS qgen_jobs (
 CREATE UNIQUE INDEX IF NOT EXISTS qgen_jobs_queue_id ON qgen_jobs (queue, id);
 CREATE INDEX IF NOT EXISTS qgen_jobs_ready
     ON qgen_jobs (queue, priority DESC, seq) WHERE state = 'waiting';
+CREATE INDEX IF NOT EXISTS qgen_jobs_delayed
+    ON qgen_jobs (queue, start_after) WHERE state = 'delayed';
 CREATE INDEX IF NOT EXISTS qgen_jobs_leases
     ON qgen_jobs (queue, lease_until) WHERE state = 'active';
 """
+# Version 1 kept delayed jobs as 'waiting' with a future start_after.
+_MIGRATE_1 = "UPDATE qgen_jobs SET state = 'delayed' WHERE state = 'waiting' AND start_after > ?"
 # Created by the first consumer of a queue with remove_on_complete / remove_on_fail: it costs
 # every finished job an index entry, which files without retention need not pay.
 FINISHED_INDEX = (
@@ -63,7 +69,7 @@ FINISHED_INDEX = (
 
 _INSERT = (
     "INSERT INTO qgen_jobs (queue, id, state, priority, data, max_attempts, backoff,"
-    " start_after, created_at) VALUES (?, ?, 'waiting', ?, ?, ?, ?, ?, ?)"
+    " start_after, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
     " ON CONFLICT (queue, id) DO NOTHING"
 )
 _GET = (
@@ -73,13 +79,17 @@ _GET = (
 _LEASE = (
     "UPDATE qgen_jobs SET state = 'active', lease = ?, lease_until = ?, worker = ?,"
     " started_at = ? WHERE seq IN (SELECT seq FROM qgen_jobs INDEXED BY qgen_jobs_ready"
-    " WHERE queue = ? AND state = 'waiting' AND start_after <= ?"
-    " ORDER BY priority DESC, seq LIMIT ?)"
+    " WHERE queue = ? AND state = 'waiting' ORDER BY priority DESC, seq LIMIT ?)"
     " RETURNING seq, id, priority, data, attempts_made, max_attempts, backoff"
 )
 _READY = (
-    "SELECT 1 FROM qgen_jobs INDEXED BY qgen_jobs_ready"
-    " WHERE queue = ? AND state = 'waiting' AND start_after <= ? LIMIT 1"
+    "SELECT EXISTS (SELECT 1 FROM qgen_jobs INDEXED BY qgen_jobs_ready"
+    " WHERE queue = ?1 AND state = 'waiting') OR EXISTS (SELECT 1 FROM qgen_jobs"
+    " INDEXED BY qgen_jobs_delayed WHERE queue = ?1 AND state = 'delayed' AND start_after <= ?2)"
+)
+_PROMOTE = (
+    "UPDATE qgen_jobs SET state = 'waiting' WHERE seq IN (SELECT seq FROM qgen_jobs"
+    " INDEXED BY qgen_jobs_delayed WHERE queue = ? AND state = 'delayed' AND start_after <= ?)"
 )
 _FINISH = (
     "UPDATE qgen_jobs SET state = ?, result = ?, error = ?, finished_at = ?,"
@@ -88,7 +98,7 @@ _FINISH = (
 )
 _DELETE_LEASED = "DELETE FROM qgen_jobs WHERE seq = ? AND lease = ?"
 _RETRY = (
-    "UPDATE qgen_jobs SET state = 'waiting', error = ?, start_after = ?,"
+    "UPDATE qgen_jobs SET state = ?, error = ?, start_after = ?,"
     " attempts_made = attempts_made + 1, lease = NULL, lease_until = NULL"
     " WHERE seq = ? AND lease = ?"
 )
@@ -173,6 +183,7 @@ def _create_schema(conn: sqlite3.Connection) -> None:
     for stmt in _SCHEMA.split(";"):
         if stmt.strip():
             conn.execute(stmt)
+    conn.execute(_MIGRATE_1, (time.time(),))
     conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
 
@@ -229,6 +240,9 @@ class NewJob:
     backoff: str | None  # JSON text
     start_after: float
 
+    def state(self, now: float) -> str:
+        return "delayed" if self.start_after > now else "waiting"
+
 
 def insert_one(conn: sqlite3.Connection, queue: str, job: NewJob, now: float) -> None:
     conn.execute(
@@ -236,6 +250,7 @@ def insert_one(conn: sqlite3.Connection, queue: str, job: NewJob, now: float) ->
         (
             queue,
             job.id,
+            job.state(now),
             job.priority,
             job.data,
             job.max_attempts,
@@ -249,7 +264,17 @@ def insert_one(conn: sqlite3.Connection, queue: str, job: NewJob, now: float) ->
 def insert_many(c: sqlite3.Connection, queue: str, jobs: Sequence[NewJob], now: float) -> None:
     """Inside a write transaction."""
     rows = [
-        (queue, j.id, j.priority, j.data, j.max_attempts, j.backoff, j.start_after, now)
+        (
+            queue,
+            j.id,
+            j.state(now),
+            j.priority,
+            j.data,
+            j.max_attempts,
+            j.backoff,
+            j.start_after,
+            now,
+        )
         for j in jobs
     ]
     c.executemany(_INSERT, rows)
@@ -274,7 +299,13 @@ class Leased:
 
 
 def has_ready(conn: sqlite3.Connection, queue: str, now: float) -> bool:
-    return conn.execute(_READY, (queue, now)).fetchone() is not None
+    """A cheap read: is anything waiting, or delayed and due?"""
+    return bool(conn.execute(_READY, (queue, now)).fetchone()[0])
+
+
+def promote(conn: sqlite3.Connection, queue: str, now: float) -> int:
+    """Inside a write transaction: delayed jobs whose time has come become waiting."""
+    return conn.execute(_PROMOTE, (queue, now)).rowcount
 
 
 def lease(
@@ -287,7 +318,7 @@ def lease(
     lease_until: float,
 ) -> list[Leased]:
     """Inside a write transaction: mark up to ``limit`` ready jobs active for ``token``."""
-    rows = conn.execute(_LEASE, (token, lease_until, worker, now, queue, now, limit)).fetchall()
+    rows = conn.execute(_LEASE, (token, lease_until, worker, now, queue, limit)).fetchall()
     out = [Leased(queue, r[0], r[1], r[2], r[3], r[4], r[5], r[6], token) for r in rows]
     out.sort(key=lambda j: (-j.priority, j.seq))  # RETURNING has no order
     return out
@@ -305,8 +336,8 @@ def delete_leased(conn: sqlite3.Connection, rows: Sequence[tuple[int, str]]) -> 
     return conn.executemany(_DELETE_LEASED, rows).rowcount
 
 
-def retry(conn: sqlite3.Connection, rows: Sequence[tuple[str, float, int, str]]) -> int:
-    """(error JSON, start_after, seq, lease) per job."""
+def retry(conn: sqlite3.Connection, rows: Sequence[tuple[str, str, float, int, str]]) -> int:
+    """(state, error JSON, start_after, seq, lease) per job."""
     return conn.executemany(_RETRY, rows).rowcount
 
 

@@ -80,7 +80,7 @@ Done = tuple[db.Leased, Outcome | None]
 class Plan:
     finish: list[tuple[str, str | None, str | None, float, int, str]] = field(default_factory=list)
     delete: list[tuple[int, str]] = field(default_factory=list)
-    retry: list[tuple[str, float, int, str]] = field(default_factory=list)
+    retry: list[tuple[str, str, float, int, str]] = field(default_factory=list)
     release: list[tuple[int, str]] = field(default_factory=list)
     dead: list[tuple[str, int, str, int]] = field(default_factory=list)  # target, seq, lease, att.
     trims: set[tuple[str, str, int]] = field(default_factory=set)
@@ -111,8 +111,9 @@ def plan(
             p.release.append((job.seq, job.lease))
             continue
         if isinstance(out, Retry):
+            state = "delayed" if out.delay > 0 else "waiting"
             start = now + max(0.0, out.delay)
-            p.retry.append((db.dumps(out.error.to_json()), start, job.seq, job.lease))
+            p.retry.append((state, db.dumps(out.error.to_json()), start, job.seq, job.lease))
             continue
         keep = r.keep_failed if r else None
         if isinstance(out, Failed):

@@ -104,3 +104,52 @@ async def test_add_many_is_one_transaction(backend: SqliteBackend) -> None:
     assert len(set(ids)) == 500
     assert rows(backend, "SELECT count(*) FROM qgen_jobs WHERE state='waiting'") == [(500,)]
     assert await backend.enqueue_many("q", []) == []
+
+
+async def test_delayed_rows_are_kept_apart(backend: SqliteBackend) -> None:
+    await backend.enqueue("q", 1, AddOptions(job_id="later", delay=60))
+    await backend.enqueue("q", 2, AddOptions(job_id="now"))
+    assert rows(backend, "SELECT id, state FROM qgen_jobs ORDER BY seq") == [
+        ("later", "delayed"),
+        ("now", "waiting"),
+    ]
+
+
+def test_fetch_walks_only_the_ready_index(backend: SqliteBackend) -> None:
+    """The lease, the idle probe and the promotion of due jobs use partial indexes, so finished
+    and delayed rows are never scanned."""
+    from qgen.runtime.backends import sqlite_db as db
+
+    conn = backend.conn
+    plans = {
+        "lease": (db._LEASE, ("t", 0.0, "w", 0.0, "q", 10)),
+        "ready": (db._READY, ("q", 0.0)),
+        "promote": (db._PROMOTE, ("q", 0.0)),
+        "expired": (db._EXPIRED, ("q", 0.0)),
+    }
+    for name, (sql, params) in plans.items():
+        detail = " ".join(r[3] for r in conn.execute("EXPLAIN QUERY PLAN " + sql, params))
+        assert "SCAN qgen_jobs" not in detail.replace("USING INDEX", ""), (name, detail)
+        assert "USING" in detail, (name, detail)
+
+
+def test_version_1_files_are_migrated(tmp_path: Path) -> None:
+    import sqlite3
+
+    from qgen.runtime.backends import sqlite_db as db
+
+    path = tmp_path / "old.db"
+    conn = db.open_db(path, "FULL", 1000)
+    conn.execute(
+        "INSERT INTO qgen_jobs (queue, id, state, data, max_attempts, start_after, created_at)"
+        " VALUES ('q', 'a', 'waiting', '1', 3, 1e12, 0), ('q', 'b', 'waiting', '1', 3, 0, 0)"
+    )
+    conn.execute("PRAGMA user_version = 1")
+    conn.close()
+    db.open_db(path, "FULL", 1000).close()
+    check = sqlite3.connect(path)
+    assert check.execute("SELECT id, state FROM qgen_jobs ORDER BY id").fetchall() == [
+        ("a", "delayed"),
+        ("b", "waiting"),
+    ]
+    assert check.execute("PRAGMA user_version").fetchone() == (db.SCHEMA_VERSION,)
