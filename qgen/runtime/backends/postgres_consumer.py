@@ -166,6 +166,12 @@ class PostgresConsumer:
                 try:
                     if lp.conn is None or lp.conn.closed:
                         lp.conn = await connect(self.conninfo, application_name=APP)
+                        # The planner pitfall: on a table never analyzed (or with statistics
+                        # from before a bulk add) the fetch would sort every ready job in a
+                        # bitmap scan. Every statement of this connection is built for an
+                        # ordered index scan, so the planner is told never to prefer those.
+                        await lp.conn.execute("SET enable_sort = off")
+                        await lp.conn.execute("SET enable_bitmapscan = off")
                         lp.notified = True
                     await self._round(lp)
                     backoff.reset()

@@ -88,12 +88,15 @@ class RoundPlan:
         self.wildcard = wildcard
         self.batch = batch
         self.retry_delays: list[float] = []
+        self.plain = False  # the hot batch has no results and no job that stalled before
         self.hot_batch: tuple[list[str], list[str], list[int]] | None = None  # all completed
         if batch and all(type(o) is Completed for _, o in batch):
             outputs = [_NULL if o.result is None else dumps(o.result) for _, o in batch]  # type: ignore[union-attr]
             if not any("\\u0000" in t for t in outputs):
                 ids = [h.id for h, _ in batch]
-                self.hot_batch = (outputs, ids, [h.stalled for h, _ in batch])
+                stalled = [h.stalled for h, _ in batch]
+                self.hot_batch = (outputs, ids, stalled)
+                self.plain = not any(stalled) and all(o is _NULL for o in outputs)
                 self.finished_ids = ids
                 self.any_done, self.any_failed = True, False
                 return
@@ -201,8 +204,15 @@ class RoundPlan:
             # the hot path: one statement, no pipeline
             outputs, ids, stalled = self.hot_batch
             q, w = self.queue, self.worker
-            params = (outputs, ids, q, ids, w, stalled, ids, *fetch[1])
-            cur = await conn.execute(self.st.complete_fetch, params)
+            params: tuple[Any, ...]
+            if self.plain:
+                stmt, params = self.st.complete_plain_fetch, (q, ids, w, *fetch[1])
+            else:
+                stmt, params = (
+                    self.st.complete_fetch,
+                    (outputs, ids, q, ids, w, stalled, ids, *fetch[1]),
+                )
+            cur = await conn.execute(stmt, params)
             return await cur.fetchall()
         stmts = self.statements(retain)
         if not stmts:

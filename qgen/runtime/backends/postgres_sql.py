@@ -148,6 +148,16 @@ class Statements:
             )
             + self.fetch
         )
+        # Same, for the commonest batch: no results, no job that stalled before.
+        # Params: queue, ids, worker, then the fetch's.
+        self.complete_plain_fetch = (
+            q(
+                "WITH done AS (UPDATE {s}.job j SET state = 'completed', completed_on = now(), "
+                "lease_until = NULL WHERE j.queue = %s AND j.id = ANY(%b::text[]) "
+                "AND j.state = 'active' AND j.worker = %s AND j.stalled_count = 0) "
+            )
+            + self.fetch
+        )
         self.complete_delete = q(
             "DELETE FROM {s}.job j USING unnest(%b::text[], %b::int[]) AS v(id, stalled) "
             "WHERE j.queue = %s AND j.id = v.id AND j.state = 'active' "
