@@ -150,6 +150,10 @@ def open_db(path: Path, synchronous: str, busy_timeout_ms: int) -> sqlite3.Conne
         str(path), isolation_level=None, check_same_thread=False, timeout=busy_timeout_ms / 1000
     )
     conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
+    # Only takes effect on a file not yet written. Jobs are small rows and every commit writes
+    # the pages it touched to the WAL: 2 KiB pages made adds ~20% and rounds ~10% faster than
+    # 4 KiB (measured); larger payloads simply use overflow pages.
+    conn.execute("PRAGMA page_size = 2048")
     _to_wal(conn, busy_timeout_ms / 1000)
     # Validated by the URL parser to be FULL or NORMAL; pragmas cannot take parameters.
     conn.execute(f"PRAGMA synchronous = {synchronous}")

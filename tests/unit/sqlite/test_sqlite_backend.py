@@ -153,3 +153,11 @@ def test_version_1_files_are_migrated(tmp_path: Path) -> None:
         ("b", "waiting"),
     ]
     assert check.execute("PRAGMA user_version").fetchone() == (db.SCHEMA_VERSION,)
+
+
+async def test_new_files_use_small_pages(backend: SqliteBackend) -> None:
+    assert rows(backend, "PRAGMA page_size") == [(2048,)]
+    big = {"blob": "x" * 50_000}  # overflow pages
+    job_id = await backend.enqueue("q", big, AddOptions())
+    info = await backend.get("q", job_id)
+    assert info is not None and info.data == big
