@@ -13,6 +13,7 @@ every row is ready) never turns the fetch into a walk of the primary key.
 from __future__ import annotations
 
 import zlib
+from typing import LiteralString
 
 from psycopg import sql
 
@@ -87,8 +88,11 @@ class Statements:
         self.new_channel, self.done_channel = channels(schema)
         s = sql.Identifier(schema)
 
-        def q(text: str) -> sql.Composed:
-            return sql.SQL(text).format(s=s)
+        def q(text: str) -> LiteralString:
+            # Rendered once: psycopg then caches the parsed query by its text, where a
+            # Composed would be rendered again on every execute. Made of literals and the
+            # validated schema, quoted as an identifier.
+            return sql.SQL(text).format(s=s).as_string()
 
         self.q = q
         cols = "queue, id, data, priority, start_after, retry_limit, backoff, dead_letter"
@@ -106,7 +110,7 @@ class Statements:
             "AS v(id, data, priority, delay, retry_limit, backoff) "
             "ON CONFLICT (queue, id) DO NOTHING"
         )
-        self.notify = sql.SQL("SELECT pg_notify(%s, %s)")
+        self.notify: LiteralString = "SELECT pg_notify(%s, %s)"
         self.get = q(
             "SELECT state::text, start_after > now(), data, progress, output, error, "
             "retry_count, retry_limit, extract(epoch FROM created_on)::float8, "
@@ -225,7 +229,7 @@ class Statements:
             "WHERE queue = %s AND state > 'active' AND state = ANY(%b::text[]::{s}.job_state[]) "
             "ORDER BY completed_on DESC, seq DESC OFFSET %s)"
         )
-        self.waiters = sql.SQL(
+        self.waiters: LiteralString = (
             "SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE application_name = %s)"
         )
         self.waiter_app = waiter_app_name(schema)
