@@ -7,7 +7,9 @@ ensure_venv dev
 ensure_services
 ensure_node_bullmq
 cd "$REPO"
-echo "== ruff";  "$VENV/bin/ruff" check . && "$VENV/bin/ruff" format --check .
+echo "== ruff"
+PYDIRS=(qgen tests bench examples scripts)
+"$VENV/bin/ruff" check "${PYDIRS[@]}" && "$VENV/bin/ruff" format --check "${PYDIRS[@]}"
 echo "== mypy --strict qgen"; "$VENV/bin/mypy"
 echo "== qgen check examples/shop"; (cd examples/shop && "$VENV/bin/qgen" check)
 echo "== pytest"
