@@ -1,7 +1,7 @@
 """Regenerates the capability table in README.md from qgen/runtime/capabilities.py.
 
-    .venv/bin/python scripts/update_readme.py          # rewrite README.md
-    .venv/bin/python scripts/update_readme.py --check  # exit 1 when README.md is stale
+.venv/bin/python scripts/update_readme.py          # rewrite README.md
+.venv/bin/python scripts/update_readme.py --check  # exit 1 when README.md is stale
 """
 
 from __future__ import annotations

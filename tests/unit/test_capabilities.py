@@ -33,8 +33,12 @@ def test_unsupported_keys_reads_the_table() -> None:
 
 @pytest.mark.parametrize(
     ("url", "backend"),
-    [("sqlite:///x.db", "sqlite"), ("rediss://h/0", "redis"), ("postgresql://h/db", "postgres"),
-     ("sqs://us-east-1", "sqs")],
+    [
+        ("sqlite:///x.db", "sqlite"),
+        ("rediss://h/0", "redis"),
+        ("postgresql://h/db", "postgres"),
+        ("sqs://us-east-1", "sqs"),
+    ],
 )
 def test_backend_for_url(url: str, backend: str) -> None:
     assert caps.backend_for_url(url) == backend
@@ -66,7 +70,8 @@ def test_normalize_config_lists_every_problem() -> None:
 def test_readme_table_is_generated_from_the_code() -> None:
     proc = subprocess.run(
         [sys.executable, str(ROOT / "scripts" / "update_readme.py"), "--check"],
-        capture_output=True, text=True,
+        capture_output=True,
+        text=True,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert caps.markdown_table() in (ROOT / "README.md").read_text(encoding="utf-8")
