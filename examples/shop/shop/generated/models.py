@@ -14,39 +14,37 @@ class EmailsInput(BaseModel):
     A welcome email for a new customer.
     """
 
-    email: str = Field(
-        ..., description="Where to send it", pattern="^[^@\\s]+@[^@\\s]+$", title="Email"
-    )
-    name: str = Field(..., max_length=100, min_length=1, title="Name")
-    user_id: int = Field(..., ge=1, title="User Id")
+    user_id: int = Field(..., ge=1)
+    email: str = Field(..., description="Where to send it", pattern="^[^@\\s]+@[^@\\s]+$")
+    name: str = Field(..., max_length=100, min_length=1)
 
 
 class PaymentsDeadInput(BaseModel):
-    amount: int = Field(..., description="Amount in cents", gt=0, title="Amount")
-    currency: Literal["EUR", "USD", "GBP"] = Field(default="EUR", title="Currency")
-    order_id: str = Field(..., min_length=1, title="Order Id")
+    order_id: str = Field(..., min_length=1)
+    amount: int = Field(..., description="Amount in cents", gt=0)
+    currency: Literal["EUR", "USD", "GBP"] = "EUR"
 
 
 class PaymentsInput(BaseModel):
-    amount: int = Field(..., description="Amount in cents", gt=0, title="Amount")
-    currency: Literal["EUR", "USD", "GBP"] = Field(default="EUR", title="Currency")
-    order_id: str = Field(..., min_length=1, title="Order Id")
+    order_id: str = Field(..., min_length=1)
+    amount: int = Field(..., description="Amount in cents", gt=0)
+    currency: Literal["EUR", "USD", "GBP"] = "EUR"
 
 
 class PaymentsOutput(BaseModel):
-    charged: int = Field(..., title="Charged")
-    transaction_id: str = Field(..., title="Transaction Id")
+    transaction_id: str
+    charged: int
 
 
 class ReportsInput(BaseModel):
-    month: date = Field(..., title="Month")
-    sections: list[str] = Field(..., title="Sections")
+    month: date
+    sections: list[str]
 
 
 class ReportsOutput(BaseModel):
-    month: date = Field(..., title="Month")
-    pages: int = Field(..., title="Pages")
-    url: str = Field(..., title="Url")
+    month: date
+    pages: int
+    url: str
 
 
 # Your models' own names, where they are unambiguous.
