@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import time
 from collections import deque
@@ -32,8 +33,15 @@ from qgen.runtime.backends.base import (
 )
 from qgen.runtime.backends.postgres_conn import CONNECTION_ERRORS, Backoff, connect
 from qgen.runtime.backends.postgres_notify import Listener
-from qgen.runtime.backends.postgres_rounds import GIVE_BACK, GiveBack, Held, RoundPlan, dumps
-from qgen.runtime.backends.postgres_sql import WAITER_HELLO, Statements
+from qgen.runtime.backends.postgres_rounds import (
+    GIVE_BACK,
+    GiveBack,
+    Held,
+    RoundPlan,
+    dumps,
+    keep_count,
+)
+from qgen.runtime.backends.postgres_sql import WAITER_HELLO, Statements, lock_key
 from qgen.runtime.interaction import Progress
 
 log = logging.getLogger("qgen.postgres")
@@ -114,6 +122,17 @@ class PostgresConsumer:
     # -- lifecycle -------------------------------------------------------------------------
 
     async def run(self) -> None:
+        if any(
+            keep_count(lp.settings.config.get(k))
+            for lp in self.loops.values()
+            for k in ("remove_on_complete", "remove_on_fail")
+        ):
+            key = lock_key(self.st.schema)
+            await self.side.execute("SELECT pg_advisory_lock(%s)", (key,))
+            try:
+                await self.side.execute(self.st.finished_index, ())
+            finally:
+                await self.side.execute("SELECT pg_advisory_unlock(%s)", (key,))
         listener = Listener(self.conninfo, [self.st.new_channel], self._on_notify, self._wake_all)
         await listener.start()
         maint = asyncio.create_task(self._maintain(), name="qgen-pg-maintenance")
@@ -299,7 +318,7 @@ class PostgresConsumer:
         delivery = Delivery(
             queue=queue,
             job_id=job_id,
-            data=data,
+            data=None if data is None else json.loads(data),  # text: json.loads(str) is quicker
             attempt=retry_count + 1,
             max_attempts=retry_limit + 1,
             backoff=backoff,

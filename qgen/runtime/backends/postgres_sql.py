@@ -54,8 +54,7 @@ MIGRATIONS: dict[int, list[str]] = {
         "WHERE state < 'active' AND (state = 'retry' OR start_after > created_on)",
         # leases to recover from dead workers
         "CREATE INDEX job_lease ON {s}.job (queue, lease_until) WHERE state = 'active'",
-        # retention of finished jobs
-        "CREATE INDEX job_finished ON {s}.job (queue, completed_on) WHERE state > 'active'",
+        # (the retention index, job_finished, is made by the first worker that needs it)
     ],
 }
 LATEST = max(MIGRATIONS)
@@ -126,7 +125,7 @@ class Statements:
             "  AND (stalled_count = 0 OR %s) "
             "  ORDER BY priority DESC, seq LIMIT %s FOR UPDATE SKIP LOCKED) nx "
             "WHERE j.ctid = nx.c "  # locked by this statement, so the row cannot move
-            "RETURNING j.id, j.data, j.retry_count, j.retry_limit, j.backoff, "
+            "RETURNING j.id, j.data::text, j.retry_count, j.retry_limit, j.backoff, "
             "j.stalled_count, j.dead_letter, j.priority, j.seq"
         )
         guard = (
@@ -228,6 +227,12 @@ class Statements:
             "DELETE FROM {s}.job WHERE (queue, id) IN (SELECT queue, id FROM {s}.job "
             "WHERE queue = %s AND state > 'active' AND state = ANY(%b::text[]::{s}.job_state[]) "
             "ORDER BY completed_on DESC, seq DESC OFFSET %s)"
+        )
+        # Retention of finished rows needs this index; made only where retention is used, so
+        # no other completion pays for it.
+        self.finished_index = q(
+            "CREATE INDEX IF NOT EXISTS job_finished ON {s}.job (queue, completed_on) "
+            "WHERE state > 'active'"
         )
         self.waiters: LiteralString = (
             "SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE application_name = %s)"
