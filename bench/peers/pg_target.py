@@ -7,6 +7,7 @@ import contextlib
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import psycopg
@@ -26,9 +27,18 @@ def split(url: str) -> tuple[str, str]:
 
 def _conn(base: str) -> psycopg.Connection:
     conn = _CONNS.get(base)
-    if conn is None or conn.closed:
+    if conn is None or conn.closed or conn.broken:
         conn = _CONNS[base] = psycopg.connect(base, autocommit=True)
     return conn
+
+
+def _execute(base: str, query: Any, params: tuple[Any, ...] = ()) -> Any:
+    """Execute on the cached connection; once more on a new one if the server dropped it."""
+    try:
+        return _conn(base).execute(query, params)
+    except psycopg.OperationalError:
+        _CONNS.pop(base, None)
+        return _conn(base).execute(query, params)
 
 
 @contextlib.contextmanager
@@ -40,7 +50,7 @@ def fresh(url: str, tmp: Path, option: str | None) -> Iterator[str]:
         yield f"{base}{sep}schema={schema}"
     finally:
         drop = sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema))
-        _conn(base).execute(drop)
+        _execute(base, drop)
 
 
 def all_done(url: str, queue: str, jobs: int) -> bool:
@@ -73,4 +83,7 @@ def all_done(url: str, queue: str, jobs: int) -> bool:
         )
         return done is not None and int(done[0]) >= jobs
     except psycopg.errors.UndefinedTable:
+        return False
+    except psycopg.OperationalError:  # the server restarted: ask again next time
+        _CONNS.pop(base, None)
         return False
