@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 import urllib.parse
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -151,3 +152,33 @@ async def migrate_conn(conn: psycopg.AsyncConnection[Any], schema: str) -> list[
         return applied
     finally:
         await conn.execute("SELECT pg_advisory_unlock(%s)", (key,))
+
+
+class SideConnection:
+    """A shared connection for heartbeats, progress and recovery; reconnects on demand."""
+
+    def __init__(self, conninfo: str, app: str = "qgen-worker") -> None:
+        self.conninfo, self.app = conninfo, app
+        self.conn: psycopg.AsyncConnection[Any] | None = None
+        self.lock = asyncio.Lock()
+
+    async def execute(self, stmt: Any, params: Sequence[Any]) -> list[tuple[Any, ...]]:
+        backoff = Backoff()
+        while True:
+            try:
+                async with self.lock:
+                    if self.conn is None or self.conn.closed:
+                        self.conn = await connect(self.conninfo, application_name=self.app)
+                    cur = await self.conn.execute(stmt, params)
+                    return await cur.fetchall() if cur.description else []
+            except CONNECTION_ERRORS as exc:
+                await self.close()
+                delay = backoff.next()
+                log.warning("side connection lost (%s); retrying in %.2f s", exc, delay)
+                await asyncio.sleep(delay)
+
+    async def close(self) -> None:
+        conn, self.conn = self.conn, None
+        if conn is not None:
+            with contextlib.suppress(Exception):
+                await conn.close()

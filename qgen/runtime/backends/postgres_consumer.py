@@ -31,7 +31,12 @@ from qgen.runtime.backends.base import (
     QueueSettings,
     Retry,
 )
-from qgen.runtime.backends.postgres_conn import CONNECTION_ERRORS, Backoff, connect
+from qgen.runtime.backends.postgres_conn import (
+    CONNECTION_ERRORS,
+    Backoff,
+    SideConnection,
+    connect,
+)
 from qgen.runtime.backends.postgres_notify import Listener
 from qgen.runtime.backends.postgres_rounds import (
     GIVE_BACK,
@@ -47,36 +52,6 @@ from qgen.runtime.interaction import Progress
 log = logging.getLogger("qgen.postgres")
 SHORT_JOB = 0.05  # s: jobs shorter than this on average get leased ahead (see _want)
 APP = "qgen-worker"  # application_name of worker connections (pg_stat_activity)
-
-
-class _Side:
-    """A shared connection for heartbeats, progress and recovery; reconnects on demand."""
-
-    def __init__(self, conninfo: str) -> None:
-        self.conninfo = conninfo
-        self.conn: psycopg.AsyncConnection[Any] | None = None
-        self.lock = asyncio.Lock()
-
-    async def execute(self, stmt: Any, params: Sequence[Any]) -> list[tuple[Any, ...]]:
-        backoff = Backoff()
-        while True:
-            try:
-                async with self.lock:
-                    if self.conn is None or self.conn.closed:
-                        self.conn = await connect(self.conninfo, application_name=APP)
-                    cur = await self.conn.execute(stmt, params)
-                    return await cur.fetchall() if cur.description else []
-            except CONNECTION_ERRORS as exc:
-                await self.close()
-                delay = backoff.next()
-                log.warning("side connection lost (%s); retrying in %.2f s", exc, delay)
-                await asyncio.sleep(delay)
-
-    async def close(self) -> None:
-        conn, self.conn = self.conn, None
-        if conn is not None:
-            with contextlib.suppress(Exception):
-                await conn.close()
 
 
 @dataclass
@@ -112,7 +87,7 @@ class PostgresConsumer:
     ) -> None:
         self.conninfo, self.st, self.handle, self.worker = conninfo, st, handle, worker_id
         self.loops = {q.name: _Loop(q) for q in queues}
-        self.side = _Side(conninfo)
+        self.side = SideConnection(conninfo)
         self.stopping = False
         self.abandon_at: float | None = None  # stop: give up on an unreachable server then
         self.waiters = True  # does any client wait for results (checked every second)
