@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sys
 
 import pytest
 
@@ -53,7 +54,7 @@ async def test_concurrent_migrations_from_processes(pg_url: str) -> None:
     )
     procs = [
         await asyncio.create_subprocess_exec(
-            "python", "-c", code, pg_url, stdout=asyncio.subprocess.PIPE
+            sys.executable, "-c", code, pg_url, stdout=asyncio.subprocess.PIPE
         )
         for _ in range(4)
     ]
