@@ -69,11 +69,11 @@ def describe(job: JobHandle[object]) -> tuple[str, ...]:
     progress = "" if info.progress is None else str(info.progress)
     return (
         job.queue,
-        job.id[:14],
+        job.id,
         info.status.value,
         f"{info.attempts_made}/{info.max_attempts}",
         progress,
-        outcome[:60],
+        outcome[:70],
     )
 
 
@@ -81,10 +81,10 @@ def print_table(rows: list[tuple[str, ...]]) -> None:
     head = ("queue", "job", "status", "tries", "progress", "result or error")
     widths = [max(len(r[i]) for r in [head, *rows]) for i in range(len(head))]
     fmt = "  ".join(f"{{:<{w}}}" for w in widths)
-    print(fmt.format(*head))
+    print(fmt.format(*head).rstrip())
     print(fmt.format(*("-" * w for w in widths)))
     for row in rows:
-        print(fmt.format(*row))
+        print(fmt.format(*row).rstrip())
 
 
 def main(argv: list[str] | None = None) -> int:
