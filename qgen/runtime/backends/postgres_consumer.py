@@ -60,6 +60,7 @@ class _Loop:
     held: dict[str, Held] = field(default_factory=dict)
     ready: deque[Held] = field(default_factory=deque)
     finished: list[tuple[Held, Outcome | GiveBack]] = field(default_factory=list)
+    leased: list[tuple[Any, ...]] = field(default_factory=list)  # rows not yet taken in
     running: int = 0
     wake: asyncio.Event = field(default_factory=asyncio.Event)
     notified: bool = True  # fetch at start
@@ -153,7 +154,7 @@ class PostgresConsumer:
     async def _run_loop(self, lp: _Loop) -> None:
         backoff = Backoff()
         try:
-            while not (self.stopping and not lp.held and not lp.finished):
+            while not (self.stopping and not lp.held and not lp.finished and not lp.leased):
                 if self.abandon_at is not None and time.monotonic() > self.abandon_at:
                     log.error("queue %s: giving up %d leases at stop", lp.queue, len(lp.held))
                     return
@@ -196,7 +197,8 @@ class PostgresConsumer:
             # while the round trip that records the last ones is in flight; long jobs never
             # wait in a busy worker while another one could run them
             cap = lp.settings.concurrency + lp.settings.prefetch
-        return max(0, min(lp.settings.prefetch, cap - (len(lp.held) - applying)))
+        held = len(lp.held) + len(lp.leased) - applying
+        return max(0, min(lp.settings.prefetch, cap - held))
 
     def _should_fetch(self, lp: _Loop, now: float) -> bool:
         poll = float(lp.settings.config.get("poll_interval", 2000)) / 1000.0
@@ -217,6 +219,9 @@ class PostgresConsumer:
         want = self._want(lp, len(batch))
         fetch_n = want if want and self._should_fetch(lp, now) else 0
         if not batch and not fetch_n and not lp.wildcard:
+            if lp.leased:
+                self._take_in(lp)
+                return
             await self._idle(lp, want, now)
             return
         lp.finished = []
@@ -229,9 +234,19 @@ class PostgresConsumer:
             plan.small_retention or now - lp.last_retain >= 1.0 or self.stopping
         )
         assert lp.conn is not None
+        send = asyncio.ensure_future(plan.send(lp.conn, fetch_n, retain, self.suspect is None))
         try:
-            rows = await plan.send(lp.conn, fetch_n, retain, self.suspect is None)
+            if lp.leased:
+                # Let the round go out first, then take in the jobs of the last one while
+                # the server works on it: that client work is off the round-trip path.
+                try:
+                    await asyncio.sleep(0)
+                finally:
+                    self._take_in(lp)
+            rows = await send
         except BaseException:
+            if not send.done():
+                send.cancel()
             lp.finished[:0] = batch  # guarded statements: sending them again is safe
             lp.notified = lp.notified or bool(fetch_n)
             lp.wildcard = lp.wildcard or wildcard
@@ -248,6 +263,15 @@ class PostgresConsumer:
             lp.empty = len(rows) < fetch_n
             if lp.due is not None and now >= lp.due:
                 lp.due = None
+        lp.leased = rows
+        # short fetch: when idle, or when a NOTIFY brought nothing ready (a delayed add), ask
+        # when the next delayed job is due and sleep until then
+        if fetch_n and lp.empty and not rows and (not lp.held or was_notified):
+            await self._learn_due(lp)
+
+    def _take_in(self, lp: _Loop) -> None:
+        """Hold and start the jobs leased by the last round."""
+        rows, lp.leased = lp.leased, []
         suspects = 0
         for row in sorted(rows, key=lambda r: (-r[7], r[8])):
             h = self._held(lp, row)
@@ -259,10 +283,6 @@ class PostgresConsumer:
             else:
                 lp.ready.append(h)
         self._start_ready(lp)
-        # short fetch: when idle, or when a NOTIFY brought nothing ready (a delayed add), ask
-        # when the next delayed job is due and sleep until then
-        if fetch_n and lp.empty and (not lp.held or (was_notified and not rows)):
-            await self._learn_due(lp)
 
     async def _idle(self, lp: _Loop, want: int, now: float) -> None:
         timeout: float | None = None
