@@ -276,12 +276,9 @@ def _run(main: Coroutine[Any, Any, None]) -> None:
     asyncio's own loop; ``QGEN_UVLOOP=0`` forces asyncio. uvloop is never a dependency."""
     factory: Any = None
     if os.environ.get("QGEN_UVLOOP", "1") != "0":
-        try:
-            import uvloop
-
-            factory = uvloop.new_event_loop
-        except ImportError:
-            pass
+        # Imported by name: uvloop is optional, so type checkers may not have it.
+        with contextlib.suppress(ImportError):
+            factory = importlib.import_module("uvloop").new_event_loop
     with asyncio.Runner(loop_factory=factory) as runner:
         runner.run(main)
 
