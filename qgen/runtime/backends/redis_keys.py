@@ -157,29 +157,7 @@ _KEY_FIELDS = (
 class QueueKeys:
     """Every key of one BullMQ queue: ``<prefix>:<queue>:<type>``."""
 
-    __slots__ = (
-        "_finished",
-        "active",
-        "active_keys",
-        "base",
-        "completed",
-        "delayed",
-        "events",
-        "failed",
-        "id",
-        "limiter",
-        "marker",
-        "meta",
-        "paused",
-        "pc",
-        "prioritized",
-        "queue",
-        "repeat",
-        "stalled",
-        "stalled_check",
-        "wait",
-        "waiting_children",
-    )
+    __slots__ = ("_finished", "active_keys", "queue", *_KEY_FIELDS)
 
     def __init__(self, prefix: str, queue: str) -> None:
         validate_queue_name(queue)
