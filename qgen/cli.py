@@ -1,4 +1,4 @@
-"""The ``qgen`` command: build, check, list, migrate, sqs create-queues.
+"""The ``qgen`` command: build, check, list, setup (aliases: migrate, sqs create-queues).
 
 Diagnostics go to stderr as ``path:line:col: QG### message`` (all of them, sorted); summaries
 go to stdout. Exit codes: 0 success, 1 ``check`` found stale output, 2 errors (a warning counts
@@ -96,23 +96,40 @@ def _parser() -> argparse.ArgumentParser:
     )
     _project_args(lst)
     lst.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    _setup_parsers(sub)
+    return parser
+
+
+def _setup_parsers(sub: Any) -> None:
+    """``setup`` and its aliases ``migrate`` and ``sqs create-queues``."""
+    setup = sub.add_parser(
+        "setup",
+        help="create what the backend needs before use (schema, queues)",
+        description="Provision the backend of --url: PostgreSQL schema migrations; SQS queues, "
+        "dead-letter queues and redrive policies for the built project's queues; nothing for "
+        "SQLite and Redis. Idempotent.",
+        epilog=EPILOG,
+    )
+    _project_args(setup)
+    setup.add_argument("--url", help="backend URL (default: $QGEN_URL)")
     migrate = sub.add_parser(
         "migrate",
-        help="create or upgrade qgen's tables in PostgreSQL",
-        description="Apply qgen's PostgreSQL schema migrations (needs the postgres extra).",
+        help="create or upgrade qgen's tables in PostgreSQL (alias of setup)",
+        description="Apply qgen's PostgreSQL schema migrations: `qgen setup` for a "
+        "postgresql:// URL (needs the postgres extra).",
     )
     migrate.add_argument("--url", help="postgresql:// URL (default: $QGEN_URL)")
     sqs = sub.add_parser("sqs", help="SQS helpers", description="SQS helpers.")
     sqs_sub = sqs.add_subparsers(dest="sqs_command", metavar="SQS_COMMAND", required=True)
     create = sqs_sub.add_parser(
         "create-queues",
-        help="create the SQS queues (and dead-letter queues) of the built project",
+        help="create the SQS queues (and dead-letter queues) of the built project (alias of setup)",
         description="Create every queue of the project's manifest.json on SQS, with redrive "
-        "policies for dead_letter (needs the sqs extra and a previous `qgen build`).",
+        "policies for dead_letter: `qgen setup` for an sqs:// URL (needs the sqs extra and a "
+        "previous `qgen build`).",
     )
     _project_args(create)
     create.add_argument("--url", help="sqs:// URL (default: $QGEN_URL)")
-    return parser
 
 
 def _print_diags(diags: Sequence[Diagnostic], err: TextIO) -> None:
@@ -219,33 +236,76 @@ def _url(args: argparse.Namespace, err: TextIO) -> str | None:
     return url
 
 
-def _cmd_migrate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+def _manifest_queues(args: argparse.Namespace, err: TextIO, *, required: bool) -> Any:
+    """The built project's queue configs (name -> config), {} when there is no project or no
+    build (unless ``required``), None after an error was printed."""
+    from qgen.runtime.manifest import load_manifest
+
+    overrides = Overrides(
+        project=args.project,
+        source=tuple(args.source) if args.source else None,
+        out=args.out,
+        services=args.services,
+    )
+    config, diags = load_config(Path.cwd(), overrides)
+    if config is None:
+        if required:
+            _print_diags(diags, err)
+            return None
+        return {}
+    path = config.out_dir / "manifest.json"
+    if not required and not path.exists():
+        return {}
+    manifest = load_manifest(path)
+    return {name: dict(q.config) for name, q in manifest.queues.items()}
+
+
+def _provision(url: str, queues: dict[str, Any]) -> Any:
+    from qgen.runtime.backends.registry import provision
+
+    return asyncio.run(provision(url, queues))
+
+
+def _cmd_setup(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     url = _url(args, err)
     if url is None:
         return 2
-    from qgen.runtime.backends.postgres import migrate
+    queues = _manifest_queues(args, err, required=False)
+    if queues is None:
+        return 2
+    done = _provision(url, queues)
+    print(f"qgen: {done.summary}", file=out)
+    for line in done.details:
+        print(line, file=out)
+    return 0
 
-    applied = asyncio.run(migrate(url))
-    print(
-        f"qgen: applied migrations {', '.join(map(str, applied))}"
-        if applied
-        else "qgen: database schema is up to date",
-        file=out,
-    )
+
+def _only(url: str, backend: str, command: str, err: TextIO) -> bool:
+    from qgen.runtime.capabilities import backend_for_url
+
+    if backend_for_url(url) == backend:
+        return True
+    print(f"qgen: `qgen {command}` is for {backend} URLs; use `qgen setup --url ...`", file=err)
+    return False
+
+
+def _cmd_migrate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    url = _url(args, err)
+    if url is None or not _only(url, "postgres", "migrate", err):
+        return 2
+    print(f"qgen: {_provision(url, {}).summary}", file=out)
     return 0
 
 
 def _cmd_sqs_create(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     url = _url(args, err)
-    config = _config(args, err)
-    if url is None or config is None:
+    if url is None or not _only(url, "sqs", "sqs create-queues", err):
         return 2
-    from qgen.runtime.backends.sqs import create_queues
-    from qgen.runtime.manifest import load_manifest
-
-    manifest = load_manifest(config.out_dir / "manifest.json")
-    for name in create_queues(url, manifest):
-        print(name, file=out)
+    queues = _manifest_queues(args, err, required=True)
+    if queues is None:
+        return 2
+    for line in _provision(url, queues).details:
+        print(line, file=out)
     return 0
 
 
@@ -260,6 +320,8 @@ def main(
             return _cmd_build(args, out, err, check=args.command == "check")
         if args.command == "list":
             return _cmd_list(args, out, err)
+        if args.command == "setup":
+            return _cmd_setup(args, out, err)
         if args.command == "migrate":
             return _cmd_migrate(args, out, err)
         return _cmd_sqs_create(args, out, err)

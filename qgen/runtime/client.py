@@ -27,8 +27,12 @@ from collections.abc import Coroutine, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar, Generic, Self, TypeVar
 
-from qgen.runtime.backends import open_backend
-from qgen.runtime.backends.base import Backend, JobInfo, JobStatus
+# Everything a generated client needs comes from this module (and pydantic): the classes
+# below and these names.
+from qgen.runtime.backends.base import Backend
+from qgen.runtime.backends.base import JobInfo as JobInfo
+from qgen.runtime.backends.base import JobStatus as JobStatus
+from qgen.runtime.backends.registry import open_backend
 from qgen.runtime.capabilities import Feature, backend_for_url, supports
 from qgen.runtime.errors import (
     ConfigError,
@@ -37,8 +41,8 @@ from qgen.runtime.errors import (
     UnsupportedByBackend,
 )
 from qgen.runtime.interaction import Progress
+from qgen.runtime.options import BackoffConfig as BackoffConfig
 from qgen.runtime.payloads import Adapters, add_options
-from qgen.runtime.wiring import BackoffConfig
 
 InT = TypeVar("InT")
 OutT = TypeVar("OutT")

@@ -17,7 +17,7 @@ from qgen.runtime.names import validate_job_id
 
 if TYPE_CHECKING:
     from qgen.runtime.client import QueueMeta
-    from qgen.runtime.wiring import BackoffConfig
+    from qgen.runtime.options import BackoffConfig
 
 
 class Adapters:

@@ -44,7 +44,8 @@ from qgen.runtime.interaction import (
 )
 from qgen.runtime.payloads import describe_validation_error
 from qgen.runtime.retry import backoff_delay
-from qgen.runtime.wiring import QueueWiring, with_defaults
+from qgen.runtime.settings import QueueSettings, resolve
+from qgen.runtime.wiring import QueueWiring
 
 log = logging.getLogger("qgen.runner")
 
@@ -84,12 +85,19 @@ def _func_types(func: Callable[..., Any], queue: str) -> tuple[Any, Any, int]:
 class Runner:
     """Executes the jobs of one queue."""
 
-    def __init__(self, wiring: QueueWiring, services: Any, *, backend: str) -> None:
+    def __init__(
+        self,
+        wiring: QueueWiring,
+        services: Any,
+        *,
+        backend: str,
+        settings: QueueSettings | None = None,
+    ) -> None:
         self.wiring = wiring
         self.queue = wiring.queue
         self.services = services
         self.backend = backend
-        self.config = with_defaults(wiring.config)
+        self.settings = settings or resolve(wiring.queue, wiring.config, backend)
         self.func = wiring.func
         input_type, output_type, nparams = _func_types(self.func, self.queue)
         self.takes_interaction = nparams == 3
@@ -103,13 +111,12 @@ class Runner:
                 f"queue {self.queue!r}: pydantic cannot validate the types of "
                 f"{getattr(self.func, '__qualname__', self.func)}: {exc}"
             ) from exc
-        timeout = self.config.get("timeout")
-        self.timeout: float | None = float(timeout) if timeout is not None else None
-        self.dead_letter: str | None = self.config.get("dead_letter")
+        self.timeout = self.settings.timeout
+        self.dead_letter = self.settings.dead_letter
         self._pool: ThreadPoolExecutor | None = None
         if not self.is_async:
             self._pool = ThreadPoolExecutor(
-                max_workers=int(self.config["batch_size"]),
+                max_workers=self.settings.batch_size,
                 thread_name_prefix=f"qgen-{self.queue}",
             )
 
@@ -167,7 +174,7 @@ class Runner:
 
     def _failure(self, delivery: Delivery, error: ErrorInfo) -> Outcome:
         if delivery.attempt < delivery.max_attempts:
-            backoff = delivery.backoff if delivery.backoff is not None else self.config["backoff"]
+            backoff = delivery.backoff if delivery.backoff is not None else self.settings.backoff
             return Retry(error, backoff_delay(backoff, delivery.attempt))
         return Failed(error, self.dead_letter)
 

@@ -44,8 +44,11 @@ async def test_expired_lease_returns_to_retry_and_runs_again(
 async def test_too_many_stalls_fail_the_job_with_dead_letter(
     pg: PostgresBackend, pg_url: str
 ) -> None:
-    pg.queues["q"] = {"dead_letter": "q-dead"}
-    job = await pg.enqueue("q", {"x": 2}, AddOptions())
+    producer = await PostgresBackend.connect(pg_url, {"q": {"dead_letter": "q-dead"}})
+    try:
+        job = await producer.enqueue("q", {"x": 2}, AddOptions())
+    finally:
+        await producer.close()
     rows(pg_url, "UPDATE {s}.job SET stalled_count = 2 WHERE id = %s", job)
     rows(pg_url, DEAD, job)
 
