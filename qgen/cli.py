@@ -223,9 +223,14 @@ def _cmd_migrate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     url = _url(args, err)
     if url is None:
         return 2
+    from qgen.runtime.backends import unavailable
     from qgen.runtime.backends.postgres import migrate
+    from qgen.runtime.backends.postgres_conn import CONNECTION_ERRORS
 
-    applied = asyncio.run(migrate(url))
+    try:
+        applied = asyncio.run(migrate(url))
+    except CONNECTION_ERRORS as exc:
+        raise unavailable("postgres", url, exc) from None
     print(
         f"qgen: applied migrations {', '.join(map(str, applied))}"
         if applied
