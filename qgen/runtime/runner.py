@@ -35,14 +35,14 @@ from qgen.runtime.backends.base import (
     Outcome,
     Retry,
 )
-from qgen.runtime.errors import ConfigError, QueueJobDiscarded
+from qgen.runtime.errors import ConfigError, QueueJobDiscarded, ResultNotStorable
 from qgen.runtime.interaction import (
     Interaction,
     QueueInteraction,
     SyncInteraction,
     SyncQueueInteraction,
 )
-from qgen.runtime.payloads import describe_validation_error
+from qgen.runtime.payloads import describe_validation_error, input_problem, json_problem
 from qgen.runtime.retry import backoff_delay
 from qgen.runtime.wiring import QueueWiring, with_defaults
 
@@ -172,14 +172,29 @@ class Runner:
         return Failed(error, self.dead_letter)
 
     def _dump(self, result: Any) -> Any:
+        """The result as the JSON the backend stores: by alias, as the output schema says.
+        Raises ResultNotStorable (a failed attempt) for a result that breaks the JSON rule of
+        payloads.py, the same on every backend, before anything reaches the backend."""
         if not self.has_result:
             return None
-        try:
-            return self.output_adapter.dump_python(result, mode="json", warnings="error")
-        except Exception:
-            # e.g. a dict returned for a model output: validate it into the type, then dump.
-            value = self.output_adapter.validate_python(result)
-            return self.output_adapter.dump_python(value, mode="json")
+        problem = input_problem(result, "result")  # ``Any`` would dump NaN as null
+        if problem is None:
+            adapter = self.output_adapter
+            try:
+                out = adapter.dump_python(result, mode="json", by_alias=True, warnings="error")
+            except Exception:
+                # e.g. a dict returned for a model output: validate it into the type, then dump.
+                value = adapter.validate_python(result)
+                try:
+                    out = adapter.dump_python(value, mode="json", by_alias=True)
+                except Exception as exc:  # an object pydantic cannot serialize, a cycle, ...
+                    raise ResultNotStorable(f"the result cannot be serialized: {exc}") from None
+            problem = json_problem(out, "result")
+        if problem is not None:
+            raise ResultNotStorable(
+                f"the result cannot be stored as JSON: {problem[0]}: {problem[1]}"
+            )
+        return out
 
     async def _attempt(self, delivery: Delivery, data: Any) -> Any:
         facts = (self.queue, delivery.job_id, delivery.attempt, delivery.max_attempts)
