@@ -42,7 +42,8 @@ from qgen.runtime.interaction import (
     SyncInteraction,
     SyncQueueInteraction,
 )
-from qgen.runtime.payloads import describe_validation_error, input_problem, json_problem
+from qgen.runtime.json_rule import input_problem, json_problem, needs_input_check
+from qgen.runtime.payloads import describe_validation_error
 from qgen.runtime.retry import backoff_delay
 from qgen.runtime.wiring import QueueWiring, with_defaults
 
@@ -103,6 +104,7 @@ class Runner:
                 f"queue {self.queue!r}: pydantic cannot validate the types of "
                 f"{getattr(self.func, '__qualname__', self.func)}: {exc}"
             ) from exc
+        self.check_result = self.has_result and needs_input_check(self.output_adapter)
         timeout = self.config.get("timeout")
         self.timeout: float | None = float(timeout) if timeout is not None else None
         self.dead_letter: str | None = self.config.get("dead_letter")
@@ -174,10 +176,12 @@ class Runner:
     def _dump(self, result: Any) -> Any:
         """The result as the JSON the backend stores: by alias, as the output schema says.
         Raises ResultNotStorable (a failed attempt) for a result that breaks the JSON rule of
-        payloads.py, the same on every backend, before anything reaches the backend."""
+        json_rule.py, the same on every backend, before anything reaches the backend."""
         if not self.has_result:
             return None
-        problem = input_problem(result, "result")  # ``Any`` would dump NaN as null
+        problem = None
+        if self.check_result:  # ``Any`` would dump NaN as null: look at what was returned
+            problem = input_problem(result, "result")
         if problem is None:
             adapter = self.output_adapter
             try:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import math
 
+import pytest
 from hostile_app.jobs import ResultCase, seen
 from hostile_harness import HostileCase, eventually, worker
 
@@ -131,3 +132,25 @@ async def _node_style_backoff(url: str, job_id: str, delay_ms: float) -> None:
         await conn.hset(key, "opts", json.dumps(opts))
     finally:
         await conn.aclose()
+
+
+async def test_progress_follows_the_json_rule() -> None:
+    """Progress is stored JSON too: a NaN (or NUL, ...) fails in the job's own call, before any
+    backend sees it, with the place named."""
+    from qgen.runtime.interaction import QueueInteraction
+
+    stored: list[object] = []
+
+    async def report(value: object) -> None:
+        stored.append(value)
+
+    queue = QueueInteraction("h-result", "j-1", 1, 1, report)
+    for value, words in [
+        (float("nan"), "progress: nan is not a JSON number"),
+        ({"done": 1, "of": float("inf")}, "progress.of: inf is not a JSON number"),
+        ("step\x00", "progress: contains a NUL character"),
+    ]:
+        with pytest.raises(ValueError, match=words):
+            await queue.update_progress(value)  # type: ignore[arg-type]
+    await queue.update_progress({"done": 1, "of": 2})
+    assert stored == [{"done": 1, "of": 2}]
