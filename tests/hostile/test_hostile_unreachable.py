@@ -5,9 +5,11 @@ the password masked and exit 2, as every other start-up refusal does; no traceba
 from __future__ import annotations
 
 import io
+import signal
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -68,4 +70,30 @@ def test_migrate_against_an_unreachable_server() -> None:
     assert code == 2, text
     assert text.startswith("qgen: cannot connect to the postgres backend at 'postgresql://u:***@")
     assert len(text.strip().splitlines()) == 1 and "internal error" not in text
+    assert SECRET not in text
+
+
+def test_worker_logs_never_show_a_password(tmp_path: Path) -> None:
+    """An SQS worker without create=1 keeps polling an unreachable endpoint, logging each
+    failure; the endpoint's credentials in those lines are masked."""
+    url = f"sqs://us-east-1?endpoint_url=http://key:{SECRET}@127.0.0.1:{_closed_port()}"
+    env = subprocess_env()
+    env.update(AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing")
+    log = tmp_path / "worker.log"
+    with log.open("wb") as sink:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "qgen.runtime.worker", "--url", url, "--wiring", WIRING,
+             "--queues", "h-record", "--grace", "1"],
+            cwd=ROOT, env=env, stdout=sink, stderr=sink,
+        )  # fmt: skip
+        try:
+            deadline = time.monotonic() + 60
+            while "failed" not in log.read_text() and time.monotonic() < deadline:
+                assert proc.poll() is None, log.read_text()
+                time.sleep(0.2)
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(30)
+    text = log.read_text()
+    assert "receive from SQS queue" in text and "http://key:***@127.0.0.1" in text, text
     assert SECRET not in text
