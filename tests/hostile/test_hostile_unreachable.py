@@ -97,3 +97,20 @@ def test_worker_logs_never_show_a_password(tmp_path: Path) -> None:
     text = log.read_text()
     assert "receive from SQS queue" in text and "http://key:***@127.0.0.1" in text, text
     assert SECRET not in text
+
+
+def test_sqs_create_queues_against_an_unreachable_endpoint(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.golden.harness import build_case, run_cli
+
+    for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        monkeypatch.setenv(key, "testing")  # never real credentials
+    project = build_case("shop", tmp_path)
+    url = f"sqs://us-east-1?endpoint_url=http://key:{SECRET}@127.0.0.1:{_closed_port()}"
+    code, out, err = run_cli(project, "sqs", "create-queues", "--url", url)
+    assert code == 2, out + err
+    assert err.startswith("qgen: cannot connect to the sqs backend at 'sqs://us-east-1?"), err
+    assert "Could not connect to the endpoint URL" in err, err
+    assert "internal error" not in err and SECRET not in out + err
+    assert len(err.strip().splitlines()) == 1
