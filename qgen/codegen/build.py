@@ -23,6 +23,7 @@ from pathlib import Path
 import qgen
 from qgen.codegen import output
 from qgen.codegen.ir import ProjectSpec
+from qgen.codegen.lock import lock_bytes
 from qgen.codegen.render import RenderError, RenderInput, phase, render_tree
 from qgen.config import Config
 from qgen.diagnostics import Diagnostic, Severity, has_errors, sort_diagnostics
@@ -84,6 +85,7 @@ def inputs_hash(config: Config) -> str:
         data = path.read_bytes()
         h.update(f"{rel}\0{len(data)}\0".encode())
         h.update(data)
+    h.update(lock_bytes(config.root))  # the schema lock: summarized in manifest.json
     return h.hexdigest()
 
 
@@ -201,6 +203,9 @@ def run(
         outcome.diagnostics = sort_diagnostics([*diags, _internal(config, exc)])
         outcome.exit_code = 2
         return outcome
+    from qgen.codegen.lock.manifest import with_schema_lock
+
+    with_schema_lock(config, outcome.project, tree)  # hook: the lock's summary for workers
     label = out_label(config)
     foreign = output.conflicts(config.out_dir, tree, label)
     if check:
