@@ -78,8 +78,6 @@ class Differ:
     def compare(self, old: Schema, new: Schema, at: At) -> None:
         old_name, old = self.resolve(old, self.old_defs)
         new_name, new = self.resolve(new, self.new_defs)
-        if new_name is not None:
-            at = at.into(new_name)
         pair = (old_name, new_name)
         if old_name is not None or new_name is not None:
             if pair in self._active:
@@ -88,8 +86,10 @@ class Differ:
         try:
             old_members, new_members = branches(old), branches(new)
             if len(old_members) == 1 and len(new_members) == 1:
-                self.single(old_members[0], new_members[0], at)
-            else:
+                self.single(old_members[0], new_members[0], _inside(at, new_name))
+            elif len(new_members) > 1:  # the union is written in the new definition
+                self.union(old_members, new_members, _inside(at, new_name))
+            else:  # a union became one type: the change is where that type is used
                 self.union(old_members, new_members, at)
         finally:
             self._active.discard(pair)
@@ -257,6 +257,10 @@ class Differ:
         old_p, new_p = old.get("prefixItems") or [], new.get("prefixItems") or []
         for i in range(min(len(old_p), len(new_p))):
             self.compare(as_schema(old_p[i]), as_schema(new_p[i]), at.part(f"[{i}]"))
+
+
+def _inside(at: At, definition: str | None) -> At:
+    return at if definition is None else at.into(definition)
 
 
 def branches(schema: Schema) -> list[Schema]:
