@@ -249,6 +249,14 @@ INPUT_RULES = [
         old_type="int",
         new_type="str",
     ),
+    Rule(
+        "unknown-keyword-changed",
+        IN + "    s: str\n",
+        IN + "    s: str = Field(json_schema_extra={'not': {'const': 'x'}})  # <-\n",
+        "field 's': keyword 'not' changed; qgen cannot tell whether that is compatible",
+        "QG409",
+        {"s": "x"},
+    ),
     # -- compatible: old jobs still validate ----------------------------------------------------
     Rule(
         "optional-field-added",

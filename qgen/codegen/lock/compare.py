@@ -29,7 +29,8 @@ from qgen.codegen.lock.changes import (
 
 Schema = dict[str, Any]
 _REF = "#/$defs/"
-# Keywords that describe and never reject a value. ``default`` is read by the object rules.
+# Keywords that describe and never reject a value (so do ``x-...`` extensions). ``default`` is
+# read by the object rules.
 ANNOTATIONS = frozenset(
     {
         "title", "description", "examples", "deprecated", "readOnly", "writeOnly", "$comment",
@@ -188,7 +189,7 @@ class Differ:
         if any(k in old or k in new for k in objects.KEYWORDS):
             objects.compare(self, old, new, at)
         for key in sorted((old.keys() | new.keys()) - _HANDLED):
-            if old.get(key) != new.get(key):
+            if old.get(key) != new.get(key) and not key.startswith("x-"):
                 self.add(
                     at,
                     UNKNOWN,
@@ -305,7 +306,7 @@ def values_of(schema: Schema) -> list[Any] | None:
 
 def is_any(schema: Schema) -> bool:
     """True when the schema accepts every value."""
-    return all(k in ANNOTATIONS for k in schema)
+    return all(k in ANNOTATIONS or k.startswith("x-") for k in schema)
 
 
 def as_schema(value: Any) -> Schema:
