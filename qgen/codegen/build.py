@@ -23,7 +23,7 @@ from pathlib import Path
 import qgen
 from qgen.codegen import output
 from qgen.codegen.ir import ProjectSpec
-from qgen.codegen.lock import lock_bytes
+from qgen.codegen.lock import add_lock_summary, lock_bytes
 from qgen.codegen.render import RenderError, RenderInput, phase, render_tree
 from qgen.config import Config
 from qgen.diagnostics import Diagnostic, Severity, has_errors, sort_diagnostics
@@ -203,9 +203,7 @@ def run(
         outcome.diagnostics = sort_diagnostics([*diags, _internal(config, exc)])
         outcome.exit_code = 2
         return outcome
-    from qgen.codegen.lock.manifest import with_schema_lock
-
-    with_schema_lock(config, outcome.project, tree)  # hook: the lock's summary for workers
+    add_lock_summary(config, outcome.project, tree)  # schema lock: its summary for workers
     label = out_label(config)
     foreign = output.conflicts(config.out_dir, tree, label)
     if check:
