@@ -135,3 +135,27 @@ def test_enum_against_a_constrained_type() -> None:
         ('value "bb" no longer accepted', True, False, ""),
         ('no longer restricted to values "a", "bb"', False, True, ""),
     ]
+
+
+def test_union_of_models_reports_members_not_fields() -> None:
+    defs = {name: _obj(kind={"const": name.lower()}) for name in ("A", "B", "C", "D")}
+
+    def union(*names: str) -> dict[str, Any]:
+        return {"$defs": defs, "anyOf": [{"$ref": f"#/$defs/{n}"} for n in names]}
+
+    assert _changes(union("A", "B"), union("A", "C", "D")) == [
+        ("no longer accepts B", True, False, ""),
+        ("now accepts C", False, True, ""),
+        ("now accepts D", False, True, ""),
+    ]
+
+
+def test_model_made_optional_is_still_compared_inside() -> None:
+    old = {"$defs": {"A": _obj(x=STR)}, **_obj(a={"$ref": "#/$defs/A"})}
+    new_a = {"anyOf": [{"$ref": "#/$defs/A"}, {"type": "null"}], "default": None}
+    new = {"$defs": {"A": _obj(x=INT)}, "type": "object", "properties": {"a": new_a}}
+    assert _changes(old, new) == [
+        ("field 'a' became optional", False, False, ""),
+        ("field 'a.x': type changed from string to integer", True, True, "A"),
+        ("field 'a': now accepts null", False, True, ""),
+    ]

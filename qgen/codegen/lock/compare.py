@@ -76,9 +76,9 @@ class Differ:
         return other.changes
 
     # -- entry -----------------------------------------------------------------------------
-    def compare(self, old: Schema, new: Schema, at: At) -> None:
-        old_name, old = self.resolve(old, self.old_defs)
-        new_name, new = self.resolve(new, self.new_defs)
+    def compare(self, old_ref: Schema, new_ref: Schema, at: At) -> None:
+        old_name, old = self.resolve(old_ref, self.old_defs)
+        new_name, new = self.resolve(new_ref, self.new_defs)
         pair = (old_name, new_name)
         if old_name is not None or new_name is not None:
             if pair in self._active:
@@ -88,10 +88,14 @@ class Differ:
             old_members, new_members = branches(old), branches(new)
             if len(old_members) == 1 and len(new_members) == 1:
                 self.single(old_members[0], new_members[0], _inside(at, new_name))
-            elif len(new_members) > 1:  # the union is written in the new definition
+                return
+            # A side that is not a union takes part as itself, $ref included, so that members
+            # pair up by definition name.
+            old_members = old_members if len(old_members) > 1 else [old_ref]
+            if len(new_members) > 1:  # the union is written in the new definition
                 self.union(old_members, new_members, _inside(at, new_name))
             else:  # a union became one type: the change is where that type is used
-                self.union(old_members, new_members, at)
+                self.union(old_members, [new_ref], at)
         finally:
             self._active.discard(pair)
 
@@ -127,12 +131,12 @@ class Differ:
     def pair(
         self, old: list[Schema], new: list[Schema]
     ) -> tuple[list[tuple[Schema, Schema]], list[Schema], list[Schema]]:
-        """Members paired by definition name, then exact type, then kind; a lone renamed
-        definition on each side is paired too."""
+        """Members paired by definition name, plain members by exact type, then by kind
+        (integer with number); one definition left on each side is taken as renamed."""
         free = list(range(len(new)))
         pairs: list[tuple[Schema, Schema]] = []
         gone: list[Schema] = []
-        keys = (self._name_key, self._type_key, self._kind)
+        keys = (self._name_key, self._type_key, self._kind_key)
         for o in old:
             match = None
             for key in keys:
@@ -162,6 +166,9 @@ class Differ:
         resolved = self.resolve(schema, defs)
         types = types_of(resolved[1])
         return None if resolved[0] is not None or types is None else show_types(types)
+
+    def _kind_key(self, schema: Schema, defs: dict[str, Schema]) -> str | None:
+        return None if self._name_key(schema, defs) is not None else self._kind(schema, defs)
 
     def _kind(self, schema: Schema, defs: dict[str, Schema]) -> str | None:
         types = types_of(self.resolve(schema, defs)[1])
