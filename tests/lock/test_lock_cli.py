@@ -236,3 +236,12 @@ def test_lock_help(capsys: pytest.CaptureFixture[str]) -> None:
     assert "qgen.lock.json" in capsys.readouterr().out
     assert main(["check", "--help"]) == 0
     assert "--explain" in capsys.readouterr().out
+
+
+def test_lock_keeps_schemas_exactly(tmp_path: Path) -> None:
+    """An infinite default is written as the schema files write it, so the lock matches."""
+    root = write_project(tmp_path, source("class In(BaseModel):\n    x: float = 1e999\n"))
+    assert qgen(root, "lock")[0] == 0
+    assert '"default": Infinity' in (root / "qgen.lock.json").read_text(encoding="utf-8")
+    code, out, _ = qgen(root, "check", "--explain")
+    assert code == 0 and "no schema changes since qgen.lock.json" in out

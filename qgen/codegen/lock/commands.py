@@ -60,6 +60,8 @@ def check_lock(
             file=out,
         )
         return 1
+    if not changes and explain:
+        print(f"qgen: no schema changes since {LOCK_FILE}", file=out)
     if compatible and not explain:
         print(
             f"qgen: {len(compatible)} compatible schema change(s) not yet in {LOCK_FILE} "

@@ -106,7 +106,9 @@ def parse_lock(text: str) -> LockFile:
 
 
 def render_lock(lock: LockFile) -> str:
-    data = lock.model_dump(mode="json")
+    # Python mode: schemas keep what the schema files hold (an infinite default stays
+    # Infinity, where pydantic's JSON mode would write null).
+    data = lock.model_dump()
     return json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
 
