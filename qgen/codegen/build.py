@@ -85,15 +85,15 @@ def inputs_hash(config: Config) -> str:
         data = path.read_bytes()
         h.update(f"{rel}\0{len(data)}\0".encode())
         h.update(data)
-    h.update(lock_bytes(config.root))  # the schema lock: summarized in manifest.json
     return h.hexdigest()
 
 
-def build_key(inputs: str) -> str:
+def build_key(inputs: str, lock: bytes = b"") -> str:
     """The warm-build key: the inputs plus the generator itself (kept out of the generated
-    files, so editing qgen does not churn every project's output)."""
+    files, so editing qgen does not churn every project's output) and the schema lock's bytes
+    (manifest.json summarizes it)."""
     parts = (inputs, generator_fingerprint(), version("datamodel-code-generator"))
-    return hashlib.sha256("\0".join(parts).encode()).hexdigest()
+    return hashlib.sha256("\0".join(parts).encode() + lock).hexdigest()
 
 
 def _state_file(config: Config) -> Path:
@@ -172,7 +172,7 @@ def run(
 ) -> Outcome:
     with phase("hash"):
         inputs = inputs_hash(config)
-        key = build_key(inputs)
+        key = build_key(inputs, lock_bytes(config.root))
     if not check and not force:
         replay = _warm(config, inputs, key)
         if replay is not None:

@@ -44,7 +44,6 @@ from qgen.runtime.interaction import (
 )
 from qgen.runtime.payloads import describe_validation_error
 from qgen.runtime.retry import backoff_delay
-from qgen.runtime.schema_changes import SchemaHistory
 from qgen.runtime.wiring import QueueWiring, with_defaults
 
 log = logging.getLogger("qgen.runner")
@@ -107,7 +106,7 @@ class Runner:
         timeout = self.config.get("timeout")
         self.timeout: float | None = float(timeout) if timeout is not None else None
         self.dead_letter: str | None = self.config.get("dead_letter")
-        self.schema_history: SchemaHistory | None = None  # from the manifest, at start-up
+        self.schema_history: schema_changes.SchemaHistory | None = None  # from the manifest
         self._pool: ThreadPoolExecutor | None = None
         if not self.is_async:
             self._pool = ThreadPoolExecutor(

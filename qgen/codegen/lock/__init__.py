@@ -19,8 +19,8 @@ LOCK_FILE = "qgen.lock.json"
 
 
 def lock_bytes(root: Path) -> bytes:
-    """The lock's bytes for the build's inputs hash (manifest.json summarizes the lock), or
-    nothing when the project has no lock."""
+    """The lock's bytes for the warm-build key (manifest.json summarizes the lock), or nothing
+    when the project has no lock."""
     try:
         return f"{LOCK_FILE}\0".encode() + (root / LOCK_FILE).read_bytes()
     except OSError:
