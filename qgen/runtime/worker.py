@@ -24,14 +24,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from qgen.runtime import capabilities, logs
+from qgen.runtime import capabilities, logs, schema_changes
 from qgen.runtime.backends.base import Backend, Delivery, Outcome
 from qgen.runtime.backends.registry import open_backend
-from qgen.runtime.errors import ConfigError
+from qgen.runtime.errors import BackendUnavailable, ConfigError
 from qgen.runtime.manifest import Manifest, load_manifest
 from qgen.runtime.runner import Runner
 from qgen.runtime.services import load_object, open_services
 from qgen.runtime.settings import QueueSettings, resolve
+from qgen.runtime.urls import mask_url
 from qgen.runtime.wiring import QueueWiring, registered
 
 log = logging.getLogger("qgen.worker")
@@ -145,6 +146,7 @@ async def load_app(
         for settings in app.settings:
             q = settings.name
             app.runners[q] = Runner(wirings[q], None, backend=backend, settings=settings)
+        schema_changes.attach(app.runners, manifest)
         app.services = await open_services(services, app._stack)
         for runner in app.runners.values():
             runner.services = app.services
@@ -182,7 +184,9 @@ async def run_worker(
     logs.install()
     name = capabilities.backend_for_url(url)
     if backend is not None and backend != name:
-        raise ConfigError(f"this is the {backend} worker but the URL is for {name}: {url!r}")
+        raise ConfigError(
+            f"this is the {backend} worker but the URL is for {name}: {mask_url(url)!r}"
+        )
     app = await load_app(
         wiring_modules=wiring_modules,
         services=services,
@@ -328,7 +332,7 @@ def main(argv: Sequence[str] | None, *, backend: str, manifest: Path) -> int:
                 backend=backend,
             )
         )
-    except ConfigError as exc:
+    except (ConfigError, BackendUnavailable) as exc:
         print(f"qgen worker: {exc}", file=sys.stderr)
         return 2
     return 0
@@ -353,7 +357,7 @@ def _standalone(argv: Sequence[str] | None = None) -> int:
                 grace=args.grace,
             )
         )
-    except ConfigError as exc:
+    except (ConfigError, BackendUnavailable) as exc:
         print(f"qgen worker: {exc}", file=sys.stderr)
         return 2
     return 0

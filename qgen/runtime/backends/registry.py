@@ -12,8 +12,9 @@ from typing import Any
 
 from qgen.runtime.backends.base import Backend, Provisioned
 from qgen.runtime.capabilities import EXTRAS, IMPLEMENTATIONS, backend_for_url
-from qgen.runtime.errors import ConfigError
+from qgen.runtime.errors import BackendUnavailable, ConfigError, QgenError
 from qgen.runtime.settings import QueueConfigs
+from qgen.runtime.urls import mask_url, redact
 
 
 def backend_class(url: str) -> type[Backend]:
@@ -33,9 +34,27 @@ def backend_class(url: str) -> type[Backend]:
 async def open_backend(url: str, queues: QueueConfigs) -> Backend:
     """Connect the backend for ``url``; ``queues`` maps each queue name to its settings or its
     config dict (attempts, backoff, ... are the defaults of jobs added without them)."""
-    return await backend_class(url).connect(url, queues)
+    cls = backend_class(url)
+    try:
+        return await cls.connect(url, queues)
+    except QgenError:
+        raise
+    except Exception as exc:  # the driver's own error: a refused connection, a bad file
+        raise unavailable(cls.name, url, exc) from None
 
 
 async def provision(url: str, queues: QueueConfigs) -> Provisioned:
     """Create what the backend of ``url`` needs before use (``qgen setup``)."""
-    return await backend_class(url).provision(url, queues)
+    cls = backend_class(url)
+    try:
+        return await cls.provision(url, queues)
+    except QgenError:
+        raise
+    except Exception as exc:  # the driver's own error: the server, the endpoint, credentials
+        raise unavailable(cls.name, url, exc) from None
+
+
+def unavailable(backend: str, url: str, exc: BaseException) -> BackendUnavailable:
+    """One line naming what could not be reached, with no secret of ``url`` in it."""
+    reason = " ".join(str(exc).split()) or type(exc).__name__  # drivers' messages span lines
+    return BackendUnavailable(backend, repr(mask_url(url)), redact(reason, url))

@@ -13,6 +13,7 @@ from typing import Any
 from qgen.runtime.backends.base import JSON, AddOptions, Delivery, ErrorInfo, JobInfo, JobStatus
 from qgen.runtime.backends.lanes import Job
 from qgen.runtime.interaction import ProgressReporter
+from qgen.runtime.names import validate_job_id
 from qgen.runtime.settings import QueueSettings
 
 _STATUS = {
@@ -34,7 +35,7 @@ def insert_row(queue: str, data: JSON, o: AddOptions, settings: QueueSettings) -
     backoff = dumps(dict(o.backoff)) if o.backoff is not None else None
     return (
         queue,
-        o.job_id or str(uuid.uuid4()),
+        str(uuid.uuid4()) if o.job_id is None else validate_job_id(o.job_id),
         dumps(data),
         o.priority,
         float(o.delay),
