@@ -57,6 +57,31 @@ def _parser() -> argparse.ArgumentParser:
         epilog=EPILOG,
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    _build_parsers(sub)
+    lock = sub.add_parser(
+        "lock",
+        help="record the queues' schemas in qgen.lock.json (accepts breaking changes)",
+        description="Write qgen.lock.json: every queue's input and output schema and a version, "
+        "bumped for each changed queue, then rebuild. `qgen check` fails on changes that break "
+        "queued jobs or deployed callers until they are locked.",
+        epilog=EPILOG,
+    )
+    _project_args(lock)
+    lst = sub.add_parser(
+        "list",
+        help="show a table of the project's queues",
+        description="Show every queue: function, input and output types, config and the "
+        "warnings per backend.",
+        epilog=EPILOG,
+    )
+    _project_args(lst)
+    lst.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    _setup_parsers(sub)
+    return parser
+
+
+def _build_parsers(sub: Any) -> None:
+    """``build`` and ``check``."""
     build = sub.add_parser(
         "build",
         help="generate the output package",
@@ -92,26 +117,6 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="also list the compatible schema changes since qgen.lock.json",
     )
-    lock = sub.add_parser(
-        "lock",
-        help="record the queues' schemas in qgen.lock.json (accepts breaking changes)",
-        description="Write qgen.lock.json: every queue's input and output schema and a version, "
-        "bumped for each changed queue, then rebuild. `qgen check` fails on changes that break "
-        "queued jobs or deployed callers until they are locked.",
-        epilog=EPILOG,
-    )
-    _project_args(lock)
-    lst = sub.add_parser(
-        "list",
-        help="show a table of the project's queues",
-        description="Show every queue: function, input and output types, config and the "
-        "warnings per backend.",
-        epilog=EPILOG,
-    )
-    _project_args(lst)
-    lst.add_argument("--json", action="store_true", help="print JSON instead of a table")
-    _setup_parsers(sub)
-    return parser
 
 
 def _setup_parsers(sub: Any) -> None:

@@ -11,6 +11,7 @@ echo "== ruff"
 PYDIRS=(qgen tests bench examples scripts)
 "$VENV/bin/ruff" check "${PYDIRS[@]}" && "$VENV/bin/ruff" format --check "${PYDIRS[@]}"
 echo "== mypy --strict qgen"; "$VENV/bin/mypy"
+echo "== lint-imports"; PYTHONPATH=examples/shop:bench/app "$VENV/bin/lint-imports" --no-cache
 echo "== qgen check examples/shop"; (cd examples/shop && "$VENV/bin/qgen" check)
 echo "== pytest"
 set +e

@@ -11,6 +11,7 @@ the contract suite's skips and the README's table all read this module and nothi
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -313,7 +314,7 @@ def describe_value(key: str, value: Any) -> str:
     """A config value as the README and the worker's start-up log show it, with its unit."""
     if isinstance(value, SameAs):
         return f"= {value.key}"
-    if key == "backoff" and isinstance(value, dict):
+    if key == "backoff" and isinstance(value, Mapping):
         parts = [str(value.get("type", "exponential")), f"{value.get('delay', 1000):g} ms"]
         if "max_delay" in value:
             parts.append(f"max {value['max_delay']:g} ms")

@@ -16,7 +16,9 @@ Beside them, only what that backend really needs: ``sql.py`` (SQLite, PostgreSQL
 ``provision.py`` and ``lambda_events.py`` (SQS: queues with redrive, Lambda event records).
 
 Shared by all: ``base.py`` (the protocol and the values that cross it), ``skeleton.py`` (the one
-consumer skeleton: slots, heartbeats, drain, giving back) and ``registry.py`` (URL -> backend,
-the only way the client, the worker and the CLI reach a backend). Backends never import each
-other, the worker, the CLI or codegen (import-linter contracts in pyproject.toml).
+consumer skeleton: slots, loops, heartbeats, the drain, giving back) with ``lanes.py`` (jobs and
+per-queue lanes) and ``native.py`` (what each ``consumer.py`` implements), and ``registry.py``
+(URL -> backend, the only way the client, the worker and the CLI reach a backend). Backends
+never import each other, the worker, the CLI or codegen (import-linter contracts in
+pyproject.toml).
 """

@@ -1,7 +1,8 @@
 """The consumer skeleton every backend runs: slots, loops, heartbeats, the drain, giving back.
 
-A backend's consumer is this skeleton plus a *native* part (``<backend>/consumer.py``, see
-:class:`Native`) that talks to the server. The skeleton owns what is the same everywhere:
+A backend's consumer is this skeleton plus a *native* part (``<backend>/consumer.py``, the
+protocols in :mod:`.native`; lanes and jobs in :mod:`.lanes`) that talks to the server. The
+skeleton owns what is the same everywhere:
 
 - **lanes**: one per queue, with ``batch_size`` long-lived slots that run jobs through the
   handler, and a ready buffer of jobs leased ahead of a free slot (prefetch);

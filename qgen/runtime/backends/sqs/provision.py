@@ -38,12 +38,12 @@ DLQ_RETENTION_S = 1_209_600  # 14 days, SQS's maximum: dead letters wait for a h
 def check_queues(url: SqsUrl, queues: Mapping[str, QueueSettings]) -> None:
     """Raise ConfigError for names SQS refuses and dead-letter pairs SQS cannot redrive."""
     problems: list[str] = []
-    for name, cfg in sorted(queues.items()):
+    for name, settings in sorted(queues.items()):
         try:
             url.sqs_name(name)
         except ConfigError as exc:
             problems.append(str(exc))
-        dead = cfg.dead_letter
+        dead = settings.dead_letter
         if dead:
             try:
                 url.sqs_name(dead)
@@ -76,7 +76,7 @@ def ensure_queues(client: SQSClient, url: SqsUrl, queues: Mapping[str, QueueSett
     """Create or update every queue of ``queues`` and every dead-letter queue they name;
     returns their SQS queue URLs, sorted by qgen name."""
     check_queues(url, queues)
-    dead = {cfg.dead_letter for cfg in queues.values() if cfg.dead_letter}
+    dead = {settings.dead_letter for settings in queues.values() if settings.dead_letter}
     urls: dict[str, str] = {}
     for name in sorted(set(queues) | dead):
         attrs: Attrs = {}
@@ -86,14 +86,14 @@ def ensure_queues(client: SQSClient, url: SqsUrl, queues: Mapping[str, QueueSett
         if name in dead and name not in queues:
             attrs["MessageRetentionPeriod"] = str(DLQ_RETENTION_S)
         urls[name] = _ensure_one(client, url.sqs_name(name), attrs)
-    for name, cfg in sorted(queues.items()):
-        target = cfg.dead_letter
+    for name, settings in sorted(queues.items()):
+        target = settings.dead_letter
         if not target:
             continue
         arn = client.get_queue_attributes(QueueUrl=urls[target], AttributeNames=["QueueArn"])[
             "Attributes"
         ]["QueueArn"]
-        policy = {"deadLetterTargetArn": arn, "maxReceiveCount": max_receive_count(cfg)}
+        policy = {"deadLetterTargetArn": arn, "maxReceiveCount": max_receive_count(settings)}
         client.set_queue_attributes(
             QueueUrl=urls[name], Attributes={"RedrivePolicy": json.dumps(policy)}
         )
