@@ -17,6 +17,7 @@ import hashlib
 import json
 import multiprocessing
 import os
+import re
 import sys
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -33,6 +34,7 @@ from qgen.codegen.schema_merge import (
 
 __all__ = ["GROUP_SIZE", "CombinedSchema", "QueueModelNames", "combine", "render_models"]
 
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
 GROUP_SIZE = 100  # queues per datamodel-code-generator run
 PARALLEL_MIN_DEFS = 400
 
@@ -137,7 +139,9 @@ class _Parts:
 def _split(code: str, parts: _Parts) -> bool:
     """Merge one generated module into ``parts``; False when a name has two definitions."""
     tree = ast.parse(code)
-    lines = code.splitlines()
+    # Split where ``ast`` counts lines: str.splitlines() also splits on characters such as
+    # U+2028 or a form feed inside docstrings, which shifted every later statement.
+    lines = _LINE_BREAK.split(code)
     for stmt in tree.body:
         # Whole lines (top-level statements start at column 0); ast.get_source_segment would
         # re-split the module for every statement.
