@@ -24,6 +24,7 @@ import qgen
 from qgen.codegen import output
 from qgen.codegen.ir import ProjectSpec
 from qgen.codegen.render import RenderError, RenderInput, phase, render_tree
+from qgen.codegen.scan.files import discover_checked
 from qgen.config import Config
 from qgen.diagnostics import Diagnostic, Severity, has_errors, sort_diagnostics
 
@@ -43,26 +44,6 @@ def out_label(config: Config) -> str:
     return config.out
 
 
-def source_files(config: Config) -> list[tuple[str, Path]]:
-    """(relative posix path, path) of every .py file the scanner reads, sorted."""
-    out_dir = config.out_dir.resolve()
-    found: dict[str, Path] = {}
-    for package in config.sources:
-        top = config.root / package.replace(".", "/")
-        for dirpath, dirnames, filenames in os.walk(top):
-            here = Path(dirpath)
-            dirnames[:] = sorted(
-                d
-                for d in dirnames
-                if d != "__pycache__" and not d.startswith(".") and (here / d).resolve() != out_dir
-            )
-            for name in filenames:
-                if name.endswith(".py"):
-                    path = here / name
-                    found[path.relative_to(config.root).as_posix()] = path
-    return sorted(found.items())
-
-
 @functools.cache
 def generator_fingerprint() -> str:
     """qgen's own codegen sources and templates: a changed generator invalidates warm builds
@@ -80,10 +61,13 @@ def inputs_hash(config: Config) -> str:
     scanned file's bytes."""
     h = hashlib.sha256()
     h.update(f"{qgen.__version__}\0{(config.sources, config.out, config.services)!r}\0".encode())
-    for rel, path in source_files(config):
-        data = path.read_bytes()
-        h.update(f"{rel}\0{len(data)}\0".encode())
-        h.update(data)
+    # The scanner's own discovery: only regular files, size-limited (a FIFO must not block).
+    files, problems = discover_checked(config.root, config.sources, config.out_package)
+    for problem in problems:
+        h.update(problem.format().encode() + b"\0")
+    for f in files:
+        h.update(f"{f.path}\0{len(f.content)}\0".encode())
+        h.update(f.content)
     return h.hexdigest()
 
 

@@ -17,8 +17,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from qgen.codegen.scan.guards import read_source
 from qgen.codegen.scan.store import scanner_fingerprint
 from qgen.codegen.scan.summary import SUMMARY_VERSION, summarize
+from qgen.diagnostics import Diagnostic
 
 CACHE_FILE = "scan-summaries.json"
 _PARALLEL_MIN = 24  # below this many files to parse, a pool costs more than it saves
@@ -41,9 +43,18 @@ class SourceFile:
 
 
 def discover(root: Path, sources: Sequence[str], out_package: str) -> list[SourceFile]:
-    """Every .py file of the source packages except the output package, sorted by path."""
+    """Every readable .py file of the source packages except the output package."""
+    return discover_checked(root, sources, out_package)[0]
+
+
+def discover_checked(
+    root: Path, sources: Sequence[str], out_package: str
+) -> tuple[list[SourceFile], list[Diagnostic]]:
+    """Every .py file of the source packages except the output package, sorted by path, and a
+    diagnostic for each one skipped or refused (see ``guards``)."""
     out_dir = root.joinpath(*out_package.split(".")) if out_package else None
     found: dict[str, SourceFile] = {}
+    diags: list[Diagnostic] = []
     for source in sources:
         base = root.joinpath(*source.split("."))
         candidates: list[Path] = []
@@ -58,7 +69,7 @@ def discover(root: Path, sources: Sequence[str], out_package: str) -> list[Sourc
                     and (out_dir is None or here / d != out_dir)
                 )
                 candidates.extend(here / f for f in filenames if f.endswith(".py"))
-        elif base.with_suffix(".py").is_file():
+        elif base.with_suffix(".py").exists() or base.with_suffix(".py").is_symlink():
             candidates.append(base.with_suffix(".py"))
         for file in candidates:
             rel = file.relative_to(root).as_posix()
@@ -68,12 +79,18 @@ def discover(root: Path, sources: Sequence[str], out_package: str) -> list[Sourc
                 parts = parts[:-1]
             if not all(p.isidentifier() for p in parts):
                 continue  # not importable as a module
-            found[rel] = SourceFile(rel, ".".join(parts), is_pkg, file.read_bytes())
-    return [found[k] for k in sorted(found)]
+            content, problem = read_source(file, rel)
+            if problem is not None:
+                diags.append(problem)
+            if content is not None:
+                found[rel] = SourceFile(rel, ".".join(parts), is_pkg, content)
+    return [found[k] for k in sorted(found)], sorted(set(diags))
 
 
-def inputs_hash(files: Sequence[SourceFile]) -> str:
+def inputs_hash(files: Sequence[SourceFile], problems: Sequence[Diagnostic] = ()) -> str:
     h = hashlib.sha256()
+    for d in problems:  # a FIFO or an oversized file appearing changes the result too
+        h.update(d.format().encode() + b"\0")
     for f in files:
         h.update(f.path.encode())
         h.update(b"\0")
