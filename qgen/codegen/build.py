@@ -23,7 +23,8 @@ from pathlib import Path
 import qgen
 from qgen.codegen import output
 from qgen.codegen.ir import ProjectSpec
-from qgen.codegen.render import RenderError, RenderInput, phase, render_tree
+from qgen.codegen.literals import RenderError
+from qgen.codegen.render import RenderInput, phase, render_tree
 from qgen.codegen.scan.files import discover_checked
 from qgen.config import Config
 from qgen.diagnostics import Diagnostic, Severity, has_errors, sort_diagnostics

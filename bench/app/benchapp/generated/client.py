@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal, overload
+from typing import Any, Literal
 
 from qgen.runtime.client import (
     AsyncClientBase,
@@ -43,14 +43,17 @@ QUEUES: dict[str, QueueMeta] = {
 
 
 class AsyncQueueClient(AsyncClientBase):
-    "Async client for the queues of benchapp.generated."
+    """Async client for the queues of benchapp.generated."""
 
     QUEUES = QUEUES
     DEFAULT_URL = DEFAULT_URL
 
     @property
     def bench_noop(self) -> AsyncQueue[models.BenchNoopInput | Mapping[str, Any], None]:
-        "Queue 'bench-noop': benchapp.jobs:noop\n\nInput: Order; output: None."
+        """Queue 'bench-noop': benchapp.jobs:noop
+
+        Input: Order; output: None.
+        """
         return self.queue("bench-noop")
 
     async def add(  # type: ignore[override]
@@ -65,7 +68,7 @@ class AsyncQueueClient(AsyncClientBase):
         backoff: BackoffConfig | None = None,
         **backend_options: Any,
     ) -> AsyncJobHandle[None]:
-        "Add one job to the queue; see the queue's accessor for its documentation."
+        """Add one job to the queue; see the queue's accessor for its documentation."""
         return await self.queue(queue).add(
             data,
             job_id=job_id,
@@ -78,14 +81,17 @@ class AsyncQueueClient(AsyncClientBase):
 
 
 class QueueClient(ClientBase):
-    "Blocking client for the queues of benchapp.generated."
+    """Blocking client for the queues of benchapp.generated."""
 
     QUEUES = QUEUES
     DEFAULT_URL = DEFAULT_URL
 
     @property
     def bench_noop(self) -> Queue[models.BenchNoopInput | Mapping[str, Any], None]:
-        "Queue 'bench-noop': benchapp.jobs:noop\n\nInput: Order; output: None."
+        """Queue 'bench-noop': benchapp.jobs:noop
+
+        Input: Order; output: None.
+        """
         return self.queue("bench-noop")
 
     def add(  # type: ignore[override]
@@ -100,7 +106,7 @@ class QueueClient(ClientBase):
         backoff: BackoffConfig | None = None,
         **backend_options: Any,
     ) -> JobHandle[None]:
-        "Add one job to the queue; see the queue's accessor for its documentation."
+        """Add one job to the queue; see the queue's accessor for its documentation."""
         return self.queue(queue).add(
             data,
             job_id=job_id,

@@ -77,31 +77,43 @@ QUEUES: dict[str, QueueMeta] = {
 
 
 class AsyncQueueClient(AsyncClientBase):
-    "Async client for the queues of shop.generated."
+    """Async client for the queues of shop.generated."""
 
     QUEUES = QUEUES
     DEFAULT_URL = DEFAULT_URL
 
     @property
     def emails(self) -> AsyncQueue[models.EmailsInput | Mapping[str, Any], None]:
-        "Send the welcome email to a new customer\n\nInput: WelcomeEmail; output: None."
+        """Send the welcome email to a new customer
+
+        Input: WelcomeEmail; output: None.
+        """
         return self.queue("emails")
 
     @property
     def payments(
         self,
     ) -> AsyncQueue[models.PaymentsInput | Mapping[str, Any], models.PaymentsOutput]:
-        "Process payment for an order\n\nInput: PaymentRequest; output: PaymentResult."
+        """Process payment for an order
+
+        Input: PaymentRequest; output: PaymentResult.
+        """
         return self.queue("payments")
 
     @property
     def payments_dead(self) -> AsyncQueue[models.PaymentsDeadInput | Mapping[str, Any], None]:
-        "Record a payment that failed for good\n\nInput: PaymentRequest; output: None."
+        """Record a payment that failed for good
+
+        Input: PaymentRequest; output: None.
+        """
         return self.queue("payments-dead")
 
     @property
     def reports(self) -> AsyncQueue[models.ReportsInput | Mapping[str, Any], models.ReportsOutput]:
-        "Build the monthly sales report\n\nInput: ReportRequest; output: ReportResult."
+        """Build the monthly sales report
+
+        Input: ReportRequest; output: ReportResult.
+        """
         return self.queue("reports")
 
     @overload  # type: ignore[override]
@@ -161,34 +173,46 @@ class AsyncQueueClient(AsyncClientBase):
     ) -> AsyncJobHandle[models.ReportsOutput]: ...
 
     async def add(self, queue: str, data: Any, **options: Any) -> AsyncJobHandle[Any]:
-        "Add one job to the named queue; ``data`` is validated first."
+        """Add one job to the named queue; ``data`` is validated first."""
         return await self.queue(queue).add(data, **options)
 
 
 class QueueClient(ClientBase):
-    "Blocking client for the queues of shop.generated."
+    """Blocking client for the queues of shop.generated."""
 
     QUEUES = QUEUES
     DEFAULT_URL = DEFAULT_URL
 
     @property
     def emails(self) -> Queue[models.EmailsInput | Mapping[str, Any], None]:
-        "Send the welcome email to a new customer\n\nInput: WelcomeEmail; output: None."
+        """Send the welcome email to a new customer
+
+        Input: WelcomeEmail; output: None.
+        """
         return self.queue("emails")
 
     @property
     def payments(self) -> Queue[models.PaymentsInput | Mapping[str, Any], models.PaymentsOutput]:
-        "Process payment for an order\n\nInput: PaymentRequest; output: PaymentResult."
+        """Process payment for an order
+
+        Input: PaymentRequest; output: PaymentResult.
+        """
         return self.queue("payments")
 
     @property
     def payments_dead(self) -> Queue[models.PaymentsDeadInput | Mapping[str, Any], None]:
-        "Record a payment that failed for good\n\nInput: PaymentRequest; output: None."
+        """Record a payment that failed for good
+
+        Input: PaymentRequest; output: None.
+        """
         return self.queue("payments-dead")
 
     @property
     def reports(self) -> Queue[models.ReportsInput | Mapping[str, Any], models.ReportsOutput]:
-        "Build the monthly sales report\n\nInput: ReportRequest; output: ReportResult."
+        """Build the monthly sales report
+
+        Input: ReportRequest; output: ReportResult.
+        """
         return self.queue("reports")
 
     @overload  # type: ignore[override]
@@ -248,5 +272,5 @@ class QueueClient(ClientBase):
     ) -> JobHandle[models.ReportsOutput]: ...
 
     def add(self, queue: str, data: Any, **options: Any) -> JobHandle[Any]:
-        "Add one job to the named queue; ``data`` is validated first."
+        """Add one job to the named queue; ``data`` is validated first."""
         return self.queue(queue).add(data, **options)

@@ -49,19 +49,28 @@ QUEUES: dict[str, QueueMeta] = {
 
 
 class AsyncQueueClient(AsyncClientBase):
-    "Async client for the queues of hostile.generated."
+    """Async client for the queues of hostile.generated."""
 
     QUEUES = QUEUES
     DEFAULT_URL = DEFAULT_URL
 
     @property
     def evil(self) -> AsyncQueue[models.EvilInput | Mapping[str, Any], None]:
-        'Evil """ triple \'\'\' single \\ backslash {{ jinja }} {% if x %} block\nnew line é ☃ 中文\n\n"""; import os; os.system(\'echo pwned\') #\n\nInput: Payload; output: None.'
+        """Evil \"\"\" triple ''' single \\ backslash {{ jinja }} {% if x %} block
+        new line é ☃ 中文
+
+        \"\"\"; import os; os.system('echo pwned') #
+
+        Input: Payload; output: None.
+        """
         return self.queue("evil")
 
     @property
     def quote_end(self) -> AsyncQueue[models.QuoteEndInput, models.QuoteEndOutput]:
-        'ends with a quote"\n\nInput: str; output: str.'
+        """ends with a quote\x22
+
+        Input: str; output: str.
+        """
         return self.queue("quote-end")
 
     @overload  # type: ignore[override]
@@ -93,24 +102,33 @@ class AsyncQueueClient(AsyncClientBase):
     ) -> AsyncJobHandle[models.QuoteEndOutput]: ...
 
     async def add(self, queue: str, data: Any, **options: Any) -> AsyncJobHandle[Any]:
-        "Add one job to the named queue; ``data`` is validated first."
+        """Add one job to the named queue; ``data`` is validated first."""
         return await self.queue(queue).add(data, **options)
 
 
 class QueueClient(ClientBase):
-    "Blocking client for the queues of hostile.generated."
+    """Blocking client for the queues of hostile.generated."""
 
     QUEUES = QUEUES
     DEFAULT_URL = DEFAULT_URL
 
     @property
     def evil(self) -> Queue[models.EvilInput | Mapping[str, Any], None]:
-        'Evil """ triple \'\'\' single \\ backslash {{ jinja }} {% if x %} block\nnew line é ☃ 中文\n\n"""; import os; os.system(\'echo pwned\') #\n\nInput: Payload; output: None.'
+        """Evil \"\"\" triple ''' single \\ backslash {{ jinja }} {% if x %} block
+        new line é ☃ 中文
+
+        \"\"\"; import os; os.system('echo pwned') #
+
+        Input: Payload; output: None.
+        """
         return self.queue("evil")
 
     @property
     def quote_end(self) -> Queue[models.QuoteEndInput, models.QuoteEndOutput]:
-        'ends with a quote"\n\nInput: str; output: str.'
+        """ends with a quote\x22
+
+        Input: str; output: str.
+        """
         return self.queue("quote-end")
 
     @overload  # type: ignore[override]
@@ -142,5 +160,5 @@ class QueueClient(ClientBase):
     ) -> JobHandle[models.QuoteEndOutput]: ...
 
     def add(self, queue: str, data: Any, **options: Any) -> JobHandle[Any]:
-        "Add one job to the named queue; ``data`` is validated first."
+        """Add one job to the named queue; ``data`` is validated first."""
         return self.queue(queue).add(data, **options)

@@ -61,31 +61,43 @@ QUEUES: dict[str, QueueMeta] = {
 
 
 class AsyncQueueClient(AsyncClientBase):
-    "Async client for the queues of kinds.generated."
+    """Async client for the queues of kinds.generated."""
 
     QUEUES = QUEUES
     DEFAULT_URL = DEFAULT_URL
 
     @property
     def q_2sum(self) -> AsyncQueue[models.Q2sumInput, models.Q2sumOutput]:
-        "Queue '2sum': kinds.jobs:add_numbers\n\nInput: list[int]; output: int."
+        """Queue '2sum': kinds.jobs:add_numbers
+
+        Input: list[int]; output: int.
+        """
         return self.queue("2sum")
 
     @property
     def bill(self) -> AsyncQueue[models.BillInput | Mapping[str, Any], models.BillOutput]:
-        "Invoice in, colour out\n\nInput: Invoice; output: Color."
+        """Invoice in, colour out
+
+        Input: Invoice; output: Color.
+        """
         return self.queue("bill")
 
     @property
     def locate(self) -> AsyncQueue[models.LocateInput | Mapping[str, Any], models.LocateOutput]:
-        "Queue 'locate': kinds.jobs:locate\n\nInput: Address; output: dict[str, float]."
+        """Queue 'locate': kinds.jobs:locate
+
+        Input: Address; output: dict[str, float].
+        """
         return self.queue("locate")
 
     @property
     def walk_tree(
         self,
     ) -> AsyncQueue[models.WalkTreeInput | Mapping[str, Any], models.WalkTreeOutput]:
-        "Queue 'walk.tree': kinds.jobs:walk\n\nInput: Tree; output: list[Tree]."
+        """Queue 'walk.tree': kinds.jobs:walk
+
+        Input: Tree; output: list[Tree].
+        """
         return self.queue("walk.tree")
 
     @overload  # type: ignore[override]
@@ -145,34 +157,46 @@ class AsyncQueueClient(AsyncClientBase):
     ) -> AsyncJobHandle[models.WalkTreeOutput]: ...
 
     async def add(self, queue: str, data: Any, **options: Any) -> AsyncJobHandle[Any]:
-        "Add one job to the named queue; ``data`` is validated first."
+        """Add one job to the named queue; ``data`` is validated first."""
         return await self.queue(queue).add(data, **options)
 
 
 class QueueClient(ClientBase):
-    "Blocking client for the queues of kinds.generated."
+    """Blocking client for the queues of kinds.generated."""
 
     QUEUES = QUEUES
     DEFAULT_URL = DEFAULT_URL
 
     @property
     def q_2sum(self) -> Queue[models.Q2sumInput, models.Q2sumOutput]:
-        "Queue '2sum': kinds.jobs:add_numbers\n\nInput: list[int]; output: int."
+        """Queue '2sum': kinds.jobs:add_numbers
+
+        Input: list[int]; output: int.
+        """
         return self.queue("2sum")
 
     @property
     def bill(self) -> Queue[models.BillInput | Mapping[str, Any], models.BillOutput]:
-        "Invoice in, colour out\n\nInput: Invoice; output: Color."
+        """Invoice in, colour out
+
+        Input: Invoice; output: Color.
+        """
         return self.queue("bill")
 
     @property
     def locate(self) -> Queue[models.LocateInput | Mapping[str, Any], models.LocateOutput]:
-        "Queue 'locate': kinds.jobs:locate\n\nInput: Address; output: dict[str, float]."
+        """Queue 'locate': kinds.jobs:locate
+
+        Input: Address; output: dict[str, float].
+        """
         return self.queue("locate")
 
     @property
     def walk_tree(self) -> Queue[models.WalkTreeInput | Mapping[str, Any], models.WalkTreeOutput]:
-        "Queue 'walk.tree': kinds.jobs:walk\n\nInput: Tree; output: list[Tree]."
+        """Queue 'walk.tree': kinds.jobs:walk
+
+        Input: Tree; output: list[Tree].
+        """
         return self.queue("walk.tree")
 
     @overload  # type: ignore[override]
@@ -232,5 +256,5 @@ class QueueClient(ClientBase):
     ) -> JobHandle[models.WalkTreeOutput]: ...
 
     def add(self, queue: str, data: Any, **options: Any) -> JobHandle[Any]:
-        "Add one job to the named queue; ``data`` is validated first."
+        """Add one job to the named queue; ``data`` is validated first."""
         return self.queue(queue).add(data, **options)

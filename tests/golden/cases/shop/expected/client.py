@@ -62,28 +62,39 @@ QUEUES: dict[str, QueueMeta] = {
 
 
 class AsyncQueueClient(AsyncClientBase):
-    "Async client for the queues of shop.generated."
+    """Async client for the queues of shop.generated."""
 
     QUEUES = QUEUES
     DEFAULT_URL = DEFAULT_URL
 
     @property
     def emails(self) -> AsyncQueue[models.EmailsInput | Mapping[str, Any], None]:
-        "Send the welcome email\n\nInput: WelcomeEmail; output: None."
+        """Send the welcome email
+
+        Input: WelcomeEmail; output: None.
+        """
         return self.queue("emails")
 
     @property
     def payments(
         self,
     ) -> AsyncQueue[models.PaymentsInput | Mapping[str, Any], models.PaymentsOutput]:
-        "Process payment for an order\n\nInput: PaymentRequest; output: PaymentResult."
+        """Process payment for an order
+
+        Input: PaymentRequest; output: PaymentResult.
+        """
         return self.queue("payments")
 
     @property
     def publish_article(
         self,
     ) -> AsyncQueue[models.PublishArticleInput | Mapping[str, Any], models.PublishArticleOutput]:
-        "Publish an article\n\nRenders and uploads it.\n\nInput: Article; output: str."
+        """Publish an article
+
+        Renders and uploads it.
+
+        Input: Article; output: str.
+        """
         return self.queue("publish-article")
 
     @overload  # type: ignore[override]
@@ -129,31 +140,42 @@ class AsyncQueueClient(AsyncClientBase):
     ) -> AsyncJobHandle[models.PublishArticleOutput]: ...
 
     async def add(self, queue: str, data: Any, **options: Any) -> AsyncJobHandle[Any]:
-        "Add one job to the named queue; ``data`` is validated first."
+        """Add one job to the named queue; ``data`` is validated first."""
         return await self.queue(queue).add(data, **options)
 
 
 class QueueClient(ClientBase):
-    "Blocking client for the queues of shop.generated."
+    """Blocking client for the queues of shop.generated."""
 
     QUEUES = QUEUES
     DEFAULT_URL = DEFAULT_URL
 
     @property
     def emails(self) -> Queue[models.EmailsInput | Mapping[str, Any], None]:
-        "Send the welcome email\n\nInput: WelcomeEmail; output: None."
+        """Send the welcome email
+
+        Input: WelcomeEmail; output: None.
+        """
         return self.queue("emails")
 
     @property
     def payments(self) -> Queue[models.PaymentsInput | Mapping[str, Any], models.PaymentsOutput]:
-        "Process payment for an order\n\nInput: PaymentRequest; output: PaymentResult."
+        """Process payment for an order
+
+        Input: PaymentRequest; output: PaymentResult.
+        """
         return self.queue("payments")
 
     @property
     def publish_article(
         self,
     ) -> Queue[models.PublishArticleInput | Mapping[str, Any], models.PublishArticleOutput]:
-        "Publish an article\n\nRenders and uploads it.\n\nInput: Article; output: str."
+        """Publish an article
+
+        Renders and uploads it.
+
+        Input: Article; output: str.
+        """
         return self.queue("publish-article")
 
     @overload  # type: ignore[override]
@@ -199,5 +221,5 @@ class QueueClient(ClientBase):
     ) -> JobHandle[models.PublishArticleOutput]: ...
 
     def add(self, queue: str, data: Any, **options: Any) -> JobHandle[Any]:
-        "Add one job to the named queue; ``data`` is validated first."
+        """Add one job to the named queue; ``data`` is validated first."""
         return self.queue(queue).add(data, **options)
