@@ -30,7 +30,8 @@ import jinja2
 
 import qgen
 from qgen.codegen import models
-from qgen.codegen.ir import ProjectSpec, QueueSpec
+from qgen.codegen.client_view import client_view
+from qgen.codegen.ir import ProjectSpec
 from qgen.codegen.literals import (
     RenderError,
     doc_literal,
@@ -96,15 +97,6 @@ def _schema_file(schema: dict[str, Any]) -> str:
     return _json({"$schema": SCHEMA_DIALECT, **schema})
 
 
-def _queue_doc(q: QueueSpec) -> str:
-    docs = q.function.docs
-    lines = [str(docs.get("summary") or f"Queue {q.name!r}: {q.function.import_path}")]
-    if docs.get("description"):
-        lines += ["", str(docs["description"])]
-    lines += ["", f"Input: {q.function.input_type}; output: {q.function.output_type}."]
-    return "\n".join(lines)
-
-
 def _check(project: ProjectSpec) -> None:
     for q in project.queues:
         if not is_valid_queue_name(q.name):
@@ -127,34 +119,21 @@ def render_sources(
     files["py.typed"] = ""
     models_banner = (
         f'{BANNER}\n"""Job data types of every queue, made from the JSON Schemas in '
-        '``schemas/``.\n\nModels by datamodel-code-generator."""'
+        "``schemas/``: a pydantic\nmodel per type and its TypedDict twin (the dict form a "
+        'caller may write)."""'
     )
     with phase("models"):
-        files["models.py"] = models.render_models(
-            combined, models_banner, None if cache_dir is None else cache_dir / "models", jobs
+        module = models.render_models(
+            combined, models_banner, None if cache_dir is None else cache_dir / "models"
         )
-    queues = []
+    files["models.py"] = module.text
     for q in project.queues:
-        names = combined.names[q.name]
         files[f"schemas/{q.name}.input.json"] = _schema_file(q.function.input_schema)
         if q.function.output_schema is not None:
             files[f"schemas/{q.name}.output.json"] = _schema_file(q.function.output_schema)
-        queues.append(
-            {
-                "name": q.name,
-                "accessor": q.accessor,
-                "input_cls": names.input,
-                "output_cls": names.output,
-                "input_is_object": q.function.input_schema.get("type") == "object"
-                or "$ref" in q.function.input_schema,
-                "config": dict(q.config),
-                "doc": _queue_doc(q),
-            }
-        )
     root_parts = [p for p in inp.project_root.split("/") if p and p != "."]
-    files["client.py"] = env.get_template("client.py.jinja").render(
-        banner=BANNER, queues=queues, root_parts=root_parts, package=project.out_package
-    )
+    view = client_view(BANNER, project.out_package, root_parts, project.queues, module.queues)
+    files["client.py"] = env.get_template("client.py.jinja").render(v=view)
     worker = env.get_template("worker.py.jinja")
     for backend in BACKENDS:
         files[f"workers/{backend}.py"] = worker.render(

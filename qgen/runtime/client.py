@@ -4,28 +4,37 @@ The signatures are the contract between the generated client (qgen/templates) an
 runtime; keep them.
 
 The generated ``client.py`` subclasses :class:`AsyncClientBase` and :class:`ClientBase`, sets
-``QUEUES`` (one :class:`QueueMeta` per queue, with the generated pydantic models) and
-``DEFAULT_URL``, and adds typed accessors and overloads, e.g.::
+``QUEUES`` (one :class:`QueueMeta` per queue, from :func:`queue_table`) and ``DEFAULT_URL``,
+and adds typed accessors and overloads, e.g.::
 
     class AsyncQueueClient(AsyncClientBase):
         QUEUES = QUEUES
         @property
-        def payments(self) -> AsyncQueue[models.PaymentRequest, models.PaymentResult]:
+        def payments(self) -> AsyncQueue[models.PaymentsInput | models.PaymentsInputDict, ...]:
             return self.queue("payments")
         @overload
-        async def add(self, queue: Literal["payments"], data: PaymentsInput, *, job_id=...,
-                      ...) -> AsyncJobHandle[models.PaymentResult]: ...
+        async def add(self, queue: Literal["payments"], data: ..., **options: Unpack[JobOptions]
+                      ) -> AsyncJobHandle[models.PaymentsOutput]: ...
+
+Add options are keyword parameters here and :class:`JobOptions` in the generated overloads:
+``job_id``, ``delay``, ``priority``, ``attempts`` and ``backoff`` on every backend, plus
+``connection`` (PostgreSQL: insert inside the caller's transaction) and ``group`` (SQS FIFO
+message group). A backend that cannot honour an option refuses it (UnsupportedByBackend,
+decided by the capability table); an unknown option name is a ConfigError, also through the
+untyped ``client.add(name, data, **options)``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import json
 import os
 import threading
 from collections.abc import Coroutine, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, ClassVar, Generic, Self, TypeVar
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, Self, TypedDict, TypeVar
 
 from qgen.runtime.backends import open_backend
 from qgen.runtime.backends.base import Backend, JobInfo, JobStatus
@@ -37,12 +46,46 @@ from qgen.runtime.errors import (
     UnsupportedByBackend,
 )
 from qgen.runtime.interaction import Progress
-from qgen.runtime.payloads import Adapters, add_options
+from qgen.runtime.payloads import Adapters, add_options, check_backend_options
 from qgen.runtime.wiring import BackoffConfig
+
+if TYPE_CHECKING:
+    from psycopg import AsyncConnection, Connection
+
+    PgConnection = Connection[Any] | AsyncConnection[Any]
 
 InT = TypeVar("InT")
 OutT = TypeVar("OutT")
 T = TypeVar("T")
+
+
+class BatchOptions(TypedDict, total=False):
+    """Options of ``add_many``: what :class:`JobOptions` holds but ``job_id``."""
+
+    delay: float | dt.timedelta | None  # seconds (or a timedelta) before the job may run
+    priority: int | None  # higher runs first; 0 is the default
+    attempts: int | None  # total tries, the first included; default: the queue's config
+    backoff: BackoffConfig | None  # retry delays; default: the queue's config
+    connection: PgConnection | None  # PostgreSQL only: insert inside this transaction
+    group: str | None  # SQS FIFO queues only: the message group
+
+
+class JobOptions(BatchOptions, total=False):
+    """Options of ``add``, shared by the generated overloads."""
+
+    job_id: str | None  # idempotent: adding the same id twice makes one job
+
+
+OPTION_NAMES = frozenset(JobOptions.__annotations__)
+
+
+def _check_option_names(options: Mapping[str, Any], allowed: frozenset[str], call: str) -> None:
+    unknown = sorted(set(options) - allowed)
+    if unknown:
+        raise ConfigError(
+            f"unknown option(s) for {call}: {', '.join(map(repr, unknown))}; "
+            f"known: {', '.join(sorted(allowed))}"
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,11 +184,13 @@ class AsyncQueue(Generic[InT, OutT]):
         priority: int | None = None,
         attempts: int | None = None,
         backoff: BackoffConfig | None = None,
-        **backend_options: Any,
+        connection: PgConnection | None = None,
+        group: str | None = None,
     ) -> AsyncJobHandle[OutT]:
         """Validate ``data`` (raises ValidationFailed, nothing written) and add one job.
-        ``backend_options``: ``connection`` (postgres: join the caller's transaction),
-        ``group`` (SQS FIFO message group)."""
+        ``connection`` (PostgreSQL) joins the caller's transaction; ``group`` is the SQS FIFO
+        message group; other backends refuse them (UnsupportedByBackend)."""
+        extra = check_backend_options(self.client.backend_name, connection=connection, group=group)
         payload = self.client._adapters(self.meta.name).prepare(data)
         options = add_options(
             job_id=job_id,
@@ -153,7 +198,7 @@ class AsyncQueue(Generic[InT, OutT]):
             priority=priority,
             attempts=attempts,
             backoff=backoff,
-            extra=backend_options,
+            extra=extra,
         )
         backend = await self.client._connect()
         new_id = await backend.enqueue(self.meta.name, payload, options)
@@ -167,9 +212,11 @@ class AsyncQueue(Generic[InT, OutT]):
         priority: int | None = None,
         attempts: int | None = None,
         backoff: BackoffConfig | None = None,
-        **backend_options: Any,
+        connection: PgConnection | None = None,
+        group: str | None = None,
     ) -> list[AsyncJobHandle[OutT]]:
         """Validate every item first (one bad item: ValidationFailed, nothing written)."""
+        extra = check_backend_options(self.client.backend_name, connection=connection, group=group)
         adapters = self.client._adapters(self.meta.name)
         payloads = [adapters.prepare(item) for item in items]
         options = add_options(
@@ -177,7 +224,7 @@ class AsyncQueue(Generic[InT, OutT]):
             priority=priority,
             attempts=attempts,
             backoff=backoff,
-            extra=backend_options,
+            extra=extra,
         )
         if not payloads:
             return []
@@ -211,7 +258,8 @@ class Queue(Generic[InT, OutT]):
         priority: int | None = None,
         attempts: int | None = None,
         backoff: BackoffConfig | None = None,
-        **backend_options: Any,
+        connection: PgConnection | None = None,
+        group: str | None = None,
     ) -> JobHandle[OutT]:
         handle = self.client._run(
             self._async().add(
@@ -221,7 +269,8 @@ class Queue(Generic[InT, OutT]):
                 priority=priority,
                 attempts=attempts,
                 backoff=backoff,
-                **backend_options,
+                connection=connection,
+                group=group,
             )
         )
         return JobHandle(self.client, self.meta.name, handle.id)
@@ -234,7 +283,8 @@ class Queue(Generic[InT, OutT]):
         priority: int | None = None,
         attempts: int | None = None,
         backoff: BackoffConfig | None = None,
-        **backend_options: Any,
+        connection: PgConnection | None = None,
+        group: str | None = None,
     ) -> list[JobHandle[OutT]]:
         handles = self.client._run(
             self._async().add_many(
@@ -243,13 +293,39 @@ class Queue(Generic[InT, OutT]):
                 priority=priority,
                 attempts=attempts,
                 backoff=backoff,
-                **backend_options,
+                connection=connection,
+                group=group,
             )
         )
         return [JobHandle(self.client, self.meta.name, h.id) for h in handles]
 
     def get(self, job_id: str) -> JobHandle[OutT]:
         return JobHandle(self.client, self.meta.name, job_id)
+
+
+def queue_table(manifest: Path, types: Mapping[str, tuple[Any, Any]]) -> dict[str, QueueMeta]:
+    """One QueueMeta per queue: the generated model types (input, output or None) and each
+    queue's config as the build recorded it in ``manifest.json``."""
+    try:
+        recorded = json.loads(manifest.read_text(encoding="utf-8"))["queues"]
+        configs = {name: dict(recorded[name]["config"]) for name in types}
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ConfigError(
+            f"cannot read the queue configs from {manifest} ({exc!r}); run `qgen build`"
+        ) from None
+    return {name: QueueMeta(name, inp, out, configs[name]) for name, (inp, out) in types.items()}
+
+
+def _set_class_table(
+    cls: type[AsyncClientBase | ClientBase],
+    queues: Mapping[str, QueueMeta] | None,
+    default_url: str | None,
+) -> None:
+    """``class QueueClient(ClientBase, queues=QUEUES, default_url=DEFAULT_URL)``."""
+    if queues is not None:
+        cls.QUEUES = queues
+    if default_url is not None:
+        cls.DEFAULT_URL = default_url
 
 
 def _resolve_url(url: str | None, default: str | None) -> str:
@@ -265,6 +341,16 @@ class AsyncClientBase:
 
     QUEUES: ClassVar[Mapping[str, QueueMeta]] = {}
     DEFAULT_URL: ClassVar[str | None] = None
+
+    def __init_subclass__(
+        cls,
+        *,
+        queues: Mapping[str, QueueMeta] | None = None,
+        default_url: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init_subclass__(**kwargs)
+        _set_class_table(cls, queues, default_url)
 
     def __init__(self, url: str | None = None) -> None:
         self._init(_resolve_url(url, self.DEFAULT_URL), self.QUEUES)
@@ -309,8 +395,15 @@ class AsyncClientBase:
             q = self._queue_cache[name] = AsyncQueue(self, self._meta(name))
         return q
 
-    async def add(self, queue: str, data: Any, **options: Any) -> AsyncJobHandle[Any]:
+    async def _add(self, queue: str, data: Any, options: Mapping[str, Any]) -> AsyncJobHandle[Any]:
+        """``add`` by queue name, as the generated client's overloads call it."""
+        _check_option_names(options, OPTION_NAMES, "add()")
         return await self.queue(queue).add(data, **options)
+
+    if not TYPE_CHECKING:  # the generated clients declare typed overloads instead
+
+        async def add(self, queue, data, **options):
+            return await self._add(queue, data, options)
 
     async def close(self) -> None:
         async with self._lock:
@@ -338,6 +431,16 @@ class ClientBase:
 
     QUEUES: ClassVar[Mapping[str, QueueMeta]] = {}
     DEFAULT_URL: ClassVar[str | None] = None
+
+    def __init_subclass__(
+        cls,
+        *,
+        queues: Mapping[str, QueueMeta] | None = None,
+        default_url: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init_subclass__(**kwargs)
+        _set_class_table(cls, queues, default_url)
 
     def __init__(self, url: str | None = None) -> None:
         self._core = _Core(_resolve_url(url, self.DEFAULT_URL), self.QUEUES)
@@ -373,8 +476,15 @@ class ClientBase:
             q = self._queue_cache[name] = Queue(self, self._core._meta(name))
         return q
 
-    def add(self, queue: str, data: Any, **options: Any) -> JobHandle[Any]:
+    def _add(self, queue: str, data: Any, options: Mapping[str, Any]) -> JobHandle[Any]:
+        """``add`` by queue name, as the generated client's overloads call it."""
+        _check_option_names(options, OPTION_NAMES, "add()")
         return self.queue(queue).add(data, **options)
+
+    if not TYPE_CHECKING:  # the generated clients declare typed overloads instead
+
+        def add(self, queue, data, **options):
+            return self._add(queue, data, options)
 
     def close(self) -> None:
         if self._loop is None or self._loop.is_closed():

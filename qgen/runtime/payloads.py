@@ -11,8 +11,9 @@ from pydantic import TypeAdapter, ValidationError
 from pydantic_core import to_jsonable_python
 
 from qgen.runtime.backends.base import AddOptions
+from qgen.runtime.capabilities import Feature, feature
 from qgen.runtime.config_keys import check_backoff
-from qgen.runtime.errors import ConfigError, ValidationFailed
+from qgen.runtime.errors import ConfigError, UnsupportedByBackend, ValidationFailed
 from qgen.runtime.names import validate_job_id
 
 if TYPE_CHECKING:
@@ -106,3 +107,24 @@ def add_options(
         backoff=norm_backoff,
         extra=dict(extra or {}),
     )
+
+
+# Backend-specific add options and the capability that honours each.
+BACKEND_OPTIONS: dict[str, tuple[Feature, str]] = {
+    "connection": (Feature.TRANSACTIONAL_ENQUEUE, "add(connection=...): transactional enqueue"),
+    "group": (Feature.MESSAGE_GROUP, "add(group=...): message groups"),
+}
+
+
+def check_backend_options(backend: str, **given: Any) -> dict[str, Any]:
+    """The backend-specific options that were given (not None); refuses, before anything is
+    written, one the backend cannot honour (the capability table decides)."""
+    extra = {name: value for name, value in given.items() if value is not None}
+    for name in sorted(extra):
+        feat, what = BACKEND_OPTIONS[name]
+        support = feature(feat, backend)
+        if not support.supported:
+            raise UnsupportedByBackend(backend, f"{what} ({support.note})")
+    if "group" in extra and not isinstance(extra["group"], str):
+        raise ConfigError(f"group must be a string, not {extra['group']!r}")
+    return extra

@@ -131,7 +131,7 @@ def test_check_fresh_stale_missing_extra(tmp_path: Path) -> None:
     out = out_dir(project)
     assert run_cli(project, "check")[0] == 0
     client = out / "client.py"
-    client.write_text(client.read_text().replace("QUEUES = QUEUES", "QUEUES = {}", 1))
+    client.write_text(client.read_text().replace("queues=QUEUES", "queues={}", 1))
     (out / "workers" / "redis.py").unlink()
     manifest = json.loads((out / "manifest.json").read_text())
     (out / "schemas" / "old.input.json").write_text("{}")
@@ -139,7 +139,7 @@ def test_check_fresh_stale_missing_extra(tmp_path: Path) -> None:
     (out / "manifest.json").write_text(json.dumps(manifest))
     code, stdout, _ = run_cli(project, "check")
     assert code == 1
-    assert "-    QUEUES = {}" in stdout and "+    QUEUES = QUEUES" in stdout
+    assert "queues={}" in stdout and "queues=QUEUES" in stdout
     assert "changed: shop/generated/client.py" in stdout
     assert "missing: shop/generated/workers/redis.py" in stdout
     assert "extra:   shop/generated/schemas/old.input.json" in stdout

@@ -45,7 +45,7 @@ def test_hostile_text_is_data(tmp_path: Path) -> None:
     )
     assert proc.returncode == 0, proc.stderr
     got = json.loads(proc.stdout)
-    expected_doc = f"{EVIL}\n\n{DESCRIPTION}\n\nInput: Payload; output: None."
+    expected_doc = f"{EVIL} (Payload -> None).\n\n{DESCRIPTION}"
     assert got["async_doc"] == got["sync_doc"] == expected_doc
     assert got["quote_doc"].startswith('ends with a quote"')
     assert got["model_doc"] == inspect.cleandoc(MODEL_DOC)
