@@ -190,7 +190,9 @@ class AsyncQueue(Generic[InT, OutT]):
         """Validate ``data`` (raises ValidationFailed, nothing written) and add one job.
         ``connection`` (PostgreSQL) joins the caller's transaction; ``group`` is the SQS FIFO
         message group; other backends refuse them (UnsupportedByBackend)."""
-        extra = check_backend_options(self.client.backend_name, connection=connection, group=group)
+        extra = check_backend_options(
+            self.client.backend_name, self.meta.name, connection=connection, group=group
+        )
         payload = self.client._adapters(self.meta.name).prepare(data)
         options = add_options(
             job_id=job_id,
@@ -216,7 +218,9 @@ class AsyncQueue(Generic[InT, OutT]):
         group: str | None = None,
     ) -> list[AsyncJobHandle[OutT]]:
         """Validate every item first (one bad item: ValidationFailed, nothing written)."""
-        extra = check_backend_options(self.client.backend_name, connection=connection, group=group)
+        extra = check_backend_options(
+            self.client.backend_name, self.meta.name, connection=connection, group=group
+        )
         adapters = self.client._adapters(self.meta.name)
         payloads = [adapters.prepare(item) for item in items]
         options = add_options(

@@ -116,15 +116,20 @@ BACKEND_OPTIONS: dict[str, tuple[Feature, str]] = {
 }
 
 
-def check_backend_options(backend: str, **given: Any) -> dict[str, Any]:
+def check_backend_options(backend: str, queue: str, **given: Any) -> dict[str, Any]:
     """The backend-specific options that were given (not None); refuses, before anything is
-    written, one the backend cannot honour (the capability table decides)."""
+    written, one the backend cannot honour (the capability table decides; message groups
+    exist on FIFO queues only, whose names end in ``.fifo``)."""
     extra = {name: value for name, value in given.items() if value is not None}
     for name in sorted(extra):
         feat, what = BACKEND_OPTIONS[name]
         support = feature(feat, backend)
         if not support.supported:
             raise UnsupportedByBackend(backend, f"{what} ({support.note})")
-    if "group" in extra and not isinstance(extra["group"], str):
-        raise ConfigError(f"group must be a string, not {extra['group']!r}")
+    group = extra.get("group")
+    if group is not None:
+        if not queue.endswith(".fifo"):
+            raise UnsupportedByBackend(backend, f"add(group=...) on {queue!r}, not a FIFO queue")
+        if not isinstance(group, str) or not 1 <= len(group) <= 128:
+            raise ConfigError(f"group must be a string of 1 to 128 characters, not {group!r}")
     return extra
