@@ -24,8 +24,8 @@ import qgen
 from qgen.codegen import output
 from qgen.codegen.ir import ProjectSpec
 from qgen.codegen.literals import RenderError
-from qgen.codegen.render import RenderInput, phase, render_tree
-from qgen.codegen.scan.files import discover_checked
+from qgen.codegen.scan.sources import discover_checked
+from qgen.codegen.timings import phase
 from qgen.config import Config
 from qgen.diagnostics import Diagnostic, Severity, has_errors, sort_diagnostics
 
@@ -169,6 +169,8 @@ def run(
         outcome.lines.append(f"qgen: nothing written to {config.out}" if not check else "")
         outcome.lines = [line for line in outcome.lines if line]
         return outcome
+    from qgen.codegen.render import RenderInput, render_tree  # jinja2, pydantic: cold only
+
     rel_root = Path(os.path.relpath(config.root, config.out_dir)).as_posix()
     try:
         tree = render_tree(

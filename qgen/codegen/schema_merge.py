@@ -16,6 +16,7 @@
 from __future__ import annotations
 
 import copy
+import itertools
 import keyword
 import re
 from collections.abc import Sequence
@@ -225,7 +226,7 @@ def _place(
         for key in sorted(k for k in local_defs if k not in fixed):
             others = {v for k, v in mapping.items() if k != key}
             options = _preferred(key, local_defs[key]) or ["Model"]
-            candidates = [*options, *(f"{options[0]}{n}" for n in range(2, 10_000))]
+            candidates = itertools.chain(options, (f"{options[0]}{n}" for n in itertools.count(2)))
             name = next(
                 n
                 for n in candidates

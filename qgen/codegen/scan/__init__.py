@@ -21,12 +21,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from qgen.codegen.ir import ProjectSpec
-from qgen.codegen.scan import store
-from qgen.codegen.scan.files import discover_checked, inputs_hash, summaries
-from qgen.codegen.scan.functions import FunctionReader
-from qgen.codegen.scan.resolve import Index
-from qgen.codegen.scan.wirings import WiringReader
-from qgen.codegen.schema import SchemaBuilder
 from qgen.diagnostics import Diagnostic, Severity, sort_diagnostics
 
 
@@ -47,6 +41,16 @@ def scan_project(
     cache_dir: Path | None = None,
     jobs: int | None = None,
 ) -> ScanResult:
+    # Imported here: the package's light modules (``sources``, ``guards``) must not pull in
+    # libcst for a warm build.
+    from qgen.codegen.scan import store
+    from qgen.codegen.scan.files import inputs_hash, summaries
+    from qgen.codegen.scan.functions import FunctionReader
+    from qgen.codegen.scan.resolve import Index
+    from qgen.codegen.scan.sources import discover_checked
+    from qgen.codegen.scan.wirings import WiringReader
+    from qgen.codegen.schema import SchemaBuilder
+
     files, file_diags = discover_checked(root, sources, out_package)
     digest = inputs_hash(files, file_diags)
     hit = store.load(cache_dir, digest, list(sources), out_package)

@@ -13,11 +13,10 @@ import multiprocessing
 import os
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from qgen.codegen.scan.guards import read_source
+from qgen.codegen.scan.sources import SourceFile
 from qgen.codegen.scan.store import scanner_fingerprint
 from qgen.codegen.scan.summary import SUMMARY_VERSION, summarize
 from qgen.diagnostics import Diagnostic
@@ -26,65 +25,12 @@ CACHE_FILE = "scan-summaries.json"
 _PARALLEL_MIN = 24  # below this many files to parse, a pool costs more than it saves
 
 
-@dataclass(frozen=True, slots=True)
-class SourceFile:
-    path: str  # relative to the root, forward slashes
-    module: str
-    is_pkg: bool
-    content: bytes
-
-    @property
-    def key(self) -> str:
-        # the scanner's own code is part of the key: a changed scanner never reuses old data
-        head = f"{SUMMARY_VERSION}\0{scanner_fingerprint()}\0{self.module}\0{self.is_pkg}\0"
-        h = hashlib.sha256(head.encode())
-        h.update(self.content)
-        return h.hexdigest()
-
-
-def discover(root: Path, sources: Sequence[str], out_package: str) -> list[SourceFile]:
-    """Every readable .py file of the source packages except the output package."""
-    return discover_checked(root, sources, out_package)[0]
-
-
-def discover_checked(
-    root: Path, sources: Sequence[str], out_package: str
-) -> tuple[list[SourceFile], list[Diagnostic]]:
-    """Every .py file of the source packages except the output package, sorted by path, and a
-    diagnostic for each one skipped or refused (see ``guards``)."""
-    out_dir = root.joinpath(*out_package.split(".")) if out_package else None
-    found: dict[str, SourceFile] = {}
-    diags: list[Diagnostic] = []
-    for source in sources:
-        base = root.joinpath(*source.split("."))
-        candidates: list[Path] = []
-        if base.is_dir():
-            for dirpath, dirnames, filenames in os.walk(base):
-                here = Path(dirpath)
-                dirnames[:] = sorted(
-                    d
-                    for d in dirnames
-                    if not d.startswith(".")
-                    and d != "__pycache__"
-                    and (out_dir is None or here / d != out_dir)
-                )
-                candidates.extend(here / f for f in filenames if f.endswith(".py"))
-        elif base.with_suffix(".py").exists() or base.with_suffix(".py").is_symlink():
-            candidates.append(base.with_suffix(".py"))
-        for file in candidates:
-            rel = file.relative_to(root).as_posix()
-            parts = rel[:-3].split("/")
-            is_pkg = parts[-1] == "__init__"
-            if is_pkg:
-                parts = parts[:-1]
-            if not all(p.isidentifier() for p in parts):
-                continue  # not importable as a module
-            content, problem = read_source(file, rel)
-            if problem is not None:
-                diags.append(problem)
-            if content is not None:
-                found[rel] = SourceFile(rel, ".".join(parts), is_pkg, content)
-    return [found[k] for k in sorted(found)], sorted(set(diags))
+def cache_key(f: SourceFile) -> str:
+    # the scanner's own code is part of the key: a changed scanner never reuses old data
+    head = f"{SUMMARY_VERSION}\0{scanner_fingerprint()}\0{f.module}\0{f.is_pkg}\0"
+    h = hashlib.sha256(head.encode())
+    h.update(f.content)
+    return h.hexdigest()
 
 
 def inputs_hash(files: Sequence[SourceFile], problems: Sequence[Diagnostic] = ()) -> str:
@@ -110,7 +56,7 @@ def summaries(
     result: dict[str, dict[str, Any]] = {}
     todo: list[SourceFile] = []
     for f in files:
-        hit = cache.get(f.key)
+        hit = cache.get(cache_key(f))
         if hit is not None and hit.get("v") == SUMMARY_VERSION:
             result[f.path] = hit
         else:
@@ -124,7 +70,7 @@ def summaries(
     for f, summary in zip(todo, done, strict=True):
         result[f.path] = summary
     if cache_dir is not None and (todo or len(cache) != len(files)):
-        _save_cache(cache_dir, {f.key: result[f.path] for f in files})
+        _save_cache(cache_dir, {cache_key(f): result[f.path] for f in files})
     by_module: dict[str, dict[str, Any]] = {}
     for f in sorted(files, key=lambda f: (not f.is_pkg, f.path)):
         by_module.setdefault(f.module, result[f.path])  # as in Python: a package wins
