@@ -21,25 +21,30 @@ class RenderError(Exception):
     """Something in the IR cannot be rendered safely (a bug upstream or hostile input)."""
 
 
-def py_literal(value: Any) -> str:
-    """A Python literal for JSON-like data (str, int, float, bool, None, list, tuple, dict)."""
+def py_literal(value: Any, *, nonfinite: bool = False) -> str:
+    """A Python literal for JSON-like data (str, int, float, bool, None, list, tuple, dict).
+    Infinities and NaN are refused unless ``nonfinite`` (model defaults: ``float("inf")``)."""
     if value is None or isinstance(value, bool):
         return repr(value)
     if isinstance(value, int):
         return repr(int(value))
     if isinstance(value, float):
         if not math.isfinite(value):
+            if nonfinite:
+                return f"float({str(value)!r})"
             raise RenderError(f"cannot render non-finite number {value!r}")
         return repr(float(value))
     if isinstance(value, str):
         return repr(str(value))
     if isinstance(value, list | tuple):
-        inner = ", ".join(py_literal(v) for v in value)
+        inner = ", ".join(py_literal(v, nonfinite=nonfinite) for v in value)
         if isinstance(value, list):
             return f"[{inner}]"
         return f"({inner},)" if len(value) == 1 else f"({inner})"
     if isinstance(value, dict):
-        items = ", ".join(f"{py_literal(str(k))}: {py_literal(v)}" for k, v in value.items())
+        items = ", ".join(
+            f"{py_literal(str(k))}: {py_literal(v, nonfinite=nonfinite)}" for k, v in value.items()
+        )
         return "{" + items + "}"
     raise RenderError(f"cannot render {type(value).__name__} as a Python literal")
 

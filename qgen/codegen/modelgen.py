@@ -163,10 +163,10 @@ class ModelWriter:
         if "default" in prop:
             value = prop["default"]
             if self._plain_default(value, prop, 0):
-                default = py_literal(value)
+                default = py_literal(value, nonfinite=True)
             else:
                 tw.uses.add("qgen:_schema_default")
-                default = f"_schema_default({py_literal(value)})"
+                default = f"_schema_default({py_literal(value, nonfinite=True)})"
         elif not required:
             default = "_unset"
             tw.uses.add("qgen:_unset")
