@@ -19,7 +19,7 @@ class QueueView:
     name: str  # the queue name as a string literal
     accessor: str  # the client attribute (an identifier)
     doc: str  # the accessor's docstring literal
-    data: str  # what add() takes: "models.PaymentsInput | models.PaymentsInputDict"
+    data: str  # what add() takes: "models.PaymentsData" (the model or its dict form)
     result: str  # what result() gives: "models.PaymentsOutput" or "None"
     types: str  # the queue_table entry: "(models.PaymentsInput, models.PaymentsOutput)"
 
@@ -61,7 +61,7 @@ def queue_doc(q: QueueSpec) -> str:
 
 def _queue_view(q: QueueSpec, types: QueueTypes) -> QueueView:
     model = f"models.{ident(types.input)}"
-    data = f"{model} | models.{ident(types.input_dict)}" if types.input_dict else model
+    data = f"models.{ident(types.data)}"
     result = f"models.{ident(types.output)}" if types.output else "None"
     return QueueView(
         name=py_literal(q.name),

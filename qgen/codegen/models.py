@@ -47,6 +47,7 @@ class QueueTypes:
     input: str  # "PaymentsInput"
     input_dict: str | None  # "PaymentsInputDict", None when the dict form is the same type
     output: str | None  # "PaymentsOutput", None when the queue returns nothing
+    data: str  # what add() takes: "PaymentsData" (the model or its dict form), else the input
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,7 +58,13 @@ class ModelsModule:
 
 def queue_aliases(combined: CombinedSchema) -> set[str]:
     names = {n for q in combined.names.values() for n in (q.input, q.output) if n}
-    return names | {f"{n}Dict" for n in names}
+    return (
+        names | {f"{n}Dict" for n in names} | {_data_name(q.input) for q in combined.names.values()}
+    )
+
+
+def _data_name(input_alias: str) -> str:
+    return input_alias.removesuffix("Input") + "Data"
 
 
 def render_models(
@@ -93,6 +100,8 @@ def render_models(
         defined.add(name)
     queue_types, per_queue = _queue_lines(combined, writer)
     lines += per_queue
+    if any(t.data != t.input for t in queue_types.values()):
+        uses.add("typing.TypeAlias")
     lines += _rebuilds(classes, writer)
     head = [banner, "", "from __future__ import annotations", "", *_imports(uses, imports)]
     helpers = [_HELPER_SOURCE[h] for h in sorted(_HELPER_SOURCE) if f"qgen:{h}" in uses]
@@ -169,7 +178,12 @@ def _queue_lines(
                     twin = f"{alias}Dict"
             if index == 0:
                 input_dict = twin
-        types[queue] = QueueTypes(names.input, input_dict, names.output)
+        data = names.input
+        if input_dict is not None:
+            # A string: the client reads it in annotations only (no union evaluated at import).
+            data = _data_name(names.input)
+            lines.append(f"{data}: TypeAlias = {f'{names.input} | {input_dict}'!r}")
+        types[queue] = QueueTypes(names.input, input_dict, names.output, data)
     if lines:
         lines = ["", "", "# Each queue's input and output types, by queue.", *lines]
     return types, lines

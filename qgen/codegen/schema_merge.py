@@ -170,7 +170,8 @@ def _preferred(key: str, schema: Any) -> list[str]:
 
 def combine(queues: Sequence[QueueSpec]) -> CombinedSchema:
     stems = queue_stems(queues)
-    reserved = {f"{s}{side}" for s in stems.values() for side in ("Input", "Output")}
+    suffixes = ("Input", "Output", "InputDict", "OutputDict", "Data")
+    reserved = {f"{stem}{suffix}" for stem in stems.values() for suffix in suffixes}
     defs: dict[str, Any] = {}
     names: dict[str, QueueModelNames] = {}
     for q in queues:

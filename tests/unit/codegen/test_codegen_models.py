@@ -148,7 +148,7 @@ def test_rendered_models_validate_and_twins_mirror_the_schema(load: Any) -> None
     q1 = _queue("pets", pet, {"type": "array", "items": {"type": "integer"}})
     module_text = models.render_models(models.combine([q1]), "# banner")
     assert module_text.queues["pets"] == models.QueueTypes(
-        "PetsInput", "PetsInputDict", "PetsOutput"
+        "PetsInput", "PetsInputDict", "PetsOutput", "PetsData"
     )
     mod = load(module_text.text)
     assert mod.PetsInput is mod.Pet and mod.PetsInputDict is mod.PetDict

@@ -42,14 +42,14 @@ class AsyncQueueClient(AsyncClientBase, queues=QUEUES, default_url=DEFAULT_URL):
     """Async client for the queues of benchapp.generated."""
 
     @property
-    def bench_noop(self) -> AsyncQueue[models.BenchNoopInput | models.BenchNoopInputDict, None]:
+    def bench_noop(self) -> AsyncQueue[models.BenchNoopData, None]:
         """Queue 'bench-noop': benchapp.jobs:noop (Order -> None)."""
         return self.queue("bench-noop")
 
     async def add(
         self,
         queue: Literal["bench-noop"],
-        data: models.BenchNoopInput | models.BenchNoopInputDict,
+        data: models.BenchNoopData,
         **options: Unpack[JobOptions],
     ) -> AsyncJobHandle[None]:
         """Add one job to the named queue; ``data`` is validated first."""
@@ -60,14 +60,14 @@ class QueueClient(ClientBase, queues=QUEUES, default_url=DEFAULT_URL):
     """Blocking client for the queues of benchapp.generated."""
 
     @property
-    def bench_noop(self) -> Queue[models.BenchNoopInput | models.BenchNoopInputDict, None]:
+    def bench_noop(self) -> Queue[models.BenchNoopData, None]:
         """Queue 'bench-noop': benchapp.jobs:noop (Order -> None)."""
         return self.queue("bench-noop")
 
     def add(
         self,
         queue: Literal["bench-noop"],
-        data: models.BenchNoopInput | models.BenchNoopInputDict,
+        data: models.BenchNoopData,
         **options: Unpack[JobOptions],
     ) -> JobHandle[None]:
         """Add one job to the named queue; ``data`` is validated first."""

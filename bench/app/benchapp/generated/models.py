@@ -4,6 +4,8 @@ model per type and its TypedDict twin (the dict form a caller may write)."""
 
 from __future__ import annotations
 
+from typing import TypeAlias
+
 from pydantic import BaseModel
 from typing_extensions import TypedDict
 
@@ -25,3 +27,4 @@ class OrderDict(TypedDict):
 # Each queue's input and output types, by queue.
 BenchNoopInput = Order
 BenchNoopInputDict = OrderDict
+BenchNoopData: TypeAlias = "BenchNoopInput | BenchNoopInputDict"

@@ -45,61 +45,46 @@ class AsyncQueueClient(AsyncClientBase, queues=QUEUES, default_url=DEFAULT_URL):
     """Async client for the queues of shop.generated."""
 
     @property
-    def emails(self) -> AsyncQueue[models.EmailsInput | models.EmailsInputDict, None]:
+    def emails(self) -> AsyncQueue[models.EmailsData, None]:
         """Send the welcome email to a new customer (WelcomeEmail -> None)."""
         return self.queue("emails")
 
     @property
-    def payments(
-        self,
-    ) -> AsyncQueue[models.PaymentsInput | models.PaymentsInputDict, models.PaymentsOutput]:
+    def payments(self) -> AsyncQueue[models.PaymentsData, models.PaymentsOutput]:
         """Process payment for an order (PaymentRequest -> PaymentResult)."""
         return self.queue("payments")
 
     @property
-    def payments_dead(
-        self,
-    ) -> AsyncQueue[models.PaymentsDeadInput | models.PaymentsDeadInputDict, None]:
+    def payments_dead(self) -> AsyncQueue[models.PaymentsDeadData, None]:
         """Record a payment that failed for good (PaymentRequest -> None)."""
         return self.queue("payments-dead")
 
     @property
-    def reports(
-        self,
-    ) -> AsyncQueue[models.ReportsInput | models.ReportsInputDict, models.ReportsOutput]:
+    def reports(self) -> AsyncQueue[models.ReportsData, models.ReportsOutput]:
         """Build the monthly sales report (ReportRequest -> ReportResult)."""
         return self.queue("reports")
 
     @overload
     async def add(
-        self,
-        queue: Literal["emails"],
-        data: models.EmailsInput | models.EmailsInputDict,
-        **options: Unpack[JobOptions],
+        self, queue: Literal["emails"], data: models.EmailsData, **options: Unpack[JobOptions]
     ) -> AsyncJobHandle[None]: ...
 
     @overload
     async def add(
-        self,
-        queue: Literal["payments"],
-        data: models.PaymentsInput | models.PaymentsInputDict,
-        **options: Unpack[JobOptions],
+        self, queue: Literal["payments"], data: models.PaymentsData, **options: Unpack[JobOptions]
     ) -> AsyncJobHandle[models.PaymentsOutput]: ...
 
     @overload
     async def add(
         self,
         queue: Literal["payments-dead"],
-        data: models.PaymentsDeadInput | models.PaymentsDeadInputDict,
+        data: models.PaymentsDeadData,
         **options: Unpack[JobOptions],
     ) -> AsyncJobHandle[None]: ...
 
     @overload
     async def add(
-        self,
-        queue: Literal["reports"],
-        data: models.ReportsInput | models.ReportsInputDict,
-        **options: Unpack[JobOptions],
+        self, queue: Literal["reports"], data: models.ReportsData, **options: Unpack[JobOptions]
     ) -> AsyncJobHandle[models.ReportsOutput]: ...
 
     async def add(
@@ -113,57 +98,46 @@ class QueueClient(ClientBase, queues=QUEUES, default_url=DEFAULT_URL):
     """Blocking client for the queues of shop.generated."""
 
     @property
-    def emails(self) -> Queue[models.EmailsInput | models.EmailsInputDict, None]:
+    def emails(self) -> Queue[models.EmailsData, None]:
         """Send the welcome email to a new customer (WelcomeEmail -> None)."""
         return self.queue("emails")
 
     @property
-    def payments(
-        self,
-    ) -> Queue[models.PaymentsInput | models.PaymentsInputDict, models.PaymentsOutput]:
+    def payments(self) -> Queue[models.PaymentsData, models.PaymentsOutput]:
         """Process payment for an order (PaymentRequest -> PaymentResult)."""
         return self.queue("payments")
 
     @property
-    def payments_dead(self) -> Queue[models.PaymentsDeadInput | models.PaymentsDeadInputDict, None]:
+    def payments_dead(self) -> Queue[models.PaymentsDeadData, None]:
         """Record a payment that failed for good (PaymentRequest -> None)."""
         return self.queue("payments-dead")
 
     @property
-    def reports(self) -> Queue[models.ReportsInput | models.ReportsInputDict, models.ReportsOutput]:
+    def reports(self) -> Queue[models.ReportsData, models.ReportsOutput]:
         """Build the monthly sales report (ReportRequest -> ReportResult)."""
         return self.queue("reports")
 
     @overload
     def add(
-        self,
-        queue: Literal["emails"],
-        data: models.EmailsInput | models.EmailsInputDict,
-        **options: Unpack[JobOptions],
+        self, queue: Literal["emails"], data: models.EmailsData, **options: Unpack[JobOptions]
     ) -> JobHandle[None]: ...
 
     @overload
     def add(
-        self,
-        queue: Literal["payments"],
-        data: models.PaymentsInput | models.PaymentsInputDict,
-        **options: Unpack[JobOptions],
+        self, queue: Literal["payments"], data: models.PaymentsData, **options: Unpack[JobOptions]
     ) -> JobHandle[models.PaymentsOutput]: ...
 
     @overload
     def add(
         self,
         queue: Literal["payments-dead"],
-        data: models.PaymentsDeadInput | models.PaymentsDeadInputDict,
+        data: models.PaymentsDeadData,
         **options: Unpack[JobOptions],
     ) -> JobHandle[None]: ...
 
     @overload
     def add(
-        self,
-        queue: Literal["reports"],
-        data: models.ReportsInput | models.ReportsInputDict,
-        **options: Unpack[JobOptions],
+        self, queue: Literal["reports"], data: models.ReportsData, **options: Unpack[JobOptions]
     ) -> JobHandle[models.ReportsOutput]: ...
 
     def add(self, queue: str, data: Any, **options: Unpack[JobOptions]) -> JobHandle[Any]:

@@ -5,7 +5,7 @@ model per type and its TypedDict twin (the dict form a caller may write)."""
 from __future__ import annotations
 
 import datetime
-from typing import Literal, NotRequired
+from typing import Literal, NotRequired, TypeAlias
 
 from pydantic import BaseModel, Field
 from typing_extensions import TypedDict
@@ -67,11 +67,15 @@ class WelcomeEmailDict(TypedDict):
 # Each queue's input and output types, by queue.
 EmailsInput = WelcomeEmail
 EmailsInputDict = WelcomeEmailDict
+EmailsData: TypeAlias = "EmailsInput | EmailsInputDict"
 PaymentsInput = PaymentRequest
 PaymentsInputDict = PaymentRequestDict
 PaymentsOutput = PaymentResult
+PaymentsData: TypeAlias = "PaymentsInput | PaymentsInputDict"
 PaymentsDeadInput = PaymentRequest
 PaymentsDeadInputDict = PaymentRequestDict
+PaymentsDeadData: TypeAlias = "PaymentsDeadInput | PaymentsDeadInputDict"
 ReportsInput = ReportRequest
 ReportsInputDict = ReportRequestDict
 ReportsOutput = ReportResult
+ReportsData: TypeAlias = "ReportsInput | ReportsInputDict"

@@ -43,7 +43,7 @@ class AsyncQueueClient(AsyncClientBase, queues=QUEUES, default_url=DEFAULT_URL):
     """Async client for the queues of hostile.generated."""
 
     @property
-    def evil(self) -> AsyncQueue[models.EvilInput | models.EvilInputDict, None]:
+    def evil(self) -> AsyncQueue[models.EvilData, None]:
         """Evil \"\"\" triple ''' single \\ backslash {{ jinja }} {% if x %} block
         new line é ☃ 中文 (Payload -> None).
 
@@ -58,10 +58,7 @@ class AsyncQueueClient(AsyncClientBase, queues=QUEUES, default_url=DEFAULT_URL):
 
     @overload
     async def add(
-        self,
-        queue: Literal["evil"],
-        data: models.EvilInput | models.EvilInputDict,
-        **options: Unpack[JobOptions],
+        self, queue: Literal["evil"], data: models.EvilData, **options: Unpack[JobOptions]
     ) -> AsyncJobHandle[None]: ...
 
     @overload
@@ -80,7 +77,7 @@ class QueueClient(ClientBase, queues=QUEUES, default_url=DEFAULT_URL):
     """Blocking client for the queues of hostile.generated."""
 
     @property
-    def evil(self) -> Queue[models.EvilInput | models.EvilInputDict, None]:
+    def evil(self) -> Queue[models.EvilData, None]:
         """Evil \"\"\" triple ''' single \\ backslash {{ jinja }} {% if x %} block
         new line é ☃ 中文 (Payload -> None).
 
@@ -95,10 +92,7 @@ class QueueClient(ClientBase, queues=QUEUES, default_url=DEFAULT_URL):
 
     @overload
     def add(
-        self,
-        queue: Literal["evil"],
-        data: models.EvilInput | models.EvilInputDict,
-        **options: Unpack[JobOptions],
+        self, queue: Literal["evil"], data: models.EvilData, **options: Unpack[JobOptions]
     ) -> JobHandle[None]: ...
 
     @overload

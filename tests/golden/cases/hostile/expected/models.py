@@ -4,7 +4,7 @@ model per type and its TypedDict twin (the dict form a caller may write)."""
 
 from __future__ import annotations
 
-from typing import Literal, NotRequired
+from typing import Literal, NotRequired, TypeAlias
 
 from pydantic import BaseModel, ConfigDict, Field
 from typing_extensions import TypeAliasType, TypedDict
@@ -48,6 +48,7 @@ QuoteEndOutput = TypeAliasType("QuoteEndOutput", str)
 # Each queue's input and output types, by queue.
 EvilInput = Payload
 EvilInputDict = PayloadDict
+EvilData: TypeAlias = "EvilInput | EvilInputDict"
 
 
 Payload.model_rebuild()

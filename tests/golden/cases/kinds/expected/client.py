@@ -50,21 +50,17 @@ class AsyncQueueClient(AsyncClientBase, queues=QUEUES, default_url=DEFAULT_URL):
         return self.queue("2sum")
 
     @property
-    def bill(self) -> AsyncQueue[models.BillInput | models.BillInputDict, models.BillOutput]:
+    def bill(self) -> AsyncQueue[models.BillData, models.BillOutput]:
         """Invoice in, colour out (Invoice -> Color)."""
         return self.queue("bill")
 
     @property
-    def locate(
-        self,
-    ) -> AsyncQueue[models.LocateInput | models.LocateInputDict, models.LocateOutput]:
+    def locate(self) -> AsyncQueue[models.LocateData, models.LocateOutput]:
         """Queue 'locate': kinds.jobs:locate (Address -> dict[str, float])."""
         return self.queue("locate")
 
     @property
-    def walk_tree(
-        self,
-    ) -> AsyncQueue[models.WalkTreeInput | models.WalkTreeInputDict, models.WalkTreeOutput]:
+    def walk_tree(self) -> AsyncQueue[models.WalkTreeData, models.WalkTreeOutput]:
         """Queue 'walk.tree': kinds.jobs:walk (Tree -> list[Tree])."""
         return self.queue("walk.tree")
 
@@ -75,26 +71,17 @@ class AsyncQueueClient(AsyncClientBase, queues=QUEUES, default_url=DEFAULT_URL):
 
     @overload
     async def add(
-        self,
-        queue: Literal["bill"],
-        data: models.BillInput | models.BillInputDict,
-        **options: Unpack[JobOptions],
+        self, queue: Literal["bill"], data: models.BillData, **options: Unpack[JobOptions]
     ) -> AsyncJobHandle[models.BillOutput]: ...
 
     @overload
     async def add(
-        self,
-        queue: Literal["locate"],
-        data: models.LocateInput | models.LocateInputDict,
-        **options: Unpack[JobOptions],
+        self, queue: Literal["locate"], data: models.LocateData, **options: Unpack[JobOptions]
     ) -> AsyncJobHandle[models.LocateOutput]: ...
 
     @overload
     async def add(
-        self,
-        queue: Literal["walk.tree"],
-        data: models.WalkTreeInput | models.WalkTreeInputDict,
-        **options: Unpack[JobOptions],
+        self, queue: Literal["walk.tree"], data: models.WalkTreeData, **options: Unpack[JobOptions]
     ) -> AsyncJobHandle[models.WalkTreeOutput]: ...
 
     async def add(
@@ -113,19 +100,17 @@ class QueueClient(ClientBase, queues=QUEUES, default_url=DEFAULT_URL):
         return self.queue("2sum")
 
     @property
-    def bill(self) -> Queue[models.BillInput | models.BillInputDict, models.BillOutput]:
+    def bill(self) -> Queue[models.BillData, models.BillOutput]:
         """Invoice in, colour out (Invoice -> Color)."""
         return self.queue("bill")
 
     @property
-    def locate(self) -> Queue[models.LocateInput | models.LocateInputDict, models.LocateOutput]:
+    def locate(self) -> Queue[models.LocateData, models.LocateOutput]:
         """Queue 'locate': kinds.jobs:locate (Address -> dict[str, float])."""
         return self.queue("locate")
 
     @property
-    def walk_tree(
-        self,
-    ) -> Queue[models.WalkTreeInput | models.WalkTreeInputDict, models.WalkTreeOutput]:
+    def walk_tree(self) -> Queue[models.WalkTreeData, models.WalkTreeOutput]:
         """Queue 'walk.tree': kinds.jobs:walk (Tree -> list[Tree])."""
         return self.queue("walk.tree")
 
@@ -136,26 +121,17 @@ class QueueClient(ClientBase, queues=QUEUES, default_url=DEFAULT_URL):
 
     @overload
     def add(
-        self,
-        queue: Literal["bill"],
-        data: models.BillInput | models.BillInputDict,
-        **options: Unpack[JobOptions],
+        self, queue: Literal["bill"], data: models.BillData, **options: Unpack[JobOptions]
     ) -> JobHandle[models.BillOutput]: ...
 
     @overload
     def add(
-        self,
-        queue: Literal["locate"],
-        data: models.LocateInput | models.LocateInputDict,
-        **options: Unpack[JobOptions],
+        self, queue: Literal["locate"], data: models.LocateData, **options: Unpack[JobOptions]
     ) -> JobHandle[models.LocateOutput]: ...
 
     @overload
     def add(
-        self,
-        queue: Literal["walk.tree"],
-        data: models.WalkTreeInput | models.WalkTreeInputDict,
-        **options: Unpack[JobOptions],
+        self, queue: Literal["walk.tree"], data: models.WalkTreeData, **options: Unpack[JobOptions]
     ) -> JobHandle[models.WalkTreeOutput]: ...
 
     def add(self, queue: str, data: Any, **options: Unpack[JobOptions]) -> JobHandle[Any]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import datetime
 import uuid
-from typing import Annotated, Literal, NotRequired
+from typing import Annotated, Literal, NotRequired, TypeAlias
 
 from pydantic import BaseModel, Field
 from typing_extensions import TypeAliasType, TypedDict
@@ -136,10 +136,13 @@ WalkTreeOutput = TypeAliasType("WalkTreeOutput", list[Tree])
 BillInput = Invoice
 BillInputDict = InvoiceDict
 BillOutput = Color
+BillData: TypeAlias = "BillInput | BillInputDict"
 LocateInput = Address2
 LocateInputDict = Address2Dict
+LocateData: TypeAlias = "LocateInput | LocateInputDict"
 WalkTreeInput = Tree
 WalkTreeInputDict = TreeDict
+WalkTreeData: TypeAlias = "WalkTreeInput | WalkTreeInputDict"
 
 
 Invoice.model_rebuild()

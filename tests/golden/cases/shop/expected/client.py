@@ -44,23 +44,17 @@ class AsyncQueueClient(AsyncClientBase, queues=QUEUES, default_url=DEFAULT_URL):
     """Async client for the queues of shop.generated."""
 
     @property
-    def emails(self) -> AsyncQueue[models.EmailsInput | models.EmailsInputDict, None]:
+    def emails(self) -> AsyncQueue[models.EmailsData, None]:
         """Send the welcome email (WelcomeEmail -> None)."""
         return self.queue("emails")
 
     @property
-    def payments(
-        self,
-    ) -> AsyncQueue[models.PaymentsInput | models.PaymentsInputDict, models.PaymentsOutput]:
+    def payments(self) -> AsyncQueue[models.PaymentsData, models.PaymentsOutput]:
         """Process payment for an order (PaymentRequest -> PaymentResult)."""
         return self.queue("payments")
 
     @property
-    def publish_article(
-        self,
-    ) -> AsyncQueue[
-        models.PublishArticleInput | models.PublishArticleInputDict, models.PublishArticleOutput
-    ]:
+    def publish_article(self) -> AsyncQueue[models.PublishArticleData, models.PublishArticleOutput]:
         """Publish an article (Article -> str).
 
         Renders and uploads it.
@@ -69,25 +63,19 @@ class AsyncQueueClient(AsyncClientBase, queues=QUEUES, default_url=DEFAULT_URL):
 
     @overload
     async def add(
-        self,
-        queue: Literal["emails"],
-        data: models.EmailsInput | models.EmailsInputDict,
-        **options: Unpack[JobOptions],
+        self, queue: Literal["emails"], data: models.EmailsData, **options: Unpack[JobOptions]
     ) -> AsyncJobHandle[None]: ...
 
     @overload
     async def add(
-        self,
-        queue: Literal["payments"],
-        data: models.PaymentsInput | models.PaymentsInputDict,
-        **options: Unpack[JobOptions],
+        self, queue: Literal["payments"], data: models.PaymentsData, **options: Unpack[JobOptions]
     ) -> AsyncJobHandle[models.PaymentsOutput]: ...
 
     @overload
     async def add(
         self,
         queue: Literal["publish-article"],
-        data: models.PublishArticleInput | models.PublishArticleInputDict,
+        data: models.PublishArticleData,
         **options: Unpack[JobOptions],
     ) -> AsyncJobHandle[models.PublishArticleOutput]: ...
 
@@ -102,23 +90,17 @@ class QueueClient(ClientBase, queues=QUEUES, default_url=DEFAULT_URL):
     """Blocking client for the queues of shop.generated."""
 
     @property
-    def emails(self) -> Queue[models.EmailsInput | models.EmailsInputDict, None]:
+    def emails(self) -> Queue[models.EmailsData, None]:
         """Send the welcome email (WelcomeEmail -> None)."""
         return self.queue("emails")
 
     @property
-    def payments(
-        self,
-    ) -> Queue[models.PaymentsInput | models.PaymentsInputDict, models.PaymentsOutput]:
+    def payments(self) -> Queue[models.PaymentsData, models.PaymentsOutput]:
         """Process payment for an order (PaymentRequest -> PaymentResult)."""
         return self.queue("payments")
 
     @property
-    def publish_article(
-        self,
-    ) -> Queue[
-        models.PublishArticleInput | models.PublishArticleInputDict, models.PublishArticleOutput
-    ]:
+    def publish_article(self) -> Queue[models.PublishArticleData, models.PublishArticleOutput]:
         """Publish an article (Article -> str).
 
         Renders and uploads it.
@@ -127,25 +109,19 @@ class QueueClient(ClientBase, queues=QUEUES, default_url=DEFAULT_URL):
 
     @overload
     def add(
-        self,
-        queue: Literal["emails"],
-        data: models.EmailsInput | models.EmailsInputDict,
-        **options: Unpack[JobOptions],
+        self, queue: Literal["emails"], data: models.EmailsData, **options: Unpack[JobOptions]
     ) -> JobHandle[None]: ...
 
     @overload
     def add(
-        self,
-        queue: Literal["payments"],
-        data: models.PaymentsInput | models.PaymentsInputDict,
-        **options: Unpack[JobOptions],
+        self, queue: Literal["payments"], data: models.PaymentsData, **options: Unpack[JobOptions]
     ) -> JobHandle[models.PaymentsOutput]: ...
 
     @overload
     def add(
         self,
         queue: Literal["publish-article"],
-        data: models.PublishArticleInput | models.PublishArticleInputDict,
+        data: models.PublishArticleData,
         **options: Unpack[JobOptions],
     ) -> JobHandle[models.PublishArticleOutput]: ...
 

@@ -4,7 +4,7 @@ model per type and its TypedDict twin (the dict form a caller may write)."""
 
 from __future__ import annotations
 
-from typing import Any, NotRequired
+from typing import Any, NotRequired, TypeAlias
 
 from pydantic import BaseModel, Field
 from typing_extensions import TypeAliasType, TypedDict
@@ -65,8 +65,11 @@ PublishArticleOutput = TypeAliasType("PublishArticleOutput", str)
 # Each queue's input and output types, by queue.
 EmailsInput = WelcomeEmail
 EmailsInputDict = WelcomeEmailDict
+EmailsData: TypeAlias = "EmailsInput | EmailsInputDict"
 PaymentsInput = PaymentRequest
 PaymentsInputDict = PaymentRequestDict
 PaymentsOutput = PaymentResult
+PaymentsData: TypeAlias = "PaymentsInput | PaymentsInputDict"
 PublishArticleInput = Article
 PublishArticleInputDict = ArticleDict
+PublishArticleData: TypeAlias = "PublishArticleInput | PublishArticleInputDict"
