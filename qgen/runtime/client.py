@@ -1,22 +1,21 @@
-"""Base of the generated clients: queues, job handles, validation before sending.
+"""Base of the generated clients; everything a generated client imports comes from here.
 
 The signatures are the contract between the generated client (qgen/templates) and the
-runtime; keep them.
+runtime; keep them. Queues and job handles live in ``handles``.
 
-The generated ``client.py`` subclasses :class:`AsyncClientBase` and :class:`ClientBase`, sets
-``QUEUES`` (one :class:`QueueMeta` per queue, from :func:`queue_table`) and ``DEFAULT_URL``,
-and adds typed accessors and overloads, e.g.::
+The generated ``client.py`` subclasses :class:`AsyncClientBase` and :class:`ClientBase` with
+``queues=QUEUES`` (one :class:`QueueMeta` per queue, from :func:`queue_table`) and
+``default_url=DEFAULT_URL``, and adds typed accessors and overloads, e.g.::
 
-    class AsyncQueueClient(AsyncClientBase):
-        QUEUES = QUEUES
+    class AsyncQueueClient(AsyncClientBase, queues=QUEUES, default_url=DEFAULT_URL):
         @property
-        def payments(self) -> AsyncQueue[models.PaymentsInput | models.PaymentsInputDict, ...]:
+        def payments(self) -> AsyncQueue[models.PaymentsData, models.PaymentsOutput]:
             return self.queue("payments")
         @overload
-        async def add(self, queue: Literal["payments"], data: ..., **options: Unpack[JobOptions]
-                      ) -> AsyncJobHandle[models.PaymentsOutput]: ...
+        async def add(self, queue: Literal["payments"], data: models.PaymentsData,
+                      **options: Unpack[JobOptions]) -> AsyncJobHandle[models.PaymentsOutput]: ...
 
-Add options are keyword parameters here and :class:`JobOptions` in the generated overloads:
+Add options are keyword parameters of the queues and :class:`JobOptions` in the overloads:
 ``job_id``, ``delay``, ``priority``, ``attempts`` and ``backoff`` on every backend, plus
 ``connection`` (PostgreSQL: insert inside the caller's transaction) and ``group`` (SQS FIFO
 message group). A backend that cannot honour an option refuses it (UnsupportedByBackend,
@@ -27,284 +26,40 @@ untyped ``client.add(name, data, **options)``.
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import json
 import os
 import threading
-from collections.abc import Coroutine, Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Coroutine, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, Generic, Self, TypedDict, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Self, TypeVar
 
 from qgen.runtime.backends import open_backend
 from qgen.runtime.backends.base import Backend, JobInfo, JobStatus
-from qgen.runtime.capabilities import Feature, backend_for_url, supports
-from qgen.runtime.errors import (
-    ConfigError,
-    JobFailedError,
-    JobNotFound,
-    UnsupportedByBackend,
-)
-from qgen.runtime.interaction import Progress
-from qgen.runtime.payloads import Adapters, add_options, check_backend_options
+from qgen.runtime.capabilities import backend_for_url
+from qgen.runtime.errors import ConfigError
+from qgen.runtime.handles import AsyncJobHandle, AsyncQueue, JobHandle, Queue, QueueMeta
+from qgen.runtime.job_options import OPTION_NAMES, BatchOptions, JobOptions, check_option_names
+from qgen.runtime.payloads import Adapters
 from qgen.runtime.wiring import BackoffConfig
 
-if TYPE_CHECKING:
-    from psycopg import AsyncConnection, Connection
-
-    PgConnection = Connection[Any] | AsyncConnection[Any]
-
-InT = TypeVar("InT")
-OutT = TypeVar("OutT")
 T = TypeVar("T")
 
-
-class BatchOptions(TypedDict, total=False):
-    """Options of ``add_many``: what :class:`JobOptions` holds but ``job_id``."""
-
-    delay: float | dt.timedelta | None  # seconds (or a timedelta) before the job may run
-    priority: int | None  # higher runs first; 0 is the default
-    attempts: int | None  # total tries, the first included; default: the queue's config
-    backoff: BackoffConfig | None  # retry delays; default: the queue's config
-    connection: PgConnection | None  # PostgreSQL only: insert inside this transaction
-    group: str | None  # SQS FIFO queues only: the message group
-
-
-class JobOptions(BatchOptions, total=False):
-    """Options of ``add``, shared by the generated overloads."""
-
-    job_id: str | None  # idempotent: adding the same id twice makes one job
-
-
-OPTION_NAMES = frozenset(JobOptions.__annotations__)
-
-
-def _check_option_names(options: Mapping[str, Any], allowed: frozenset[str], call: str) -> None:
-    unknown = sorted(set(options) - allowed)
-    if unknown:
-        raise ConfigError(
-            f"unknown option(s) for {call}: {', '.join(map(repr, unknown))}; "
-            f"known: {', '.join(sorted(allowed))}"
-        )
-
-
-@dataclass(frozen=True, slots=True)
-class QueueMeta:
-    name: str
-    input_type: Any  # anything pydantic.TypeAdapter accepts: the generated model or type
-    output_type: Any  # None when the queue's function returns no result
-    config: Mapping[str, Any]  # normalized config from the manifest (attempts, backoff, ...)
-
-
-class AsyncJobHandle(Generic[OutT]):
-    """A job added to a queue. Cheap to create; every method asks the backend."""
-
-    def __init__(self, client: AsyncClientBase, queue: str, job_id: str) -> None:
-        self.client, self.queue, self.id = client, queue, job_id
-
-    async def info(self) -> JobInfo:
-        """Everything the backend knows; raises JobNotFound."""
-        backend = await self.client._connect()
-        info = await backend.get(self.queue, self.id)
-        if info is None:
-            raise JobNotFound(self.queue, self.id)
-        return info
-
-    async def status(self) -> JobStatus:
-        return (await self.info()).status
-
-    async def progress(self) -> Progress | None:
-        return (await self.info()).progress
-
-    async def result(self, timeout: float | None = None) -> OutT:
-        """Wait for the job to finish and return its result, validated into the output type.
-        Raises JobFailedError if it failed or was discarded, JobTimeout after ``timeout`` s,
-        UnsupportedByBackend where the backend keeps no results (SQS)."""
-        name = self.client.backend_name
-        if not supports(Feature.RESULTS, name):
-            raise UnsupportedByBackend(name, "job results")
-        backend = await self.client._connect()
-        info = await backend.wait(self.queue, self.id, timeout)
-        if info.status in (JobStatus.FAILED, JobStatus.DISCARDED):
-            err_type = info.error.type if info.error else "Error"
-            message = info.error.message if info.error else ""
-            discarded = info.status is JobStatus.DISCARDED
-            if discarded and info.error is None:
-                err_type = "Discarded"
-            raise JobFailedError(self.queue, self.id, err_type, message, discarded=discarded)
-        adapters = self.client._adapters(self.queue)
-        if adapters.output is None:
-            return None  # type: ignore[return-value]  # OutT is None for such queues
-        value: OutT = adapters.output.validate_python(info.result)
-        return value
-
-    def __repr__(self) -> str:
-        return f"<AsyncJobHandle {self.queue}/{self.id}>"
-
-
-class JobHandle(Generic[OutT]):
-    """Blocking twin of :class:`AsyncJobHandle`."""
-
-    def __init__(self, client: ClientBase, queue: str, job_id: str) -> None:
-        self.client, self.queue, self.id = client, queue, job_id
-
-    def _async(self) -> AsyncJobHandle[OutT]:
-        return AsyncJobHandle(self.client._core, self.queue, self.id)
-
-    def info(self) -> JobInfo:
-        return self.client._run(self._async().info())
-
-    def status(self) -> JobStatus:
-        return self.client._run(self._async().status())
-
-    def progress(self) -> Progress | None:
-        return self.client._run(self._async().progress())
-
-    def result(self, timeout: float | None = None) -> OutT:
-        return self.client._run(self._async().result(timeout))
-
-    def __repr__(self) -> str:
-        return f"<JobHandle {self.queue}/{self.id}>"
-
-
-class AsyncQueue(Generic[InT, OutT]):
-    def __init__(self, client: AsyncClientBase, meta: QueueMeta) -> None:
-        self.client, self.meta = client, meta
-
-    @property
-    def name(self) -> str:
-        return self.meta.name
-
-    async def add(
-        self,
-        data: InT,
-        *,
-        job_id: str | None = None,
-        delay: float | dt.timedelta | None = None,
-        priority: int | None = None,
-        attempts: int | None = None,
-        backoff: BackoffConfig | None = None,
-        connection: PgConnection | None = None,
-        group: str | None = None,
-    ) -> AsyncJobHandle[OutT]:
-        """Validate ``data`` (raises ValidationFailed, nothing written) and add one job.
-        ``connection`` (PostgreSQL) joins the caller's transaction; ``group`` is the SQS FIFO
-        message group; other backends refuse them (UnsupportedByBackend)."""
-        extra = check_backend_options(
-            self.client.backend_name, self.meta.name, connection=connection, group=group
-        )
-        payload = self.client._adapters(self.meta.name).prepare(data)
-        options = add_options(
-            job_id=job_id,
-            delay=delay,
-            priority=priority,
-            attempts=attempts,
-            backoff=backoff,
-            extra=extra,
-        )
-        backend = await self.client._connect()
-        new_id = await backend.enqueue(self.meta.name, payload, options)
-        return AsyncJobHandle(self.client, self.meta.name, new_id)
-
-    async def add_many(
-        self,
-        items: Iterable[InT],
-        *,
-        delay: float | dt.timedelta | None = None,
-        priority: int | None = None,
-        attempts: int | None = None,
-        backoff: BackoffConfig | None = None,
-        connection: PgConnection | None = None,
-        group: str | None = None,
-    ) -> list[AsyncJobHandle[OutT]]:
-        """Validate every item first (one bad item: ValidationFailed, nothing written)."""
-        extra = check_backend_options(
-            self.client.backend_name, self.meta.name, connection=connection, group=group
-        )
-        adapters = self.client._adapters(self.meta.name)
-        payloads = [adapters.prepare(item) for item in items]
-        options = add_options(
-            delay=delay,
-            priority=priority,
-            attempts=attempts,
-            backoff=backoff,
-            extra=extra,
-        )
-        if not payloads:
-            return []
-        backend = await self.client._connect()
-        ids = await backend.enqueue_many(self.meta.name, [(p, options) for p in payloads])
-        return [AsyncJobHandle(self.client, self.meta.name, i) for i in ids]
-
-    def get(self, job_id: str) -> AsyncJobHandle[OutT]:
-        return AsyncJobHandle(self.client, self.meta.name, job_id)
-
-
-class Queue(Generic[InT, OutT]):
-    """Blocking twin of :class:`AsyncQueue`."""
-
-    def __init__(self, client: ClientBase, meta: QueueMeta) -> None:
-        self.client, self.meta = client, meta
-
-    @property
-    def name(self) -> str:
-        return self.meta.name
-
-    def _async(self) -> AsyncQueue[InT, OutT]:
-        return AsyncQueue(self.client._core, self.meta)
-
-    def add(
-        self,
-        data: InT,
-        *,
-        job_id: str | None = None,
-        delay: float | dt.timedelta | None = None,
-        priority: int | None = None,
-        attempts: int | None = None,
-        backoff: BackoffConfig | None = None,
-        connection: PgConnection | None = None,
-        group: str | None = None,
-    ) -> JobHandle[OutT]:
-        handle = self.client._run(
-            self._async().add(
-                data,
-                job_id=job_id,
-                delay=delay,
-                priority=priority,
-                attempts=attempts,
-                backoff=backoff,
-                connection=connection,
-                group=group,
-            )
-        )
-        return JobHandle(self.client, self.meta.name, handle.id)
-
-    def add_many(
-        self,
-        items: Iterable[InT],
-        *,
-        delay: float | dt.timedelta | None = None,
-        priority: int | None = None,
-        attempts: int | None = None,
-        backoff: BackoffConfig | None = None,
-        connection: PgConnection | None = None,
-        group: str | None = None,
-    ) -> list[JobHandle[OutT]]:
-        handles = self.client._run(
-            self._async().add_many(
-                items,
-                delay=delay,
-                priority=priority,
-                attempts=attempts,
-                backoff=backoff,
-                connection=connection,
-                group=group,
-            )
-        )
-        return [JobHandle(self.client, self.meta.name, h.id) for h in handles]
-
-    def get(self, job_id: str) -> JobHandle[OutT]:
-        return JobHandle(self.client, self.meta.name, job_id)
+# Everything a generated client needs comes from this module (and pydantic).
+__all__ = [
+    "AsyncClientBase",
+    "AsyncJobHandle",
+    "AsyncQueue",
+    "BackoffConfig",
+    "BatchOptions",
+    "ClientBase",
+    "JobHandle",
+    "JobInfo",
+    "JobOptions",
+    "JobStatus",
+    "Queue",
+    "QueueMeta",
+    "queue_table",
+]
 
 
 def queue_table(manifest: Path, types: Mapping[str, tuple[Any, Any]]) -> dict[str, QueueMeta]:
@@ -401,7 +156,7 @@ class AsyncClientBase:
 
     async def _add(self, queue: str, data: Any, options: Mapping[str, Any]) -> AsyncJobHandle[Any]:
         """``add`` by queue name, as the generated client's overloads call it."""
-        _check_option_names(options, OPTION_NAMES, "add()")
+        check_option_names(options, OPTION_NAMES, "add()")
         return await self.queue(queue).add(data, **options)
 
     if not TYPE_CHECKING:  # the generated clients declare typed overloads instead
@@ -482,7 +237,7 @@ class ClientBase:
 
     def _add(self, queue: str, data: Any, options: Mapping[str, Any]) -> JobHandle[Any]:
         """``add`` by queue name, as the generated client's overloads call it."""
-        _check_option_names(options, OPTION_NAMES, "add()")
+        check_option_names(options, OPTION_NAMES, "add()")
         return self.queue(queue).add(data, **options)
 
     if not TYPE_CHECKING:  # the generated clients declare typed overloads instead

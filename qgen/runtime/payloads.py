@@ -17,7 +17,7 @@ from qgen.runtime.errors import ConfigError, UnsupportedByBackend, ValidationFai
 from qgen.runtime.names import validate_job_id
 
 if TYPE_CHECKING:
-    from qgen.runtime.client import QueueMeta
+    from qgen.runtime.handles import QueueMeta
     from qgen.runtime.wiring import BackoffConfig
 
 
