@@ -147,6 +147,33 @@ def analyse(config: Config, *, jobs: int | None = None) -> Outcome:
     return Outcome(0, sort_diagnostics(diags), project=result.project, warnings=warnings)
 
 
+def _render(
+    config: Config, outcome: Outcome, inputs: str, jobs: int | None
+) -> dict[str, bytes] | None:
+    """The generated tree, or None with an internal-error diagnostic on ``outcome``."""
+    from qgen.codegen.render import RenderInput, render_tree  # jinja2, pydantic: cold only
+
+    assert outcome.project is not None
+    diags = outcome.diagnostics
+    rel_root = Path(os.path.relpath(config.root, config.out_dir)).as_posix()
+    try:
+        return render_tree(
+            RenderInput(
+                outcome.project,
+                outcome.warnings,
+                inputs,
+                rel_root,
+                tuple(d.format() for d in diags if d.severity is Severity.WARNING),
+            ),
+            cache_dir=config.root / ".qgen" / "cache",
+            jobs=jobs,
+        )
+    except (RenderError, RuntimeError, ValueError) as exc:
+        outcome.diagnostics = sort_diagnostics([*diags, _internal(config, exc)])
+        outcome.exit_code = 2
+        return None
+
+
 def run(
     config: Config,
     *,
@@ -171,24 +198,8 @@ def run(
         outcome.lines.append(f"qgen: nothing written to {config.out}" if not check else "")
         outcome.lines = [line for line in outcome.lines if line]
         return outcome
-    from qgen.codegen.render import RenderInput, render_tree  # jinja2, pydantic: cold only
-
-    rel_root = Path(os.path.relpath(config.root, config.out_dir)).as_posix()
-    try:
-        tree = render_tree(
-            RenderInput(
-                outcome.project,
-                outcome.warnings,
-                inputs,
-                rel_root,
-                tuple(d.format() for d in diags if d.severity is Severity.WARNING),
-            ),
-            cache_dir=config.root / ".qgen" / "cache",
-            jobs=jobs,
-        )
-    except (RenderError, RuntimeError, ValueError) as exc:
-        outcome.diagnostics = sort_diagnostics([*diags, _internal(config, exc)])
-        outcome.exit_code = 2
+    tree = _render(config, outcome, inputs, jobs)
+    if tree is None:
         return outcome
     add_lock_summary(config, outcome.project, tree)  # schema lock: its summary for workers
     label = out_label(config)
