@@ -78,9 +78,12 @@ def render_models(
     for name, schema in sorted(combined.defs.items()):
         try:
             if is_object(schema):
-                classes.append((name, writer.model_class(name, schema)))
-                if name in writer.twins:
-                    classes.append((writer.twins[name], writer.typed_dict(name, schema)))
+                made = [(name, writer.model_class(name, schema))]
+                if (
+                    name in writer.twins
+                ):  # both or neither: a failing twin leaves it to the fallback
+                    made.append((writer.twins[name], writer.typed_dict(name, schema)))
+                classes += made
             else:
                 aliases.update(writer.aliases(name, schema))
         except Unsupported:
