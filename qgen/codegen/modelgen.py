@@ -156,9 +156,6 @@ class ModelWriter:
             kwargs["examples"] = prop["examples"]
         if prop.get("deprecated") is True:
             kwargs["deprecated"] = True
-        tag = _discriminator(prop)
-        if tag is not None:
-            kwargs["discriminator"] = tag
         default: str | None = None
         if "default" in prop:
             value = prop["default"]
@@ -246,19 +243,3 @@ _FORMATTED = frozenset(
     {"date-time", "date", "time", "duration", "uuid", "uuid1", "uuid3", "uuid4", "uuid5",
      "binary", "ipv4", "ipv6"}
 )  # fmt: skip
-
-
-def _discriminator(prop: Any) -> str | None:
-    if not isinstance(prop, dict):
-        return None
-    union = prop
-    members = prop.get("anyOf")
-    if isinstance(members, list):
-        tagged = [m for m in members if isinstance(m, dict) and "discriminator" in m]
-        if len(tagged) != 1:
-            return None
-        union = tagged[0]
-    disc = union.get("discriminator")
-    if isinstance(disc, dict) and isinstance(disc.get("propertyName"), str):
-        return str(disc["propertyName"])
-    return None

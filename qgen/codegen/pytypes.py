@@ -41,10 +41,10 @@ _FORMATS = {
     "time": "datetime.time",
     "duration": "datetime.timedelta",
     "uuid": "uuid.UUID",
-    "uuid1": "uuid.UUID",
-    "uuid3": "uuid.UUID",
-    "uuid4": "uuid.UUID",
-    "uuid5": "uuid.UUID",
+    "uuid1": "pydantic.UUID1",
+    "uuid3": "pydantic.UUID3",
+    "uuid4": "pydantic.UUID4",
+    "uuid5": "pydantic.UUID5",
     "binary": "bytes",
     "ipv4": "ipaddress.IPv4Address",
     "ipv6": "ipaddress.IPv6Address",
@@ -130,7 +130,12 @@ class TypeWriter:
         unique = list(dict.fromkeys(members))
         if "None" in unique:  # None last, as people write it
             unique = [m for m in unique if m != "None"] + ["None"]
-        return " | ".join(unique)
+        union = " | ".join(unique)
+        tag = s.get("discriminator")
+        if flavor == MODEL and isinstance(tag, dict) and isinstance(tag.get("propertyName"), str):
+            self.uses.update(("typing.Annotated", "pydantic.Field"))
+            return f"Annotated[{union}, Field(discriminator={py_literal(tag['propertyName'])})]"
+        return union
 
     def _literal(self, s: Schema) -> str:
         values = [s["const"]] if "const" in s else s["enum"]
@@ -149,7 +154,10 @@ class TypeWriter:
         python = _FORMATS.get(fmt) if isinstance(fmt, str) else None
         if python is None:
             return "str"
-        if "." in python:
+        if python.startswith("pydantic."):
+            self.uses.add(python)
+            python = python.removeprefix("pydantic.")
+        elif "." in python:
             self.uses.add(python.split(".")[0])
         return f"{python} | str" if flavor == DICT else python
 
