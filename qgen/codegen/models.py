@@ -54,6 +54,7 @@ class QueueTypes:
 class ModelsModule:
     text: str
     queues: dict[str, QueueTypes]
+    fallback: tuple[str, ...] = ()  # definitions datamodel-code-generator wrote
 
 
 def queue_aliases(combined: CombinedSchema) -> set[str]:
@@ -110,7 +111,7 @@ def render_models(
     helpers = [_HELPER_SOURCE[h] for h in sorted(_HELPER_SOURCE) if f"qgen:{h}" in uses]
     for helper in helpers:
         head += ["", "", helper]
-    return ModelsModule("\n".join(head + lines) + "\n", queue_types)
+    return ModelsModule("\n".join(head + lines) + "\n", queue_types, tuple(fallback))
 
 
 def _input_closure(combined: CombinedSchema) -> set[str]:

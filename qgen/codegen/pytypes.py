@@ -80,7 +80,11 @@ class TypeWriter:
             return self._any(), {}
         if not isinstance(schema, dict):
             raise Unsupported(f"schema {schema!r}")
-        s = {k: v for k, v in schema.items() if k not in DOC_KEYS and k != "default"}
+        s = {
+            k: v
+            for k, v in schema.items()
+            if k not in DOC_KEYS and k != "default" and not k.startswith("x-")  # x-: extras
+        }
         constraints = {_CONSTRAINTS[k]: s.pop(k) for k in list(s) if k in _CONSTRAINTS}
         if "$ref" in s:
             return self._ref(s, flavor), constraints

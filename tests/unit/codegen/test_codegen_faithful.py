@@ -89,12 +89,24 @@ def test_generated_model_has_the_scanned_schema(index: Index, mod: str, name: st
     assert schema is not None
     fn = FunctionSpec("f", "m", True, False, name, "None", schema, None)
     queue = QueueSpec("q", "q", fn, {}, (), (), "m", SourceLocation("m.py", 1, 1))
-    text = models.render_models(models.combine([queue]), "# test").text
+    rendered = models.render_models(models.combine([queue]), "# test")
+    assert rendered.fallback == (), "qgen writes every shape its scanner emits"
+    text = rendered.text
     module = types.ModuleType(f"qgen_faithful_{mod.replace('.', '_')}_{name}")
     sys.modules[module.__name__] = module
     try:
         exec(compile(text, module.__name__, "exec"), module.__dict__)
         got = TypeAdapter(module.QInput).json_schema()
+        twin = getattr(module, "QInputDict", None)
+        # pydantic reads the twin's string annotations (``from __future__ import annotations``
+        # hides NotRequired from ``__required_keys__`` on Python < 3.14).
+        twin_schema = None if twin is None else TypeAdapter(twin).json_schema()
     finally:
         del sys.modules[module.__name__]
     assert _normalize(_inline(got)) == _normalize(_inline(schema)), text
+    root = _inline(schema)
+    if "properties" in root:  # the TypedDict twin: the same keys, required as the schema says
+        assert twin_schema is not None, text
+        twin_root = _inline(twin_schema)
+        assert set(twin_root["properties"]) == set(root["properties"]), text
+        assert set(twin_root.get("required", [])) == set(root.get("required", [])), text
