@@ -22,6 +22,7 @@ from pathlib import Path
 
 import qgen
 from qgen.codegen import output
+from qgen.codegen.gcpause import paused_gc
 from qgen.codegen.ir import ProjectSpec
 from qgen.codegen.literals import RenderError
 from qgen.codegen.lock import add_lock_summary, lock_bytes
@@ -190,7 +191,8 @@ def run(
         if replay is not None:
             code = 2 if fail_on_warning and replay else 0
             return Outcome(code, replayed=replay, lines=[f"qgen: {config.out} is up to date"])
-    outcome = analyse(config, jobs=jobs)
+    with paused_gc():
+        outcome = analyse(config, jobs=jobs)
     diags = outcome.diagnostics
     failing = has_errors(diags) or (fail_on_warning and bool(diags))
     if failing or outcome.project is None:
@@ -198,7 +200,8 @@ def run(
         outcome.lines.append(f"qgen: nothing written to {config.out}" if not check else "")
         outcome.lines = [line for line in outcome.lines if line]
         return outcome
-    tree = _render(config, outcome, inputs, jobs)
+    with paused_gc():
+        tree = _render(config, outcome, inputs, jobs)
     if tree is None:
         return outcome
     add_lock_summary(config, outcome.project, tree)  # schema lock: its summary for workers

@@ -16,6 +16,7 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from qgen.codegen.gcpause import paused_gc
 from qgen.codegen.scan.sources import SourceFile
 from qgen.codegen.scan.store import scanner_fingerprint
 from qgen.codegen.scan.summary import SUMMARY_VERSION, summarize
@@ -45,7 +46,8 @@ def inputs_hash(files: Sequence[SourceFile], problems: Sequence[Diagnostic] = ()
 
 
 def _summarize_chunk(chunk: list[tuple[bytes, str, str, bool]]) -> list[dict[str, Any]]:
-    return [summarize(*item) for item in chunk]
+    with paused_gc():
+        return [summarize(*item) for item in chunk]
 
 
 def summaries(
@@ -84,8 +86,8 @@ def _parallel(items: list[tuple[bytes, str, str, bool]], workers: int) -> list[d
     chunks = [items[i::n_chunks] for i in range(n_chunks)]
     methods = multiprocessing.get_all_start_methods()
     ctx = multiprocessing.get_context("fork" if "fork" in methods else None)
-    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
-        results = list(pool.map(_summarize_chunk, chunks))
+    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool, paused_gc():
+        results = list(pool.map(_summarize_chunk, chunks))  # unpickling: no collector runs
     out: list[dict[str, Any]] = [{}] * len(items)
     for i, chunk_result in enumerate(results):
         for j, summary in enumerate(chunk_result):
