@@ -21,7 +21,6 @@ import hashlib
 import json
 import os
 from collections.abc import Mapping
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -172,18 +171,6 @@ def _write_journal(out_dir: Path, new: list[str]) -> None:
     os.replace(tmp, out_dir / JOURNAL)
 
 
-def _write_all(writes: list[tuple[Path, bytes]]) -> None:
-    """Creating a file waits on the file system's journal (0.03 to 0.7 ms here, depending on
-    the machine's load); threads overlap those waits for big trees."""
-    if len(writes) < 64:
-        for path, data in writes:
-            path.write_bytes(data)
-        return
-    with ThreadPoolExecutor(8) as pool:
-        for _ in pool.map(lambda item: item[0].write_bytes(item[1]), writes):
-            pass
-
-
 def write_tree(out_dir: Path, tree: Mapping[str, bytes]) -> tuple[list[str], list[str]]:
     """Write ``tree`` into ``out_dir``; delete files qgen generated before and no longer does.
     Returns (written, deleted). Callers check :func:`conflicts` first."""
@@ -221,7 +208,8 @@ def write_tree(out_dir: Path, tree: Mapping[str, bytes]) -> tuple[list[str], lis
             folder_of(target)
             created.append(target)
             writes.append((target, tree[rel]))
-        _write_all(writes)
+        for path, data in writes:
+            path.write_bytes(data)
         for tmp, target in pending:
             os.replace(tmp, target)
         pending, created = [], []
