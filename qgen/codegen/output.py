@@ -8,10 +8,10 @@ the bytes qgen would write.
 A file that changes is written to a temporary file beside it first; only when every one of them
 is written are they moved into place with ``os.replace`` (manifest.json last), so an interrupted
 build leaves each file either old or new, and a failed one leaves the previous output untouched.
-A file that does not exist yet is written in place (a rename per file cost ext4 about 0.7 ms, a
-third of a cold build of 2,000 queues): the journal ``.qgen-new-files`` lists those files first
-and is removed once manifest.json is in place, so files of a build killed half-way are still
-known as qgen's, and a build that fails removes the ones it wrote.
+A file that does not exist yet is written in place, saving a rename per file (about a tenth
+of the write time of a cold build of 2,000 queues here): the journal ``.qgen-new-files`` lists
+those files first and is removed once manifest.json is in place, so files of a build killed
+half-way are still known as qgen's, and a build that fails removes the ones it wrote.
 """
 
 from __future__ import annotations
