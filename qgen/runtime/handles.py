@@ -16,6 +16,7 @@ from qgen.runtime.backends.base import JobInfo, JobStatus
 from qgen.runtime.capabilities import Feature, supports
 from qgen.runtime.errors import JobFailedError, JobNotFound, UnsupportedByBackend
 from qgen.runtime.interaction import Progress
+from qgen.runtime.names import validate_lookup_id
 from qgen.runtime.payloads import add_options, check_backend_options
 from qgen.runtime.wiring import BackoffConfig
 
@@ -176,7 +177,7 @@ class AsyncQueue(Generic[InT, OutT]):
         return [AsyncJobHandle(self.client, self.meta.name, i) for i in ids]
 
     def get(self, job_id: str) -> AsyncJobHandle[OutT]:
-        return AsyncJobHandle(self.client, self.meta.name, job_id)
+        return AsyncJobHandle(self.client, self.meta.name, validate_lookup_id(job_id))
 
 
 class Queue(Generic[InT, OutT]):
@@ -243,4 +244,4 @@ class Queue(Generic[InT, OutT]):
         return [JobHandle(self.client, self.meta.name, h.id) for h in handles]
 
     def get(self, job_id: str) -> JobHandle[OutT]:
-        return JobHandle(self.client, self.meta.name, job_id)
+        return JobHandle(self.client, self.meta.name, validate_lookup_id(job_id))
