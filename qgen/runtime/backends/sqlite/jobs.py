@@ -74,6 +74,15 @@ def state(state: str, start_after: float, now: float) -> JobStatus:
     return JobStatus(state)
 
 
+def _shown(text: str | None) -> Any:
+    """A stored value for the client; text that is not JSON (a row written by something else)
+    is shown as it is, as the Redis backend does."""
+    try:
+        return loads(text)
+    except (ValueError, RecursionError):
+        return text
+
+
 def job_info(row: tuple[Any, ...]) -> JobInfo:
     """A row of ``sql.GET`` as the client sees it."""
     (jid, q, st, data, progress, result, error, made, max_att, created, finished, start) = row
@@ -81,10 +90,10 @@ def job_info(row: tuple[Any, ...]) -> JobInfo:
         id=jid,
         queue=q,
         status=state(st, start, time.time()),
-        data=loads(data),
-        progress=loads(progress),
-        result=loads(result),
-        error=None if error is None else ErrorInfo.from_json(loads(error)),
+        data=_shown(data),
+        progress=_shown(progress),
+        result=_shown(result),
+        error=None if error is None else ErrorInfo.from_json(_shown(error)),
         attempts_made=made,
         max_attempts=max_att,
         created_at=created,
