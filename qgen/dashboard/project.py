@@ -146,11 +146,12 @@ def client_class(manifest: Manifest) -> type[AsyncClientBase]:
 
 
 def manifest_beside(client: AsyncClientBase) -> Path:
-    """The ``manifest.json`` next to the generated module that defines ``client``'s class."""
-    module = sys.modules.get(type(client).__module__)
-    file = getattr(module, "__file__", None)
-    if not file:
-        raise ConfigError(
-            f"cannot find manifest.json for {type(client).__name__}: pass manifest= to create_app"
-        )
-    return Path(file).resolve().parent / "manifest.json"
+    """The ``manifest.json`` next to the generated module that defines ``client``'s class (or
+    the nearest base class, when the client is a subclass of the generated one)."""
+    for cls in type(client).__mro__:
+        file = getattr(sys.modules.get(cls.__module__), "__file__", None)
+        if file and (Path(file).resolve().parent / "manifest.json").is_file():
+            return Path(file).resolve().parent / "manifest.json"
+    raise ConfigError(
+        f"cannot find manifest.json beside {type(client).__name__}: pass manifest= to create_app"
+    )
