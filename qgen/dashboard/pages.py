@@ -225,10 +225,15 @@ def _plain(value: Any) -> Any:
 
 
 async def login_form(request: Request) -> Response:
+    """The login page; also what the gate shows (with 401) in place of any page before login,
+    with that page as the place to return to."""
     s = settings(request)
-    if s.token is None:
-        return RedirectResponse(str(path_for(request, "index")), status_code=303)
-    target = safe_next(request.query_params.get("next")) or safe_next(request.url.path)
+    login_path = str(path_for(request, "login"))
+    path, query = request.url.path, request.url.query
+    here = "" if path == login_path else f"{path}?{query}" if query else path
+    target = safe_next(request.query_params.get("next")) or safe_next(here)
+    if s.token is None or request.session.get("auth") is True:
+        return RedirectResponse(target or str(path_for(request, "index")), status_code=303)
     failed = request.query_params.get("failed") == "1"
     status = 401 if failed else 200
     return render(request, "login.html", {"next": target, "failed": failed}, status)

@@ -127,7 +127,12 @@ def _object(value: dict[str, Any], schema: Mapping[str, Any], root: Any, depth: 
     props = schema.get("properties")
     props = props if isinstance(props, Mapping) else {}
     extra_schema = schema.get("additionalProperties")
-    ordered = list(value)  # the payload's own order: the model's declaration order
+    # Required fields in declaration order (the schema's "required" keeps it; its
+    # "properties" are sorted, and PostgreSQL's jsonb reorders keys), then the others.
+    required = schema.get("required")
+    first = [k for k in required if k in value] if isinstance(required, list) else []
+    ordered = first + [k for k in props if k in value and k not in first]
+    ordered += [k for k in value if k not in props and k not in first]
     fields = []
     for key in ordered:
         declared = key in props

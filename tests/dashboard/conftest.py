@@ -33,9 +33,7 @@ def browser() -> Iterator[Any]:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        launched = p.chromium.launch(
-            executable_path=harness.CHROMIUM, args=harness.CHROMIUM_ARGS
-        )
+        launched = p.chromium.launch(executable_path=harness.CHROMIUM, args=harness.CHROMIUM_ARGS)
         try:
             yield launched
         finally:

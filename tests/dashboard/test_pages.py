@@ -15,9 +15,9 @@ import pytest
 from dashboard_harness import stored_jobs
 from starlette.testclient import TestClient
 
+from qgen import JobInfo, JobStatus
 from qgen.dashboard import create_app
 from qgen.dashboard.project import client_class
-from qgen import JobInfo, JobStatus
 from qgen.runtime.client import AsyncJobHandle, AsyncQueue
 from qgen.runtime.manifest import load_manifest
 
