@@ -313,8 +313,14 @@ function locate(rootBox, path) {
       continue;
     }
     const kids = [...children(box).querySelectorAll(":scope > .field")];
-    const next =
-      box.dataset.kind === "array" ? kids[Number(path[i])] : kids.find((k) => k.dataset.key === String(path[i]));
+    const child = (seg) =>
+      box.dataset.kind === "array" ? kids[Number(seg)] : kids.find((k) => k.dataset.key === String(seg));
+    let next = child(path[i]);
+    // The server's place may name a union's branch (["pet", "cat", "lives"]): skip that step.
+    if (!next && i + 1 < path.length && child(path[i + 1])) {
+      i += 1;
+      next = child(path[i]);
+    }
     if (!next) break;
     box = next;
     i += 1;
