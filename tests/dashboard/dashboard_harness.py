@@ -73,11 +73,13 @@ def _stop(proc: subprocess.Popen[Any]) -> None:
 
 
 @contextlib.contextmanager
-def worker(project: Path, backend: str, url: str, log: Path) -> Iterator[subprocess.Popen[Any]]:
+def worker(
+    project: Path, backend: str, url: str, log: Path, package: str = "dashapp.generated"
+) -> Iterator[subprocess.Popen[Any]]:
     """The project's generated worker for ``backend`` in its own process."""
     with log.open("wb") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", f"dashapp.generated.workers.{backend}", "--url", url],
+            [sys.executable, "-m", f"{package}.workers.{backend}", "--url", url],
             cwd=project,
             env=_env(project),
             stdout=out,

@@ -62,9 +62,13 @@ function children(box) {
   return box.querySelector(":scope > .field-children");
 }
 
+function shown(value) {
+  return typeof value === "string" ? value : JSON.stringify(value);
+}
+
 function placeholder(schema) {
   const hints = { date: "2024-01-31", "date-time": "2024-01-31T12:00:00Z", time: "12:30:00" };
-  if (Object.hasOwn(schema, "default")) return `default: ${JSON.stringify(schema.default)}`;
+  if (Object.hasOwn(schema, "default")) return `default: ${shown(schema.default)}`;
   return hints[schema.format] || schema.format || "";
 }
 
@@ -104,7 +108,7 @@ function textField(ctx, schema, spec, type) {
 
 function choiceField(ctx, values, schema, spec) {
   const select = el("select", { "aria-required": spec.required ? "true" : undefined });
-  const unset = Object.hasOwn(schema, "default") ? `default: ${JSON.stringify(schema.default)}` : "—";
+  const unset = Object.hasOwn(schema, "default") ? `default: ${shown(schema.default)}` : "—";
   select.append(el("option", { value: "", text: unset }));
   values.forEach((v, i) => {
     select.append(el("option", { value: String(i), text: typeof v === "string" ? v : JSON.stringify(v) }));
