@@ -118,6 +118,12 @@ function choiceField(ctx, values, schema, spec) {
   return { box, read };
 }
 
+function constField(schema, spec) {
+  const value = el("output", { class: "const", text: shown(schema.const) });
+  const box = shell(spec, "const", value);
+  return { box, read: () => schema.const };
+}
+
 function booleanField(ctx, schema, spec) {
   if (!spec.required || spec.nullable) return choiceField(ctx, [true, false], schema, spec);
   const input = el("input", { type: "checkbox" });
@@ -289,7 +295,10 @@ export function makeField(ctx, rawSchema, spec) {
     return unionField(ctx, branches, schema, { ...base, nullable });
   }
   if (Array.isArray(schema.enum)) return choiceField(ctx, schema.enum, schema, base);
-  if (Object.hasOwn(schema, "const")) return choiceField(ctx, [schema.const], schema, base);
+  if (Object.hasOwn(schema, "const")) {
+    if (!base.required) return choiceField(ctx, [schema.const], schema, base);
+    return constField(schema, base); // a union's tag: nothing to choose
+  }
   const types = Array.isArray(schema.type) ? schema.type : [schema.type];
   const type = types.find((t) => t !== "null");
   const spec2 = { ...base, nullable: base.nullable || types.includes("null") };
