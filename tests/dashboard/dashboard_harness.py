@@ -141,6 +141,8 @@ def stored_jobs(url: str, queue: str) -> int:
             except sqlite3.OperationalError:  # no table: nothing was ever written
                 return 0
             return int(row.fetchone()[0])
+    if url.startswith("redis://"):
+        return _redis_jobs(url, queue)
     import psycopg
     from psycopg import sql
 
@@ -155,6 +157,23 @@ def stored_jobs(url: str, queue: str) -> int:
         except psycopg.errors.UndefinedTable:
             return 0
         return int(found[0]) if found else 0
+
+
+def _redis_jobs(url: str, queue: str) -> int:
+    """BullMQ keeps each job in a hash at ``<prefix>:<queue>:<id>`` with ``data`` and
+    ``timestamp`` fields; the queue's own keys beside it are not jobs."""
+    import redis
+
+    prefix = parse_qs(urlsplit(url).query)["prefix"][0]
+    client = redis.Redis.from_url(url.split("?")[0])
+    try:
+        count = 0
+        for key in client.scan_iter(match=f"{prefix}:{queue}:*", count=1000):
+            if client.type(key) == b"hash" and client.hexists(key, "timestamp"):
+                count += int(client.hexists(key, "data"))
+        return count
+    finally:
+        client.close()
 
 
 def require_chromium() -> None:

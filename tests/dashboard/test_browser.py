@@ -1,6 +1,6 @@
 """The dashboard in a real browser (Debian's chromium through Playwright) against a served
-`qgen dashboard` and the project's generated worker in its own process, on SQLite and on
-PostgreSQL."""
+`qgen dashboard` and the project's generated worker in its own process, on SQLite, PostgreSQL
+and Redis."""
 
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ class Served:
     base: str
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+@pytest.fixture(scope="module", params=["sqlite", "postgres", "redis"])
 def served(
     request: pytest.FixtureRequest, built_project: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Served]:
