@@ -18,6 +18,7 @@ from qgen import ConfigError, QgenError, ValidationFailed
 from qgen.dashboard.data import AddRequest, OperationUnavailable
 from qgen.dashboard.pages import path_for, queue_of, settings
 from qgen.dashboard.security import csrf_ok, safe_next, same_secret
+from qgen.runtime.capabilities import Feature, supports
 
 log = logging.getLogger("qgen.dashboard")
 MAX_BODY = 2 * 1024 * 1024  # an added job's JSON; backends refuse far smaller payloads anyway
@@ -106,11 +107,15 @@ async def add_job(request: Request) -> Response:
         job_id = await settings(request).data.add(queue.name, add)
     except ValidationFailed as exc:
         return JSONResponse({"errors": _field_errors(exc)}, status_code=422)
-    except ConfigError as exc:  # an option the client refuses (job id rule, delay, ...)
-        return JSONResponse({"errors": [{"loc": ["options"], "msg": str(exc)}]}, 422)
+    except ConfigError as exc:  # an option the client refuses (job id rule, delay, ...), or
+        # the URL: the client checks options before it connects, so without options it is that
+        where = ["options"] if add.options() else []
+        return JSONResponse({"errors": [{"loc": where, "msg": str(exc)}]}, 422)
     except QgenError as exc:  # the backend refused or is unreachable; the text masks secrets
         return JSONResponse({"errors": [{"loc": [], "msg": str(exc)}]}, status_code=503)
     page = path_for(request, "job", queue=queue.name).include_query_params(id=job_id)
+    if not supports(Feature.STATUS, settings(request).data.backend):  # SQS: no page to show
+        return JSONResponse({"id": job_id, "url": None}, status_code=201)
     return JSONResponse({"id": job_id, "url": str(page)}, status_code=201)
 
 

@@ -218,3 +218,26 @@ def test_an_action_without_the_csrf_token_is_refused(page: Page, served: Served)
     assert stored_jobs(served.url, "orders") == before
     assert page.evaluate(script, True) == 201
     assert stored_jobs(served.url, "orders") == before + 1
+
+
+def test_on_sqs_the_form_says_the_job_was_added(
+    browser: Any, built_project: Path, tmp_path: Path
+) -> None:
+    """SQS keeps no status: the page stays and names the job it added."""
+    from support import sqs
+
+    with sqs.backend_url(tmp_path) as url, dashboard(built_project, url, tmp_path / "log") as base:
+        context = browser.new_context(base_url=base)
+        try:
+            tab = context.new_page()
+            tab.goto("/login")
+            tab.fill("#token", TOKEN)
+            with tab.expect_navigation():
+                tab.get_by_role("button", name="Log in").click()
+            fill_order(tab, "q-1", "5")
+            submit(tab)
+            expect(tab.locator("#add-job .added")).to_contain_text("Added job ")
+            expect(tab.locator("#add-job .added")).to_contain_text("keeps no job status")
+            assert tab.url.endswith("/queues/orders")
+        finally:
+            context.close()

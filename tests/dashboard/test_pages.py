@@ -226,3 +226,26 @@ def test_job_text_is_escaped_everywhere(app: TestClient) -> None:
     page = app.get("/queues/orders/job?id=p-2").text
     assert hostile not in page
     assert str(markupsafe.escape(hostile)) in page
+
+
+def test_on_sqs_a_job_is_added_but_has_no_page(manifest: Path, tmp_path: Path) -> None:
+    from support import sqs
+
+    with sqs.backend_url(tmp_path) as url:
+        app = create_app(manifest=manifest, url=url)
+        with TestClient(app, follow_redirects=False, **LOCAL) as client:
+            answer = add(client, "orders", ORDER)
+            assert answer.status_code == 201 and answer.json()["url"] is None
+            job = client.get(f"/queues/orders/job?id={answer.json()['id']}")
+            assert job.status_code == 501 and "cannot look jobs up" in job.text
+            assert "cannot look a job up by id" in client.get("/queues/orders").text
+            assert add(client, "orders", {**ORDER, "amount": -1}).status_code == 422
+
+
+def test_a_bad_url_is_said_at_the_form_not_at_a_field(manifest: Path, tmp_path: Path) -> None:
+    app = create_app(manifest=manifest, url=f"sqlite:///{tmp_path / 'jobs.db'}?nonsense=1")
+    with TestClient(app, follow_redirects=False, **LOCAL) as client:
+        answer = add(client, "orders", ORDER)
+        assert answer.status_code == 422
+        (error,) = answer.json()["errors"]
+        assert error["loc"] == [] and "nonsense" in error["msg"]

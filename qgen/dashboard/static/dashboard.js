@@ -43,7 +43,7 @@ async function send(form, data, options) {
     body: JSON.stringify({ data, options }),
   });
   const body = await response.json().catch(() => ({}));
-  if (response.status === 201) return { url: body.url };
+  if (response.status === 201) return { added: body.id, url: body.url };
   return { errors: body.errors || [{ loc: [], msg: body.error || `the dashboard answered ${response.status}` }] };
 }
 
@@ -56,11 +56,13 @@ function setupAddJob() {
   const formError = form.querySelector('[data-error-for="[]"]');
   const optionsError = form.querySelector("[data-error-for='[\"options\"]']");
   const button = form.querySelector("button[type=submit]");
+  const addedNote = form.querySelector(".added");
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     fields.clearErrors();
     say(formError, "");
     say(optionsError, "");
+    say(addedNote, "");
     const { value, problems } = fields.read();
     const options = readOptions(form, optionsError);
     const seen = new Set(problems.map((p) => JSON.stringify(p.path)));
@@ -77,6 +79,10 @@ function setupAddJob() {
       const outcome = await send(form, value, options);
       if (outcome.url) {
         window.location.assign(outcome.url);
+        return;
+      }
+      if (outcome.added !== undefined) {
+        say(addedNote, `Added job ${outcome.added}. This backend keeps no job status to show.`);
         return;
       }
       for (const e of outcome.errors) {
