@@ -68,8 +68,12 @@ class DashboardData:
     async def job(self, queue: str, job_id: str) -> JobInfo | None:
         """The job, or None when there is none (or the id is one no backend accepts)."""
         try:
-            return await self.client.queue(queue).get(job_id).info()
-        except (JobNotFound, ConfigError):
+            handle = self.client.queue(queue).get(job_id)
+        except ConfigError:  # an id no backend accepts (the lookup-id rule)
+            return None
+        try:
+            return await handle.info()
+        except JobNotFound:
             return None
 
     async def add(self, queue: str, request: AddRequest) -> str:

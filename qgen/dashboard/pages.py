@@ -14,7 +14,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
-from qgen import JobInfo, JobStatus
+from qgen import JobInfo, JobStatus, QgenError
 from qgen.dashboard.data import LIST_STATUSES, timestamp
 from qgen.dashboard.project import QueueView, backend_features
 from qgen.dashboard.schema_view import view
@@ -247,4 +247,10 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     return JSONResponse({"error": exc.detail}, status_code=exc.status_code)
 
 
-EXCEPTION_HANDLERS = {HTTPException: _http_error}
+async def _queue_error(request: Request, exc: Exception) -> Response:
+    """The backend refused or could not be reached (a bad URL, a server down): say so; qgen's
+    messages mask passwords in URLs."""
+    return await _http_error(request, HTTPException(503, str(exc)))
+
+
+EXCEPTION_HANDLERS = {HTTPException: _http_error, QgenError: _queue_error}

@@ -249,3 +249,19 @@ def test_a_bad_url_is_said_at_the_form_not_at_a_field(manifest: Path, tmp_path: 
         assert answer.status_code == 422
         (error,) = answer.json()["errors"]
         assert error["loc"] == [] and "nonsense" in error["msg"]
+
+
+def test_a_bad_url_is_not_taken_for_a_missing_job(manifest: Path, tmp_path: Path) -> None:
+    app = create_app(manifest=manifest, url=f"sqlite:///{tmp_path / 'jobs.db'}?nonsense=1")
+    with TestClient(app, follow_redirects=False, raise_server_exceptions=False, **LOCAL) as c:
+        answer = c.get("/queues/orders/job?id=abc", headers={"accept": "text/html"})
+        assert answer.status_code == 503 and "nonsense" in answer.text
+
+
+def test_a_password_in_the_url_never_reaches_the_page(manifest: Path) -> None:
+    url = "postgresql://app:s3cret-pw@127.0.0.1:9/none?schema=qgen"
+    with TestClient(create_app(manifest=manifest, url=url), **LOCAL) as client:
+        page = client.get("/").text
+        assert "s3cret-pw" not in page and "app:***@127.0.0.1:9" in page
+        down = client.get("/queues/orders/job?id=abc", headers={"accept": "text/html"})
+        assert down.status_code == 503 and "s3cret-pw" not in down.text
