@@ -27,8 +27,10 @@ def manifest(built_project: Path) -> Path:
     return built_project / "dashapp" / "generated" / "manifest.json"
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
+    """Chromium for one test module. Not for the session: while Playwright's sync API is open
+    the main thread counts as running an event loop, which breaks later asyncio tests."""
     harness.require_chromium()
     from playwright.sync_api import sync_playwright
 
