@@ -48,3 +48,12 @@ ensure_node_bullmq() {
         (cd "$dir" && npm install --no-audit --no-fund --silent)
     fi
 }
+
+# ensure_chromium: Debian's chromium for the dashboard's browser tests (Playwright drives it
+# through executable_path; its own browser download is not reachable here).
+ensure_chromium() {
+    if [ ! -x /usr/bin/chromium ]; then
+        echo "installing chromium (Debian package) for the browser tests"
+        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+    fi
+}

@@ -6,6 +6,7 @@ set -euo pipefail
 ensure_venv dev
 ensure_services
 ensure_node_bullmq
+ensure_chromium
 cd "$REPO"
 echo "== ruff"
 PYDIRS=(qgen tests bench examples scripts)
