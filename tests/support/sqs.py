@@ -223,3 +223,32 @@ def queue_depth(srv: MotoSqs, prefix: str, queue: str) -> int:
         )
     finally:
         client.close()
+
+
+def messages_left(url: str, queue: str) -> int:
+    """Messages of ``queue`` (visible, in flight or delayed) on the server and prefix of an
+    ``sqs://`` URL; 0 when the queue does not exist."""
+    import urllib.parse
+
+    import boto3
+
+    parts = urllib.parse.urlsplit(url)
+    params = dict(urllib.parse.parse_qsl(parts.query))
+    client = boto3.client("sqs", region_name=parts.netloc, endpoint_url=params["endpoint_url"])
+    try:
+        name = params.get("prefix", "") + queue
+        try:
+            queue_url = client.get_queue_url(QueueName=name)["QueueUrl"]
+        except client.exceptions.QueueDoesNotExist:
+            return 0
+        attrs = client.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["All"])
+        return sum(int(attrs["Attributes"].get(k, 0)) for k in _DEPTH_KEYS)
+    finally:
+        client.close()
+
+
+_DEPTH_KEYS = (
+    "ApproximateNumberOfMessages",
+    "ApproximateNumberOfMessagesNotVisible",
+    "ApproximateNumberOfMessagesDelayed",
+)
