@@ -1,9 +1,9 @@
-"""The ``qgen`` command: build, check, list, migrate, sqs create-queues.
+"""The ``qgen`` command: build, check, lock, list, migrate, sqs create-queues.
 
 Diagnostics go to stderr as ``path:line:col: QG### message`` (all of them, sorted); summaries
-go to stdout. Exit codes: 0 success, 1 ``check`` found stale output, 2 errors (a warning counts
-as an error under ``--fail-on-warning``). Never a traceback: an unexpected failure prints one
-``qgen: internal error`` line and exits 2.
+go to stdout. Exit codes: 0 success, 1 ``check`` found stale output or a breaking schema change
+against qgen.lock.json, 2 errors (a warning counts as an error under ``--fail-on-warning``).
+Never a traceback: an unexpected failure prints one ``qgen: internal error`` line and exits 2.
 """
 
 from __future__ import annotations
@@ -87,6 +87,20 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="treat warnings as errors: exit 2 and write nothing",
     )
+    check.add_argument(
+        "--explain",
+        action="store_true",
+        help="also list the compatible schema changes since qgen.lock.json",
+    )
+    lock = sub.add_parser(
+        "lock",
+        help="record the queues' schemas in qgen.lock.json (accepts breaking changes)",
+        description="Write qgen.lock.json: every queue's input and output schema and a version, "
+        "bumped for each changed queue, then rebuild. `qgen check` fails on changes that break "
+        "queued jobs or deployed callers until they are locked.",
+        epilog=EPILOG,
+    )
+    _project_args(lock)
     lst = sub.add_parser(
         "list",
         help="show a table of the project's queues",
@@ -152,6 +166,11 @@ def _cmd_build(args: argparse.Namespace, out: TextIO, err: TextIO, check: bool) 
         out.write(outcome.diff)
     for line in outcome.lines:
         print(line, file=out)
+    if check and outcome.exit_code != 2 and outcome.project is not None:
+        from qgen.codegen.lock.commands import check_lock
+
+        locked = check_lock(config, outcome.project, explain=args.explain, out=out, err=err)
+        outcome.exit_code = max(outcome.exit_code, locked)
     if getattr(args, "timings", False):
         from qgen.codegen.render import TIMINGS
 
@@ -212,6 +231,13 @@ def _cmd_list(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     return 0
 
 
+def _cmd_lock(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from qgen.codegen.lock.commands import run_lock
+
+    config = _config(args, err)
+    return 2 if config is None else run_lock(config, jobs=args.jobs, out=out, err=err)
+
+
 def _url(args: argparse.Namespace, err: TextIO) -> str | None:
     url: str | None = args.url or os.environ.get("QGEN_URL")
     if not url:
@@ -260,6 +286,8 @@ def main(
             return _cmd_build(args, out, err, check=args.command == "check")
         if args.command == "list":
             return _cmd_list(args, out, err)
+        if args.command == "lock":
+            return _cmd_lock(args, out, err)
         if args.command == "migrate":
             return _cmd_migrate(args, out, err)
         return _cmd_sqs_create(args, out, err)

@@ -36,6 +36,17 @@ CODES: dict[str, str] = {
     "QG203": "unsupported Field(...) argument or default",
     "QG301": "config key unsupported by a backend",
     "QG302": "function returns a value but the backend stores no results",
+    # the schema lock (qgen.lock.json; rules in docs/schema-lock.md)
+    "QG400": "qgen.lock.json cannot be read",
+    "QG401": "schema lock: field added as required or became required",
+    "QG402": "schema lock: field removed, or became optional in a result",
+    "QG403": "schema lock: type changed, narrowed or widened",
+    "QG404": "schema lock: enum or Literal value removed (input) or added (output)",
+    "QG405": "schema lock: constraint tightened (input) or relaxed (output)",
+    "QG406": "schema lock: null no longer accepted (input) or now possible (output)",
+    "QG407": "schema lock: extra keys now refused",
+    "QG408": "schema lock: queue removed while it may still hold jobs",
+    "QG409": "schema lock: a keyword qgen cannot compare changed",
 }
 
 

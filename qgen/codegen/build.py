@@ -23,6 +23,7 @@ from pathlib import Path
 import qgen
 from qgen.codegen import output
 from qgen.codegen.ir import ProjectSpec
+from qgen.codegen.lock import add_lock_summary, lock_bytes
 from qgen.codegen.render import RenderError, RenderInput, phase, render_tree
 from qgen.config import Config
 from qgen.diagnostics import Diagnostic, Severity, has_errors, sort_diagnostics
@@ -87,11 +88,12 @@ def inputs_hash(config: Config) -> str:
     return h.hexdigest()
 
 
-def build_key(inputs: str) -> str:
+def build_key(inputs: str, lock: bytes = b"") -> str:
     """The warm-build key: the inputs plus the generator itself (kept out of the generated
-    files, so editing qgen does not churn every project's output)."""
+    files, so editing qgen does not churn every project's output) and the schema lock's bytes
+    (manifest.json summarizes it)."""
     parts = (inputs, generator_fingerprint(), version("datamodel-code-generator"))
-    return hashlib.sha256("\0".join(parts).encode()).hexdigest()
+    return hashlib.sha256("\0".join(parts).encode() + lock).hexdigest()
 
 
 def _state_file(config: Config) -> Path:
@@ -170,7 +172,7 @@ def run(
 ) -> Outcome:
     with phase("hash"):
         inputs = inputs_hash(config)
-        key = build_key(inputs)
+        key = build_key(inputs, lock_bytes(config.root))
     if not check and not force:
         replay = _warm(config, inputs, key)
         if replay is not None:
@@ -201,6 +203,7 @@ def run(
         outcome.diagnostics = sort_diagnostics([*diags, _internal(config, exc)])
         outcome.exit_code = 2
         return outcome
+    add_lock_summary(config, outcome.project, tree)  # schema lock: its summary for workers
     label = out_label(config)
     foreign = output.conflicts(config.out_dir, tree, label)
     if check:

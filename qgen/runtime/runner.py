@@ -25,7 +25,7 @@ from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
 
-from qgen.runtime import logs
+from qgen.runtime import logs, schema_changes
 from qgen.runtime.backends.base import (
     Completed,
     Delivery,
@@ -106,6 +106,7 @@ class Runner:
         timeout = self.config.get("timeout")
         self.timeout: float | None = float(timeout) if timeout is not None else None
         self.dead_letter: str | None = self.config.get("dead_letter")
+        self.schema_history: schema_changes.SchemaHistory | None = None  # from the manifest
         self._pool: ThreadPoolExecutor | None = None
         if not self.is_async:
             self._pool = ThreadPoolExecutor(
@@ -153,6 +154,7 @@ class Runner:
         except ValidationError as exc:
             # Bad data fails the same way every time: no retry.
             message = f"invalid data for queue {self.queue!r}: {describe_validation_error(exc)}"
+            message += schema_changes.hint(self.queue, self.schema_history, exc)
             info = ErrorInfo("ValidationFailed", message)
             return Failed(info, self.dead_letter)
         try:

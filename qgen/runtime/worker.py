@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from qgen.runtime import capabilities, logs
+from qgen.runtime import capabilities, logs, schema_changes
 from qgen.runtime.backends import open_backend
 from qgen.runtime.backends.base import Delivery, Outcome, QueueSettings
 from qgen.runtime.errors import ConfigError
@@ -139,6 +139,7 @@ async def load_app(
         # annotation never opens the services' connections.
         for q in selected:
             app.runners[q] = Runner(wirings[q], None, backend=backend)
+        schema_changes.attach(app.runners, manifest)
         app.services = await open_services(services, app._stack)
         for runner in app.runners.values():
             runner.services = app.services
