@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib
 import math
 import subprocess
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -21,9 +22,9 @@ from typing import Any, TypeVar
 from support import contract_project
 from support.sqs import messages_left
 
-from qgen.runtime import capabilities
+from qgen.runtime import capabilities, wiring
 from qgen.runtime.capabilities import Feature
-from qgen.runtime.manifest import load_manifest
+from qgen.runtime.manifest import Manifest, load_manifest
 from qgen.runtime.worker import run_worker
 
 T = TypeVar("T")
@@ -88,6 +89,23 @@ class BackendCase:
         return (math.ceil(delay) if self.whole_seconds else delay) + SLACK
 
 
+@contextlib.contextmanager
+def _project_wiring_only(manifest: Manifest) -> Iterator[None]:
+    """The wiring registry as a fresh worker process of the project sees it: other test modules
+    of this session wire queues of their own, which the manifest check would refuse."""
+    for module in manifest.wiring_modules:
+        importlib.import_module(module)  # registered once per process, at first import
+    saved = dict(wiring._REGISTRY)
+    for name in set(saved) - set(manifest.queues):
+        del wiring._REGISTRY[name]
+    try:
+        yield
+    finally:
+        added = dict(wiring._REGISTRY)
+        wiring._REGISTRY.clear()
+        wiring._REGISTRY.update({**saved, **added})
+
+
 @contextlib.asynccontextmanager
 async def worker(
     case: BackendCase, queues: Sequence[str], *, grace: float = 5.0
@@ -95,6 +113,15 @@ async def worker(
     """A worker in this process until the block ends, started from the generated manifest as
     the generated worker module starts it (the manifest is checked against the wiring)."""
     manifest = load_manifest(contract_project.MANIFEST)
+    with _project_wiring_only(manifest):
+        async with _worker_task(case, manifest, queues, grace) as task:
+            yield task
+
+
+@contextlib.asynccontextmanager
+async def _worker_task(
+    case: BackendCase, manifest: Manifest, queues: Sequence[str], grace: float
+) -> AsyncIterator[asyncio.Task[None]]:
     stop = asyncio.Event()
     task = asyncio.create_task(
         run_worker(
