@@ -182,7 +182,9 @@ async def test_sigterm_drain_seen_from_the_jobs(
         try:
             deadline = time.monotonic() + 30
             while not _record_lines(record):
-                assert time.monotonic() < deadline and proc.poll() is None, "no job started"
+                if proc.poll() is not None:
+                    raise AssertionError(f"the worker exited: {output_of(proc)}")
+                assert time.monotonic() < deadline, "no job started"
                 await asyncio.sleep(0.02)
             proc.send_signal(signal.SIGTERM)  # 1.5 s before any job can end
             out = await asyncio.to_thread(output_of, proc, 20)
