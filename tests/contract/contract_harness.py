@@ -90,7 +90,7 @@ class BackendCase:
 
 
 @contextlib.contextmanager
-def _project_wiring_only(manifest: Manifest) -> Iterator[None]:
+def project_wiring_only(manifest: Manifest) -> Iterator[None]:
     """The wiring registry as a fresh worker process of the project sees it: other test modules
     of this session wire queues of their own, which the manifest check would refuse."""
     for module in manifest.wiring_modules:
@@ -113,7 +113,7 @@ async def worker(
     """A worker in this process until the block ends, started from the generated manifest as
     the generated worker module starts it (the manifest is checked against the wiring)."""
     manifest = load_manifest(contract_project.MANIFEST)
-    with _project_wiring_only(manifest):
+    with project_wiring_only(manifest):
         async with _worker_task(case, manifest, queues, grace) as task:
             yield task
 
