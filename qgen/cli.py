@@ -249,9 +249,14 @@ def _cmd_migrate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     url = _url(args, err)
     if url is None:
         return 2
+    from qgen.runtime.backends import unavailable
     from qgen.runtime.backends.postgres import migrate
+    from qgen.runtime.backends.postgres_conn import CONNECTION_ERRORS
 
-    applied = asyncio.run(migrate(url))
+    try:
+        applied = asyncio.run(migrate(url))
+    except CONNECTION_ERRORS as exc:
+        raise unavailable("postgres", url, exc) from None
     print(
         f"qgen: applied migrations {', '.join(map(str, applied))}"
         if applied
@@ -266,11 +271,19 @@ def _cmd_sqs_create(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     config = _config(args, err)
     if url is None or config is None:
         return 2
+    from qgen.runtime.backends import unavailable
     from qgen.runtime.backends.sqs import create_queues
+    from qgen.runtime.errors import QgenError
     from qgen.runtime.manifest import load_manifest
 
     manifest = load_manifest(config.out_dir / "manifest.json")
-    for name in create_queues(url, manifest):
+    try:
+        names = create_queues(url, manifest)
+    except QgenError:
+        raise
+    except Exception as exc:  # botocore's own error: the endpoint, credentials, ...
+        raise unavailable("sqs", url, exc) from None
+    for name in names:
         print(name, file=out)
     return 0
 

@@ -265,9 +265,10 @@ def backend_for_url(url: str) -> str:
     scheme = url.split(":", 1)[0].lower()
     if scheme not in SCHEMES:
         from qgen.runtime.errors import ConfigError
+        from qgen.runtime.urls import mask_url
 
         known = ", ".join(f"{s}://" for s in SCHEMES)
-        raise ConfigError(f"unknown backend URL scheme in {url!r}; known: {known}")
+        raise ConfigError(f"unknown backend URL scheme in {mask_url(url)!r}; known: {known}")
     return SCHEMES[scheme]
 
 

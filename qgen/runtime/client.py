@@ -37,6 +37,7 @@ from qgen.runtime.errors import (
     UnsupportedByBackend,
 )
 from qgen.runtime.interaction import Progress
+from qgen.runtime.names import validate_lookup_id
 from qgen.runtime.payloads import Adapters, add_options
 from qgen.runtime.wiring import BackoffConfig
 
@@ -186,7 +187,7 @@ class AsyncQueue(Generic[InT, OutT]):
         return [AsyncJobHandle(self.client, self.meta.name, i) for i in ids]
 
     def get(self, job_id: str) -> AsyncJobHandle[OutT]:
-        return AsyncJobHandle(self.client, self.meta.name, job_id)
+        return AsyncJobHandle(self.client, self.meta.name, validate_lookup_id(job_id))
 
 
 class Queue(Generic[InT, OutT]):
@@ -249,7 +250,7 @@ class Queue(Generic[InT, OutT]):
         return [JobHandle(self.client, self.meta.name, h.id) for h in handles]
 
     def get(self, job_id: str) -> JobHandle[OutT]:
-        return JobHandle(self.client, self.meta.name, job_id)
+        return JobHandle(self.client, self.meta.name, validate_lookup_id(job_id))
 
 
 def _resolve_url(url: str | None, default: str | None) -> str:

@@ -8,12 +8,23 @@ they are normalized to the key's unit.
 from __future__ import annotations
 
 import datetime as dt
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from qgen.runtime.errors import ConfigError
 from qgen.runtime.names import is_valid_queue_name
+
+# Limits shared by config (build and start-up) and add options, the same on every backend.
+# The longest delay or backoff: far beyond any real use, and inside every backend's range
+# (PostgreSQL intervals, BullMQ's millisecond scores, SQLite's float seconds).
+MAX_DELAY_S = 10 * 365 * 86_400
+MAX_DELAY_MS = MAX_DELAY_S * 1000
+# Priorities: the Redis backend maps them onto BullMQ's 1 .. 2**21, the narrowest range.
+MIN_PRIORITY, MAX_PRIORITY = -(2**20), 2**20 - 1
+MAX_ATTEMPTS = 1000  # SQS redrive's maxReceiveCount is at most 1000
+MAX_COUNT = 2**31 - 1  # any other count: within every backend's integer columns
 
 Unit = Literal["ms", "s", "count", "bool", "str", "backoff", "queue"]
 
@@ -30,23 +41,29 @@ class KeySpec:
 CONFIG_KEYS: dict[str, KeySpec] = {
     "batch_size": KeySpec("count", "jobs run in parallel by one worker process", 1, 10_000),
     "prefetch": KeySpec("count", "jobs fetched per round trip (defaults to batch_size)", 1, 10_000),
-    "poll_interval": KeySpec("ms", "how often an idle worker polls when it cannot be woken", 1),
+    "poll_interval": KeySpec(
+        "ms", "how often an idle worker polls when it cannot be woken", 1, 3_600_000
+    ),
     "visibility_timeout": KeySpec("s", "lease of a running job, renewed by heartbeats", 1, 43_200),
-    "lock_duration": KeySpec("ms", "lock of a running job (BullMQ), renewed while it runs", 1),
+    "lock_duration": KeySpec(
+        "ms", "lock of a running job (BullMQ), renewed while it runs", 1, 86_400_000
+    ),
     "drain_delay": KeySpec("s", "long-poll wait of an idle worker", 0, 3_600),
     "remove_on_complete": KeySpec(
-        "count", "completed jobs kept (True: none, False: all)", 0, allow_bool=True
+        "count", "completed jobs kept (True: none, False: all)", 0, MAX_COUNT, allow_bool=True
     ),
     "remove_on_fail": KeySpec(
-        "count", "failed jobs kept (True: none, False: all)", 0, allow_bool=True
+        "count", "failed jobs kept (True: none, False: all)", 0, MAX_COUNT, allow_bool=True
     ),
-    "max_stalled_count": KeySpec("count", "times a job may be recovered from a dead worker", 0),
+    "max_stalled_count": KeySpec(
+        "count", "times a job may be recovered from a dead worker", 0, 1_000
+    ),
     "name": KeySpec("str", "worker name, shown in logs and backend tooling"),
     "autorun": KeySpec("bool", "start consuming when the worker starts"),
-    "attempts": KeySpec("count", "total tries of a job, the first included", 1, 1_000),
+    "attempts": KeySpec("count", "total tries of a job, the first included", 1, MAX_ATTEMPTS),
     "backoff": KeySpec("backoff", "delay between tries: {type, delay ms, max_delay ms, jitter}"),
     "dead_letter": KeySpec("queue", "queue that receives a copy of each job that failed for good"),
-    "timeout": KeySpec("s", "an attempt running longer fails", 0.001),
+    "timeout": KeySpec("s", "an attempt running longer fails", 0.001, MAX_DELAY_S),
 }
 
 BACKOFF_KEYS = ("type", "delay", "max_delay", "jitter")
@@ -108,8 +125,10 @@ def check_backoff(value: Any, key: str = "backoff") -> tuple[Any, str | None]:
             v = value[k]
             if isinstance(v, dt.timedelta):
                 v = int(v.total_seconds() * 1000)
-            if isinstance(v, bool) or not isinstance(v, int | float) or v < 0:
-                return None, f"{key}.{k} must be a number of ms >= 0 or a timedelta, not {v!r}"
+            if isinstance(v, bool) or not isinstance(v, int | float) or not _finite(v):
+                return None, f"{key}.{k} must be a number of ms or a timedelta, not {v!r}"
+            if not 0 <= v <= MAX_DELAY_MS:
+                return None, f"{key}.{k} must be from 0 to {MAX_DELAY_MS} ms (10 years), not {v!r}"
             out[k] = v
     out.setdefault("delay", 1000)
     if "jitter" in value:
@@ -120,12 +139,53 @@ def check_backoff(value: Any, key: str = "backoff") -> tuple[Any, str | None]:
     return out, None
 
 
+def _finite(value: float) -> bool:
+    return not isinstance(value, float) or math.isfinite(value)
+
+
 def _range(key: str, value: float, spec: KeySpec) -> tuple[Any, str | None]:
+    if not _finite(value):
+        return None, f"{key} must be a finite number, not {value!r}"
     if spec.minimum is not None and value < spec.minimum:
         return None, f"{key} must be >= {spec.minimum:g}, not {value!r}"
     if spec.maximum is not None and value > spec.maximum:
         return None, f"{key} must be <= {spec.maximum:g}, not {value!r}"
     return value, None
+
+
+def check_delay(delay: object) -> float:
+    """An add's ``delay`` (seconds or a timedelta) -> seconds; ConfigError when it is not a
+    finite number from 0 to :data:`MAX_DELAY_S`."""
+    seconds: float
+    if isinstance(delay, dt.timedelta):
+        seconds = delay.total_seconds()
+    elif isinstance(delay, int | float) and not isinstance(delay, bool):
+        seconds = delay  # a huge int compares exactly; converting it could overflow
+    else:
+        raise ConfigError(f"delay must be seconds or a timedelta, not {delay!r}")
+    if not 0 <= seconds <= MAX_DELAY_S:  # also refuses NaN and infinities
+        raise ConfigError(f"delay must be from 0 to {MAX_DELAY_S} s (10 years), not {delay!r}")
+    return float(seconds)
+
+
+def check_priority(priority: object) -> int:
+    """An add's ``priority``: an integer from :data:`MIN_PRIORITY` to :data:`MAX_PRIORITY`."""
+    if isinstance(priority, bool) or not isinstance(priority, int):
+        raise ConfigError(f"priority must be an integer, not {priority!r}")
+    if not MIN_PRIORITY <= priority <= MAX_PRIORITY:
+        raise ConfigError(
+            f"priority must be from {MIN_PRIORITY} to {MAX_PRIORITY} (2**20 - 1), not {priority}"
+        )
+    return priority
+
+
+def check_attempts(attempts: object) -> int:
+    """An add's ``attempts``: an integer from 1 to :data:`MAX_ATTEMPTS`, as in config."""
+    if isinstance(attempts, bool) or not isinstance(attempts, int):
+        raise ConfigError(f"attempts must be an integer, not {attempts!r}")
+    if not 1 <= attempts <= MAX_ATTEMPTS:
+        raise ConfigError(f"attempts must be from 1 to {MAX_ATTEMPTS}, not {attempts}")
+    return attempts
 
 
 def normalize_config(queue: str, raw: Mapping[str, Any] | None) -> dict[str, Any]:

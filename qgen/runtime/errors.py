@@ -81,3 +81,25 @@ class QueueJobDiscarded(QgenError):
     def __init__(self, reason: str):
         super().__init__(reason)
         self.reason = reason
+
+
+class InvalidJobId(ConfigError):
+    """A ``job_id`` that qgen refuses on every backend (see ``names.validate_job_id``)."""
+
+    def __init__(self, job_id: object, reason: str):
+        super().__init__(f"invalid job_id {job_id!r}: {reason}")
+        self.job_id, self.reason = job_id, reason
+
+
+class ResultNotStorable(QgenError):
+    """A job returned a value that is not storable JSON (NaN, a lone surrogate, a NUL
+    character, nesting too deep, ...). That attempt fails; nothing reaches the backend."""
+
+
+class BackendUnavailable(QgenError):
+    """The backend's server (or file) could not be reached when connecting. The message names
+    the backend and the URL with its password masked."""
+
+    def __init__(self, backend: str, shown_url: str, reason: str):
+        super().__init__(f"cannot connect to the {backend} backend at {shown_url}: {reason}")
+        self.backend = backend

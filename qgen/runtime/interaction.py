@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any, NoReturn
 
 from qgen.runtime.errors import QueueJobDiscarded, QueueJobFailed
+from qgen.runtime.json_rule import json_problem
 
 Progress = int | float | str | dict[str, Any]
 ProgressReporter = Callable[[Progress], Coroutine[Any, Any, None]]
@@ -24,6 +25,9 @@ def _check_progress(value: object) -> Progress:
         raise TypeError(
             f"progress must be a number, a string or a JSON object, not {type(value).__name__}"
         )
+    problem = json_problem(value, "progress")  # the rule results follow, on every backend
+    if problem is not None:
+        raise ValueError(f"{problem[0]}: {problem[1]}")
     return value
 
 

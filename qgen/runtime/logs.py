@@ -21,6 +21,8 @@ import logging
 from collections.abc import Iterator
 from typing import Any
 
+from qgen.runtime.urls import mask_url
+
 _queue: contextvars.ContextVar[str | None] = contextvars.ContextVar("qgen_queue", default=None)
 _job_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("qgen_job_id", default=None)
 
@@ -117,7 +119,9 @@ class ContextFormatter(logging.Formatter):
         super().__init__(fmt, *args, **kwargs)
 
     def format(self, record: logging.LogRecord) -> str:
-        return super().format(materialize(record))
+        text = super().format(materialize(record))
+        # A driver's message may quote a URL with its password (an SQS endpoint_url, ...).
+        return mask_url(text) if "://" in text else text
 
 
 def configure_cli(level: int = logging.INFO) -> None:

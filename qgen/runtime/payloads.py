@@ -1,5 +1,8 @@
 """What the client does before anything is sent: validate job data into the queue's input type
-(JSON-ready afterwards) and normalize add options into :class:`AddOptions`."""
+(JSON-ready afterwards, by alias, as the JSON Schema says, and within the JSON rule of
+json_rule.py, so a payload every backend stores alike) and normalize add options into
+:class:`AddOptions`. A payload breaking the rule is refused before anything is written.
+"""
 
 from __future__ import annotations
 
@@ -11,8 +14,9 @@ from pydantic import TypeAdapter, ValidationError
 from pydantic_core import to_jsonable_python
 
 from qgen.runtime.backends.base import AddOptions
-from qgen.runtime.config_keys import check_backoff
+from qgen.runtime.config_keys import check_attempts, check_backoff, check_delay, check_priority
 from qgen.runtime.errors import ConfigError, ValidationFailed
+from qgen.runtime.json_rule import input_problem, json_problem, needs_input_check
 from qgen.runtime.names import validate_job_id
 
 if TYPE_CHECKING:
@@ -26,6 +30,7 @@ class Adapters:
     def __init__(self, meta: QueueMeta) -> None:
         self.meta = meta
         self.input: TypeAdapter[Any] = TypeAdapter(meta.input_type)
+        self.check_input = needs_input_check(self.input)
         self.has_result = meta.output_type is not None and meta.output_type is not type(None)
         self.output: TypeAdapter[Any] | None = (
             TypeAdapter(meta.output_type) if self.has_result else None
@@ -35,7 +40,12 @@ class Adapters:
         """Validate ``data`` into the input type and return it JSON-ready.
 
         Accepted: an instance of the input type, plain data (dicts, lists, ...), or another
-        pydantic model / dataclass of the same shape (compared through its JSON form)."""
+        pydantic model / dataclass of the same shape (compared through its JSON form).
+        Raises ValidationFailed, also for data that breaks the JSON rule."""
+        if self.check_input:  # ``Any`` fields dump NaN as null: look at what was given first
+            problem = input_problem(data)
+            if problem is not None:
+                raise self._not_json(problem)
         try:
             value = self.input.validate_python(data)
         except ValidationError as first:
@@ -49,7 +59,19 @@ class Adapters:
                 value = self.input.validate_python(jsonable)
             except ValidationError as exc:
                 raise self._failed(exc) from None
-        return self.input.dump_python(value, mode="json", exclude_unset=True)
+        try:
+            out = self.input.dump_python(value, mode="json", by_alias=True, exclude_unset=True)
+        except Exception as exc:  # an object pydantic cannot serialize, a cycle, ...
+            raise self._not_json(("data", f"cannot be serialized as JSON: {exc}")) from None
+        problem = json_problem(out)
+        if problem is not None:
+            raise self._not_json(problem)
+        return out
+
+    def _not_json(self, problem: tuple[str, str]) -> ValidationFailed:
+        where, what = problem
+        error = {"loc": tuple(where.split(".")[1:]), "msg": what, "type": "json_invalid"}
+        return ValidationFailed(self.meta.name, f"{where}: {what}", [error])
 
     def _failed(self, exc: ValidationError) -> ValidationFailed:
         errors = [dict(e) for e in exc.errors(include_url=False)]
@@ -75,24 +97,14 @@ def add_options(
     backoff: BackoffConfig | Mapping[str, Any] | None = None,
     extra: Mapping[str, Any] | None = None,
 ) -> AddOptions:
+    # Values are checked by config_keys, one place with the same limits as config.
     if job_id is not None:
         validate_job_id(job_id)
-    seconds = 0.0
-    if delay is not None:
-        if isinstance(delay, dt.timedelta):
-            seconds = delay.total_seconds()
-        elif isinstance(delay, int | float) and not isinstance(delay, bool):
-            seconds = float(delay)
-        else:
-            raise ConfigError(f"delay must be seconds or a timedelta, not {delay!r}")
-        if seconds < 0:
-            raise ConfigError(f"delay must be >= 0, not {delay!r}")
-    if priority is not None and (isinstance(priority, bool) or not isinstance(priority, int)):
-        raise ConfigError(f"priority must be an integer, not {priority!r}")
-    if attempts is not None and (
-        isinstance(attempts, bool) or not isinstance(attempts, int) or attempts < 1
-    ):
-        raise ConfigError(f"attempts must be an integer >= 1, not {attempts!r}")
+    seconds = 0.0 if delay is None else check_delay(delay)
+    if priority is not None:
+        check_priority(priority)
+    if attempts is not None:
+        check_attempts(attempts)
     norm_backoff = None
     if backoff is not None:
         norm_backoff, err = check_backoff(backoff)

@@ -35,13 +35,14 @@ from qgen.runtime.backends.base import (
     Outcome,
     Retry,
 )
-from qgen.runtime.errors import ConfigError, QueueJobDiscarded
+from qgen.runtime.errors import ConfigError, QueueJobDiscarded, ResultNotStorable
 from qgen.runtime.interaction import (
     Interaction,
     QueueInteraction,
     SyncInteraction,
     SyncQueueInteraction,
 )
+from qgen.runtime.json_rule import input_problem, json_problem, needs_input_check
 from qgen.runtime.payloads import describe_validation_error
 from qgen.runtime.retry import backoff_delay
 from qgen.runtime.wiring import QueueWiring, with_defaults
@@ -103,6 +104,7 @@ class Runner:
                 f"queue {self.queue!r}: pydantic cannot validate the types of "
                 f"{getattr(self.func, '__qualname__', self.func)}: {exc}"
             ) from exc
+        self.check_result = self.has_result and needs_input_check(self.output_adapter)
         timeout = self.config.get("timeout")
         self.timeout: float | None = float(timeout) if timeout is not None else None
         self.dead_letter: str | None = self.config.get("dead_letter")
@@ -174,14 +176,31 @@ class Runner:
         return Failed(error, self.dead_letter)
 
     def _dump(self, result: Any) -> Any:
+        """The result as the JSON the backend stores: by alias, as the output schema says.
+        Raises ResultNotStorable (a failed attempt) for a result that breaks the JSON rule of
+        json_rule.py, the same on every backend, before anything reaches the backend."""
         if not self.has_result:
             return None
-        try:
-            return self.output_adapter.dump_python(result, mode="json", warnings="error")
-        except Exception:
-            # e.g. a dict returned for a model output: validate it into the type, then dump.
-            value = self.output_adapter.validate_python(result)
-            return self.output_adapter.dump_python(value, mode="json")
+        problem = None
+        if self.check_result:  # ``Any`` would dump NaN as null: look at what was returned
+            problem = input_problem(result, "result")
+        if problem is None:
+            adapter = self.output_adapter
+            try:
+                out = adapter.dump_python(result, mode="json", by_alias=True, warnings="error")
+            except Exception:
+                # e.g. a dict returned for a model output: validate it into the type, then dump.
+                value = adapter.validate_python(result)
+                try:
+                    out = adapter.dump_python(value, mode="json", by_alias=True)
+                except Exception as exc:  # an object pydantic cannot serialize, a cycle, ...
+                    raise ResultNotStorable(f"the result cannot be serialized: {exc}") from None
+            problem = json_problem(out, "result")
+        if problem is not None:
+            raise ResultNotStorable(
+                f"the result cannot be stored as JSON: {problem[0]}: {problem[1]}"
+            )
+        return out
 
     async def _attempt(self, delivery: Delivery, data: Any) -> Any:
         facts = (self.queue, delivery.job_id, delivery.attempt, delivery.max_attempts)

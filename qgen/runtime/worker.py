@@ -27,10 +27,11 @@ from typing import Any
 from qgen.runtime import capabilities, logs, schema_changes
 from qgen.runtime.backends import open_backend
 from qgen.runtime.backends.base import Delivery, Outcome, QueueSettings
-from qgen.runtime.errors import ConfigError
+from qgen.runtime.errors import BackendUnavailable, ConfigError
 from qgen.runtime.manifest import Manifest, load_manifest
 from qgen.runtime.runner import Runner
 from qgen.runtime.services import load_object, open_services
+from qgen.runtime.urls import mask_url
 from qgen.runtime.wiring import QueueWiring, registered, with_defaults
 
 log = logging.getLogger("qgen.worker")
@@ -176,7 +177,9 @@ async def run_worker(
     logs.install()
     name = capabilities.backend_for_url(url)
     if backend is not None and backend != name:
-        raise ConfigError(f"this is the {backend} worker but the URL is for {name}: {url!r}")
+        raise ConfigError(
+            f"this is the {backend} worker but the URL is for {name}: {mask_url(url)!r}"
+        )
     app = await load_app(
         wiring_modules=wiring_modules,
         services=services,
@@ -307,7 +310,7 @@ def main(argv: Sequence[str] | None, *, backend: str, manifest: Path) -> int:
                 backend=backend,
             )
         )
-    except ConfigError as exc:
+    except (ConfigError, BackendUnavailable) as exc:
         print(f"qgen worker: {exc}", file=sys.stderr)
         return 2
     return 0
@@ -332,7 +335,7 @@ def _standalone(argv: Sequence[str] | None = None) -> int:
                 grace=args.grace,
             )
         )
-    except ConfigError as exc:
+    except (ConfigError, BackendUnavailable) as exc:
         print(f"qgen worker: {exc}", file=sys.stderr)
         return 2
     return 0

@@ -8,7 +8,8 @@ from typing import Any
 
 from qgen.runtime.backends.base import Backend
 from qgen.runtime.capabilities import EXTRAS, IMPLEMENTATIONS, backend_for_url
-from qgen.runtime.errors import ConfigError
+from qgen.runtime.errors import BackendUnavailable, ConfigError, QgenError
+from qgen.runtime.urls import mask_url, redact
 
 
 async def open_backend(url: str, queues: Mapping[str, Mapping[str, Any]]) -> Backend:
@@ -24,5 +25,16 @@ async def open_backend(url: str, queues: Mapping[str, Mapping[str, Any]]) -> Bac
             f"the {name} backend needs extra packages: pip install 'qgen[{extra}]' ({exc})"
         ) from exc
     cls: Any = getattr(module, cls_name)
-    backend: Backend = await cls.connect(url, queues)
+    try:
+        backend: Backend = await cls.connect(url, queues)
+    except QgenError:
+        raise
+    except Exception as exc:  # the driver's own error: a refused connection, a bad file
+        raise unavailable(name, url, exc) from None
     return backend
+
+
+def unavailable(backend: str, url: str, exc: BaseException) -> BackendUnavailable:
+    """One line naming what could not be reached, with no secret of ``url`` in it."""
+    reason = " ".join(str(exc).split()) or type(exc).__name__  # drivers' messages span lines
+    return BackendUnavailable(backend, repr(mask_url(url)), redact(reason, url))

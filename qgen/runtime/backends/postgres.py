@@ -43,6 +43,7 @@ from qgen.runtime.backends.postgres_notify import Listener, Waiters
 from qgen.runtime.backends.postgres_rounds import dumps
 from qgen.runtime.backends.postgres_sql import WAITER_HELLO, Statements
 from qgen.runtime.errors import JobNotFound, JobTimeout
+from qgen.runtime.names import validate_job_id
 
 T = TypeVar("T")
 
@@ -133,7 +134,7 @@ class PostgresBackend:
         cfg = self.queues.get(queue, {})
         attempts = o.attempts if o.attempts is not None else int(cfg.get("attempts", 3))
         backoff = dumps(dict(o.backoff)) if o.backoff is not None else None
-        job_id = o.job_id or str(uuid.uuid4())
+        job_id = str(uuid.uuid4()) if o.job_id is None else validate_job_id(o.job_id)
         return (
             queue,
             job_id,

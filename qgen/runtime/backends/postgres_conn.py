@@ -18,6 +18,7 @@ from psycopg import sql
 from qgen.runtime.backends.postgres_sql import LATEST, MIGRATIONS, lock_key
 from qgen.runtime.errors import ConfigError
 from qgen.runtime.names import is_identifier
+from qgen.runtime.urls import mask_url, split_url, strict_query
 
 log = logging.getLogger("qgen.postgres")
 
@@ -26,6 +27,8 @@ DEFAULT_SCHEMA = "qgen"
 CONNECTION_ERRORS = (psycopg.OperationalError, psycopg.InterfaceError)
 
 T = TypeVar("T")
+# Query parameters libpq understands (sslmode, connect_timeout, ...), from the installed libpq.
+LIBPQ_PARAMS = frozenset(o.keyword.decode() for o in psycopg.pq.Conninfo.get_defaults())
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,17 +39,12 @@ class PgUrl:
 
 def parse_url(url: str) -> PgUrl:
     """``postgresql://user@host:5432/db?schema=qgen`` -> libpq URL and validated schema."""
-    parts = urllib.parse.urlsplit(url)
+    parts = split_url(url, "PostgreSQL")
     if parts.scheme not in ("postgresql", "postgres"):
-        raise ConfigError(f"not a PostgreSQL URL: {url!r}")
-    query = urllib.parse.parse_qsl(parts.query, keep_blank_values=True)
-    schema = DEFAULT_SCHEMA
-    rest = []
-    for key, value in query:
-        if key == "schema":
-            schema = value
-        else:
-            rest.append((key, value))
+        raise ConfigError(f"not a PostgreSQL URL: {mask_url(url)!r}")
+    query = strict_query(url, LIBPQ_PARAMS | {"schema"}, "PostgreSQL")
+    schema = query.pop("schema", DEFAULT_SCHEMA)
+    rest = list(query.items())
     bad = not is_identifier(schema) or len(schema) > 40 or schema.lower() != schema
     if bad or schema.startswith("pg_"):
         raise ConfigError(

@@ -9,17 +9,21 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
+import inspect
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import urlencode, urlunsplit
 
 import msgpack  # type: ignore[import-untyped]
+from redis.asyncio.connection import URL_QUERY_ARGUMENT_PARSERS, SSLConnection
+from redis.asyncio.connection import parse_url as redis_py_parse_url
 
 from qgen.runtime.errors import ConfigError
 from qgen.runtime.names import validate_queue_name
+from qgen.runtime.urls import mask_url, redact, split_url, strict_query
 
 DEFAULT_PREFIX = "bull"
 # A prefix becomes the head of every key; braces allowed for Redis Cluster hash tags.
@@ -112,23 +116,35 @@ class RedisTarget:
     prefix: str
 
 
+# Query parameters redis-py takes from a URL without failing later with a raw TypeError: its
+# parsed ones (TLS ones only for rediss://) and the string options of its connections.
+_REDIS_PARAMS = frozenset(URL_QUERY_ARGUMENT_PARSERS) - {"timeout"} | {"username", "password"}
+_PLAIN_PARAMS = frozenset(p for p in _REDIS_PARAMS if not p.startswith("ssl_")) | {"prefix"}
+_TLS_PARAMS = _PLAIN_PARAMS | set(inspect.signature(SSLConnection.__init__).parameters) - {
+    "self",
+    "kwargs",
+}
+
+
 def parse_url(url: str) -> RedisTarget:
-    parts = urlsplit(url)
+    parts = split_url(url, "Redis")
     if parts.scheme not in ("redis", "rediss"):
-        raise ConfigError(f"not a Redis URL: {url!r} (use redis://host:6379/0 or rediss://...)")
-    query = parse_qsl(parts.query, keep_blank_values=True)
-    prefix = DEFAULT_PREFIX
-    rest: list[tuple[str, str]] = []
-    for key, value in query:
-        if key == "prefix":
-            prefix = value
-        else:
-            rest.append((key, value))
+        raise ConfigError(
+            f"not a Redis URL: {mask_url(url)!r} (use redis://host:6379/0 or rediss://...)"
+        )
+    allowed = _TLS_PARAMS if parts.scheme == "rediss" else _PLAIN_PARAMS
+    query = strict_query(url, allowed, "Redis")
+    prefix = query.pop("prefix", DEFAULT_PREFIX)
+    rest = list(query.items())
     if not _PREFIX_RE.fullmatch(prefix):
         raise ConfigError(
             f"invalid BullMQ key prefix {prefix!r}: 1 to 100 letters, digits or _ . : {{ }} -"
         )
     client_url = urlunsplit(parts._replace(query=urlencode(rest)))
+    try:
+        redis_py_parse_url(client_url)  # its own value checks (db, timeouts), now, not later
+    except ValueError as exc:
+        raise ConfigError(f"invalid Redis URL {mask_url(url)!r}: {redact(str(exc), url)}") from None
     return RedisTarget(client_url, prefix)
 
 

@@ -25,7 +25,6 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Self
-from urllib.parse import parse_qsl
 
 from qgen.runtime.backends import sqlite_db as db
 from qgen.runtime.backends.base import (
@@ -39,6 +38,7 @@ from qgen.runtime.backends.base import (
 )
 from qgen.runtime.errors import ConfigError, JobNotFound, JobTimeout
 from qgen.runtime.names import validate_job_id, validate_queue_name
+from qgen.runtime.urls import mask_url, strict_query
 
 DEFAULT_ATTEMPTS = 3
 _SYNC_MODES = {"full": "FULL", "normal": "NORMAL"}
@@ -53,18 +53,16 @@ class SqliteUrl:
 
 def parse_url(url: str) -> SqliteUrl:
     prefix = "sqlite:///"
+    shown = mask_url(url)
     if not url.lower().startswith(prefix):
         raise ConfigError(
-            f"bad SQLite URL {url!r}: use sqlite:///relative/jobs.db or sqlite:////abs/jobs.db"
+            f"bad SQLite URL {shown!r}: use sqlite:///relative/jobs.db or sqlite:////abs/jobs.db"
         )
-    rest = url[len(prefix) :]
-    rest, _, query = rest.partition("?")
+    params = strict_query(url, ("synchronous", "busy_timeout"), "SQLite")
+    rest = url[len(prefix) :].partition("?")[0]
     if not rest or rest.endswith("/") or rest == ":memory:":
-        raise ConfigError(f"bad SQLite URL {url!r}: it must name a file, e.g. sqlite:///jobs.db")
-    params = dict(parse_qsl(query, keep_blank_values=True))
-    unknown = set(params) - {"synchronous", "busy_timeout"}
-    if unknown:
-        raise ConfigError(f"unknown SQLite URL options {sorted(unknown)} in {url!r}")
+        raise ConfigError(f"bad SQLite URL {shown!r}: it must name a file, e.g. sqlite:///jobs.db")
+    url = shown  # the messages below show it
     sync = params.get("synchronous", "full").lower()
     if sync not in _SYNC_MODES:
         raise ConfigError(f"synchronous must be 'full' or 'normal' in {url!r}, not {sync!r}")

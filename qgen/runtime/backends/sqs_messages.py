@@ -25,6 +25,7 @@ from typing import Any
 from qgen.runtime.backends.base import AddOptions, ErrorInfo
 from qgen.runtime.backends.sqs_url import SQS_MAX_DELAY_S, is_fifo
 from qgen.runtime.errors import PayloadTooLarge, UnsupportedByBackend
+from qgen.runtime.names import validate_job_id
 
 A_JOB_ID = "qgen.job_id"
 A_ATTEMPTS = "qgen.attempts"
@@ -77,7 +78,7 @@ def encode(queue: str, data: Any, options: AddOptions, *, max_bytes: int) -> Out
     body = encode_body(data)
     attributes: dict[str, dict[str, str]] = {}
     if options.job_id is not None:
-        attributes[A_JOB_ID] = _attr(options.job_id)
+        attributes[A_JOB_ID] = _attr(validate_job_id(options.job_id))
     if options.attempts is not None:
         attributes[A_ATTEMPTS] = _attr(str(int(options.attempts)), "Number")
     if options.backoff is not None:

@@ -19,9 +19,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from urllib.parse import parse_qs, urlsplit
 
 from qgen.runtime.errors import ConfigError
+from qgen.runtime.urls import mask_url, split_url, strict_query
 
 SQS_MAX_MESSAGE_BYTES = 1_048_576  # 1 MiB since August 2025 (was 256 KiB)
 SQS_MAX_DELAY_S = 900
@@ -68,18 +68,13 @@ def is_fifo(queue: str) -> bool:
 
 
 def parse_sqs_url(url: str) -> SqsUrl:
-    parts = urlsplit(url)
+    parts = split_url(url, "SQS")
     if parts.scheme.lower() != "sqs":
-        raise ConfigError(f"not an sqs:// URL: {url!r}")
+        raise ConfigError(f"not an sqs:// URL: {mask_url(url)!r}")
     region = parts.hostname or None
     if region is not None and _REGION_RE.fullmatch(region) is None:
-        raise ConfigError(f"invalid AWS region {region!r} in {url!r}")
-    params: dict[str, str] = {}
-    for key, values in parse_qs(parts.query, keep_blank_values=True).items():
-        if key not in _KNOWN_PARAMS:
-            known = ", ".join(sorted(_KNOWN_PARAMS))
-            raise ConfigError(f"unknown sqs:// URL parameter {key!r} (known: {known})")
-        params[key] = values[-1]
+        raise ConfigError(f"invalid AWS region {region!r} in {mask_url(url)!r}")
+    params = strict_query(url, _KNOWN_PARAMS, "SQS")
     prefix = params.get("prefix", "")
     if _PREFIX_RE.fullmatch(prefix) is None:
         raise ConfigError(
@@ -87,7 +82,9 @@ def parse_sqs_url(url: str) -> SqsUrl:
         )
     endpoint = params.get("endpoint_url") or None
     if endpoint is not None and not endpoint.startswith(("http://", "https://")):
-        raise ConfigError(f"endpoint_url must be an http:// or https:// URL, not {endpoint!r}")
+        raise ConfigError(
+            f"endpoint_url must be an http:// or https:// URL, not {mask_url(endpoint)!r}"
+        )
     return SqsUrl(
         region=region,
         endpoint_url=endpoint,

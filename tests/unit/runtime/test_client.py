@@ -71,13 +71,13 @@ def test_scalar_and_container_types() -> None:
 
 def test_options_normalized() -> None:
     opts = add_options(
-        job_id="a:b",
+        job_id="a.b@c-1",
         delay=dt.timedelta(milliseconds=1500),
         priority=3,
         attempts=2,
         backoff={"type": "fixed", "delay": dt.timedelta(seconds=2)},
     )
-    assert (opts.job_id, opts.delay, opts.priority, opts.attempts) == ("a:b", 1.5, 3, 2)
+    assert (opts.job_id, opts.delay, opts.priority, opts.attempts) == ("a.b@c-1", 1.5, 3, 2)
     assert opts.backoff == {"type": "fixed", "delay": 2000}
     assert add_options().delay == 0.0 and add_options().priority == 0
 
