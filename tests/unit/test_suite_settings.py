@@ -8,9 +8,11 @@ import re
 from pathlib import Path
 
 TESTS = Path(__file__).resolve().parents[1]
-# A URL of the local test servers: redis or PostgreSQL on 127.0.0.1/localhost, default ports.
+# A URL of the local test servers: redis or PostgreSQL on 127.0.0.1/localhost, default ports,
+# without a password (URLs with one are parser tests: the test servers take no password).
 SERVER_URL = re.compile(
-    r"(?:rediss?|postgres(?:ql)?)://[^\s\"'/]*(?:127\.0\.0\.1|localhost)(?::(?:5432|6379))?(?=[/?\s\"']|$)"
+    r"(?:rediss?|postgres(?:ql)?)://(?:[^\s\"'/:@]*@)?(?:127\.0\.0\.1|localhost)"
+    r"(?::(?:5432|6379))?(?=[/?\s\"']|$)"
 )
 ALLOWED = ("support/", "golden/cases/")
 
@@ -35,3 +37,4 @@ def test_the_pattern_finds_what_it_guards_against() -> None:
     assert SERVER_URL.search("redis://localhost/1")
     assert not SERVER_URL.search("redis://127.0.0.1:1/0")  # a port nothing listens on
     assert not SERVER_URL.search("redis://cache.example:6379/0")
+    assert not SERVER_URL.search("redis://:pw@127.0.0.1:6379/0")  # a parser test's URL
