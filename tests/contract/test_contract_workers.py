@@ -216,3 +216,12 @@ async def _ends(path: Path) -> list[int]:
 
 def _ends_now(path: Path) -> list[int]:
     return [job for kind, job, _ in _record_lines(path) if kind == "end"]
+
+
+async def test_stop_right_after_start_ends_the_worker(backend: BackendCase) -> None:
+    """A worker stopped while it is still starting (connecting, creating its consumers) ends;
+    a stop that lands mid start-up must not be lost. Several moments in the start-up window."""
+    for pause in (0.0, 0.01, 0.05, 0.2, 0.5):
+        async with worker(backend, ["work", "retry", "notify"]) as task:
+            await asyncio.sleep(pause)
+        assert task.done() and task.exception() is None  # worker() waited for it (60 s cap)

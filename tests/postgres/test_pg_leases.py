@@ -5,6 +5,9 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import Counter
+from typing import Any
+
+import pytest
 
 from qgen.runtime.backends.base import (
     AddOptions,
@@ -12,6 +15,7 @@ from qgen.runtime.backends.base import (
     Delivery,
     JobStatus,
     Outcome,
+    QueueSettings,
 )
 from qgen.runtime.backends.postgres import PostgresBackend
 from tests.postgres.pg_helpers import consuming, rows, until
@@ -199,3 +203,31 @@ async def test_consumer_reconnects_after_its_connections_are_killed(
         await until(lambda: late in done, 10)
     left = rows(pg_url, "SELECT count(*) FROM {s}.job WHERE state <> 'completed'")
     assert left == [(0,)]
+
+
+async def test_stop_while_the_loops_still_connect(
+    pg: PostgresBackend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A stop that comes while a queue's loop is still opening its connection (a worker stopped
+    right after it started, on a busy machine) ends the consumer; the loop must not clear the
+    stop's wake-up and then idle with nothing to wait for."""
+    from qgen.runtime.backends import postgres_consumer
+
+    real_connect = postgres_consumer.connect
+    connecting: list[str] = []
+
+    async def slow_connect(*args: Any, **kwargs: Any) -> Any:
+        connecting.append("loop")
+        await asyncio.sleep(0.5)  # the real server, reached late
+        return await real_connect(*args, **kwargs)
+
+    async def handle(d: Delivery) -> Outcome:
+        return Completed(None)
+
+    monkeypatch.setattr(postgres_consumer, "connect", slow_connect)
+    settings = [QueueSettings(f"q{i}", {"poll_interval": 60_000}) for i in range(3)]
+    consumer = pg.consume(settings, handle)
+    task = asyncio.create_task(consumer.run())
+    await until(lambda: len(connecting) == 3, 30, "the loops to start connecting")
+    await consumer.stop(1)
+    await asyncio.wait_for(task, 30)  # hung forever before the fix
