@@ -115,7 +115,13 @@ def test_sync_client_from_another_thread_with_a_worker(pg_url: str) -> None:
 
         stop = asyncio.Event()
         task = asyncio.create_task(
-            run_worker(pg_url, wiring_modules=["tests.postgres.pg_app"], services=None, stop=stop)
+            run_worker(
+                pg_url,
+                wiring_modules=["tests.postgres.pg_app"],
+                services=None,
+                queues=["jobs"],  # not every queue other test modules wired in this process
+                stop=stop,
+            )
         )
         t = threading.Thread(target=produce)
         t.start()
