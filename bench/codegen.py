@@ -242,6 +242,9 @@ def main() -> int:
     print(f"project: {root} ({len(files)} files, {2 * args.modules} queue functions)")
     parse = bare_parse(files)
     env = snapshot_qgen(root.parent / "qgen-snapshot")
+    # The project was just written: let the kernel flush it now, not while the timed build
+    # creates its own files (that flush once tripled the build's write phase).
+    os.sync()
     cold, cold_out = qgen_build(root, env)
     warm, warm_out = qgen_build(root, env)
     changed = root / "app" / "mod_0000.py"

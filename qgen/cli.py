@@ -1,4 +1,4 @@
-"""The ``qgen`` command: build, check, lock, list, migrate, sqs create-queues.
+"""The ``qgen`` command: build, check, lock, list, migrate, sqs create-queues, dashboard.
 
 Diagnostics go to stderr as ``path:line:col: QG### message`` (all of them, sorted); summaries
 go to stdout. Exit codes: 0 success, 1 ``check`` found stale output or a breaking schema change
@@ -126,6 +126,16 @@ def _parser() -> argparse.ArgumentParser:
     )
     _project_args(create)
     create.add_argument("--url", help="sqs:// URL (default: $QGEN_URL)")
+    dashboard = sub.add_parser(
+        "dashboard",
+        help="serve a web page over the queues (needs the dashboard extra)",
+        description="Serve the dashboard of the built project on 127.0.0.1:8077: queues, jobs "
+        "and an add-a-job form generated from each queue's schema.",
+    )
+    _project_args(dashboard)
+    from qgen.dashboard.command import add_arguments
+
+    add_arguments(dashboard)
     return parser
 
 
@@ -288,6 +298,13 @@ def _cmd_sqs_create(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     return 0
 
 
+def _cmd_dashboard(args: argparse.Namespace, err: TextIO) -> int:
+    from qgen.dashboard.command import run
+
+    config = _config(args, err)
+    return 2 if config is None else run(args, config.out_dir / "manifest.json", err)
+
+
 def main(
     argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: TextIO | None = None
 ) -> int:
@@ -303,6 +320,8 @@ def main(
             return _cmd_lock(args, out, err)
         if args.command == "migrate":
             return _cmd_migrate(args, out, err)
+        if args.command == "dashboard":
+            return _cmd_dashboard(args, err)
         return _cmd_sqs_create(args, out, err)
     except SystemExit as exc:  # argparse: --help (0) or a usage error (2)
         return exc.code if isinstance(exc.code, int) else 2

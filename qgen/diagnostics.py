@@ -18,6 +18,8 @@ CODES: dict[str, str] = {
     "QG003": "configuration problem ([tool.qgen] or CLI)",
     "QG004": "the output directory holds a file qgen did not generate",
     "QG005": "internal error while generating code",
+    "QG006": "source entry skipped: not a regular file (FIFO, dangling link, link loop)",
+    "QG007": "source file refused: over the size, line length or nesting limits",
     "QG101": "queue name is not a string literal or is invalid",
     "QG102": "queue name used twice",
     "QG103": "two queues map to the same client accessor",

@@ -79,3 +79,19 @@ install_node() {
         apt-get update -q >/dev/null && apt-get install -y -q --no-install-recommends nodejs npm >/dev/null
     fi || echo "warning: apt-get could not install nodejs and npm" >&2
 }
+
+# ensure_chromium: Debian's chromium for the dashboard's browser tests (Playwright drives it
+# through executable_path; its own browser download is not reachable here).
+# Each command on its own line: under `set -e` a failing `apt-get update` stops the run.
+ensure_chromium() {
+    if [ -x /usr/bin/chromium ]; then
+        return 0
+    fi
+    echo "installing chromium (Debian package) for the browser tests"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+    if [ ! -x /usr/bin/chromium ]; then
+        echo "error: chromium is required (the dashboard's browser tests need it)" >&2
+        return 1
+    fi
+}

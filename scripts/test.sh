@@ -8,6 +8,7 @@ set -euo pipefail
 ensure_venv dev
 ensure_services
 ensure_node_bullmq
+ensure_chromium
 cd "$REPO"
 PYDIRS=(qgen tests bench examples scripts)
 echo "== ruff check"

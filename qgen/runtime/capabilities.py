@@ -174,6 +174,7 @@ class Feature(enum.StrEnum):
     PUSH_WAIT = "push_wait"  # result(timeout) waits on a push, not a poll
     TRANSACTIONAL_ENQUEUE = "transactional_enqueue"  # add(..., connection=...) joins a transaction
     SUBSECOND_DELAY = "subsecond_delay"  # delays and backoffs below one second are honoured
+    MESSAGE_GROUP = "message_group"  # add(..., group=...) orders jobs within a named group
 
 
 FEATURES: dict[Feature, dict[str, Support]] = {
@@ -236,6 +237,12 @@ FEATURES: dict[Feature, dict[str, Support]] = {
         "redis": N("ms timestamps; the qgen worker wakes on a timer for the next due job"),
         "postgres": N("start_after in ms"),
         "sqs": U("DelaySeconds and visibility are whole seconds"),
+    },
+    Feature.MESSAGE_GROUP: {
+        "sqlite": U("no message groups; add(group=...) is refused"),
+        "redis": U("no message groups; add(group=...) is refused"),
+        "postgres": U("no message groups; add(group=...) is refused"),
+        "sqs": N("MessageGroupId on FIFO queues (one default group when not given)"),
     },
 }
 

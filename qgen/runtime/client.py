@@ -1,256 +1,90 @@
-"""Base of the generated clients: queues, job handles, validation before sending.
+"""Base of the generated clients; everything a generated client imports comes from here.
 
 The signatures are the contract between the generated client (qgen/templates) and the
-runtime; keep them.
+runtime; keep them. Queues and job handles live in ``handles``.
 
-The generated ``client.py`` subclasses :class:`AsyncClientBase` and :class:`ClientBase`, sets
-``QUEUES`` (one :class:`QueueMeta` per queue, with the generated pydantic models) and
-``DEFAULT_URL``, and adds typed accessors and overloads, e.g.::
+The generated ``client.py`` subclasses :class:`AsyncClientBase` and :class:`ClientBase` with
+``queues=QUEUES`` (one :class:`QueueMeta` per queue, from :func:`queue_table`) and
+``default_url=DEFAULT_URL``, and adds typed accessors and overloads, e.g.::
 
-    class AsyncQueueClient(AsyncClientBase):
-        QUEUES = QUEUES
+    class AsyncQueueClient(AsyncClientBase, queues=QUEUES, default_url=DEFAULT_URL):
         @property
-        def payments(self) -> AsyncQueue[models.PaymentRequest, models.PaymentResult]:
+        def payments(self) -> AsyncQueue[models.PaymentsData, models.PaymentsOutput]:
             return self.queue("payments")
         @overload
-        async def add(self, queue: Literal["payments"], data: PaymentsInput, *, job_id=...,
-                      ...) -> AsyncJobHandle[models.PaymentResult]: ...
+        async def add(self, queue: Literal["payments"], data: models.PaymentsData,
+                      **options: Unpack[JobOptions]) -> AsyncJobHandle[models.PaymentsOutput]: ...
+
+Add options are keyword parameters of the queues and :class:`JobOptions` in the overloads:
+``job_id``, ``delay``, ``priority``, ``attempts`` and ``backoff`` on every backend, plus
+``connection`` (PostgreSQL: insert inside the caller's transaction) and ``group`` (SQS FIFO
+message group). A backend that cannot honour an option refuses it (UnsupportedByBackend,
+decided by the capability table); an unknown option name is a ConfigError, also through the
+untyped ``client.add(name, data, **options)``.
 """
 
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
+import json
 import os
 import threading
-from collections.abc import Coroutine, Iterable, Mapping
-from dataclasses import dataclass
-from typing import Any, ClassVar, Generic, Self, TypeVar
+from collections.abc import Coroutine, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar, Self, TypeVar
 
 from qgen.runtime.backends import open_backend
 from qgen.runtime.backends.base import Backend, JobInfo, JobStatus
-from qgen.runtime.capabilities import Feature, backend_for_url, supports
-from qgen.runtime.errors import (
-    ConfigError,
-    JobFailedError,
-    JobNotFound,
-    UnsupportedByBackend,
-)
-from qgen.runtime.interaction import Progress
-from qgen.runtime.names import validate_lookup_id
-from qgen.runtime.payloads import Adapters, add_options
+from qgen.runtime.capabilities import backend_for_url
+from qgen.runtime.errors import ConfigError
+from qgen.runtime.handles import AsyncJobHandle, AsyncQueue, JobHandle, Queue, QueueMeta
+from qgen.runtime.job_options import OPTION_NAMES, BatchOptions, JobOptions, check_option_names
+from qgen.runtime.payloads import Adapters
 from qgen.runtime.wiring import BackoffConfig
 
-InT = TypeVar("InT")
-OutT = TypeVar("OutT")
 T = TypeVar("T")
 
-
-@dataclass(frozen=True, slots=True)
-class QueueMeta:
-    name: str
-    input_type: Any  # anything pydantic.TypeAdapter accepts: the generated model or type
-    output_type: Any  # None when the queue's function returns no result
-    config: Mapping[str, Any]  # normalized config from the manifest (attempts, backoff, ...)
-
-
-class AsyncJobHandle(Generic[OutT]):
-    """A job added to a queue. Cheap to create; every method asks the backend."""
-
-    def __init__(self, client: AsyncClientBase, queue: str, job_id: str) -> None:
-        self.client, self.queue, self.id = client, queue, job_id
-
-    async def info(self) -> JobInfo:
-        """Everything the backend knows; raises JobNotFound."""
-        backend = await self.client._connect()
-        info = await backend.get(self.queue, self.id)
-        if info is None:
-            raise JobNotFound(self.queue, self.id)
-        return info
-
-    async def status(self) -> JobStatus:
-        return (await self.info()).status
-
-    async def progress(self) -> Progress | None:
-        return (await self.info()).progress
-
-    async def result(self, timeout: float | None = None) -> OutT:
-        """Wait for the job to finish and return its result, validated into the output type.
-        Raises JobFailedError if it failed or was discarded, JobTimeout after ``timeout`` s,
-        UnsupportedByBackend where the backend keeps no results (SQS)."""
-        name = self.client.backend_name
-        if not supports(Feature.RESULTS, name):
-            raise UnsupportedByBackend(name, "job results")
-        backend = await self.client._connect()
-        info = await backend.wait(self.queue, self.id, timeout)
-        if info.status in (JobStatus.FAILED, JobStatus.DISCARDED):
-            err_type = info.error.type if info.error else "Error"
-            message = info.error.message if info.error else ""
-            discarded = info.status is JobStatus.DISCARDED
-            if discarded and info.error is None:
-                err_type = "Discarded"
-            raise JobFailedError(self.queue, self.id, err_type, message, discarded=discarded)
-        adapters = self.client._adapters(self.queue)
-        if adapters.output is None:
-            return None  # type: ignore[return-value]  # OutT is None for such queues
-        value: OutT = adapters.output.validate_python(info.result)
-        return value
-
-    def __repr__(self) -> str:
-        return f"<AsyncJobHandle {self.queue}/{self.id}>"
+# Everything a generated client needs comes from this module (and pydantic).
+__all__ = [
+    "AsyncClientBase",
+    "AsyncJobHandle",
+    "AsyncQueue",
+    "BackoffConfig",
+    "BatchOptions",
+    "ClientBase",
+    "JobHandle",
+    "JobInfo",
+    "JobOptions",
+    "JobStatus",
+    "Queue",
+    "QueueMeta",
+    "queue_table",
+]
 
 
-class JobHandle(Generic[OutT]):
-    """Blocking twin of :class:`AsyncJobHandle`."""
-
-    def __init__(self, client: ClientBase, queue: str, job_id: str) -> None:
-        self.client, self.queue, self.id = client, queue, job_id
-
-    def _async(self) -> AsyncJobHandle[OutT]:
-        return AsyncJobHandle(self.client._core, self.queue, self.id)
-
-    def info(self) -> JobInfo:
-        return self.client._run(self._async().info())
-
-    def status(self) -> JobStatus:
-        return self.client._run(self._async().status())
-
-    def progress(self) -> Progress | None:
-        return self.client._run(self._async().progress())
-
-    def result(self, timeout: float | None = None) -> OutT:
-        return self.client._run(self._async().result(timeout))
-
-    def __repr__(self) -> str:
-        return f"<JobHandle {self.queue}/{self.id}>"
+def queue_table(manifest: Path, types: Mapping[str, tuple[Any, Any]]) -> dict[str, QueueMeta]:
+    """One QueueMeta per queue: the generated model types (input, output or None) and each
+    queue's config as the build recorded it in ``manifest.json``."""
+    try:
+        recorded = json.loads(manifest.read_text(encoding="utf-8"))["queues"]
+        configs = {name: dict(recorded[name]["config"]) for name in types}
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ConfigError(
+            f"cannot read the queue configs from {manifest} ({exc!r}); run `qgen build`"
+        ) from None
+    return {name: QueueMeta(name, inp, out, configs[name]) for name, (inp, out) in types.items()}
 
 
-class AsyncQueue(Generic[InT, OutT]):
-    def __init__(self, client: AsyncClientBase, meta: QueueMeta) -> None:
-        self.client, self.meta = client, meta
-
-    @property
-    def name(self) -> str:
-        return self.meta.name
-
-    async def add(
-        self,
-        data: InT,
-        *,
-        job_id: str | None = None,
-        delay: float | dt.timedelta | None = None,
-        priority: int | None = None,
-        attempts: int | None = None,
-        backoff: BackoffConfig | None = None,
-        **backend_options: Any,
-    ) -> AsyncJobHandle[OutT]:
-        """Validate ``data`` (raises ValidationFailed, nothing written) and add one job.
-        ``backend_options``: ``connection`` (postgres: join the caller's transaction),
-        ``group`` (SQS FIFO message group)."""
-        payload = self.client._adapters(self.meta.name).prepare(data)
-        options = add_options(
-            job_id=job_id,
-            delay=delay,
-            priority=priority,
-            attempts=attempts,
-            backoff=backoff,
-            extra=backend_options,
-        )
-        backend = await self.client._connect()
-        new_id = await backend.enqueue(self.meta.name, payload, options)
-        return AsyncJobHandle(self.client, self.meta.name, new_id)
-
-    async def add_many(
-        self,
-        items: Iterable[InT],
-        *,
-        delay: float | dt.timedelta | None = None,
-        priority: int | None = None,
-        attempts: int | None = None,
-        backoff: BackoffConfig | None = None,
-        **backend_options: Any,
-    ) -> list[AsyncJobHandle[OutT]]:
-        """Validate every item first (one bad item: ValidationFailed, nothing written)."""
-        adapters = self.client._adapters(self.meta.name)
-        payloads = [adapters.prepare(item) for item in items]
-        options = add_options(
-            delay=delay,
-            priority=priority,
-            attempts=attempts,
-            backoff=backoff,
-            extra=backend_options,
-        )
-        if not payloads:
-            return []
-        backend = await self.client._connect()
-        ids = await backend.enqueue_many(self.meta.name, [(p, options) for p in payloads])
-        return [AsyncJobHandle(self.client, self.meta.name, i) for i in ids]
-
-    def get(self, job_id: str) -> AsyncJobHandle[OutT]:
-        return AsyncJobHandle(self.client, self.meta.name, validate_lookup_id(job_id))
-
-
-class Queue(Generic[InT, OutT]):
-    """Blocking twin of :class:`AsyncQueue`."""
-
-    def __init__(self, client: ClientBase, meta: QueueMeta) -> None:
-        self.client, self.meta = client, meta
-
-    @property
-    def name(self) -> str:
-        return self.meta.name
-
-    def _async(self) -> AsyncQueue[InT, OutT]:
-        return AsyncQueue(self.client._core, self.meta)
-
-    def add(
-        self,
-        data: InT,
-        *,
-        job_id: str | None = None,
-        delay: float | dt.timedelta | None = None,
-        priority: int | None = None,
-        attempts: int | None = None,
-        backoff: BackoffConfig | None = None,
-        **backend_options: Any,
-    ) -> JobHandle[OutT]:
-        handle = self.client._run(
-            self._async().add(
-                data,
-                job_id=job_id,
-                delay=delay,
-                priority=priority,
-                attempts=attempts,
-                backoff=backoff,
-                **backend_options,
-            )
-        )
-        return JobHandle(self.client, self.meta.name, handle.id)
-
-    def add_many(
-        self,
-        items: Iterable[InT],
-        *,
-        delay: float | dt.timedelta | None = None,
-        priority: int | None = None,
-        attempts: int | None = None,
-        backoff: BackoffConfig | None = None,
-        **backend_options: Any,
-    ) -> list[JobHandle[OutT]]:
-        handles = self.client._run(
-            self._async().add_many(
-                items,
-                delay=delay,
-                priority=priority,
-                attempts=attempts,
-                backoff=backoff,
-                **backend_options,
-            )
-        )
-        return [JobHandle(self.client, self.meta.name, h.id) for h in handles]
-
-    def get(self, job_id: str) -> JobHandle[OutT]:
-        return JobHandle(self.client, self.meta.name, validate_lookup_id(job_id))
+def _set_class_table(
+    cls: type[AsyncClientBase | ClientBase],
+    queues: Mapping[str, QueueMeta] | None,
+    default_url: str | None,
+) -> None:
+    """``class QueueClient(ClientBase, queues=QUEUES, default_url=DEFAULT_URL)``."""
+    if queues is not None:
+        cls.QUEUES = queues
+    if default_url is not None:
+        cls.DEFAULT_URL = default_url
 
 
 def _resolve_url(url: str | None, default: str | None) -> str:
@@ -266,6 +100,16 @@ class AsyncClientBase:
 
     QUEUES: ClassVar[Mapping[str, QueueMeta]] = {}
     DEFAULT_URL: ClassVar[str | None] = None
+
+    def __init_subclass__(
+        cls,
+        *,
+        queues: Mapping[str, QueueMeta] | None = None,
+        default_url: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init_subclass__(**kwargs)
+        _set_class_table(cls, queues, default_url)
 
     def __init__(self, url: str | None = None) -> None:
         self._init(_resolve_url(url, self.DEFAULT_URL), self.QUEUES)
@@ -310,8 +154,15 @@ class AsyncClientBase:
             q = self._queue_cache[name] = AsyncQueue(self, self._meta(name))
         return q
 
-    async def add(self, queue: str, data: Any, **options: Any) -> AsyncJobHandle[Any]:
+    async def _add(self, queue: str, data: Any, options: Mapping[str, Any]) -> AsyncJobHandle[Any]:
+        """``add`` by queue name, as the generated client's overloads call it."""
+        check_option_names(options, OPTION_NAMES, "add()")
         return await self.queue(queue).add(data, **options)
+
+    if not TYPE_CHECKING:  # the generated clients declare typed overloads instead
+
+        async def add(self, queue, data, **options):
+            return await self._add(queue, data, options)
 
     async def close(self) -> None:
         async with self._lock:
@@ -339,6 +190,16 @@ class ClientBase:
 
     QUEUES: ClassVar[Mapping[str, QueueMeta]] = {}
     DEFAULT_URL: ClassVar[str | None] = None
+
+    def __init_subclass__(
+        cls,
+        *,
+        queues: Mapping[str, QueueMeta] | None = None,
+        default_url: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init_subclass__(**kwargs)
+        _set_class_table(cls, queues, default_url)
 
     def __init__(self, url: str | None = None) -> None:
         self._core = _Core(_resolve_url(url, self.DEFAULT_URL), self.QUEUES)
@@ -374,8 +235,15 @@ class ClientBase:
             q = self._queue_cache[name] = Queue(self, self._core._meta(name))
         return q
 
-    def add(self, queue: str, data: Any, **options: Any) -> JobHandle[Any]:
+    def _add(self, queue: str, data: Any, options: Mapping[str, Any]) -> JobHandle[Any]:
+        """``add`` by queue name, as the generated client's overloads call it."""
+        check_option_names(options, OPTION_NAMES, "add()")
         return self.queue(queue).add(data, **options)
+
+    if not TYPE_CHECKING:  # the generated clients declare typed overloads instead
+
+        def add(self, queue, data, **options):
+            return self._add(queue, data, options)
 
     def close(self) -> None:
         if self._loop is None or self._loop.is_closed():

@@ -14,13 +14,14 @@ from pydantic import TypeAdapter, ValidationError
 from pydantic_core import to_jsonable_python
 
 from qgen.runtime.backends.base import AddOptions
+from qgen.runtime.capabilities import Feature, feature
 from qgen.runtime.config_keys import check_attempts, check_backoff, check_delay, check_priority
-from qgen.runtime.errors import ConfigError, ValidationFailed
+from qgen.runtime.errors import ConfigError, UnsupportedByBackend, ValidationFailed
 from qgen.runtime.json_rule import input_problem, json_problem, needs_input_check
 from qgen.runtime.names import validate_job_id
 
 if TYPE_CHECKING:
-    from qgen.runtime.client import QueueMeta
+    from qgen.runtime.handles import QueueMeta
     from qgen.runtime.wiring import BackoffConfig
 
 
@@ -118,3 +119,29 @@ def add_options(
         backoff=norm_backoff,
         extra=dict(extra or {}),
     )
+
+
+# Backend-specific add options and the capability that honours each.
+BACKEND_OPTIONS: dict[str, tuple[Feature, str]] = {
+    "connection": (Feature.TRANSACTIONAL_ENQUEUE, "add(connection=...): transactional enqueue"),
+    "group": (Feature.MESSAGE_GROUP, "add(group=...): message groups"),
+}
+
+
+def check_backend_options(backend: str, queue: str, **given: Any) -> dict[str, Any]:
+    """The backend-specific options that were given (not None); refuses, before anything is
+    written, one the backend cannot honour (the capability table decides; message groups
+    exist on FIFO queues only, whose names end in ``.fifo``)."""
+    extra = {name: value for name, value in given.items() if value is not None}
+    for name in sorted(extra):
+        feat, what = BACKEND_OPTIONS[name]
+        support = feature(feat, backend)
+        if not support.supported:
+            raise UnsupportedByBackend(backend, f"{what} ({support.note})")
+    group = extra.get("group")
+    if group is not None:
+        if not queue.endswith(".fifo"):
+            raise UnsupportedByBackend(backend, f"add(group=...) on {queue!r}, not a FIFO queue")
+        if not isinstance(group, str) or not 1 <= len(group) <= 128:
+            raise ConfigError(f"group must be a string of 1 to 128 characters, not {group!r}")
+    return extra

@@ -131,7 +131,7 @@ def test_check_fresh_stale_missing_extra(tmp_path: Path) -> None:
     out = out_dir(project)
     assert run_cli(project, "check")[0] == 0
     client = out / "client.py"
-    client.write_text(client.read_text().replace("QUEUES = QUEUES", "QUEUES = {}", 1))
+    client.write_text(client.read_text().replace("queues=QUEUES", "queues={}", 1))
     (out / "workers" / "redis.py").unlink()
     manifest = json.loads((out / "manifest.json").read_text())
     (out / "schemas" / "old.input.json").write_text("{}")
@@ -139,7 +139,7 @@ def test_check_fresh_stale_missing_extra(tmp_path: Path) -> None:
     (out / "manifest.json").write_text(json.dumps(manifest))
     code, stdout, _ = run_cli(project, "check")
     assert code == 1
-    assert "-    QUEUES = {}" in stdout and "+    QUEUES = QUEUES" in stdout
+    assert "queues={}" in stdout and "queues=QUEUES" in stdout
     assert "changed: shop/generated/client.py" in stdout
     assert "missing: shop/generated/workers/redis.py" in stdout
     assert "extra:   shop/generated/schemas/old.input.json" in stdout
@@ -176,3 +176,22 @@ def test_client_does_not_import_user_code(tmp_path: Path) -> None:
 def test_local_state_is_git_ignored(tmp_path: Path) -> None:
     project = build_case("shop", tmp_path)
     assert (project / ".qgen" / ".gitignore").read_text().splitlines()[-1] == "*"
+
+
+def test_files_of_a_build_killed_half_way_are_still_owned(tmp_path: Path) -> None:
+    """New files are written in place, listed in a journal first: a killed build's leftovers
+    (even a half-written JSON file, which has no banner) are qgen's on the next build."""
+    project = copy_case("shop", tmp_path)
+    out = out_dir(project)
+    (out / "schemas").mkdir(parents=True)
+    (out / "schemas" / "payments.input.json").write_text('{"half": ')
+    (out / "schemas" / "gone.input.json").write_text("{")
+    (out / ".qgen-new-files").write_text(
+        json.dumps(["schemas/payments.input.json", "schemas/gone.input.json"])
+    )
+    code, stdout, stderr = run_cli(project, "build")
+    assert code == 0, stdout + stderr
+    assert json.loads((out / "schemas" / "payments.input.json").read_text())["type"] == "object"
+    assert not (out / "schemas" / "gone.input.json").exists()
+    assert not (out / ".qgen-new-files").exists()
+    assert run_cli(project, "check")[0] == 0

@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from qgen.codegen.render import doc_literal, py_literal
+from qgen.codegen.literals import doc_literal, py_literal
 from tests.golden.harness import build_case, out_dir
 
 EVIL = "Evil \"\"\" triple ''' single \\ backslash {{ jinja }} {% if x %} block\nnew line é ☃ 中文"
@@ -20,9 +20,9 @@ PROBE = """
 import inspect, json, typing
 from hostile.generated import client, models
 print(json.dumps({
-    "async_doc": client.AsyncQueueClient.evil.__doc__,
-    "sync_doc": client.QueueClient.evil.__doc__,
-    "quote_doc": client.QueueClient.quote_end.__doc__,
+    "async_doc": inspect.getdoc(client.AsyncQueueClient.evil),
+    "sync_doc": inspect.getdoc(client.QueueClient.evil),
+    "quote_doc": inspect.getdoc(client.QueueClient.quote_end),
     "model_doc": inspect.cleandoc(models.EvilInput.__doc__),
     "field_doc": models.EvilInput.model_fields["text"].description,
     "raw_default": models.EvilInput.model_fields["raw"].default,
@@ -45,7 +45,7 @@ def test_hostile_text_is_data(tmp_path: Path) -> None:
     )
     assert proc.returncode == 0, proc.stderr
     got = json.loads(proc.stdout)
-    expected_doc = f"{EVIL}\n\n{DESCRIPTION}\n\nInput: Payload; output: None."
+    expected_doc = f"{EVIL} (Payload -> None).\n\n{DESCRIPTION}"
     assert got["async_doc"] == got["sync_doc"] == expected_doc
     assert got["quote_doc"].startswith('ends with a quote"')
     assert got["model_doc"] == inspect.cleandoc(MODEL_DOC)
@@ -70,5 +70,8 @@ def test_literal_filters_round_trip() -> None:
     values = [EVIL, DESCRIPTION, "\u2028\x00\r\t", {"k\"'": [1, 2.5, None, True, "{{x}}"]}, ("a",)]
     for value in values:
         assert ast.literal_eval(py_literal(value)) == value
-    for text in (EVIL, DESCRIPTION, "ends with backslash \\", "'"):
-        assert ast.literal_eval(doc_literal(text)).rstrip(".") == text.strip().rstrip(".")
+    texts = [EVIL, DESCRIPTION, "ends with backslash \\", "'", 'q"', "a \n b ", "x\u2028\x0c\r\ty"]
+    for text in texts:
+        assert inspect.cleandoc(ast.literal_eval(doc_literal(text, 4))) == inspect.cleandoc(
+            text.strip()
+        )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from qgen.codegen.render import RenderError, dotted, ident, py_literal
+from qgen.codegen.literals import RenderError, dotted, ident, py_literal
 
 
 @pytest.mark.parametrize("bad", ["has space", "quote'", 'dq"', "class", "1abc", "a-b", ""])

@@ -14,16 +14,19 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from qgen import JobStatus
-from shop.generated.client import JobHandle, QueueClient
+from qgen.runtime.client import JobHandle
+from shop.generated import models
+from shop.generated.client import QueueClient
 
 ROOT = Path(__file__).resolve().parent.parent
 FINISHED = {JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.DISCARDED}
 
 
-def add_jobs(client: QueueClient) -> list[JobHandle[object]]:
-    jobs: list[JobHandle[object]] = []
+def add_jobs(client: QueueClient) -> list[JobHandle[Any]]:
+    jobs: list[JobHandle[Any]] = []
     for i, name in enumerate(["Ada", "Grace", "Linus"], start=1):
         jobs.append(
             client.emails.add({"user_id": i, "email": f"{name.lower()}@example.com", "name": name})
@@ -37,14 +40,14 @@ def add_jobs(client: QueueClient) -> list[JobHandle[object]]:
         client.reports.add({"month": dt.date(2026, 10, 1), "sections": ["sales", "refunds"]})
     )
     # Same job_id twice: one job.
-    ops = {"user_id": 9, "email": "ops@example.com", "name": "Ops"}
+    ops: models.EmailsInputDict = {"user_id": 9, "email": "ops@example.com", "name": "Ops"}
     jobs.append(client.emails.add(ops, job_id="welcome-ops"))
     again = client.emails.add(ops, job_id="welcome-ops")
     assert again.id == "welcome-ops"
     return jobs
 
 
-def show_progress(jobs: list[JobHandle[object]], tty: bool) -> bool:
+def show_progress(jobs: list[JobHandle[Any]], tty: bool) -> bool:
     states = [j.status() for j in jobs]
     done = sum(s in FINISHED for s in states)
     report = jobs[-2].progress()
@@ -58,7 +61,7 @@ def show_progress(jobs: list[JobHandle[object]], tty: bool) -> bool:
     return done == len(jobs)
 
 
-def describe(job: JobHandle[object]) -> tuple[str, ...]:
+def describe(job: JobHandle[Any]) -> tuple[str, ...]:
     info = job.info()
     if info.status is JobStatus.COMPLETED:
         outcome = "no result" if info.result is None else f"{info.result}"

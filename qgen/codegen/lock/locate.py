@@ -17,8 +17,9 @@ from qgen.codegen.lock import LOCK_FILE
 from qgen.codegen.lock.report import QueueChange
 from qgen.codegen.lock.store import queue_line
 from qgen.codegen.scan.expr import Expr, pos
-from qgen.codegen.scan.files import discover, summaries
+from qgen.codegen.scan.files import summaries
 from qgen.codegen.scan.resolve import Index
+from qgen.codegen.scan.sources import discover
 from qgen.codegen.schema import Schema, SchemaBuilder, _def_names
 from qgen.config import Config
 

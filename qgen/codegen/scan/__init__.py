@@ -21,12 +21,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from qgen.codegen.ir import ProjectSpec
-from qgen.codegen.scan import store
-from qgen.codegen.scan.files import discover, inputs_hash, summaries
-from qgen.codegen.scan.functions import FunctionReader
-from qgen.codegen.scan.resolve import Index
-from qgen.codegen.scan.wirings import WiringReader
-from qgen.codegen.schema import SchemaBuilder
 from qgen.diagnostics import Diagnostic, Severity, sort_diagnostics
 
 
@@ -47,21 +41,32 @@ def scan_project(
     cache_dir: Path | None = None,
     jobs: int | None = None,
 ) -> ScanResult:
-    files = discover(root, sources, out_package)
-    digest = inputs_hash(files)
+    # Imported here: the package's light modules (``sources``, ``guards``) must not pull in
+    # libcst for a warm build.
+    from qgen.codegen.scan import store
+    from qgen.codegen.scan.files import inputs_hash, summaries
+    from qgen.codegen.scan.functions import FunctionReader
+    from qgen.codegen.scan.resolve import Index
+    from qgen.codegen.scan.sources import discover_checked
+    from qgen.codegen.scan.wirings import WiringReader
+    from qgen.codegen.schema import SchemaBuilder
+
+    files, file_diags = discover_checked(root, sources, out_package)
+    digest = inputs_hash(files, file_diags)
     hit = store.load(cache_dir, digest, list(sources), out_package)
     if hit is not None:  # nothing changed since the last scan
         project = ProjectSpec(queues=tuple(hit[0]), services=services, out_package=out_package)
         return ScanResult(project, hit[1], digest, 0)
     by_module, parsed = summaries(files, cache_dir, jobs)
-    diags: list[Diagnostic] = []
+    diags: list[Diagnostic] = list(file_diags)
     for summary in by_module.values():
         err = summary["syntax_error"]
         if err is not None:
-            line, col, msg = err
+            line, col, msg, *code = err
+            text = f"not scanned: {msg}" if code else f"syntax error: {msg}"
             diags.append(
                 Diagnostic(
-                    summary["path"], line, col, "QG001", Severity.ERROR, f"syntax error: {msg}"
+                    summary["path"], line, col, code[0] if code else "QG001", Severity.ERROR, text
                 )
             )
     index = Index(by_module, tuple(sources))

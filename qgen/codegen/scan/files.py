@@ -13,67 +13,31 @@ import multiprocessing
 import os
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from qgen.codegen.gcpause import paused_gc
+from qgen.codegen.scan.sources import SourceFile
 from qgen.codegen.scan.store import scanner_fingerprint
 from qgen.codegen.scan.summary import SUMMARY_VERSION, summarize
+from qgen.diagnostics import Diagnostic
 
 CACHE_FILE = "scan-summaries.json"
 _PARALLEL_MIN = 24  # below this many files to parse, a pool costs more than it saves
 
 
-@dataclass(frozen=True, slots=True)
-class SourceFile:
-    path: str  # relative to the root, forward slashes
-    module: str
-    is_pkg: bool
-    content: bytes
-
-    @property
-    def key(self) -> str:
-        # the scanner's own code is part of the key: a changed scanner never reuses old data
-        head = f"{SUMMARY_VERSION}\0{scanner_fingerprint()}\0{self.module}\0{self.is_pkg}\0"
-        h = hashlib.sha256(head.encode())
-        h.update(self.content)
-        return h.hexdigest()
+def cache_key(f: SourceFile) -> str:
+    # the scanner's own code is part of the key: a changed scanner never reuses old data
+    head = f"{SUMMARY_VERSION}\0{scanner_fingerprint()}\0{f.module}\0{f.is_pkg}\0"
+    h = hashlib.sha256(head.encode())
+    h.update(f.content)
+    return h.hexdigest()
 
 
-def discover(root: Path, sources: Sequence[str], out_package: str) -> list[SourceFile]:
-    """Every .py file of the source packages except the output package, sorted by path."""
-    out_dir = root.joinpath(*out_package.split(".")) if out_package else None
-    found: dict[str, SourceFile] = {}
-    for source in sources:
-        base = root.joinpath(*source.split("."))
-        candidates: list[Path] = []
-        if base.is_dir():
-            for dirpath, dirnames, filenames in os.walk(base):
-                here = Path(dirpath)
-                dirnames[:] = sorted(
-                    d
-                    for d in dirnames
-                    if not d.startswith(".")
-                    and d != "__pycache__"
-                    and (out_dir is None or here / d != out_dir)
-                )
-                candidates.extend(here / f for f in filenames if f.endswith(".py"))
-        elif base.with_suffix(".py").is_file():
-            candidates.append(base.with_suffix(".py"))
-        for file in candidates:
-            rel = file.relative_to(root).as_posix()
-            parts = rel[:-3].split("/")
-            is_pkg = parts[-1] == "__init__"
-            if is_pkg:
-                parts = parts[:-1]
-            if not all(p.isidentifier() for p in parts):
-                continue  # not importable as a module
-            found[rel] = SourceFile(rel, ".".join(parts), is_pkg, file.read_bytes())
-    return [found[k] for k in sorted(found)]
-
-
-def inputs_hash(files: Sequence[SourceFile]) -> str:
+def inputs_hash(files: Sequence[SourceFile], problems: Sequence[Diagnostic] = ()) -> str:
     h = hashlib.sha256()
+    for d in problems:  # a FIFO or an oversized file appearing changes the result too
+        h.update(d.format().encode() + b"\0")
     for f in files:
         h.update(f.path.encode())
         h.update(b"\0")
@@ -82,7 +46,8 @@ def inputs_hash(files: Sequence[SourceFile]) -> str:
 
 
 def _summarize_chunk(chunk: list[tuple[bytes, str, str, bool]]) -> list[dict[str, Any]]:
-    return [summarize(*item) for item in chunk]
+    with paused_gc():
+        return [summarize(*item) for item in chunk]
 
 
 def summaries(
@@ -93,7 +58,7 @@ def summaries(
     result: dict[str, dict[str, Any]] = {}
     todo: list[SourceFile] = []
     for f in files:
-        hit = cache.get(f.key)
+        hit = cache.get(cache_key(f))
         if hit is not None and hit.get("v") == SUMMARY_VERSION:
             result[f.path] = hit
         else:
@@ -107,7 +72,7 @@ def summaries(
     for f, summary in zip(todo, done, strict=True):
         result[f.path] = summary
     if cache_dir is not None and (todo or len(cache) != len(files)):
-        _save_cache(cache_dir, {f.key: result[f.path] for f in files})
+        _save_cache(cache_dir, {cache_key(f): result[f.path] for f in files})
     by_module: dict[str, dict[str, Any]] = {}
     for f in sorted(files, key=lambda f: (not f.is_pkg, f.path)):
         by_module.setdefault(f.module, result[f.path])  # as in Python: a package wins
@@ -121,8 +86,8 @@ def _parallel(items: list[tuple[bytes, str, str, bool]], workers: int) -> list[d
     chunks = [items[i::n_chunks] for i in range(n_chunks)]
     methods = multiprocessing.get_all_start_methods()
     ctx = multiprocessing.get_context("fork" if "fork" in methods else None)
-    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
-        results = list(pool.map(_summarize_chunk, chunks))
+    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool, paused_gc():
+        results = list(pool.map(_summarize_chunk, chunks))  # unpickling: no collector runs
     out: list[dict[str, Any]] = [{}] * len(items)
     for i, chunk_result in enumerate(results):
         for j, summary in enumerate(chunk_result):

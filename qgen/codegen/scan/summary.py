@@ -11,15 +11,14 @@ for the nodes we keep; libcst's PositionProvider costs more than the parse itsel
 
 from __future__ import annotations
 
-import ast
-import itertools
 from typing import Any
 
 import libcst as cst
 
+from qgen.codegen.scan.guards import complexity_error, python_syntax_error, too_deep
 from qgen.codegen.scan.positions import PosState
 
-SUMMARY_VERSION = 6
+SUMMARY_VERSION = 7
 
 Pos = list[int]  # [line, col], both 1-based
 Expr = list[Any]  # see qgen.codegen.scan.expr
@@ -314,30 +313,6 @@ def _name(node: cst.BaseExpression) -> str:
     return node.value if isinstance(node, cst.Name) else _dotted(node)
 
 
-_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"([{}])")
-_DEPTH = {ord("("): 1, ord("["): 1, ord("{"): 1, ord(")"): -1, ord("]"): -1, ord("}"): -1}
-
-
-def _too_deep(source: bytes, limit: int = 150) -> bool:
-    """Whether brackets (counted anywhere, strings included) nest deeper than ``limit``."""
-    only = source.translate(None, _NOT_BRACKETS)
-    if len(only) <= limit:
-        return False
-    return max(itertools.accumulate(_DEPTH[b] for b in only)) > limit
-
-
-def _python_syntax_error(source: bytes) -> list[Any] | None:
-    """Python's own message and position for a file libcst rejects (libcst's positions are
-    often a line off). Only parses; nothing is compiled to bytecode or run."""
-    try:
-        ast.parse(source)
-    except SyntaxError as exc:
-        return [exc.lineno or 1, exc.offset or 1, exc.msg]
-    except ValueError as exc:  # null bytes
-        return [1, 1, str(exc)]
-    return None
-
-
 def summarize(source: bytes, modname: str, path: str, is_pkg: bool) -> dict[str, Any]:
     """Summary of one file; a syntax error gives a summary with ``syntax_error`` set."""
     out: dict[str, Any] = {
@@ -351,24 +326,23 @@ def summarize(source: bytes, modname: str, path: str, is_pkg: bool) -> dict[str,
         "stars": [],
         "wirings": [],
     }
-    if _too_deep(source):
-        # CPython refuses more than 200 nested brackets, and libcst's native parser can crash
-        # the process on such input: let Python judge the file first.
-        err = _python_syntax_error(source)
-        if err is not None:
-            out["syntax_error"] = err
-            return out
+    # CPython refuses more than 200 nested brackets, and libcst's native parser can crash the
+    # process on such input: let Python judge the file first; long chains are refused too.
+    err = python_syntax_error(source) if too_deep(source) else complexity_error(source)
+    if err is not None:
+        out["syntax_error"] = err
+        return out
     try:
         module = cst.parse_module(source)
     except cst.ParserSyntaxError as exc:
-        out["syntax_error"] = _python_syntax_error(source) or [
+        out["syntax_error"] = python_syntax_error(source) or [
             exc.raw_line,
             exc.raw_column + 1,
             exc.message.strip().splitlines()[0] if exc.message.strip() else "invalid syntax",
         ]
         return out
     except Exception as exc:  # e.g. an undecodable file
-        out["syntax_error"] = _python_syntax_error(source) or [1, 1, f"cannot parse: {exc}"]
+        out["syntax_error"] = python_syntax_error(source) or [1, 1, f"cannot parse: {exc}"]
         return out
     s = _Summarizer(module, modname, is_pkg)
     try:

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from qgen.codegen.client_names import client_accessor
 from qgen.codegen.ir import QueueSpec, SourceLocation
 from qgen.codegen.scan.expr import Expr, NotLiteral, kwarg_pos, literal, pos, text
 from qgen.codegen.scan.functions import FunctionReader
 from qgen.codegen.scan.resolve import Index
 from qgen.diagnostics import Diagnostic, Severity
 from qgen.runtime.config_keys import check_value
-from qgen.runtime.names import QUEUE_NAME_PATTERN, accessor_for, is_valid_queue_name
+from qgen.runtime.names import QUEUE_NAME_PATTERN, is_valid_queue_name
 
 WIRE = ("ext", "qgen.wire_queue_worker")
 CONFIG_CALL = ("ext", "qgen.QueueWorkerConfig")
@@ -50,7 +51,7 @@ class WiringReader:
             clash = False
             if isinstance(name, str) and is_valid_queue_name(name):
                 qpos = kwarg_pos(call, "queue")
-                accessor = accessor_for(name)
+                accessor = client_accessor(name)
                 if name in seen:
                     self.err(
                         module, qpos, "QG102", f"queue {name!r} is already wired at {seen[name]}"
@@ -103,7 +104,7 @@ class WiringReader:
         line, col = pos(call)
         return QueueSpec(
             name=name,
-            accessor=accessor_for(name),
+            accessor=client_accessor(name),
             function=func,
             config=config,
             middleware=middleware,

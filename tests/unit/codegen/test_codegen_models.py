@@ -1,13 +1,19 @@
-"""Merging every queue's schemas into one namespace for datamodel-code-generator."""
+"""Merging every queue's schemas into one namespace named as the user named the types, and the
+models module qgen writes from it (datamodel-code-generator only for shapes qgen does not
+write)."""
 
 from __future__ import annotations
 
 import importlib.util
 import sys
+import typing
+from collections.abc import Iterator
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
-from pydantic import TypeAdapter
+import pytest
+from pydantic import TypeAdapter, ValidationError
 
 from qgen.codegen import models
 from qgen.codegen.ir import FunctionSpec, QueueSpec, SourceLocation
@@ -38,28 +44,23 @@ def _model(title: str, props: dict[str, Any], defs: dict[str, Any] | None = None
 
 ADDR_A = {"title": "Address", "type": "object", "properties": {"street": {"type": "string"}}}
 ADDR_B = {"title": "Address", "type": "object", "properties": {"lat": {"type": "number"}}}
+ORDER = _model("Order", {"to": {"$ref": "#/$defs/Address"}}, {"Address": ADDR_A})
 
 
-def test_stable_names_and_collisions() -> None:
-    q1 = _queue(
-        "a-1",
-        _model("Order", {"to": {"$ref": "#/$defs/Address"}}, {"Address": ADDR_A}),
-        {"type": "integer"},
-    )
+def test_one_definition_per_user_type_with_per_queue_aliases() -> None:
+    q1 = _queue("a-1", ORDER, {"type": "integer"})
     q2 = _queue(
         "b.2", _model("Ping", {"at": {"$ref": "#/$defs/Address"}}, {"Address": ADDR_B}), None
     )
-    q3 = _queue("c", _model("Pong", {"at": {"$ref": "#/$defs/Address"}}, {"Address": ADDR_A}), None)
+    q3 = _queue("c", ORDER, None)  # the same type as a-1: shared
     combined = models.combine([q1, q2, q3])
-    assert combined.names["a-1"] == models.QueueModelNames("A1Input", "A1Output")
-    assert combined.names["b.2"] == models.QueueModelNames("B2Input", None)
-    # first queue keeps the name; a different Address is renamed (made-up titles dropped)
+    assert combined.names["a-1"] == models.QueueModelNames(
+        "A1Input", "A1Output", "Order", "A1Output"
+    )
+    assert combined.names["c"] == models.QueueModelNames("CInput", None, "Order", None)
+    assert set(combined.defs) == {"Order", "Address", "A1Output", "Ping", "Address2"}
     assert combined.defs["Address"] == {k: v for k, v in ADDR_A.items() if k != "title"}
-    assert combined.defs["Address2"] == {k: v for k, v in ADDR_B.items() if k != "title"}
-    assert combined.defs["B2Input"]["properties"]["at"] == {"$ref": "#/$defs/Address2"}
-    assert combined.defs["CInput"]["properties"]["at"] == {"$ref": "#/$defs/Address"}  # shared
-    assert combined.defs["A1Output"] == {"type": "integer"}
-    assert combined.sugar == {"Order": "A1Input", "Ping": "B2Input", "Pong": "CInput"}
+    assert combined.defs["Ping"]["properties"]["at"] == {"$ref": "#/$defs/Address2"}
 
 
 def test_made_up_titles_are_dropped_and_user_titles_kept() -> None:
@@ -73,30 +74,29 @@ def test_made_up_titles_are_dropped_and_user_titles_kept() -> None:
         {"Sub": {"title": "Sub", "type": "object", "properties": {"v": {"title": "V"}}}},
     )
     combined = models.combine([_queue("q", schema, None)])
-    assert combined.defs["QInput"]["properties"] == {
+    assert combined.defs["Order"]["properties"] == {
         "order_id": {"type": "string"},
         "x": {"title": "A nice title", "type": "string"},
         "n": {"anyOf": [{"$ref": "#/$defs/Sub"}, {"type": "null"}]},
     }
     assert combined.defs["Sub"] == {"type": "object", "properties": {"v": {}}}
-    assert combined.sugar == {"Order": "QInput"}
 
 
-def test_recursive_root_is_renamed_to_the_stable_name() -> None:
+def test_recursive_root_keeps_the_users_name() -> None:
     node = {
         "title": "Node",
         "type": "object",
         "properties": {"kids": {"type": "array", "items": {"$ref": "#/$defs/Node"}}},
     }
-    q = _queue("tree", {"$ref": "#/$defs/Node", "$defs": {"Node": node}}, None)
-    combined = models.combine([q])
-    assert set(combined.defs) == {"TreeInput"}
-    assert combined.defs["TreeInput"]["properties"]["kids"]["items"] == {
-        "$ref": "#/$defs/TreeInput"
-    }
+    combined = models.combine(
+        [_queue("tree", {"$ref": "#/$defs/Node", "$defs": {"Node": node}}, None)]
+    )
+    assert set(combined.defs) == {"Node"}
+    assert combined.defs["Node"]["properties"]["kids"]["items"] == {"$ref": "#/$defs/Node"}
+    assert combined.names["tree"].input_def == "Node"
 
 
-def test_user_names_never_take_stable_or_reserved_names() -> None:
+def test_user_names_never_take_queue_aliases_or_reserved_names() -> None:
     q = _queue(
         "pay",
         _model(
@@ -107,66 +107,74 @@ def test_user_names_never_take_stable_or_reserved_names() -> None:
         None,
     )
     combined = models.combine([q])
-    assert "PayInput2" in combined.defs and "FieldModel" in combined.defs
-    assert combined.defs["PayInput"]["properties"]["b"] == {"$ref": "#/$defs/FieldModel"}
+    assert "PayInput" not in combined.defs and "Field" not in combined.defs
+    assert combined.defs["X"]["properties"]["b"]["$ref"] in ("#/$defs/Field2", "#/$defs/Address")
 
 
-def test_render_models_generates_each_stable_class(tmp_path: Path) -> None:
-    q1 = _queue(
-        "a",
-        _model("Order", {"to": {"$ref": "#/$defs/Address"}}, {"Address": ADDR_A}),
-        {"type": "array", "items": {"type": "integer"}},
-    )
-    q2 = _queue("b", _model("Ping", {"at": {"$ref": "#/$defs/Address"}}, {"Address": ADDR_B}), None)
-    path = tmp_path / "qgen_unit_models.py"
-    path.write_text(models.render_models(models.combine([q1, q2]), "# banner"), encoding="utf-8")
-    spec = importlib.util.spec_from_file_location("qgen_unit_models", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["qgen_unit_models"] = module
-    try:
+@pytest.fixture
+def load(tmp_path: Path) -> Iterator[Any]:
+    loaded: list[str] = []
+
+    def _load(text: str) -> ModuleType:
+        name = f"qgen_unit_models_{len(loaded)}"
+        path = tmp_path / f"{name}.py"
+        path.write_text(text, encoding="utf-8")
+        spec = importlib.util.spec_from_file_location(name, path)
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        loaded.append(name)
         spec.loader.exec_module(module)
-        assert module.AInput(to={"street": "x"}).to.street == "x"
-        assert module.BInput(at={"lat": 1.5}).at.lat == 1.5
-        assert module.Order is module.AInput
-        assert TypeAdapter(module.AOutput).validate_python([1, "2"]) == [1, 2]
-    finally:
-        del sys.modules["qgen_unit_models"]
+        return module
+
+    yield _load
+    for name in loaded:
+        sys.modules.pop(name, None)
 
 
-def test_groups_are_closed_and_cached(tmp_path: Path) -> None:
-    queues = [
-        _queue(
-            f"q{i}", _model(f"M{i}", {"a": {"$ref": "#/$defs/Address"}}, {"Address": ADDR_A}), None
-        )
-        for i in range(models.GROUP_SIZE + 5)
-    ]
-    combined = models.combine(queues)
-    groups = models._groups(combined)
-    assert len(groups) == 2
-    for group in groups:
-        assert "Address" in group["$defs"]
-    first = models.render_models(combined, "# b", tmp_path)
-    assert len(list(tmp_path.glob("*.py.txt"))) == 2
-    assert models.render_models(combined, "# b", tmp_path) == first
+def test_rendered_models_validate_and_twins_mirror_the_schema(load: Any) -> None:
+    pet = _model(
+        "Pet",
+        {
+            "from": {"type": "string"},
+            "born": {"type": "string", "format": "date", "default": "2020-01-01"},
+            "tags": {"type": "array", "items": {"type": "string"}},
+            "kind": {"enum": ["cat", "dog"], "type": "string"},
+            "home": {"$ref": "#/$defs/Address"},
+        },
+        {"Address": ADDR_A},
+    )
+    pet["required"] = ["from", "home"]
+    q1 = _queue("pets", pet, {"type": "array", "items": {"type": "integer"}})
+    module_text = models.render_models(models.combine([q1]), "# banner")
+    assert module_text.queues["pets"] == models.QueueTypes(
+        "PetsInput", "PetsInputDict", "PetsOutput", "PetsData"
+    )
+    mod = load(module_text.text)
+    assert mod.PetsInput is mod.Pet and mod.PetsInputDict is mod.PetDict
+    pet_obj = mod.Pet.model_validate({"from": "x", "home": {"street": "s"}})
+    dumped = mod.Pet.__pydantic_validator__.validate_python({"from": "x", "home": {"street": "s"}})
+    assert pet_obj.home.street == "s" and dumped.model_dump(by_alias=True, exclude_unset=True) == {
+        "from": "x",
+        "home": {"street": "s"},
+    }
+    with pytest.raises(ValidationError):
+        mod.Pet.model_validate(
+            {"from": "x", "home": {"street": "s"}, "tags": None}
+        )  # absent, not null
+    with pytest.raises(ValidationError):
+        mod.Pet.model_validate({"from": "x", "home": {"street": "s"}, "kind": "cow"})
+    hints = mod.PetDict.__annotations__
+    assert set(hints) == {"from", "born", "tags", "kind", "home"}
+    assert mod.PetDict.__required_keys__ == frozenset({"from", "home"})
+    assert TypeAdapter(mod.PetsOutput).validate_python([1, "2"]) == [1, 2]
 
 
-def test_cache_keeps_only_groups_in_use(tmp_path: Path) -> None:
-    def project(extra: str) -> models.CombinedSchema:
-        return models.combine(
-            [
-                _queue(
-                    f"q{i:03d}",
-                    _model(f"M{i}", {extra if i == 0 else "a": {"type": "integer"}}),
-                    None,
-                )
-                for i in range(models.GROUP_SIZE + 1)
-            ]
-        )
-
-    models.render_models(project("a"), "# b", tmp_path)
-    before = sorted(tmp_path.glob("*.py.txt"))
-    models.render_models(project("changed"), "# b", tmp_path)
-    after = sorted(tmp_path.glob("*.py.txt"))
-    assert len(before) == len(after) == 2
-    assert len(set(before) & set(after)) == 1  # the untouched group was reused
+def test_shapes_qgen_does_not_write_go_to_datamodel_code_generator(load: Any) -> None:
+    odd = _model("Odd", {"m": {"type": "object", "patternProperties": {"^a": {"type": "integer"}}}})
+    combined = models.combine([_queue("odd", odd, None), _queue("fine", ORDER, None)])
+    module_text = models.render_models(combined, "# banner")
+    mod = load(module_text.text)
+    assert mod.Odd.model_validate({"m": {"a": 1}}).m == {"a": 1}
+    assert typing.get_origin(mod.OddDict.__value__) is dict  # a loose twin
+    assert mod.Order.model_validate({"to": {"street": "x"}}).to.street == "x"

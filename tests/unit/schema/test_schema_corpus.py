@@ -18,8 +18,9 @@ from typing import Any
 import pytest
 from pydantic import TypeAdapter
 
-from qgen.codegen.scan.files import discover, summaries
+from qgen.codegen.scan.files import summaries
 from qgen.codegen.scan.resolve import Index
+from qgen.codegen.scan.sources import discover
 from qgen.codegen.schema import SchemaBuilder
 
 ROOT = Path(__file__).resolve().parents[3]

@@ -1,0 +1,1 @@
+"""The dashboard tests' project: built into a temporary folder by the tests (`qgen build`)."""

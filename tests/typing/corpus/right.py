@@ -1,0 +1,88 @@
+"""Correct usages of a generated client: both checkers must find no error here."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import psycopg
+from typo.generated import models
+from typo.generated.client import AsyncQueueClient, QueueClient
+
+BASE: models.OrderDict = {"order_id": "o1", "from": "a", "total": {"amount": 5}}
+
+
+def dict_payload(client: QueueClient) -> models.Receipt:
+    return client.orders.add({"order_id": "o1", "from": "a", "total": {"amount": 5}}).result()
+
+
+def model_payload(client: QueueClient) -> str:
+    order = models.Order.model_validate(BASE)
+    return client.orders.add(order).result(timeout=1).order_id
+
+
+def every_field(client: QueueClient) -> None:
+    client.orders.add(
+        {
+            **BASE,
+            "message-id": None,
+            "color": "green",
+            "mode": "slow",
+            "ship_to": {"street": "s", "city": "c", "zip_code": None},
+            "lines": [{"sku": "a", "qty": 1}, {"sku": "b", "qty": 2, "note": "n"}],
+            "tags": ["x", "y"],
+            "code": "c-1",
+            "when": dt.date(2024, 1, 31),
+        }
+    )
+    client.orders.add({**BASE, "when": "2024-01-31", "tags": {"z"}, "code": 3})
+
+
+def by_name_with_options(client: QueueClient) -> models.OrdersOutput:
+    handle = client.add(
+        "orders",
+        BASE,
+        job_id="o1",
+        delay=dt.timedelta(seconds=5),
+        priority=3,
+        attempts=2,
+        backoff={"type": "fixed", "delay": 10, "max_delay": 100, "jitter": 0.5},
+    )
+    return handle.result()
+
+
+def recursive(client: QueueClient) -> int:
+    tree: models.TreesInputDict = {"name": "a", "children": [{"name": "b", "children": []}]}
+    return client.trees.add(tree).result() + client.add("trees", models.Node(name="c")).result()
+
+
+def plain_types(client: QueueClient) -> str:
+    nothing: None = client.pings.add([1, 2]).result()
+    print(nothing)
+    return client.colors.add("red").result()
+
+
+def dataclass_and_typeddict(client: QueueClient) -> int:
+    client.lines.add({"sku": "a", "qty": 1, "note": "n"})
+    return client.moneys.add({"amount": 1}).result().amount
+
+
+def many(client: QueueClient) -> list[str]:
+    handles = client.orders.add_many([BASE, models.Order.model_validate(BASE)], delay=1, attempts=3)
+    return [h.id for h in handles]
+
+
+def handles_from_get(client: QueueClient) -> int:
+    return client.orders.get("o1").result(timeout=5).total
+
+
+def in_a_transaction(client: QueueClient, conn: psycopg.Connection[Any]) -> None:
+    client.orders.add(BASE, connection=conn)
+    client.add("orders", BASE, connection=conn, job_id="o2")
+
+
+async def asynchronous(client: AsyncQueueClient) -> models.Receipt:
+    handle = await client.orders.add(BASE, priority=1)
+    again = await client.add("orders", BASE)
+    print(await again.status(), await handle.progress())
+    return await client.orders.get(handle.id).result()
