@@ -222,6 +222,10 @@ class PostgresConsumer:
             if lp.leased:
                 self._take_in(lp)
                 return
+            if self.stopping and not lp.held:
+                # Nothing left to finish: the stop's wake-up may have been cleared above (it
+                # came while this loop was connecting), so idling now would never end.
+                return
             await self._idle(lp, want, now)
             return
         lp.finished = []

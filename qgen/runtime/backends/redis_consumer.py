@@ -22,7 +22,9 @@ from typing import TYPE_CHECKING, Any
 from qgen.runtime.backends.base import (
     Delivery,
     ErrorInfo,
+    Failed,
     Handler,
+    Outcome,
     QueueSettings,
     Retry,
 )
@@ -87,6 +89,7 @@ class QueueLoop:
         self.max_stalled = int(cfg.get("max_stalled_count", 1))
         self.name: str | None = cfg.get("name")
         self.default_attempts = int(cfg.get("attempts", 3))
+        self.dead_letter: str | None = cfg.get("dead_letter")
         self.outcomes = Outcomes(
             consumer.backend,
             self.keys,
@@ -272,13 +275,7 @@ class QueueLoop:
             backoff=backoff,
             report_progress=ProgressReport(self.batcher, self.keys, job_id).report,
         )
-        try:
-            outcome = await self.consumer.handle(delivery)
-        except asyncio.CancelledError:
-            raise  # stop() gives the job back
-        except Exception as exc:  # the runner never raises for job errors; be safe anyway
-            log.exception("handler crashed", extra={"queue": self.queue, "job_id": job_id})
-            outcome = Retry(ErrorInfo(type(exc).__name__, str(exc)), 1.0)
+        outcome = await self._outcome(delivery, fields.get("defa"))
         calls = self.outcomes.calls(
             delivery, fields, opts, outcome, token, fetch_opts, self.stopping
         )
@@ -334,6 +331,20 @@ class QueueLoop:
                 extra={"queue": self.queue, "job_id": job_id},
             )
             return None
+
+    async def _outcome(self, delivery: Delivery, deferred_failure: Any) -> Outcome:
+        if deferred_failure:
+            # BullMQ's stalled check marks a job that stalled more than max_stalled_count times
+            # ("defa") and puts it back; the worker that takes it fails it without running it.
+            return Failed(ErrorInfo("JobStalled", str(deferred_failure)), self.dead_letter)
+        try:
+            return await self.consumer.handle(delivery)
+        except asyncio.CancelledError:
+            raise  # stop() gives the job back
+        except Exception as exc:  # the runner never raises for job errors; be safe anyway
+            extra = {"queue": self.queue, "job_id": delivery.job_id}
+            log.exception("handler crashed", extra=extra)
+            return Retry(ErrorInfo(type(exc).__name__, str(exc)), 1.0)
 
     # -- idle waiting, locks, stalled jobs ---------------------------------------------------
 
