@@ -1,20 +1,52 @@
-"""Shared test set-up: import paths for the test apps, and logging with queue/job id."""
+"""Shared test set-up: the checkout under test first on every import path, logging with queue
+and job id, and a run in which no test passed counted as a failure.
+
+The import path is set before anything imports ``qgen``: a virtualenv may hold another copy
+(an editable install of another clone), and the tests must exercise this one. Subprocesses
+inherit it through ``PYTHONPATH``.
+"""
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
-from qgen.runtime import logs
+import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 TESTS = ROOT / "tests"
-CONTRACT = TESTS / "contract"
 
-# ``support.<backend>`` (URL providers) and the contract suite's app package (``contract_app``),
-# which in-process workers import here and worker subprocesses get through PYTHONPATH.
-for path in (str(ROOT), str(TESTS), str(CONTRACT)):
-    if path not in sys.path:
-        sys.path.insert(0, path)
+# The repo root (``qgen``, ``tests.*``) and tests/ (``support.<backend>``, the URL providers).
+for _path in (str(TESTS), str(ROOT)):
+    if _path in sys.path:
+        sys.path.remove(_path)
+    sys.path.insert(0, _path)
+os.environ["PYTHONPATH"] = os.pathsep.join(
+    [str(ROOT), *(p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p)]
+)
+
+import qgen  # noqa: E402
+from qgen.runtime import logs  # noqa: E402
+
+if not Path(qgen.__file__).resolve().is_relative_to(ROOT):
+    raise RuntimeError(
+        f"tests of {ROOT} imported qgen from {qgen.__file__}: another copy was imported first"
+    )
 
 logs.install()
+
+
+_PASSED: list[str] = []
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if report.when == "call" and report.passed:
+        _PASSED.append(report.nodeid)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """A green run must have run something: all skipped, or nothing collected, fails."""
+    if exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.NO_TESTS_COLLECTED) and not _PASSED:
+        print("\nno test passed (all skipped, or none ran): failing", file=sys.stderr)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED

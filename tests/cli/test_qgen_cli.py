@@ -5,10 +5,8 @@ from __future__ import annotations
 
 import io
 import json
-import secrets
 from pathlib import Path
 
-import psycopg
 import pytest
 
 from qgen.cli import main
@@ -131,8 +129,10 @@ def test_migrate_needs_a_url(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_migrate_postgres() -> None:
-    schema = f"qgen_cli_{secrets.token_hex(4)}"
-    url = f"postgresql://postgres@127.0.0.1:5432/test?schema={schema}"
+    from tests.support.postgres import SERVER, drop_schema, new_schema
+
+    schema = new_schema()
+    url = f"{SERVER}?schema={schema}"
     try:
         code, out, err = _run("migrate", "--url", url)
         assert code == 0, err
@@ -140,8 +140,7 @@ def test_migrate_postgres() -> None:
         code, out, _ = _run("migrate", "--url", url)
         assert code == 0 and out == "qgen: database schema is up to date\n"
     finally:
-        with psycopg.connect("postgresql://postgres@127.0.0.1:5432/test", autocommit=True) as c:
-            c.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+        drop_schema(schema)
 
 
 def test_sqs_create_queues(tmp_path: Path) -> None:

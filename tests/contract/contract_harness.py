@@ -1,29 +1,48 @@
-"""Helpers of the contract suite: in-process workers, subprocess workers, polling."""
+"""Helpers of the contract suite: the generated client, in-process and subprocess workers run
+from the generated build, waiting on conditions, and settling a queue.
+
+Timing rule: assert order and causality, never speed. Lower bounds on a wait are causal (a
+retry cannot start before its backoff) and stay exact; upper bounds only catch a delay that is
+far too long (a lost cap), so they get ``SLACK`` seconds, far above any scheduling hiccup.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib
 import math
-import os
 import subprocess
-import sys
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from contract_app.client import AsyncQueueClient
+from support import contract_project
+from support.sqs import messages_left
 
-from qgen.runtime import capabilities
+from qgen.runtime import capabilities, wiring
 from qgen.runtime.capabilities import Feature
+from qgen.runtime.manifest import Manifest, load_manifest
 from qgen.runtime.worker import run_worker
 
 T = TypeVar("T")
-ROOT = Path(__file__).resolve().parents[2]
-WIRING = "contract_app.wiring"
-SERVICES = "contract_app.services:create_services"
+PROJECT = contract_project.PROJECT
+SLACK = 2.5  # seconds an upper bound on a wait allows beyond the wait itself
+
+
+def generated_client() -> Any:
+    """The ``client`` module ``qgen build`` generated for the contract project."""
+    from contract_app.generated import client
+
+    return client
+
+
+def generated_models() -> Any:
+    from contract_app.generated import models
+
+    return models
 
 
 @dataclass(frozen=True)
@@ -35,6 +54,9 @@ class BackendCase:
     def supports(self, feature: Feature) -> bool:
         return capabilities.supports(feature, self.name)
 
+    def supports_key(self, key: str) -> bool:
+        return capabilities.config_support(key, self.name).supported
+
     def require(self, *features: Feature) -> None:
         import pytest
 
@@ -43,60 +65,93 @@ class BackendCase:
             if not support.supported:
                 pytest.skip(f"{self.name} does not support {feat.value}: {support.note}")
 
-    def client(self) -> AsyncQueueClient:
-        return AsyncQueueClient(self.url)
+    def client(self) -> Any:
+        """The generated ``AsyncQueueClient`` on this backend."""
+        return generated_client().AsyncQueueClient.from_url(self.url)
+
+    def sync_client(self) -> Any:
+        """The generated blocking ``QueueClient`` on this backend."""
+        return generated_client().QueueClient.from_url(self.url)
 
     @property
-    def time_slack(self) -> float:
-        """Extra seconds allowed on timings: backends that round delays to whole seconds get
-        about a second more (read from the capability table)."""
-        return 0.4 if self.supports(Feature.SUBSECOND_DELAY) else 1.6
+    def whole_seconds(self) -> bool:
+        """Delays and backoffs rounded up to whole seconds (SQS)."""
+        return not self.supports(Feature.SUBSECOND_DELAY)
 
-    def latest_start(self, delay: float) -> float:
-        """Latest acceptable wait for a ``delay`` s delay or backoff: whole-second backends may
-        round it up to the next second, then take up to ``time_slack`` more."""
-        rounded = delay if self.supports(Feature.SUBSECOND_DELAY) else math.ceil(delay)
-        return rounded + self.time_slack
+    def earliest(self, delay: float) -> float:
+        """The shortest wait a ``delay`` s delay or backoff may be observed as: causal, so
+        exact up to clock granularity (whole-second backends round up, never down)."""
+        return delay - 0.05
 
-    def earliest_start(self, delay: float) -> float:
-        """Earliest acceptable wait: whole-second backends may also round down."""
-        if self.supports(Feature.SUBSECOND_DELAY):
-            return delay - 0.05
-        return math.floor(delay) - 0.05
+    def latest(self, delay: float) -> float:
+        """The longest acceptable wait: the delay (rounded up to whole seconds where the backend
+        does) plus ``SLACK``."""
+        return (math.ceil(delay) if self.whole_seconds else delay) + SLACK
+
+
+@contextlib.contextmanager
+def project_wiring_only(manifest: Manifest) -> Iterator[None]:
+    """The wiring registry as a fresh worker process of the project sees it: other test modules
+    of this session wire queues of their own, which the manifest check would refuse."""
+    for module in manifest.wiring_modules:
+        importlib.import_module(module)  # registered once per process, at first import
+    saved = dict(wiring._REGISTRY)
+    for name in set(saved) - set(manifest.queues):
+        del wiring._REGISTRY[name]
+    try:
+        yield
+    finally:
+        added = dict(wiring._REGISTRY)
+        wiring._REGISTRY.clear()
+        wiring._REGISTRY.update({**saved, **added})
 
 
 @contextlib.asynccontextmanager
 async def worker(
     case: BackendCase, queues: Sequence[str], *, grace: float = 5.0
 ) -> AsyncIterator[asyncio.Task[None]]:
-    """A worker running in this process until the block ends."""
+    """A worker in this process until the block ends, started from the generated manifest as
+    the generated worker module starts it (the manifest is checked against the wiring)."""
+    manifest = load_manifest(contract_project.MANIFEST)
+    with project_wiring_only(manifest):
+        async with _worker_task(case, manifest, queues, grace) as task:
+            yield task
+
+
+@contextlib.asynccontextmanager
+async def _worker_task(
+    case: BackendCase, manifest: Manifest, queues: Sequence[str], grace: float
+) -> AsyncIterator[asyncio.Task[None]]:
     stop = asyncio.Event()
     task = asyncio.create_task(
         run_worker(
             case.url,
-            wiring_modules=[WIRING],
-            services=SERVICES,
+            wiring_modules=manifest.wiring_modules,
+            services=manifest.services,
             queues=list(queues),
             grace=grace,
             stop=stop,
+            manifest=manifest,
+            backend=case.name,
         )
     )
     try:
         yield task
     finally:
         stop.set()
-        await asyncio.wait_for(task, 30)
+        await asyncio.wait_for(task, 60)
 
 
 async def eventually(
     probe: Callable[[], Awaitable[T]],
     ok: Callable[[T], bool],
     *,
-    timeout: float = 10.0,
+    timeout: float = 30.0,
     what: str = "condition",
     worker_task: asyncio.Task[None] | None = None,
 ) -> T:
-    """Poll ``probe`` until ``ok``; fail with the last value after ``timeout`` s."""
+    """Poll ``probe`` until ``ok``; fail with the last value after ``timeout`` s (a deadline
+    for a hung test, not a speed requirement)."""
     deadline = time.monotonic() + timeout
     value = await probe()
     while not ok(value):
@@ -110,43 +165,65 @@ async def eventually(
     return value
 
 
+async def settled(
+    case: BackendCase,
+    queue: str,
+    handles: Iterable[Any],
+    *,
+    worker_task: asyncio.Task[None] | None = None,
+    timeout: float = 30.0,
+) -> None:
+    """Wait until the jobs can never run again: every job in a final state where the backend
+    reports status, else (SQS) no message of the queue left, visible, in flight or delayed.
+    After this, "no further attempt" is a fact, not a guess after a sleep."""
+    if case.supports(Feature.STATUS):
+        for handle in handles:
+            await eventually(
+                handle.status,
+                lambda s: s.finished,
+                worker_task=worker_task,
+                timeout=timeout,
+                what=f"job {handle.id} to finish",
+            )
+        return
+    await eventually(
+        lambda: asyncio.to_thread(messages_left, case.url, queue),
+        lambda n: n == 0,
+        worker_task=worker_task,
+        timeout=timeout,
+        what=f"queue {queue} to be empty",
+    )
+
+
 def worker_process(
     case: BackendCase,
     queues: Sequence[str],
     *,
     grace: float = 10.0,
     extra_env: dict[str, str] | None = None,
+    stdout: Any = subprocess.PIPE,
 ) -> subprocess.Popen[bytes]:
-    """``python -m qgen.runtime.worker`` for the contract app, as a separate process."""
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(
-        [str(ROOT), str(ROOT / "tests" / "contract"), env.get("PYTHONPATH", "")]
+    """The generated worker module for this backend (``python -m
+    contract_app.generated.workers.<backend>``), as a separate process."""
+    cmd = contract_project.worker_command(
+        case.name, "--url", case.url, "--queues", ",".join(queues), "--grace", str(grace)
     )
-    env.update(extra_env or {})
-    cmd = [
-        sys.executable,
-        "-m",
-        "qgen.runtime.worker",
-        "--url",
-        case.url,
-        "--wiring",
-        WIRING,
-        "--services",
-        SERVICES,
-        "--queues",
-        ",".join(queues),
-        "--grace",
-        str(grace),
-    ]
     return subprocess.Popen(
-        cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+        cmd,
+        cwd=PROJECT,
+        env=contract_project.subprocess_env(extra_env),
+        stdout=stdout,
+        stderr=subprocess.STDOUT,
     )
 
 
-def output_of(proc: subprocess.Popen[bytes], timeout: float = 30) -> str:
+def output_of(proc: subprocess.Popen[bytes], timeout: float = 60) -> str:
     out, _ = proc.communicate(timeout=timeout)
-    return out.decode(errors="replace")
+    return (out or b"").decode(errors="replace")
 
 
-def any_of(*values: Any) -> Callable[[Any], bool]:
-    return lambda v: v in values
+def as_json(value: Any) -> Any:
+    """A value's JSON form: compares a generated model with the user's type of the same shape."""
+    from pydantic_core import to_jsonable_python
+
+    return to_jsonable_python(value)

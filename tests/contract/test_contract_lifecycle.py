@@ -6,8 +6,8 @@ import asyncio
 import time
 
 from contract_app import jobs
-from contract_app.jobs import Task, TaskResult
-from contract_harness import BackendCase, eventually, worker
+from contract_app.jobs import Task
+from contract_harness import BackendCase, as_json, eventually, generated_models, worker
 
 from qgen import JobStatus
 from qgen.runtime.capabilities import Feature
@@ -22,9 +22,9 @@ async def test_typed_result_and_status_transitions(backend: BackendCase) -> None
         async with worker(backend, ["work"]) as task:
             await eventually(handle.status, lambda s: s is JobStatus.ACTIVE, worker_task=task)
             gate.set()
-            result = await handle.result(timeout=10)
-            assert isinstance(result, TaskResult)
-            assert result == TaskResult(n=4, attempt=1)
+            result = await handle.result(timeout=30)
+            assert isinstance(result, generated_models().WorkOutput)
+            assert as_json(result) == {"n": 4, "attempt": 1}
             info = await handle.info()
             assert info.status is JobStatus.COMPLETED
             assert info.result == {"n": 4, "attempt": 1}
@@ -37,24 +37,34 @@ async def test_queue_without_result(backend: BackendCase) -> None:
     async with backend.client() as client:
         handle = await client.add("notify", {"n": 1})
         async with worker(backend, ["notify"]):
-            assert await handle.result(timeout=10) is None
+            assert await handle.result(timeout=30) is None
         assert len(jobs.SEEN["notify"]) == 1
 
 
 async def test_same_job_id_makes_one_job(backend: BackendCase) -> None:
     backend.require(Feature.JOB_ID)
     async with backend.client() as client:
-        first = await client.add("work", Task(n=1), job_id="order-1")
-        second = await client.add("work", Task(n=2), job_id="order-1")
+        first = await client.add("priority", Task(n=1), job_id="order-1")
+        second = await client.add("priority", Task(n=2), job_id="order-1")
         assert first.id == second.id == "order-1"
-        async with worker(backend, ["work"]) as task:
+        # "priority" runs one job at a time in order of addition: a second job with that id
+        # would run before this marker does.
+        await client.add("priority", Task(n=3))
+        async with worker(backend, ["priority"]) as task:
             await eventually(
-                lambda: _count("work"), lambda n: n >= 1, worker_task=task, what="the job"
+                lambda: _ran("priority"), lambda ns: 3 in ns, worker_task=task, what="the marker"
             )
-            await asyncio.sleep(0.5)  # a second job would have run by now
-        assert [data.n for _, _, data, _, _ in jobs.SEEN["work"]] == [1]
+        assert _ran_now("priority") == [1, 3]
         if backend.supports(Feature.RESULTS):
-            assert await second.result(timeout=5) == TaskResult(n=1, attempt=1)
+            assert as_json(await second.result(timeout=30)) == {"n": 1, "attempt": 1}
+
+
+async def _ran(queue: str) -> list[int]:
+    return _ran_now(queue)
+
+
+def _ran_now(queue: str) -> list[int]:
+    return [data.n for _, _, data, _, _ in jobs.SEEN[queue]]
 
 
 async def _count(queue: str) -> int:
@@ -75,7 +85,7 @@ async def test_delay(backend: BackendCase) -> None:
             lambda: _count("work"), lambda n: n == 2, worker_task=task, what="the delayed job"
         )
         started = jobs.SEEN["work"][1][3]
-        assert backend.earliest_start(delay) <= started - added <= backend.latest_start(delay)
+        assert backend.earliest(delay) <= started - added <= backend.latest(delay)
 
 
 async def test_priority_order(backend: BackendCase) -> None:
@@ -111,5 +121,5 @@ async def test_progress(backend: BackendCase) -> None:
             assert progress == {"step": 2, "of": 3}
             gate.set()
             if backend.supports(Feature.RESULTS):
-                await handle.result(timeout=10)
+                await handle.result(timeout=30)
                 assert await handle.progress() == {"step": 2, "of": 3}

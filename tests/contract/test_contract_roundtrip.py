@@ -1,8 +1,10 @@
-"""Data of every schema kind reaches the function typed, and its result comes back typed."""
+"""Data of every schema kind reaches the function typed, and its result comes back typed: the
+user's own type inside the job, the generated model's type out of the generated client."""
 
 from __future__ import annotations
 
 import datetime as dt
+import typing
 import uuid
 from decimal import Decimal
 from typing import Any
@@ -10,10 +12,12 @@ from typing import Any
 import pytest
 from contract_app import jobs
 from contract_app.kinds import Color, Item, Order, Point, Tree
-from contract_harness import BackendCase, eventually, worker
+from contract_harness import BackendCase, as_json, eventually, generated_client, worker
+from pydantic import TypeAdapter
 
 from qgen import ValidationFailed
 from qgen.runtime.capabilities import Feature
+from qgen.runtime.wiring import registered
 
 WHEN = dt.datetime(2026, 1, 2, 3, 4, 5, 123456, tzinfo=dt.UTC)
 ORDER = Order(
@@ -68,12 +72,25 @@ async def test_every_schema_kind_round_trips(backend: BackendCase) -> None:
                 assert seen == value, queue
                 assert type(seen) is type(value), queue
                 if backend.supports(Feature.RESULTS):
-                    result = await handle.result(timeout=10)
-                    assert result == value, queue
-                    assert type(result) is type(value), queue
+                    result = await handle.result(timeout=30)
+                    # the generated output type, holding the same value
+                    output = TypeAdapter(generated_client().QUEUES[queue].output_type)
+                    expected = output.validate_python(as_json(value))
+                    assert result == expected, queue
+                    assert type(result) is type(expected), queue
+                    # nothing lost on the way: read back as the user's own type, it is the value
+                    sent_back = output.dump_python(result, mode="json", exclude_unset=True)
+                    assert _user_type(queue).validate_python(sent_back) == value, queue
 
 
 _MISSING: Any = object()
+
+
+def _user_type(queue: str) -> TypeAdapter[Any]:
+    """The type the queue's function takes (and returns: the echo functions return their
+    input), from the user's code."""
+    func = registered()[queue].func
+    return TypeAdapter(typing.get_type_hints(func, include_extras=True)["data"])
 
 
 async def _received(queue: str, job_id: str) -> Any:

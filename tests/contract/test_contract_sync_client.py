@@ -6,30 +6,29 @@ import asyncio
 import datetime as dt
 
 import pytest
-from contract_app.client import QueueClient
-from contract_app.jobs import Task, TaskResult
-from contract_harness import BackendCase, worker
+from contract_app.jobs import Task
+from contract_harness import BackendCase, as_json, worker
 
 from qgen import JobFailedError, JobStatus, UnsupportedByBackend, ValidationFailed
 from qgen.runtime.capabilities import Feature
 
 
 def _use_blocking_client(case: BackendCase) -> None:
-    with QueueClient(case.url) as client:
+    with case.sync_client() as client:
         with pytest.raises(ValidationFailed):
             client.add("work", {"n": "x"})
-        handle = client.queue("work").add(Task(n=11), delay=dt.timedelta(milliseconds=10))
-        many = client.queue("work").add_many([Task(n=1), Task(n=2, mode="boom")])
+        handle = client.work.add(Task(n=11), delay=dt.timedelta(milliseconds=10))
+        many = client.work.add_many([Task(n=1), Task(n=2, mode="boom")])
         if not case.supports(Feature.RESULTS):
             with pytest.raises(UnsupportedByBackend):
                 handle.result(timeout=10)
             return
-        assert handle.result(timeout=20) == TaskResult(n=11, attempt=1)
+        assert as_json(handle.result(timeout=30)) == {"n": 11, "attempt": 1}
         assert handle.status() is JobStatus.COMPLETED
-        assert client.queue("work").get(handle.id).info().result == {"n": 11, "attempt": 1}
-        assert many[0].result(timeout=20) == TaskResult(n=1, attempt=1)
+        assert client.work.get(handle.id).info().result == {"n": 11, "attempt": 1}
+        assert as_json(many[0].result(timeout=30)) == {"n": 1, "attempt": 1}
         with pytest.raises(JobFailedError, match="boom 2"):
-            many[1].result(timeout=20)
+            many[1].result(timeout=30)
 
 
 async def test_blocking_client(backend: BackendCase) -> None:

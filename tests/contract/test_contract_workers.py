@@ -11,8 +11,16 @@ from pathlib import Path
 
 import pytest
 from contract_app import jobs, services
-from contract_app.jobs import Task, TaskResult
-from contract_harness import BackendCase, eventually, output_of, worker, worker_process
+from contract_app.jobs import Task
+from contract_harness import (
+    BackendCase,
+    as_json,
+    eventually,
+    output_of,
+    settled,
+    worker,
+    worker_process,
+)
 
 from qgen import JobFailedError, JobStatus
 from qgen.runtime.capabilities import Feature
@@ -28,9 +36,9 @@ async def test_sync_function_runs_in_a_thread(backend: BackendCase) -> None:
         bad = await client.add("blocking", Task(n=4, mode="boom"))
         await eventually(lambda: _runs("blocking"), lambda n: n >= 2, worker_task=task)
         if backend.supports(Feature.RESULTS):
-            assert await ok.result(timeout=10) == TaskResult(n=3, attempt=1)
+            assert as_json(await ok.result(timeout=30)) == {"n": 3, "attempt": 1}
             with pytest.raises(JobFailedError) as err:
-                await bad.result(timeout=10)
+                await bad.result(timeout=30)
             assert err.value.error_type == "BoomError"
         if backend.supports(Feature.PROGRESS):
             progress = await ok.progress()
@@ -58,7 +66,8 @@ async def test_middleware_order_and_services(backend: BackendCase) -> None:
             ]
             assert {job_id for _, job_id in svc.calls} == {handle.id}
             if backend.supports(Feature.RESULTS):
-                assert await handle.result(timeout=10) == TaskResult(n=svc.created, attempt=1)
+                result = await handle.result(timeout=30)
+                assert as_json(result) == {"n": svc.created, "attempt": 1}
         assert len(services.CREATED) == created + 1  # once per worker
         assert services.CLOSED[-1] is svc  # and closed when it stopped
 
@@ -166,14 +175,16 @@ async def test_sigterm_drain_seen_from_the_jobs(
     monkeypatch.setenv("QGEN_CONTRACT_RECORD", str(record))
     n = 6
     async with backend.client() as client:
-        await client.queue("shutdown-rec").add_many([Task(n=i, sleep=1.5) for i in range(n)])
+        handles = await client.shutdown_rec.add_many([Task(n=i, sleep=1.5) for i in range(n)])
         proc = worker_process(
             backend, ["shutdown-rec"], grace=10, extra_env={"QGEN_CONTRACT_RECORD": str(record)}
         )
         try:
             deadline = time.monotonic() + 30
             while not _record_lines(record):
-                assert time.monotonic() < deadline and proc.poll() is None, "no job started"
+                if proc.poll() is not None:
+                    raise AssertionError(f"the worker exited: {output_of(proc)}")
+                assert time.monotonic() < deadline, "no job started"
                 await asyncio.sleep(0.02)
             proc.send_signal(signal.SIGTERM)  # 1.5 s before any job can end
             out = await asyncio.to_thread(output_of, proc, 20)
@@ -194,7 +205,7 @@ async def test_sigterm_drain_seen_from_the_jobs(
                 timeout=60,
                 what="every job to end",
             )
-            await asyncio.sleep(0.5)
+            await settled(backend, "shutdown-rec", handles, worker_task=task)
         ends = _ends_now(record)
         assert sorted(ends) == list(range(n)), ends  # each job ended exactly once
 
@@ -205,3 +216,12 @@ async def _ends(path: Path) -> list[int]:
 
 def _ends_now(path: Path) -> list[int]:
     return [job for kind, job, _ in _record_lines(path) if kind == "end"]
+
+
+async def test_stop_right_after_start_ends_the_worker(backend: BackendCase) -> None:
+    """A worker stopped while it is still starting (connecting, creating its consumers) ends;
+    a stop that lands mid start-up must not be lost. Several moments in the start-up window."""
+    for pause in (0.0, 0.01, 0.05, 0.2, 0.5):
+        async with worker(backend, ["work", "retry", "notify"]) as task:
+            await asyncio.sleep(pause)
+        assert task.done() and task.exception() is None  # worker() waited for it (60 s cap)

@@ -19,16 +19,14 @@ NODE_DIR = Path(__file__).resolve().parent / "node"
 sys.path.insert(0, str(ROOT / "tests" / "redis"))
 import redis_app  # noqa: E402
 from support.redis import backend_url  # noqa: E402
+from support.require import missing  # noqa: E402
 
 from qgen.runtime.backends.base import JobStatus  # noqa: E402
 from qgen.runtime.client import AsyncClientBase  # noqa: E402
 from qgen.runtime.worker import run_worker  # noqa: E402
 
 NODE = shutil.which("node")
-pytestmark = [
-    pytest.mark.interop,
-    pytest.mark.skipif(NODE is None, reason="node is not installed: Node BullMQ interop skipped"),
-]
+pytestmark = pytest.mark.interop
 
 
 class Client(AsyncClientBase):
@@ -37,8 +35,10 @@ class Client(AsyncClientBase):
 
 @pytest.fixture
 def redis_url(tmp_path: Path) -> Iterator[str]:
+    if NODE is None:
+        missing("node is not installed: the Node BullMQ interop tests cannot run")
     if not (NODE_DIR / "node_modules" / "bullmq").is_dir():
-        pytest.fail(f"Node BullMQ is not installed: run `npm ci --prefix {NODE_DIR}`")
+        missing(f"Node BullMQ is not installed: run `npm ci --prefix {NODE_DIR}`")
     with backend_url(tmp_path) as url:
         yield url
 

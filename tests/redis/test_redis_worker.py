@@ -38,7 +38,7 @@ async def test_echo_result_progress_through_client(client: Client, redis_url: st
     stop, task = await start_worker(redis_url, ["r-echo"])
     try:
         handle = await client.add("r-echo", {"n": 7})
-        out = await handle.result(timeout=10)
+        out = await handle.result(timeout=30)
         assert out.n == 7
         assert await handle.progress() == {"step": "half", "n": 7}
         assert await handle.status() is JobStatus.COMPLETED

@@ -16,6 +16,7 @@ from qgen.runtime.backends.postgres import PostgresBackend
 from tests.postgres.pg_app import CONFIG
 from tests.postgres.pg_helpers import WorkerProc, pg_url, read_log, rows
 from tests.support.postgres import SERVER
+from tests.support.require import missing
 
 __all__ = ["pg_url"]
 pytestmark = pytest.mark.slow
@@ -25,7 +26,7 @@ JOBS = 400
 def _cluster() -> tuple[str, str]:
     versions = sorted(p.name for p in Path("/etc/postgresql").iterdir() if p.name.isdigit())
     if not versions:
-        pytest.skip("no local PostgreSQL cluster to restart")
+        missing("no local PostgreSQL cluster to restart")
     return versions[-1], "main"
 
 

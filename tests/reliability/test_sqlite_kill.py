@@ -10,32 +10,30 @@ job that always raises ends failed after its attempts while the workers keep ser
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import subprocess
-import sys
 import time
 from collections import Counter
 from pathlib import Path
 
 import pytest
+from support import contract_project
 
 from qgen import JobStatus
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]
 
-ROOT = Path(__file__).resolve().parents[2]
 JOBS = 500
 
 
 def _worker(url: str, record: Path) -> subprocess.Popen[bytes]:
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join([str(ROOT), str(ROOT / "tests" / "contract")])
-    env["QGEN_REL_RECORD"] = str(record)
-    env["QGEN_LOG_LEVEL"] = "WARNING"
-    cmd = [sys.executable, "-m", "qgen.runtime.worker", "--url", url]
-    cmd += ["--wiring", "contract_app.reliability", "--queues", "rel", "--grace", "10"]
-    return subprocess.Popen(cmd, cwd=ROOT, env=env, stderr=subprocess.DEVNULL)
+    """The contract project's generated SQLite worker module (support.contract_project)."""
+    env = contract_project.subprocess_env(
+        {"QGEN_REL_RECORD": str(record), "QGEN_LOG_LEVEL": "WARNING"}
+    )
+    cmd = contract_project.worker_command("sqlite", "--url", url, "--queues", "rel")
+    cmd += ["--grace", "10"]
+    return subprocess.Popen(cmd, cwd=contract_project.PROJECT, env=env, stderr=subprocess.DEVNULL)
 
 
 def _finished_runs(record: Path) -> list[str]:
@@ -45,13 +43,8 @@ def _finished_runs(record: Path) -> list[str]:
 
 
 async def test_sigkill_three_times_loses_no_job(tmp_path: Path) -> None:
+    from contract_app.generated.client import AsyncQueueClient as Client
     from contract_app.reliability import RelTask
-
-    from qgen.runtime.client import AsyncClientBase, QueueMeta
-    from qgen.runtime.wiring import registered
-
-    class Client(AsyncClientBase):
-        QUEUES = {"rel": QueueMeta("rel", RelTask, int, dict(registered()["rel"].config))}
 
     url = f"sqlite:///{tmp_path / 'jobs.db'}"
     record = tmp_path / "runs.log"

@@ -71,13 +71,15 @@ async def test_poison_job_reaches_the_dead_letter_queue(
         assert json.loads(dead["Body"]) == {"id": "bad", "kind": "boom"}
         assert attrs["qgen.job_id"] == "bad" and attrs["qgen.source"] == "poison"
         assert json.loads(attrs["qgen.error"])["type"] == "RuntimeError"
-        for _ in range(50):
-            if len(read_log(log)) >= 5:
-                break
+        deadline = time.monotonic() + 30
+        while len(read_log(log)) < 5 and time.monotonic() < deadline:
             await asyncio.sleep(0.1)
         assert sorted(j for _, j, _ in read_log(log)) == [f"ok{i}" for i in range(5)]
-        await asyncio.sleep(2.5)  # past the visibility timeout: nothing comes back
-        assert queue_depth(moto_server, prefix, "poison") == 0
+        # every message deleted, none left in flight to come back after its visibility timeout
+        deadline = time.monotonic() + 30
+        while queue_depth(moto_server, prefix, "poison") != 0:
+            assert time.monotonic() < deadline, queue_depth(moto_server, prefix, "poison")
+            await asyncio.sleep(0.2)
         assert worker.terminate() == 0, worker.output()
     finally:
         if worker.proc.poll() is None:

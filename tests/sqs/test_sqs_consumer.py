@@ -21,7 +21,7 @@ from qgen.runtime.backends.base import (
 )
 from qgen.runtime.backends.sqs import SqsBackend
 from qgen.runtime.settings import QueueSettings, resolve
-from tests.support.sqs import MotoSqs
+from tests.support.sqs import MotoSqs, queue_depth
 
 Handle = Callable[[Delivery], Awaitable[Outcome]]
 
@@ -67,7 +67,9 @@ def _settings(name: str, **config: Any) -> QueueSettings:
     return resolve(name, {**base, **config}, "sqs")
 
 
-async def test_processes_and_deletes(backend: SqsBackend, moto_server: MotoSqs) -> None:
+async def test_processes_and_deletes(
+    backend: SqsBackend, moto_server: MotoSqs, prefix: str
+) -> None:
     await backend.enqueue_many("plain", [({"i": i}, AddOptions()) for i in range(25)])
     seen: list[int] = []
 
@@ -78,9 +80,9 @@ async def test_processes_and_deletes(backend: SqsBackend, moto_server: MotoSqs) 
 
     await _run_until(backend, _settings("plain", attempts=3), handle, lambda: len(seen) >= 25)
     assert sorted(seen) == list(range(25))
-    # Deleted: nothing comes back, even after the visibility timeout (5 s) would have run out.
-    await asyncio.sleep(0.5)
-    assert _receive_all(moto_server, await backend.calls.queue_url("plain"), wait=0) == []
+    # Deleted, not merely received: the queue holds no message, visible or in flight (a
+    # message received and never deleted stays in flight until its visibility timeout).
+    assert queue_depth(moto_server, prefix, "plain") == 0
 
 
 async def test_retry_uses_backoff_through_visibility(backend: SqsBackend) -> None:
@@ -93,10 +95,11 @@ async def test_retry_uses_backoff_through_visibility(backend: SqsBackend) -> Non
         return Completed(None)
 
     await backend.enqueue("plain", {"x": 1}, AddOptions(attempts=5))
-    await _run_until(backend, _settings("plain"), handle, lambda: len(attempts) >= 2)
+    settings = _settings("plain", visibility_timeout=30)
+    await _run_until(backend, settings, handle, lambda: len(attempts) >= 2)
     assert [a for a, _ in attempts] == [1, 2]
     gap = attempts[1][1] - attempts[0][1]
-    assert 1.5 <= gap < 5, gap  # the 2 s backoff, not the 5 s visibility timeout
+    assert 1.95 <= gap < 15, gap  # the 2 s backoff, not the 30 s visibility timeout
 
 
 async def test_failed_goes_to_dead_letter_and_discarded_does_not(
@@ -126,10 +129,11 @@ async def test_failed_goes_to_dead_letter_and_discarded_does_not(
 
 
 async def test_foreign_plain_json_message_is_a_job(
-    backend: SqsBackend, moto_server: MotoSqs
+    backend: SqsBackend, moto_server: MotoSqs, prefix: str
 ) -> None:
     client = moto_server.client()
     queue_url = await backend.calls.queue_url("plain")
+    await backend.calls.queue_url("dead")
     sent = client.send_message(QueueUrl=queue_url, MessageBody='{"order_id": "o1"}')
     client.send_message(QueueUrl=queue_url, MessageBody="not json")
     client.close()
@@ -139,8 +143,10 @@ async def test_foreign_plain_json_message_is_a_job(
         got.append(d)
         return Completed(None)
 
-    await _run_until(backend, _settings("plain", dead_letter="dead"), handle, lambda: bool(got))
-    await asyncio.sleep(1)
+    def both_handled() -> bool:  # the job ran and the bad body reached the dead-letter queue
+        return bool(got) and queue_depth(moto_server, prefix, "dead") >= 1
+
+    await _run_until(backend, _settings("plain", dead_letter="dead"), handle, both_handled)
     [d] = got  # the non-JSON body never reached the handler
     assert d.data == {"order_id": "o1"} and d.job_id == sent["MessageId"]
     assert d.attempt == 1 and d.max_attempts == 2 and d.backoff is None

@@ -13,7 +13,7 @@ import pytest
 
 from qgen.runtime.config_keys import normalize_config
 from qgen.runtime.lambda_host import make_handler
-from tests.support.sqs import REGION, MotoSqs
+from tests.support.sqs import REGION, MotoSqs, lambda_event
 
 HERE = Path(__file__).resolve().parent
 APP = "sqs_test_app"
@@ -69,50 +69,6 @@ def app(monkeypatch: pytest.MonkeyPatch, prefix: str, moto_server: MotoSqs) -> I
     sys.modules.pop(APP, None)
 
 
-def _event(srv: MotoSqs, queue_url: str, want: int, wait: float = 10) -> dict[str, Any]:
-    """ReceiveMessage results reshaped the way Lambda's SQS event source delivers them."""
-    client = srv.client()
-    arn = client.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])[
-        "Attributes"
-    ]["QueueArn"]
-    msgs: list[dict[str, Any]] = []
-    deadline = time.monotonic() + wait
-    while len(msgs) < want and time.monotonic() < deadline:
-        msgs += client.receive_message(
-            QueueUrl=queue_url,
-            MaxNumberOfMessages=10,
-            WaitTimeSeconds=1,
-            MessageAttributeNames=["All"],
-            MessageSystemAttributeNames=["All"],
-        ).get("Messages", [])
-    client.close()
-    records = []
-    for m in msgs:
-        attrs = {
-            k: {
-                "stringValue": v.get("StringValue"),
-                "stringListValues": [],
-                "binaryListValues": [],
-                "dataType": v["DataType"],
-            }
-            for k, v in (m.get("MessageAttributes") or {}).items()
-        }
-        records.append(
-            {
-                "messageId": m["MessageId"],
-                "receiptHandle": m["ReceiptHandle"],
-                "body": m["Body"],
-                "attributes": m["Attributes"],
-                "messageAttributes": attrs,
-                "md5OfBody": m["MD5OfBody"],
-                "eventSource": "aws:sqs",
-                "eventSourceARN": arn,
-                "awsRegion": REGION,
-            }
-        )
-    return {"Records": records}
-
-
 def _send(srv: MotoSqs, queue_url: str, body: Any, **kw: Any) -> str:
     client = srv.client()
     try:
@@ -143,22 +99,22 @@ def test_handler_reports_only_failed_records(
     }
     bad = _send(moto_server, lam, "not json")
     invalid = _send(moto_server, lam, {"kind": "no id"})
-    result = handler(_event(moto_server, lam, 6), None)
+    result = handler(lambda_event(moto_server, lam, 6), None)
     failed = {f["itemIdentifier"] for f in result["batchItemFailures"]}
     assert failed == {ids["boom"], ids["retry-once"]}  # retried; the rest may be deleted
     assert ("ok", 1) in app.CALLS and ("discard", 1) in app.CALLS
     assert not any(i == "no id" for i, _ in app.CALLS)
 
     # Invalid input (validation or not JSON) went to the dead-letter queue at once.
-    dead = _event(moto_server, _queue_url(moto_server, prefix, "lam-dead"), 2)
+    dead = lambda_event(moto_server, _queue_url(moto_server, prefix, "lam-dead"), 2)
     copies = {r["messageAttributes"]["qgen.job_id"]["stringValue"] for r in dead["Records"]}
     assert copies == {bad, invalid}
 
     # The retried records come back after the 2 s backoff (set through visibility), not the
     # queue's 30 s visibility timeout; the second attempt of retry-once succeeds.
     t0 = time.monotonic()
-    again = _event(moto_server, lam, 2, wait=8)
-    assert time.monotonic() - t0 < 6
+    again = lambda_event(moto_server, lam, 2, wait=20)
+    assert time.monotonic() - t0 < 15  # far sooner than the 30 s visibility timeout
     counts = {r["messageId"]: r["attributes"]["ApproximateReceiveCount"] for r in again["Records"]}
     assert counts == {ids["boom"]: "2", ids["retry-once"]: "2"}
     result = handler(again, None)
@@ -166,9 +122,9 @@ def test_handler_reports_only_failed_records(
     assert ("retry-once", 2) in app.CALLS
 
     # Third and last attempt of boom: failed for good, copied to the DLQ, reported as success.
-    last = _event(moto_server, lam, 1, wait=8)
+    last = lambda_event(moto_server, lam, 1, wait=8)
     assert handler(last, None) == {"batchItemFailures": []}
-    dead = _event(moto_server, _queue_url(moto_server, prefix, "lam-dead"), 1)
+    dead = lambda_event(moto_server, _queue_url(moto_server, prefix, "lam-dead"), 1)
     [copy] = dead["Records"]
     assert copy["messageAttributes"]["qgen.job_id"]["stringValue"] == ids["boom"]
     error = json.loads(copy["messageAttributes"]["qgen.error"]["stringValue"])
@@ -193,7 +149,7 @@ def test_fifo_records_after_a_failure_are_not_run(
         )
         for k in kinds
     ]
-    event = _event(moto_server, fifo, 3)
+    event = lambda_event(moto_server, fifo, 3)
     assert [r["messageId"] for r in event["Records"]] == sent
     result = handler(event, None)
     assert [f["itemIdentifier"] for f in result["batchItemFailures"]] == sent[1:]

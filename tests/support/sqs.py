@@ -16,6 +16,7 @@ import os
 import secrets
 import socket
 import threading
+import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -223,3 +224,90 @@ def queue_depth(srv: MotoSqs, prefix: str, queue: str) -> int:
         )
     finally:
         client.close()
+
+
+def _client_for(url: str) -> tuple[Any, str]:
+    """A boto3 SQS client for the server of an ``sqs://`` URL, and the URL's queue prefix."""
+    import urllib.parse
+
+    import boto3
+
+    parts = urllib.parse.urlsplit(url)
+    params = dict(urllib.parse.parse_qsl(parts.query))
+    client = boto3.client("sqs", region_name=parts.netloc, endpoint_url=params["endpoint_url"])
+    return client, params.get("prefix", "")
+
+
+def queue_url_at(url: str, queue: str) -> str:
+    """The SQS queue URL of ``queue`` under an ``sqs://`` URL's server and prefix."""
+    client, prefix = _client_for(url)
+    try:
+        return str(client.get_queue_url(QueueName=prefix + queue)["QueueUrl"])
+    finally:
+        client.close()
+
+
+def messages_left(url: str, queue: str) -> int:
+    """Messages of ``queue`` (visible, in flight or delayed) on the server and prefix of an
+    ``sqs://`` URL; 0 when the queue does not exist."""
+    client, prefix = _client_for(url)
+    try:
+        try:
+            queue_url = client.get_queue_url(QueueName=prefix + queue)["QueueUrl"]
+        except client.exceptions.QueueDoesNotExist:
+            return 0
+        attrs = client.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["All"])
+        return sum(int(attrs["Attributes"].get(k, 0)) for k in _DEPTH_KEYS)
+    finally:
+        client.close()
+
+
+_DEPTH_KEYS = (
+    "ApproximateNumberOfMessages",
+    "ApproximateNumberOfMessagesNotVisible",
+    "ApproximateNumberOfMessagesDelayed",
+)
+
+
+def lambda_event(srv: MotoSqs, queue_url: str, want: int, wait: float = 10) -> dict[str, Any]:
+    """ReceiveMessage results reshaped the way Lambda's SQS event source delivers them."""
+    client = srv.client()
+    arn = client.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])[
+        "Attributes"
+    ]["QueueArn"]
+    msgs: list[dict[str, Any]] = []
+    deadline = time.monotonic() + wait
+    while len(msgs) < want and time.monotonic() < deadline:
+        msgs += client.receive_message(
+            QueueUrl=queue_url,
+            MaxNumberOfMessages=10,
+            WaitTimeSeconds=1,
+            MessageAttributeNames=["All"],
+            MessageSystemAttributeNames=["All"],
+        ).get("Messages", [])
+    client.close()
+    records = []
+    for m in msgs:
+        attrs = {
+            k: {
+                "stringValue": v.get("StringValue"),
+                "stringListValues": [],
+                "binaryListValues": [],
+                "dataType": v["DataType"],
+            }
+            for k, v in (m.get("MessageAttributes") or {}).items()
+        }
+        records.append(
+            {
+                "messageId": m["MessageId"],
+                "receiptHandle": m["ReceiptHandle"],
+                "body": m["Body"],
+                "attributes": m["Attributes"],
+                "messageAttributes": attrs,
+                "md5OfBody": m["MD5OfBody"],
+                "eventSource": "aws:sqs",
+                "eventSourceARN": arn,
+                "awsRegion": REGION,
+            }
+        )
+    return {"Records": records}

@@ -136,7 +136,7 @@ def test_url_resolution(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None
     assert WithDefault().url.endswith("env.db")
     monkeypatch.delenv("QGEN_URL")
     assert WithDefault().url == "sqlite:///default.db"
-    assert WithDefault("redis://localhost:6379/0").backend_name == "redis"
+    assert WithDefault("redis://cache.example:6379/0").backend_name == "redis"
 
 
 async def test_sync_client_refuses_inside_a_running_loop(tmp_path: Path) -> None:

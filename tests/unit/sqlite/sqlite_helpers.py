@@ -18,7 +18,7 @@ async def run_until(
     settings: Sequence[QueueSettings],
     handle: Handler,
     done: Callable[[], Awaitable[bool]],
-    timeout: float = 15.0,
+    timeout: float = 30.0,  # a deadline for a hung test, not a speed requirement
     grace: float = 5.0,
 ) -> None:
     consumer = backend.consume(settings, handle)

@@ -95,7 +95,7 @@ async def test_wait_times_out_and_finds_nothing(backend: SqliteBackend) -> None:
     t = time.monotonic()
     with pytest.raises(JobTimeout):
         await backend.wait("q", job_id, 0.2)
-    assert 0.15 < time.monotonic() - t < 1.0
+    assert 0.15 < time.monotonic() - t < 10
     with pytest.raises(JobNotFound):
         await backend.wait("q", "missing", 1)
 

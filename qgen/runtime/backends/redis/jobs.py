@@ -235,12 +235,17 @@ class RedisJob(Job):
     """A job locked by this worker with ``token`` (the token stays with the slot's next job,
     which the finishing call fetches); ``opts`` are its parsed BullMQ options."""
 
-    __slots__ = ("id", "opts", "token")
+    __slots__ = ("deferred_failure", "id", "opts", "token")
 
-    def __init__(self, delivery: Delivery, token: str, opts: dict[str, Any]) -> None:
+    def __init__(
+        self, delivery: Delivery, token: str, opts: dict[str, Any], deferred_failure: Any = None
+    ) -> None:
         self.delivery = delivery
         self.suspect = False
         self.id, self.token, self.opts = delivery.job_id, token, opts
+        # BullMQ's stalled check marks a job that stalled more than max_stalled_count times
+        # ("defa" in its hash) and puts it back; the worker that takes it fails it unrun.
+        self.deferred_failure = deferred_failure
 
 
 class Catalog:
