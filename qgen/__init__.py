@@ -20,7 +20,8 @@ from qgen.runtime.interaction import (
     SyncInteraction,
     SyncQueueInteraction,
 )
-from qgen.runtime.wiring import BackoffConfig, QueueWorkerConfig, wire_queue_worker
+from qgen.runtime.options import BackoffConfig
+from qgen.runtime.wiring import QueueWorkerConfig, wire_queue_worker
 
 __version__ = "0.1.0"
 

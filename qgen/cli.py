@@ -1,4 +1,5 @@
-"""The ``qgen`` command: build, check, lock, list, migrate, sqs create-queues, dashboard.
+"""The ``qgen`` command: build, check, lock, list, setup (aliases: migrate, sqs
+create-queues), dashboard.
 
 Diagnostics go to stderr as ``path:line:col: QG### message`` (all of them, sorted); summaries
 go to stdout. Exit codes: 0 success, 1 ``check`` found stale output or a breaking schema change
@@ -9,44 +10,14 @@ Never a traceback: an unexpected failure prints one ``qgen: internal error`` lin
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
-import os
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any, TextIO
 
-from qgen.config import Config, Overrides, load_config
-from qgen.diagnostics import Diagnostic
-
-EPILOG = (
-    "Settings come from [tool.qgen] in the nearest pyproject.toml above the current directory "
-    "(source, out, services); the flags override them. Exit codes: 0 ok, 1 stale (check), "
-    "2 errors."
-)
-
-
-def _project_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "--project", metavar="DIR", type=Path, help="start the pyproject.toml search here"
-    )
-    p.add_argument(
-        "--source",
-        metavar="PKG",
-        action="append",
-        help="package to scan (repeat for several); overrides [tool.qgen] source",
-    )
-    p.add_argument("--out", metavar="DIR", help="output package directory, e.g. shop/generated")
-    p.add_argument(
-        "--services", metavar="MOD:ATTR", help="services factory, e.g. shop.services:make"
-    )
-    p.add_argument(
-        "--jobs",
-        type=int,
-        metavar="N",
-        help="processes for scanning and model generation (default: CPU count)",
-    )
+from qgen import cli_setup
+from qgen.cli_common import EPILOG, print_diags, project_args, project_config
+from qgen.config import Config
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -57,6 +28,32 @@ def _parser() -> argparse.ArgumentParser:
         epilog=EPILOG,
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    _build_parsers(sub)
+    lock = sub.add_parser(
+        "lock",
+        help="record the queues' schemas in qgen.lock.json (accepts breaking changes)",
+        description="Write qgen.lock.json: every queue's input and output schema and a version, "
+        "bumped for each changed queue, then rebuild. `qgen check` fails on changes that break "
+        "queued jobs or deployed callers until they are locked.",
+        epilog=EPILOG,
+    )
+    project_args(lock)
+    lst = sub.add_parser(
+        "list",
+        help="show a table of the project's queues",
+        description="Show every queue: function, input and output types, config and the "
+        "warnings per backend.",
+        epilog=EPILOG,
+    )
+    project_args(lst)
+    lst.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    cli_setup.add_parsers(sub)
+    _dashboard_parser(sub)
+    return parser
+
+
+def _build_parsers(sub: Any) -> None:
+    """``build`` and ``check``."""
     build = sub.add_parser(
         "build",
         help="generate the output package",
@@ -64,7 +61,7 @@ def _parser() -> argparse.ArgumentParser:
         "the previous output untouched; nothing is rewritten when nothing changed.",
         epilog=EPILOG,
     )
-    _project_args(build)
+    project_args(build)
     build.add_argument(
         "--fail-on-warning",
         action="store_true",
@@ -81,7 +78,7 @@ def _parser() -> argparse.ArgumentParser:
         "(a unified diff and the missing/extra files are printed), 2 on errors.",
         epilog=EPILOG,
     )
-    _project_args(check)
+    project_args(check)
     check.add_argument(
         "--fail-on-warning",
         action="store_true",
@@ -92,67 +89,24 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="also list the compatible schema changes since qgen.lock.json",
     )
-    lock = sub.add_parser(
-        "lock",
-        help="record the queues' schemas in qgen.lock.json (accepts breaking changes)",
-        description="Write qgen.lock.json: every queue's input and output schema and a version, "
-        "bumped for each changed queue, then rebuild. `qgen check` fails on changes that break "
-        "queued jobs or deployed callers until they are locked.",
-        epilog=EPILOG,
-    )
-    _project_args(lock)
-    lst = sub.add_parser(
-        "list",
-        help="show a table of the project's queues",
-        description="Show every queue: function, input and output types, config and the "
-        "warnings per backend.",
-        epilog=EPILOG,
-    )
-    _project_args(lst)
-    lst.add_argument("--json", action="store_true", help="print JSON instead of a table")
-    migrate = sub.add_parser(
-        "migrate",
-        help="create or upgrade qgen's tables in PostgreSQL",
-        description="Apply qgen's PostgreSQL schema migrations (needs the postgres extra).",
-    )
-    migrate.add_argument("--url", help="postgresql:// URL (default: $QGEN_URL)")
-    sqs = sub.add_parser("sqs", help="SQS helpers", description="SQS helpers.")
-    sqs_sub = sqs.add_subparsers(dest="sqs_command", metavar="SQS_COMMAND", required=True)
-    create = sqs_sub.add_parser(
-        "create-queues",
-        help="create the SQS queues (and dead-letter queues) of the built project",
-        description="Create every queue of the project's manifest.json on SQS, with redrive "
-        "policies for dead_letter (needs the sqs extra and a previous `qgen build`).",
-    )
-    _project_args(create)
-    create.add_argument("--url", help="sqs:// URL (default: $QGEN_URL)")
+
+
+def _dashboard_parser(sub: Any) -> None:
     dashboard = sub.add_parser(
         "dashboard",
         help="serve a web page over the queues (needs the dashboard extra)",
         description="Serve the dashboard of the built project on 127.0.0.1:8077: queues, jobs "
         "and an add-a-job form generated from each queue's schema.",
     )
-    _project_args(dashboard)
+    project_args(dashboard)
     from qgen.dashboard.command import add_arguments
 
     add_arguments(dashboard)
-    return parser
-
-
-def _print_diags(diags: Sequence[Diagnostic], err: TextIO) -> None:
-    for d in diags:
-        print(d.format(), file=err)
 
 
 def _config(args: argparse.Namespace, err: TextIO) -> Config | None:
-    overrides = Overrides(
-        project=args.project,
-        source=tuple(args.source) if args.source else None,
-        out=args.out,
-        services=args.services,
-    )
-    config, diags = load_config(Path.cwd(), overrides)
-    _print_diags(diags, err)
+    config, diags = project_config(args)
+    print_diags(diags, err)
     return config
 
 
@@ -169,7 +123,7 @@ def _cmd_build(args: argparse.Namespace, out: TextIO, err: TextIO, check: bool) 
         force=getattr(args, "force", False),
         jobs=args.jobs,
     )
-    _print_diags(outcome.diagnostics, err)
+    print_diags(outcome.diagnostics, err)
     for line in outcome.replayed:
         print(line, file=err)
     if outcome.diff:
@@ -200,7 +154,7 @@ def _cmd_list(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if config is None:
         return 2
     outcome = analyse(config, jobs=args.jobs)
-    _print_diags(outcome.diagnostics, err)
+    print_diags(outcome.diagnostics, err)
     if has_errors(outcome.diagnostics) or outcome.project is None:
         return 2
     rows: list[dict[str, Any]] = []
@@ -248,56 +202,6 @@ def _cmd_lock(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     return 2 if config is None else run_lock(config, jobs=args.jobs, out=out, err=err)
 
 
-def _url(args: argparse.Namespace, err: TextIO) -> str | None:
-    url: str | None = args.url or os.environ.get("QGEN_URL")
-    if not url:
-        print("qgen: no URL: pass --url or set QGEN_URL", file=err)
-    return url
-
-
-def _cmd_migrate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    url = _url(args, err)
-    if url is None:
-        return 2
-    from qgen.runtime.backends import unavailable
-    from qgen.runtime.backends.postgres import migrate
-    from qgen.runtime.backends.postgres_conn import CONNECTION_ERRORS
-
-    try:
-        applied = asyncio.run(migrate(url))
-    except CONNECTION_ERRORS as exc:
-        raise unavailable("postgres", url, exc) from None
-    print(
-        f"qgen: applied migrations {', '.join(map(str, applied))}"
-        if applied
-        else "qgen: database schema is up to date",
-        file=out,
-    )
-    return 0
-
-
-def _cmd_sqs_create(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    url = _url(args, err)
-    config = _config(args, err)
-    if url is None or config is None:
-        return 2
-    from qgen.runtime.backends import unavailable
-    from qgen.runtime.backends.sqs import create_queues
-    from qgen.runtime.errors import QgenError
-    from qgen.runtime.manifest import load_manifest
-
-    manifest = load_manifest(config.out_dir / "manifest.json")
-    try:
-        names = create_queues(url, manifest)
-    except QgenError:
-        raise
-    except Exception as exc:  # botocore's own error: the endpoint, credentials, ...
-        raise unavailable("sqs", url, exc) from None
-    for name in names:
-        print(name, file=out)
-    return 0
-
-
 def _cmd_dashboard(args: argparse.Namespace, err: TextIO) -> int:
     from qgen.dashboard.command import run
 
@@ -316,13 +220,15 @@ def main(
             return _cmd_build(args, out, err, check=args.command == "check")
         if args.command == "list":
             return _cmd_list(args, out, err)
+        if args.command == "setup":
+            return cli_setup.cmd_setup(args, out, err)
         if args.command == "lock":
             return _cmd_lock(args, out, err)
         if args.command == "migrate":
-            return _cmd_migrate(args, out, err)
+            return cli_setup.cmd_migrate(args, out, err)
         if args.command == "dashboard":
             return _cmd_dashboard(args, err)
-        return _cmd_sqs_create(args, out, err)
+        return cli_setup.cmd_sqs_create(args, out, err)
     except SystemExit as exc:  # argparse: --help (0) or a usage error (2)
         return exc.code if isinstance(exc.code, int) else 2
     except KeyboardInterrupt:

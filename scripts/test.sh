@@ -17,6 +17,8 @@ echo "== ruff format --check"
 "$VENV/bin/ruff" format --check "${PYDIRS[@]}"
 echo "== mypy --strict qgen"
 "$VENV/bin/mypy"
+echo "== lint-imports"
+PYTHONPATH=examples/shop:bench/app "$VENV/bin/lint-imports" --no-cache
 echo "== qgen check examples/shop"
 (cd examples/shop && "$VENV/bin/qgen" check)
 echo "== pytest"

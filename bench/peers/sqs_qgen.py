@@ -14,7 +14,7 @@ import time
 from collections import Counter
 from typing import Any
 
-from qgen.runtime.backends import sqs_calls
+from qgen.runtime.backends.sqs import transport as sqs_calls
 from qgen.runtime.client import AsyncClientBase, QueueMeta
 from qgen.runtime.worker import run_worker
 
@@ -106,7 +106,7 @@ async def _run(url: str, jobs: int) -> dict[str, Any]:
 
 
 def _delete_queue(qurl: str) -> None:
-    from qgen.runtime.backends.sqs_url import parse_sqs_url
+    from qgen.runtime.backends.sqs.url import parse_sqs_url
 
     parsed = parse_sqs_url(qurl)
     client = _make_client(parsed)

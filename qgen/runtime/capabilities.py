@@ -1,16 +1,19 @@
-"""The one table of what each backend supports.
+"""The one table of what each backend supports, and the default of every config key.
 
 For every config key of ``wire_queue_worker`` and every backend: ``native`` (mapped to the
-backend's own option, named in ``maps_to``), ``emulated`` (done by the qgen runtime) or
-``unsupported`` (ignored, with the reason). Features (results, progress, ...) are listed the same
-way. The build's QG301/QG302 warnings, the worker's start-up log, the contract suite's skips and
-the README's table all read this module and nothing else.
+backend's own option, named in the note), ``emulated`` (done by the qgen runtime) or
+``unsupported`` (ignored, with the reason), and the value the backend uses when a queue's config
+leaves the key out. Features (results, progress, ...) are listed the same way. The build's
+QG301/QG302 warnings, the typed settings (``qgen.runtime.settings``), the worker's start-up log,
+the contract suite's skips and the README's table all read this module and nothing else.
 """
 
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from qgen.runtime.config_keys import CONFIG_KEYS
 
@@ -42,66 +45,86 @@ class Level(enum.StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
+class SameAs:
+    """A default that is the value of another key of the same queue."""
+
+    key: str
+
+
+@dataclass(frozen=True, slots=True)
 class Support:
     level: Level
     note: str  # native: the backend option it maps to; emulated: how; unsupported: why
+    # The value used when a queue's config leaves the key out (None: no value, e.g. no
+    # dead-letter queue). Unsupported keys have none: the settings take the first supported
+    # backend's default there, so they are complete, but the backend never reads it.
+    default: Any = None
 
     @property
     def supported(self) -> bool:
         return self.level is not Level.UNSUPPORTED
 
 
-def N(note: str) -> Support:
-    return Support(Level.NATIVE, note)
+def N(note: str, default: Any = None) -> Support:
+    return Support(Level.NATIVE, note, default)
 
 
-def E(note: str) -> Support:
-    return Support(Level.EMULATED, note)
+def E(note: str, default: Any = None) -> Support:
+    return Support(Level.EMULATED, note, default)
 
 
 def U(note: str) -> Support:
     return Support(Level.UNSUPPORTED, note)
 
 
+BATCH = SameAs("batch_size")
+BACKOFF = {"type": "exponential", "delay": 1000}
+
+
 CONFIG_SUPPORT: dict[str, dict[str, Support]] = {
     "batch_size": {
-        "sqlite": N("jobs run concurrently per worker process"),
-        "redis": N("Worker concurrency: that many slots, each with its own lock token"),
-        "postgres": N("jobs run concurrently per worker process"),
-        "sqs": N("jobs run concurrently per worker process"),
+        "sqlite": N("jobs run concurrently per worker process", 10),
+        "redis": N("Worker concurrency: that many slots, each with its own lock token", 10),
+        "postgres": N("jobs run concurrently per worker process", 10),
+        "sqs": N("jobs run concurrently per worker process", 10),
     },
     "prefetch": {
-        "sqlite": N("jobs leased ahead of the batch_size running ones, in the same transaction"),
+        "sqlite": N(
+            "jobs leased ahead of the batch_size running ones, in the same transaction", BATCH
+        ),
         "redis": U("BullMQ fetches one job per slot; the next comes with the last completion"),
         "postgres": N(
             "jobs leased per round trip (SKIP LOCKED ... LIMIT prefetch); short jobs are leased "
-            "up to prefetch ahead of the running ones"
+            "up to prefetch ahead of the running ones",
+            BATCH,
         ),
-        "sqs": N("MaxNumberOfMessages (at most 10)"),
+        "sqs": N("MaxNumberOfMessages (at most 10)", BATCH),
     },
     "poll_interval": {
-        "sqlite": N("idle poll period"),
+        "sqlite": N("idle poll period", 100),
         "redis": U("BullMQ workers block on Redis and are pushed new jobs; they never poll"),
-        "postgres": N("fallback poll period when no NOTIFY arrives"),
+        "postgres": N("fallback poll period when no NOTIFY arrives", 2000),
         "sqs": U("SQS workers long-poll; see drain_delay"),
     },
     "visibility_timeout": {
-        "sqlite": N("lease of a running job, renewed by heartbeats"),
+        "sqlite": N("lease of a running job, renewed by heartbeats", 30),
         "redis": U("BullMQ uses lock_duration for the same purpose"),
-        "postgres": N("lease of a running job, renewed by heartbeats"),
-        "sqs": N("VisibilityTimeout per receive, extended by ChangeMessageVisibility"),
+        "postgres": N("lease of a running job, renewed by heartbeats", 30),
+        "sqs": N("VisibilityTimeout per receive, extended by ChangeMessageVisibility", 30),
     },
     "lock_duration": {
         "sqlite": U("SQLite leases use visibility_timeout"),
-        "redis": N("lockDuration, renewed at half of it; stalled checks every lock_duration"),
+        "redis": N(
+            "lockDuration, renewed at half of it; stalled checks every lock_duration", 30_000
+        ),
         "postgres": U("PostgreSQL leases use visibility_timeout"),
         "sqs": U("SQS uses visibility_timeout"),
     },
     "drain_delay": {
         "sqlite": U("SQLite workers poll; see poll_interval"),
-        "redis": N("drainDelay: how long an idle worker blocks on the queue marker"),
+        "redis": N("drainDelay: how long an idle worker blocks on the queue marker", 5),
         "postgres": U("PostgreSQL workers wait on LISTEN; see poll_interval"),
-        "sqs": N("WaitTimeSeconds of ReceiveMessage (at most 20)"),
+        "sqs": N("WaitTimeSeconds of ReceiveMessage (at most 20)", 5),
     },
     "remove_on_complete": {
         "sqlite": N("completed rows kept per queue"),
@@ -116,9 +139,9 @@ CONFIG_SUPPORT: dict[str, dict[str, Support]] = {
         "sqs": U("SQS keeps failed messages only in the dead-letter queue"),
     },
     "max_stalled_count": {
-        "sqlite": N("lease expiries before the job fails"),
-        "redis": N("maxStalledCount of BullMQ's stalled-job check"),
-        "postgres": N("lease expiries before the job fails (a stall uses no attempt)"),
+        "sqlite": N("lease expiries before the job fails", 1),
+        "redis": N("maxStalledCount of BullMQ's stalled-job check", 1),
+        "postgres": N("lease expiries before the job fails (a stall uses no attempt)", 1),
         "sqs": U(
             "a dead worker's job returns after its visibility timeout and uses one of its "
             "attempts (ApproximateReceiveCount); there is no separate stall count"
@@ -131,22 +154,26 @@ CONFIG_SUPPORT: dict[str, dict[str, Support]] = {
         "sqs": N("worker name in logs"),
     },
     "autorun": {
-        "sqlite": N("start consuming at start-up"),
-        "redis": N("Worker autorun"),
-        "postgres": N("start consuming at start-up"),
-        "sqs": N("start consuming at start-up"),
+        "sqlite": N("start consuming at start-up", True),
+        "redis": N("Worker autorun", True),
+        "postgres": N("start consuming at start-up", True),
+        "sqs": N("start consuming at start-up", True),
     },
     "attempts": {
-        "sqlite": N("attempts column"),
-        "redis": N("job option attempts (set on add; jobs added without it use the queue's)"),
-        "postgres": N("retry_limit (attempts - 1) and retry_count columns"),
-        "sqs": N("ApproximateReceiveCount is the attempt; redrive maxReceiveCount"),
+        "sqlite": N("attempts column", 3),
+        "redis": N("job option attempts (set on add; jobs added without it use the queue's)", 3),
+        "postgres": N("retry_limit (attempts - 1) and retry_count columns", 3),
+        "sqs": N("ApproximateReceiveCount is the attempt; redrive maxReceiveCount", 3),
     },
     "backoff": {
-        "sqlite": N("start_after of the retried job; jitter and max_delay included"),
-        "redis": N("job option backoff; each retry's delay (jitter, max_delay) set by the runtime"),
-        "postgres": N("start_after of the retried job; the job's own backoff in its row"),
-        "sqs": E("ChangeMessageVisibility on the failed message (whole seconds, at most 12 h)"),
+        "sqlite": N("start_after of the retried job; jitter and max_delay included", BACKOFF),
+        "redis": N(
+            "job option backoff; each retry's delay (jitter, max_delay) set by the runtime", BACKOFF
+        ),
+        "postgres": N("start_after of the retried job; the job's own backoff in its row", BACKOFF),
+        "sqs": E(
+            "ChangeMessageVisibility on the failed message (whole seconds, at most 12 h)", BACKOFF
+        ),
     },
     "dead_letter": {
         "sqlite": N("copy of the failed job added to the named queue"),
@@ -259,6 +286,17 @@ def supports(feat: Feature, backend: str) -> bool:
     return FEATURES[feat][backend].supported
 
 
+def default(key: str, backend: str) -> Any:
+    """The value ``backend`` uses for ``key`` when a queue's config leaves it out (a
+    :class:`SameAs` names the key whose value it takes). For a key the backend ignores: the
+    first supporting backend's default, so typed settings are complete."""
+    row = CONFIG_SUPPORT[key]
+    cell = row[backend]
+    if cell.supported:
+        return cell.default
+    return next((c.default for c in row.values() if c.supported), None)
+
+
 def unsupported_keys(config: dict[str, object], backend: str) -> list[tuple[str, str]]:
     """(key, reason) for each key of ``config`` the backend ignores, sorted by key."""
     return [
@@ -279,13 +317,40 @@ def backend_for_url(url: str) -> str:
     return SCHEMES[scheme]
 
 
+def describe_value(key: str, value: Any) -> str:
+    """A config value as the README and the worker's start-up log show it, with its unit."""
+    if isinstance(value, SameAs):
+        return f"= {value.key}"
+    if key == "backoff" and isinstance(value, Mapping):
+        parts = [str(value.get("type", "exponential")), f"{value.get('delay', 1000):g} ms"]
+        if "max_delay" in value:
+            parts.append(f"max {value['max_delay']:g} ms")
+        if "jitter" in value:
+            parts.append(f"jitter {value['jitter']:g}")
+        return ", ".join(parts)
+    unit = CONFIG_KEYS[key].unit
+    if unit in ("ms", "s") and isinstance(value, int | float):
+        return f"{value:g} {unit}"
+    return str(value)
+
+
+_MARK = {Level.NATIVE: "yes", Level.EMULATED: "emulated", Level.UNSUPPORTED: "no"}
+
+
+def _config_cell(key: str, support: Support) -> str:
+    text = f"{_MARK[support.level]}: {support.note}"
+    if support.supported and support.default is not None:
+        text += f" (default {describe_value(key, support.default)})"
+    return text
+
+
 def markdown_table() -> str:
     """The README's capability table."""
     head = "| | " + " | ".join(BACKENDS) + " |\n|---|" + "---|" * len(BACKENDS) + "\n"
-    mark = {Level.NATIVE: "yes", Level.EMULATED: "emulated", Level.UNSUPPORTED: "no"}
+    mark = _MARK
     rows = []
     for key in CONFIG_KEYS:
-        cells = [f"{mark[s.level]}: {s.note}" for s in (CONFIG_SUPPORT[key][b] for b in BACKENDS)]
+        cells = [_config_cell(key, CONFIG_SUPPORT[key][b]) for b in BACKENDS]
         rows.append(f"| `{key}` | " + " | ".join(cells) + " |")
     for feat in Feature:
         cells = [f"{mark[s.level]}: {s.note}" for s in (FEATURES[feat][b] for b in BACKENDS)]

@@ -33,14 +33,14 @@ from collections.abc import Coroutine, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Self, TypeVar
 
-from qgen.runtime.backends import open_backend
 from qgen.runtime.backends.base import Backend, JobInfo, JobStatus
+from qgen.runtime.backends.registry import open_backend
 from qgen.runtime.capabilities import backend_for_url
 from qgen.runtime.errors import ConfigError
 from qgen.runtime.handles import AsyncJobHandle, AsyncQueue, JobHandle, Queue, QueueMeta
 from qgen.runtime.job_options import OPTION_NAMES, BatchOptions, JobOptions, check_option_names
+from qgen.runtime.options import BackoffConfig
 from qgen.runtime.payloads import Adapters
-from qgen.runtime.wiring import BackoffConfig
 
 T = TypeVar("T")
 

@@ -8,24 +8,45 @@ The clients (``qgen.runtime.client``) make them; they reach the backend through 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping
+from collections.abc import Coroutine, Iterable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
-from qgen.runtime.backends.base import JobInfo, JobStatus
+from qgen.runtime.backends.base import Backend, JobInfo, JobStatus
 from qgen.runtime.capabilities import Feature, supports
 from qgen.runtime.errors import JobFailedError, JobNotFound, UnsupportedByBackend
 from qgen.runtime.interaction import Progress
 from qgen.runtime.names import validate_lookup_id
-from qgen.runtime.payloads import add_options, check_backend_options
-from qgen.runtime.wiring import BackoffConfig
+from qgen.runtime.options import BackoffConfig
+from qgen.runtime.payloads import Adapters, add_options, check_backend_options
 
 if TYPE_CHECKING:
-    from qgen.runtime.client import AsyncClientBase, ClientBase
     from qgen.runtime.job_options import PgConnection
 
 InT = TypeVar("InT")
 OutT = TypeVar("OutT")
+T = TypeVar("T")
+
+
+class AsyncClientView(Protocol):
+    """What queues and handles use of an async client (``client.AsyncClientBase``; that module
+    imports this one, so it is named here by its shape)."""
+
+    @property
+    def backend_name(self) -> str: ...
+
+    async def _connect(self) -> Backend: ...
+
+    def _adapters(self, name: str) -> Adapters: ...
+
+
+class ClientView(Protocol):
+    """What queues and handles use of a blocking client (``client.ClientBase``)."""
+
+    @property
+    def _core(self) -> AsyncClientView: ...
+
+    def _run(self, coro: Coroutine[Any, Any, T]) -> T: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,7 +60,7 @@ class QueueMeta:
 class AsyncJobHandle(Generic[OutT]):
     """A job added to a queue. Cheap to create; every method asks the backend."""
 
-    def __init__(self, client: AsyncClientBase, queue: str, job_id: str) -> None:
+    def __init__(self, client: AsyncClientView, queue: str, job_id: str) -> None:
         self.client, self.queue, self.id = client, queue, job_id
 
     async def info(self) -> JobInfo:
@@ -85,7 +106,7 @@ class AsyncJobHandle(Generic[OutT]):
 class JobHandle(Generic[OutT]):
     """Blocking twin of :class:`AsyncJobHandle`."""
 
-    def __init__(self, client: ClientBase, queue: str, job_id: str) -> None:
+    def __init__(self, client: ClientView, queue: str, job_id: str) -> None:
         self.client, self.queue, self.id = client, queue, job_id
 
     def _async(self) -> AsyncJobHandle[OutT]:
@@ -108,7 +129,7 @@ class JobHandle(Generic[OutT]):
 
 
 class AsyncQueue(Generic[InT, OutT]):
-    def __init__(self, client: AsyncClientBase, meta: QueueMeta) -> None:
+    def __init__(self, client: AsyncClientView, meta: QueueMeta) -> None:
         self.client, self.meta = client, meta
 
     @property
@@ -183,7 +204,7 @@ class AsyncQueue(Generic[InT, OutT]):
 class Queue(Generic[InT, OutT]):
     """Blocking twin of :class:`AsyncQueue`."""
 
-    def __init__(self, client: ClientBase, meta: QueueMeta) -> None:
+    def __init__(self, client: ClientView, meta: QueueMeta) -> None:
         self.client, self.meta = client, meta
 
     @property

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, TypedDict
 
 from qgen.runtime.errors import ConfigError
-from qgen.runtime.wiring import BackoffConfig
+from qgen.runtime.options import BackoffConfig
 
 if TYPE_CHECKING:
     from psycopg import AsyncConnection, Connection

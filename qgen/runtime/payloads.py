@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from pydantic import TypeAdapter, ValidationError
 from pydantic_core import to_jsonable_python
@@ -21,14 +21,27 @@ from qgen.runtime.json_rule import input_problem, json_problem, needs_input_chec
 from qgen.runtime.names import validate_job_id
 
 if TYPE_CHECKING:
-    from qgen.runtime.handles import QueueMeta
-    from qgen.runtime.wiring import BackoffConfig
+    from qgen.runtime.options import BackoffConfig
+
+
+class QueueTypes(Protocol):
+    """What validation needs of a queue (``handles.QueueMeta`` has it; the client side imports
+    this module, not the other way round)."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def input_type(self) -> Any: ...
+
+    @property
+    def output_type(self) -> Any: ...
 
 
 class Adapters:
     """TypeAdapters of one queue, built once per client."""
 
-    def __init__(self, meta: QueueMeta) -> None:
+    def __init__(self, meta: QueueTypes) -> None:
         self.meta = meta
         self.input: TypeAdapter[Any] = TypeAdapter(meta.input_type)
         self.check_input = needs_input_check(self.input)

@@ -45,7 +45,8 @@ from qgen.runtime.interaction import (
 from qgen.runtime.json_rule import input_problem, json_problem, needs_input_check
 from qgen.runtime.payloads import describe_validation_error
 from qgen.runtime.retry import backoff_delay
-from qgen.runtime.wiring import QueueWiring, with_defaults
+from qgen.runtime.settings import QueueSettings, resolve
+from qgen.runtime.wiring import QueueWiring
 
 log = logging.getLogger("qgen.runner")
 
@@ -85,12 +86,19 @@ def _func_types(func: Callable[..., Any], queue: str) -> tuple[Any, Any, int]:
 class Runner:
     """Executes the jobs of one queue."""
 
-    def __init__(self, wiring: QueueWiring, services: Any, *, backend: str) -> None:
+    def __init__(
+        self,
+        wiring: QueueWiring,
+        services: Any,
+        *,
+        backend: str,
+        settings: QueueSettings | None = None,
+    ) -> None:
         self.wiring = wiring
         self.queue = wiring.queue
         self.services = services
         self.backend = backend
-        self.config = with_defaults(wiring.config)
+        self.settings = settings or resolve(wiring.queue, wiring.config, backend)
         self.func = wiring.func
         input_type, output_type, nparams = _func_types(self.func, self.queue)
         self.takes_interaction = nparams == 3
@@ -105,14 +113,13 @@ class Runner:
                 f"{getattr(self.func, '__qualname__', self.func)}: {exc}"
             ) from exc
         self.check_result = self.has_result and needs_input_check(self.output_adapter)
-        timeout = self.config.get("timeout")
-        self.timeout: float | None = float(timeout) if timeout is not None else None
-        self.dead_letter: str | None = self.config.get("dead_letter")
+        self.timeout = self.settings.timeout
+        self.dead_letter = self.settings.dead_letter
         self.schema_history: schema_changes.SchemaHistory | None = None  # from the manifest
         self._pool: ThreadPoolExecutor | None = None
         if not self.is_async:
             self._pool = ThreadPoolExecutor(
-                max_workers=int(self.config["batch_size"]),
+                max_workers=self.settings.batch_size,
                 thread_name_prefix=f"qgen-{self.queue}",
             )
 
@@ -171,7 +178,7 @@ class Runner:
 
     def _failure(self, delivery: Delivery, error: ErrorInfo) -> Outcome:
         if delivery.attempt < delivery.max_attempts:
-            backoff = delivery.backoff if delivery.backoff is not None else self.config["backoff"]
+            backoff = delivery.backoff if delivery.backoff is not None else self.settings.backoff
             return Retry(error, backoff_delay(backoff, delivery.attempt))
         return Failed(error, self.dead_letter)
 

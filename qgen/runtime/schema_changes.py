@@ -24,13 +24,12 @@ import json
 import logging
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 if TYPE_CHECKING:
     from qgen.runtime.manifest import Manifest
-    from qgen.runtime.runner import Runner
 
 log = logging.getLogger("qgen.worker")
 
@@ -66,7 +65,11 @@ def read_histories(manifest_path: Path) -> dict[str, SchemaHistory]:
         return {}
 
 
-def attach(runners: Mapping[str, Runner], manifest: Manifest | None) -> None:
+class _Runner(Protocol):  # the runner's one attribute set here (the runner imports this module)
+    schema_history: SchemaHistory | None
+
+
+def attach(runners: Mapping[str, _Runner], manifest: Manifest | None) -> None:
     """Give each queue's runner its history (called once at worker start-up)."""
     if manifest is None:
         return

@@ -13,21 +13,25 @@ from typing import Any, TypedDict
 from qgen.runtime.config_keys import normalize_config
 from qgen.runtime.errors import ConfigError
 from qgen.runtime.names import validate_queue_name
+from qgen.runtime.options import BackoffConfig
+
+__all__ = [
+    "BackoffConfig",  # part of QueueWorkerConfig; defined on the client side
+    "Middleware",
+    "QueueWiring",
+    "QueueWorkerConfig",
+    "registered",
+    "wire_queue_worker",
+]
 
 Middleware = Callable[[Any, Any, Callable[[], Awaitable[None]]], Awaitable[None]]
-
-
-class BackoffConfig(TypedDict, total=False):
-    type: str  # "fixed" | "exponential" (default)
-    delay: float  # ms before the first retry (default 1000); doubles each try if exponential
-    max_delay: float  # ms cap of the delay
-    jitter: float  # 0..1: the delay is reduced by a random share of up to this fraction
 
 
 class QueueWorkerConfig(TypedDict, total=False):
     """Config of one queue. Every duration also accepts a ``datetime.timedelta``.
 
-    Which backend honours which key: ``qgen.runtime.capabilities`` (and the README's table).
+    Which backend honours which key, and each key's default per backend:
+    ``qgen.runtime.capabilities`` (and the README's table).
     """
 
     batch_size: int  # jobs run in parallel by one worker process (default 10)
@@ -47,27 +51,11 @@ class QueueWorkerConfig(TypedDict, total=False):
     timeout: float  # s: an attempt running longer fails
 
 
-DEFAULTS: dict[str, Any] = {
-    "batch_size": 10,
-    "visibility_timeout": 30,
-    "lock_duration": 30_000,
-    "drain_delay": 5,
-    "max_stalled_count": 1,
-    "autorun": True,
-    "attempts": 3,
-    "backoff": {"type": "exponential", "delay": 1000},
-}
-
-
-def with_defaults(config: dict[str, Any]) -> dict[str, Any]:
-    return {**DEFAULTS, **config}
-
-
 @dataclass(frozen=True, slots=True)
 class QueueWiring:
     queue: str
     func: Callable[..., Any]
-    config: dict[str, Any]  # normalized, without defaults
+    config: dict[str, Any]  # normalized, without defaults (qgen.runtime.settings adds them)
     middleware: tuple[Middleware, ...]
     tags: tuple[str, ...]
 

@@ -25,14 +25,15 @@ from pathlib import Path
 from typing import Any
 
 from qgen.runtime import capabilities, logs, schema_changes
-from qgen.runtime.backends import open_backend
-from qgen.runtime.backends.base import Delivery, Outcome, QueueSettings
+from qgen.runtime.backends.base import Backend, Delivery, Outcome
+from qgen.runtime.backends.registry import open_backend
 from qgen.runtime.errors import BackendUnavailable, ConfigError
 from qgen.runtime.manifest import Manifest, load_manifest
 from qgen.runtime.runner import Runner
 from qgen.runtime.services import load_object, open_services
+from qgen.runtime.settings import QueueSettings, resolve
 from qgen.runtime.urls import mask_url
-from qgen.runtime.wiring import QueueWiring, registered, with_defaults
+from qgen.runtime.wiring import QueueWiring, registered
 
 log = logging.getLogger("qgen.worker")
 
@@ -44,9 +45,13 @@ class App:
     runners: dict[str, Runner]
     wirings: dict[str, QueueWiring]
     services: Any
-    settings: list[QueueSettings]  # the queues to consume, config with defaults
+    settings: list[QueueSettings]  # the queues to consume, typed for the backend
     all_settings: list[QueueSettings] = field(default_factory=list)  # every wired queue
     _stack: contextlib.AsyncExitStack = field(default_factory=contextlib.AsyncExitStack)
+
+    def settings_by_name(self) -> dict[str, QueueSettings]:
+        """Every wired queue's settings: what the backend is opened with."""
+        return {s.name: s for s in self.all_settings}
 
     async def close(self) -> None:
         for runner in self.runners.values():
@@ -118,6 +123,7 @@ async def load_app(
         _check_manifest(manifest, wirings)
     if not wirings:
         raise ConfigError(f"no queue is wired by {', '.join(wiring_modules) or 'any module'}")
+    all_settings = [resolve(q, w.config, backend) for q, w in sorted(wirings.items())]
     if queues:
         unknown = sorted(set(queues) - set(wirings))
         if unknown:
@@ -126,8 +132,7 @@ async def load_app(
             )
         selected = sorted(set(queues))
     else:
-        selected = sorted(q for q, w in wirings.items() if with_defaults(w.config)["autorun"])
-    all_settings = [QueueSettings(q, with_defaults(w.config)) for q, w in sorted(wirings.items())]
+        selected = sorted(s.name for s in all_settings if s.autorun)
     app = App(
         runners={},
         wirings=wirings,
@@ -138,8 +143,9 @@ async def load_app(
     try:
         # Types first (ConfigError when pydantic cannot build them), then services, so a bad
         # annotation never opens the services' connections.
-        for q in selected:
-            app.runners[q] = Runner(wirings[q], None, backend=backend)
+        for settings in app.settings:
+            q = settings.name
+            app.runners[q] = Runner(wirings[q], None, backend=backend, settings=settings)
         schema_changes.attach(app.runners, manifest)
         app.services = await open_services(services, app._stack)
         for runner in app.runners.values():
@@ -157,6 +163,7 @@ async def load_app(
                 reason,
                 extra={"queue": s.name},
             )
+        log.info("queue %s on %s: %s", s.name, backend, s.describe(), extra={"queue": s.name})
     return app
 
 
@@ -187,52 +194,67 @@ async def run_worker(
         queues=queues,
         manifest=manifest,
     )
-    installed: list[signal.Signals] = []
     loop = asyncio.get_running_loop()
     force = asyncio.Event()  # a second signal: stop waiting for running jobs
+    installed: list[signal.Signals] = []
     if stop is None:
         stop = asyncio.Event()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            with contextlib.suppress(ValueError, NotImplementedError, RuntimeError):
-                loop.add_signal_handler(sig, _on_signal, sig, stop, force)
-                installed.append(sig)
+        installed = _install_signals(loop, stop, force)
     try:
         if not app.settings:
             log.warning("no queue to consume (all have autorun=False; name them with --queues)")
             await stop.wait()
             return
-        conn = await open_backend(url, {s.name: dict(s.config) for s in app.all_settings})
+        conn = await open_backend(url, app.settings_by_name())
         try:
-            consumer = conn.consume(app.settings, app.handle)
-            log.info(
-                "worker started on %s: %s",
-                name,
-                ", ".join(f"{s.name} (x{s.concurrency})" for s in app.settings),
-            )
-            run_task = asyncio.create_task(consumer.run(), name="qgen-consumer")
-            stop_task = asyncio.create_task(stop.wait(), name="qgen-stop")
-            await asyncio.wait({run_task, stop_task}, return_when=asyncio.FIRST_COMPLETED)
-            if not run_task.done():
-                log.info("stopping: running jobs get %g s to finish", grace)
-                if not await _stop_unless_forced(consumer.stop(grace), force):
-                    # The jobs still leased come back after their lease, like after a crash.
-                    log.warning("second signal: not waiting for running jobs")
-                    run_task.cancel()
-                    stop_task.cancel()
-                    with contextlib.suppress(asyncio.CancelledError):
-                        await run_task
-                    return
-            stop_task.cancel()
-            await run_task  # re-raises a consumer crash
-            if not stop.is_set():
-                log.warning("the %s consumer stopped on its own", name)
-            log.info("worker stopped")
+            await _consume(conn, app, name, stop, force, grace)
         finally:
             await conn.close()
     finally:
         for sig in installed:
             loop.remove_signal_handler(sig)
         await app.close()
+
+
+def _install_signals(
+    loop: asyncio.AbstractEventLoop, stop: asyncio.Event, force: asyncio.Event
+) -> list[signal.Signals]:
+    installed: list[signal.Signals] = []
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(ValueError, NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, _on_signal, sig, stop, force)
+            installed.append(sig)
+    return installed
+
+
+async def _consume(
+    conn: Backend, app: App, name: str, stop: asyncio.Event, force: asyncio.Event, grace: float
+) -> None:
+    """Run the consumer until ``stop``, then drain it (unless ``force`` comes first)."""
+    consumer = conn.consume(app.settings, app.handle)
+    log.info(
+        "worker started on %s: %s",
+        name,
+        ", ".join(f"{s.name} (x{s.batch_size})" for s in app.settings),
+    )
+    run_task = asyncio.create_task(consumer.run(), name="qgen-consumer")
+    stop_task = asyncio.create_task(stop.wait(), name="qgen-stop")
+    await asyncio.wait({run_task, stop_task}, return_when=asyncio.FIRST_COMPLETED)
+    if not run_task.done():
+        log.info("stopping: running jobs get %g s to finish", grace)
+        if not await _stop_unless_forced(consumer.stop(grace), force):
+            # The jobs still leased come back after their lease, like after a crash.
+            log.warning("second signal: not waiting for running jobs")
+            run_task.cancel()
+            stop_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await run_task
+            return
+    stop_task.cancel()
+    await run_task  # re-raises a consumer crash
+    if not stop.is_set():
+        log.warning("the %s consumer stopped on its own", name)
+    log.info("worker stopped")
 
 
 def _on_signal(sig: signal.Signals, stop: asyncio.Event, force: asyncio.Event) -> None:

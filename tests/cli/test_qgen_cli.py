@@ -20,7 +20,7 @@ def _run(*argv: str) -> tuple[int, str, str]:
 
 @pytest.mark.parametrize(
     "argv",
-    [[], ["build"], ["check"], ["list"], ["migrate"], ["sqs"], ["sqs", "create-queues"]],
+    [[], ["build"], ["check"], ["list"], ["setup"], ["migrate"], ["sqs"], ["sqs", "create-queues"]],
 )
 def test_help_everywhere(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
     assert main([*argv, "--help"]) == 0

@@ -12,10 +12,10 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from qgen.runtime import capabilities
-from qgen.runtime.backends import open_backend
 from qgen.runtime.backends.base import Backend
+from qgen.runtime.backends.registry import open_backend
 from qgen.runtime.capabilities import Feature
-from qgen.runtime.wiring import registered, with_defaults
+from qgen.runtime.wiring import registered
 from qgen.runtime.worker import run_worker
 
 T = TypeVar("T")
@@ -43,7 +43,7 @@ class HostileCase:
         """The backend itself, as another producer (or a test) reaches it, below the client."""
         import hostile_app.wiring  # noqa: F401  # the queues' configs
 
-        configs = {q: with_defaults(w.config) for q, w in registered().items()}
+        configs = {q: w.config for q, w in registered().items()}
         backend = await open_backend(self.url, configs)
         try:
             yield backend

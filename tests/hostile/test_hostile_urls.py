@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from qgen.cli import main as qgen_main
-from qgen.runtime.backends import open_backend
+from qgen.runtime.backends.registry import open_backend
 from qgen.runtime.capabilities import BACKENDS, backend_for_url
 from qgen.runtime.errors import ConfigError, QgenError
 from qgen.runtime.urls import mask_url, redact, strict_query

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from qgen.runtime.backends import open_backend
 from qgen.runtime.backends.base import JobInfo, JobStatus
+from qgen.runtime.backends.registry import open_backend
 from tests.lock.lock_project import qgen, source, write_project
 
 V1 = "class In(BaseModel):\n    a: int\n"

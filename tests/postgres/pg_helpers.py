@@ -17,9 +17,10 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from qgen.runtime.backends.base import Delivery, Outcome, QueueSettings
+from qgen.runtime.backends.base import Delivery, Outcome
 from qgen.runtime.backends.postgres import PostgresBackend
-from qgen.runtime.backends.postgres_conn import parse_url
+from qgen.runtime.backends.postgres.url import parse_url
+from qgen.runtime.settings import resolve
 from tests.support.postgres import backend_url
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -40,7 +41,8 @@ async def consuming(
     grace: float = 5.0,
     **config: Any,
 ) -> AsyncIterator[asyncio.Task[None]]:
-    consumer = backend.consume([QueueSettings(queue, {"batch_size": 10, **config})], handle)
+    settings = resolve(queue, {"batch_size": 10, **config}, "postgres")
+    consumer = backend.consume([settings], handle)
     task = asyncio.create_task(consumer.run())
     try:
         yield task

@@ -15,9 +15,9 @@ from qgen.runtime.backends.base import (
     Delivery,
     JobStatus,
     Outcome,
-    QueueSettings,
 )
 from qgen.runtime.backends.postgres import PostgresBackend
+from qgen.runtime.settings import resolve
 from tests.postgres.pg_helpers import consuming, rows, until
 
 DEAD = (
@@ -47,8 +47,11 @@ async def test_expired_lease_returns_to_retry_and_runs_again(
 async def test_too_many_stalls_fail_the_job_with_dead_letter(
     pg: PostgresBackend, pg_url: str
 ) -> None:
-    pg.queues["q"] = {"dead_letter": "q-dead"}
-    job = await pg.enqueue("q", {"x": 2}, AddOptions())
+    producer = await PostgresBackend.connect(pg_url, {"q": {"dead_letter": "q-dead"}})
+    try:
+        job = await producer.enqueue("q", {"x": 2}, AddOptions())
+    finally:
+        await producer.close()
     rows(pg_url, "UPDATE {s}.job SET stalled_count = 2 WHERE id = %s", job)
     rows(pg_url, DEAD, job)
 
@@ -211,7 +214,7 @@ async def test_stop_while_the_loops_still_connect(
     """A stop that comes while a queue's loop is still opening its connection (a worker stopped
     right after it started, on a busy machine) ends the consumer; the loop must not clear the
     stop's wake-up and then idle with nothing to wait for."""
-    from qgen.runtime.backends import postgres_consumer
+    from qgen.runtime.backends.postgres import consumer as postgres_consumer
 
     real_connect = postgres_consumer.connect
     connecting: list[str] = []
@@ -225,7 +228,7 @@ async def test_stop_while_the_loops_still_connect(
         return Completed(None)
 
     monkeypatch.setattr(postgres_consumer, "connect", slow_connect)
-    settings = [QueueSettings(f"q{i}", {"poll_interval": 60_000}) for i in range(3)]
+    settings = [resolve(f"q{i}", {"poll_interval": 60_000}, "postgres") for i in range(3)]
     consumer = pg.consume(settings, handle)
     task = asyncio.create_task(consumer.run())
     await until(lambda: len(connecting) == 3, 30, "the loops to start connecting")

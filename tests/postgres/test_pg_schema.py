@@ -7,9 +7,8 @@ import sys
 
 import pytest
 
-from qgen.runtime.backends.postgres import migrate
-from qgen.runtime.backends.postgres_conn import parse_url
-from qgen.runtime.backends.postgres_sql import LATEST
+from qgen.runtime.backends.postgres.migrations import LATEST, migrate
+from qgen.runtime.backends.postgres.url import parse_url
 from qgen.runtime.errors import ConfigError
 from tests.postgres.pg_helpers import rows
 
@@ -49,7 +48,7 @@ async def test_concurrent_migrations_apply_once(pg_url: str) -> None:
 
 async def test_concurrent_migrations_from_processes(pg_url: str) -> None:
     code = (
-        "import asyncio,sys;from qgen.runtime.backends.postgres import migrate;"
+        "import asyncio,sys;from qgen.runtime.backends.postgres.migrations import migrate;"
         "print(asyncio.run(migrate(sys.argv[1])))"
     )
     procs = [

@@ -11,7 +11,7 @@ import pytest
 
 from qgen.runtime.backends.base import AddOptions, Completed, Delivery, Outcome
 from qgen.runtime.backends.postgres import PostgresBackend
-from qgen.runtime.backends.postgres_conn import parse_url
+from qgen.runtime.backends.postgres.url import parse_url
 from tests.postgres.pg_app import AsyncQueueClient, Job, QueueClient
 from tests.postgres.pg_helpers import consuming, rows, until
 

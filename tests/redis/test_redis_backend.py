@@ -24,14 +24,14 @@ from qgen.runtime.backends.base import (
     Failed,
     JobStatus,
     Outcome,
-    QueueSettings,
     Retry,
 )
 from qgen.runtime.backends.redis import RedisBackend
-from qgen.runtime.backends.redis_events import RECHECK_S
-from qgen.runtime.backends.redis_jobs import PRIORITY_OFFSET
-from qgen.runtime.backends.redis_keys import parse_url
+from qgen.runtime.backends.redis.events import RECHECK_S
+from qgen.runtime.backends.redis.jobs import PRIORITY_OFFSET
+from qgen.runtime.backends.redis.url import parse_url
 from qgen.runtime.errors import ConfigError, JobNotFound, JobTimeout
+from qgen.runtime.settings import QueueSettings, resolve
 
 Handle = Callable[[Delivery], Awaitable[Outcome]]
 
@@ -54,7 +54,7 @@ async def raw(redis_url: str) -> AsyncIterator[aioredis.Redis]:
 
 
 def settings(name: str = "q", **config: object) -> list[QueueSettings]:
-    return [QueueSettings(name, {"batch_size": 4, "drain_delay": 1, **config})]
+    return [resolve(name, {"batch_size": 4, "drain_delay": 1, **config}, "redis")]
 
 
 # -- URLs ------------------------------------------------------------------------------------
@@ -285,7 +285,7 @@ async def test_node_style_job_without_options(
 ) -> None:
     """A job added the way Node BullMQ adds one by default (no priority, no attempts) lands in
     the wait list, runs before prioritized jobs, and gets the queue's attempts."""
-    from qgen.runtime.backends.redis_keys import QueueKeys
+    from qgen.runtime.backends.redis.keys import QueueKeys
 
     keys = QueueKeys(prefix, "q")
     await backend.enqueue("q", {"who": "qgen"}, AddOptions(priority=1000))

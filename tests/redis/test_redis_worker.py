@@ -10,7 +10,7 @@ import redis.asyncio as aioredis
 import redis_app
 
 from qgen.runtime.backends.base import JobStatus
-from qgen.runtime.backends.redis_keys import parse_url
+from qgen.runtime.backends.redis.url import parse_url
 from qgen.runtime.client import AsyncClientBase
 from qgen.runtime.worker import run_worker
 

@@ -17,7 +17,7 @@ import redis.asyncio as aioredis
 
 from qgen.runtime.backends.base import AddOptions, JobStatus
 from qgen.runtime.backends.redis import RedisBackend
-from qgen.runtime.backends.redis_keys import parse_url
+from qgen.runtime.backends.redis.url import parse_url
 
 ROOT = Path(__file__).resolve().parents[2]
 APP_DIR = ROOT / "tests" / "redis"

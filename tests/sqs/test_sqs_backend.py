@@ -8,10 +8,9 @@ from typing import Any
 import pytest
 
 from qgen.runtime.backends.base import AddOptions, JobStatus
-from qgen.runtime.backends.sqs import SqsBackend, create_queues
-from qgen.runtime.backends.sqs_messages import DelayTooLong
+from qgen.runtime.backends.sqs import SqsBackend
+from qgen.runtime.backends.sqs.jobs import DelayTooLong
 from qgen.runtime.errors import ConfigError, PayloadTooLarge, UnsupportedByBackend
-from qgen.runtime.manifest import Manifest, ManifestQueue
 from tests.support.sqs import MotoSqs, url_for
 
 
@@ -147,42 +146,21 @@ async def test_invalid_names_refused_at_connect(url: str) -> None:
         await SqsBackend.connect(url, {"a.b": {}})
 
 
-def _manifest(queues: dict[str, dict[str, Any]]) -> Manifest:
-    from pathlib import Path
-
-    return Manifest(
-        path=Path("manifest.json"),
-        out_package="x.generated",
-        project_root=Path("."),
-        services=None,
-        wiring_modules=(),
-        queues={
-            n: ManifestQueue(n, n, "m:f", True, False, "I", "None", c, (), (), "m", False)
-            for n, c in queues.items()
-        },
-    )
-
-
-def test_create_queues_with_redrive_is_idempotent(moto_server: MotoSqs, prefix: str) -> None:
+async def test_provision_creates_queues_with_redrive_idempotently(
+    moto_server: MotoSqs, prefix: str
+) -> None:
     url = url_for(moto_server, prefix)
-    manifest = _manifest(
-        {
-            "pay": {"attempts": 4, "visibility_timeout": 50, "dead_letter": "pay-dead"},
-            "other": {},
-            "o.fifo": {"dead_letter": "dl.fifo"},
-        }
-    )
-    first = create_queues(url, manifest)
+    queues: dict[str, dict[str, Any]] = {
+        "pay": {"attempts": 4, "visibility_timeout": 50, "dead_letter": "pay-dead"},
+        "other": {},
+        "o.fifo": {"dead_letter": "dl.fifo"},
+    }
+    first = list((await SqsBackend.provision(url, queues)).details)
     assert [u.rsplit("/", 1)[1] for u in first] == [
         f"{prefix}{n}" for n in ("dl.fifo", "o.fifo", "other", "pay", "pay-dead")
     ]
-    manifest2 = _manifest(
-        {
-            **{k: dict(v.config) for k, v in manifest.queues.items()},
-            "pay": {"attempts": 5, "visibility_timeout": 60, "dead_letter": "pay-dead"},
-        }
-    )
-    assert create_queues(url, manifest2) == first
+    queues["pay"] = {"attempts": 5, "visibility_timeout": 60, "dead_letter": "pay-dead"}
+    assert list((await SqsBackend.provision(url, queues)).details) == first
     client = moto_server.client()
     try:
         attrs = client.get_queue_attributes(QueueUrl=first[3], AttributeNames=["All"])["Attributes"]

@@ -17,10 +17,10 @@ from qgen.runtime.backends.base import (
     ErrorInfo,
     Failed,
     Outcome,
-    QueueSettings,
     Retry,
 )
 from qgen.runtime.backends.sqs import SqsBackend
+from qgen.runtime.settings import QueueSettings, resolve
 from tests.support.sqs import MotoSqs, queue_depth
 
 Handle = Callable[[Delivery], Awaitable[Outcome]]
@@ -64,7 +64,7 @@ def _receive_all(srv: MotoSqs, queue_url: str, wait: int = 1) -> list[dict[str, 
 
 def _settings(name: str, **config: Any) -> QueueSettings:
     base = {"batch_size": 10, "drain_delay": 1, "visibility_timeout": 5, "attempts": 2}
-    return QueueSettings(name, {**base, **config})
+    return resolve(name, {**base, **config}, "sqs")
 
 
 async def test_processes_and_deletes(

@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from qgen.runtime.backends.sqs_lambda import make_handler
 from qgen.runtime.config_keys import normalize_config
+from qgen.runtime.lambda_host import make_handler
 from tests.support.sqs import REGION, MotoSqs, lambda_event
 
 HERE = Path(__file__).resolve().parent

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from qgen.runtime.backends.sqs_admin import check_queues
-from qgen.runtime.backends.sqs_url import SQS_MAX_MESSAGE_BYTES, parse_sqs_url
+from qgen.runtime.backends.sqs.provision import check_queues
+from qgen.runtime.backends.sqs.url import SQS_MAX_MESSAGE_BYTES, parse_sqs_url
 from qgen.runtime.errors import ConfigError
+from qgen.runtime.settings import resolve_all
 
 
 def test_full_url() -> None:
@@ -71,14 +72,15 @@ def test_prefix_counts_towards_the_80_characters() -> None:
 def test_dead_letter_of_a_fifo_queue_must_be_fifo() -> None:
     u = parse_sqs_url("sqs://us-east-1")
     with pytest.raises(ConfigError, match="FIFO"):
-        check_queues(u, {"a.fifo": {"dead_letter": "dead"}})
+        check_queues(u, resolve_all({"a.fifo": {"dead_letter": "dead"}}, "sqs"))
     with pytest.raises(ConfigError, match="standard"):
-        check_queues(u, {"a": {"dead_letter": "dead.fifo"}})
-    check_queues(u, {"a.fifo": {"dead_letter": "dead.fifo"}, "b": {"dead_letter": "dead"}})
+        check_queues(u, resolve_all({"a": {"dead_letter": "dead.fifo"}}, "sqs"))
+    fine = {"a.fifo": {"dead_letter": "dead.fifo"}, "b": {"dead_letter": "dead"}}
+    check_queues(u, resolve_all(fine, "sqs"))
 
 
 def test_missing_region_is_a_config_error(monkeypatch: pytest.MonkeyPatch) -> None:
-    from qgen.runtime.backends.sqs_calls import make_client
+    from qgen.runtime.backends.sqs.transport import make_client
 
     monkeypatch.delenv("AWS_DEFAULT_REGION", raising=False)
     monkeypatch.delenv("AWS_REGION", raising=False)

@@ -1,40 +1,24 @@
-"""Backends: one module per URL scheme, each implementing :class:`base.Backend`."""
+"""Backends: one package per URL scheme, each implementing :class:`base.Backend`.
 
-from __future__ import annotations
+Every backend package has the same rooms, so a reader who knows one knows where to look in the
+others:
 
-import importlib
-from collections.abc import Mapping
-from typing import Any
+- ``backend.py``   the Backend: connect, provision, enqueue, get, wait, consume (the client API);
+- ``url.py``       its URL: parsing and validation into a frozen target;
+- ``transport.py`` talking to the server: connections, reconnects, sending commands or calls;
+- ``jobs.py``      a qgen job in the backend's own form, both ways (new, leased, read back);
+- ``outcomes.py``  how each outcome (completed, retry, failed, discarded, given back) is stored;
+- ``consumer.py``  the native half of the consumer: fetch, record outcomes, renew, recover.
 
-from qgen.runtime.backends.base import Backend
-from qgen.runtime.capabilities import EXTRAS, IMPLEMENTATIONS, backend_for_url
-from qgen.runtime.errors import BackendUnavailable, ConfigError, QgenError
-from qgen.runtime.urls import mask_url, redact
+Beside them, only what that backend really needs: ``sql.py`` (SQLite, PostgreSQL), ``keys.py``,
+``scripts.py`` and ``events.py`` (Redis: key layout, BullMQ's Lua scripts, the event stream),
+``migrations.py`` and ``notify.py`` (PostgreSQL: schema versions, LISTEN/NOTIFY),
+``provision.py`` and ``lambda_events.py`` (SQS: queues with redrive, Lambda event records).
 
-
-async def open_backend(url: str, queues: Mapping[str, Mapping[str, Any]]) -> Backend:
-    """Connect the backend for ``url``; ``queues`` maps each queue name to its normalized config
-    (attempts, backoff, ... used as defaults for jobs added without those options)."""
-    name = backend_for_url(url)
-    module_name, cls_name = IMPLEMENTATIONS[name].split(":")
-    try:
-        module = importlib.import_module(module_name)
-    except ImportError as exc:
-        extra = EXTRAS[name]
-        raise ConfigError(
-            f"the {name} backend needs extra packages: pip install 'qgen[{extra}]' ({exc})"
-        ) from exc
-    cls: Any = getattr(module, cls_name)
-    try:
-        backend: Backend = await cls.connect(url, queues)
-    except QgenError:
-        raise
-    except Exception as exc:  # the driver's own error: a refused connection, a bad file
-        raise unavailable(name, url, exc) from None
-    return backend
-
-
-def unavailable(backend: str, url: str, exc: BaseException) -> BackendUnavailable:
-    """One line naming what could not be reached, with no secret of ``url`` in it."""
-    reason = " ".join(str(exc).split()) or type(exc).__name__  # drivers' messages span lines
-    return BackendUnavailable(backend, repr(mask_url(url)), redact(reason, url))
+Shared by all: ``base.py`` (the protocol and the values that cross it), ``skeleton.py`` (the one
+consumer skeleton: slots, loops, heartbeats, the drain, giving back) with ``lanes.py`` (jobs and
+per-queue lanes) and ``native.py`` (what each ``consumer.py`` implements), and ``registry.py``
+(URL -> backend, the only way the client, the worker and the CLI reach a backend). Backends
+never import each other, the worker, the CLI or codegen (import-linter contracts in
+pyproject.toml).
+"""

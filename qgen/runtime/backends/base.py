@@ -2,6 +2,8 @@
 
 Shape: the runner turns one delivered job into an :data:`Outcome`; the backend applies outcomes
 natively and batches them as it likes. Backends never call user code except through ``handle``.
+Queue settings arrive typed (:class:`qgen.runtime.settings.QueueSettings`) or as a queue's
+config dict, which the backend resolves once when it connects.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol, Self
 
 from qgen.runtime.interaction import Progress, ProgressReporter
+from qgen.runtime.settings import QueueConfigs, QueueSettings
 
 JSON = Any
 
@@ -117,19 +120,11 @@ Handler = Callable[[Delivery], Awaitable[Outcome]]
 
 
 @dataclass(frozen=True, slots=True)
-class QueueSettings:
-    """What a consumer needs of one queue: its normalized config with defaults resolved."""
+class Provisioned:
+    """What ``Backend.provision`` did: one line for people, and the details (one per line)."""
 
-    name: str
-    config: Mapping[str, Any]
-
-    @property
-    def concurrency(self) -> int:
-        return int(self.config.get("batch_size", 10))
-
-    @property
-    def prefetch(self) -> int:
-        return int(self.config.get("prefetch", self.concurrency))
+    summary: str
+    details: tuple[str, ...] = ()
 
 
 class Consumer(Protocol):
@@ -145,7 +140,17 @@ class Backend(Protocol):
     name: ClassVar[str]
 
     @classmethod
-    async def connect(cls, url: str, queues: Mapping[str, Mapping[str, Any]]) -> Self: ...
+    async def connect(cls, url: str, queues: QueueConfigs) -> Self:
+        """Open the backend; ``queues`` gives each known queue's settings (or config dict),
+        used as defaults for jobs added without those options."""
+        ...
+
+    @classmethod
+    async def provision(cls, url: str, queues: QueueConfigs) -> Provisioned:
+        """Create what the backend needs before use and is not made on the fly: the schema
+        (PostgreSQL migrations), the queues, dead-letter queues and redrive policies (SQS).
+        Idempotent; nothing elsewhere."""
+        ...
 
     async def close(self) -> None: ...
 

@@ -85,8 +85,9 @@ async def test_autorun_false_is_consumed_only_when_named() -> None:
     )
     assert [s.name for s in app.settings] == ["manual"]
     assert list(app.runners) == ["manual"]
-    assert app.settings[0].config["attempts"] == 1  # config with defaults
-    assert app.settings[0].concurrency == 10
+    assert app.settings[0].attempts == 1  # typed settings, defaults filled in
+    assert app.settings[0].batch_size == 10
+    assert "batch_size" not in app.settings[0].given
     await app.close()
 
 

@@ -15,8 +15,9 @@ import os
 import signal
 import sys
 
-from qgen.runtime.backends.base import Completed, Delivery, Outcome, QueueSettings
+from qgen.runtime.backends.base import Completed, Delivery, Outcome
 from qgen.runtime.backends.sqlite import SqliteBackend
+from qgen.runtime.settings import resolve
 
 
 async def main(url: str, queue: str, mode: str, logfile: str, visibility: float) -> None:
@@ -35,7 +36,7 @@ async def main(url: str, queue: str, mode: str, logfile: str, visibility: float)
 
     backend = await SqliteBackend.connect(url, {queue: {}})
     config = {"batch_size": 5, "visibility_timeout": visibility, "poll_interval": 20}
-    consumer = backend.consume([QueueSettings(queue, config)], handle)
+    consumer = backend.consume([resolve(queue, config, "sqlite")], handle)
     stop = asyncio.Event()
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
     task = asyncio.create_task(consumer.run())

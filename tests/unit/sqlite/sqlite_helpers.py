@@ -7,8 +7,10 @@ from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from qgen.runtime.backends.base import Handler, QueueSettings
-from qgen.runtime.backends.sqlite import SqliteBackend, parse_url
+from qgen.runtime.backends.base import Handler
+from qgen.runtime.backends.sqlite import SqliteBackend
+from qgen.runtime.backends.sqlite.url import parse_url
+from qgen.runtime.settings import QueueSettings
 
 
 async def run_until(

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from qgen.runtime.backends.base import AddOptions, JobStatus
-from qgen.runtime.backends.sqlite import SqliteBackend, parse_url
+from qgen.runtime.backends.sqlite import SqliteBackend
+from qgen.runtime.backends.sqlite.url import parse_url
 from qgen.runtime.errors import ConfigError, JobNotFound, JobTimeout
 from tests.unit.sqlite.sqlite_helpers import rows
 
@@ -118,7 +119,7 @@ async def test_delayed_rows_are_kept_apart(backend: SqliteBackend) -> None:
 def test_fetch_walks_only_the_ready_index(backend: SqliteBackend) -> None:
     """The lease, the idle probe and the promotion of due jobs use partial indexes, so finished
     and delayed rows are never scanned."""
-    from qgen.runtime.backends import sqlite_db as db
+    from qgen.runtime.backends.sqlite import sql as db
 
     conn = backend.conn
     plans = {
@@ -136,17 +137,18 @@ def test_fetch_walks_only_the_ready_index(backend: SqliteBackend) -> None:
 def test_version_1_files_are_migrated(tmp_path: Path) -> None:
     import sqlite3
 
-    from qgen.runtime.backends import sqlite_db as db
+    from qgen.runtime.backends.sqlite import sql as db
+    from qgen.runtime.backends.sqlite.transport import open_db
 
     path = tmp_path / "old.db"
-    conn = db.open_db(path, "FULL", 1000)
+    conn = open_db(path, "FULL", 1000)
     conn.execute(
         "INSERT INTO qgen_jobs (queue, id, state, data, max_attempts, start_after, created_at)"
         " VALUES ('q', 'a', 'waiting', '1', 3, 1e12, 0), ('q', 'b', 'waiting', '1', 3, 0, 0)"
     )
     conn.execute("PRAGMA user_version = 1")
     conn.close()
-    db.open_db(path, "FULL", 1000).close()
+    open_db(path, "FULL", 1000).close()
     check = sqlite3.connect(path)
     assert check.execute("SELECT id, state FROM qgen_jobs ORDER BY id").fetchall() == [
         ("a", "delayed"),

@@ -15,15 +15,15 @@ from qgen.runtime.backends.base import (
     Failed,
     JobStatus,
     Outcome,
-    QueueSettings,
     Retry,
 )
 from qgen.runtime.backends.sqlite import SqliteBackend
+from qgen.runtime.settings import QueueSettings, resolve
 from tests.unit.sqlite.sqlite_helpers import rows, run_until
 
 
 def q(config: dict[str, object] | None = None, name: str = "q") -> list[QueueSettings]:
-    return [QueueSettings(name, {"poll_interval": 20, **(config or {})})]
+    return [resolve(name, {"poll_interval": 20, **(config or {})}, "sqlite")]
 
 
 async def finished(backend: SqliteBackend, queue: str, ids: list[str]) -> bool:

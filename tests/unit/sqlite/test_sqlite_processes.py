@@ -17,9 +17,9 @@ from qgen.runtime.backends.base import (
     Delivery,
     JobStatus,
     Outcome,
-    QueueSettings,
 )
 from qgen.runtime.backends.sqlite import SqliteBackend
+from qgen.runtime.settings import resolve
 from tests.unit.sqlite.sqlite_helpers import rows, run_until
 
 PROC = Path(__file__).with_name("sqlite_consumer_proc.py")
@@ -91,7 +91,7 @@ async def test_killed_worker_jobs_are_recovered(backend: SqliteBackend, tmp_path
         return rows(backend, "SELECT count(*) FROM qgen_jobs WHERE state='completed'") == [(3,)]
 
     t = time.monotonic()
-    settings = [QueueSettings("q", {"visibility_timeout": 1, "poll_interval": 20})]
+    settings = [resolve("q", {"visibility_timeout": 1, "poll_interval": 20}, "sqlite")]
     await run_until(backend, settings, handle, done)
     assert time.monotonic() - t < 20  # after the 1 s leases ran out, not never
     assert seen == [1, 1, 1]  # a stall is not an attempt
@@ -122,7 +122,7 @@ async def test_stalled_too_often_fails_to_dead_letter(
         return info is not None and info.status is JobStatus.FAILED
 
     config = {"visibility_timeout": 1, "max_stalled_count": 0, "dead_letter": "dead"}
-    await run_until(backend, [QueueSettings("q", config)], handle, failed)
+    await run_until(backend, [resolve("q", config, "sqlite")], handle, failed)
     info = await backend.get("q", job_id)
     assert info is not None and info.error is not None and info.error.type == "JobStalled"
     copy = await backend.get("dead", "p1")

@@ -8,7 +8,7 @@ Returns ``{"batchItemFailures": [...]}``, so enable ReportBatchItemFailures on t
 
 from pathlib import Path
 
-from qgen.runtime.backends.sqs_lambda import make_handler
+from qgen.runtime.lambda_host import make_handler
 
 MANIFEST = Path(__file__).resolve().parent.parent / "manifest.json"
 

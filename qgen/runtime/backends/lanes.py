@@ -1,0 +1,133 @@
+"""What the consumer skeleton and the natives share: jobs, lanes (one per queue), the
+consumer's control state, and the reconnect backoff."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+from typing import Any, Generic, TypeVar
+
+from qgen.runtime.backends.base import Delivery, Outcome
+from qgen.runtime.settings import QueueSettings
+
+
+class Job:
+    """What a native hands the skeleton for one leased job (natives subclass it)."""
+
+    __slots__ = ("delivery", "suspect")
+
+    def __init__(self, delivery: Delivery, suspect: bool = False) -> None:
+        self.delivery = delivery
+        self.suspect = suspect  # stalled before: quarantined (one at a time per process)
+
+
+J = TypeVar("J", bound=Job)
+Done = tuple[J, Outcome | None]  # an outcome to record; None gives the job back untouched
+
+
+class Backoff:
+    """Delays between retries of a failing round or connection: 0.1 s doubling to 5 s, with
+    jitter."""
+
+    def __init__(self, first: float = 0.1, cap: float = 5.0) -> None:
+        self.first, self.cap, self.tries = first, cap, 0
+
+    def next(self) -> float:
+        delay = min(self.cap, self.first * 2.0**self.tries)
+        self.tries += 1
+        return delay * (0.5 + random.random() / 2)
+
+    def reset(self) -> None:
+        self.tries = 0
+
+
+class Control:
+    """The consumer's state that natives read: stopping, and the running quarantined job."""
+
+    def __init__(self) -> None:
+        self.stopping = False
+        self.stopped = asyncio.Event()  # set by stop(): natives end their long waits
+        self.deadline = float("inf")  # monotonic end of the grace period
+        self.suspect: Job | None = None
+
+    def time_left(self) -> float:
+        return max(0.0, self.deadline - time.monotonic())
+
+
+class Slot:
+    __slots__ = ("job", "task")
+
+    def __init__(self) -> None:
+        self.job: Job | None = None
+        self.task: asyncio.Task[None] | None = None
+
+
+class Lane(Generic[J]):
+    """One queue inside a consumer. Natives may subclass it to keep their per-queue state."""
+
+    def __init__(self, settings: QueueSettings, wake: asyncio.Event) -> None:
+        self.settings = settings
+        self.name = settings.name
+        self.wake = wake  # the event of the loop serving this lane
+        self.ready: deque[J] = deque()  # leased, not started
+        self.finished: list[Done[J]] = []  # outcomes not yet handed to the native
+        self.recording: list[Done[J]] = []  # handed to the native, round in flight
+        self.held = 0  # leased and not yet recorded: ready, running, finished, recording
+        self.timed = False  # natives that adapt to run times set it: avg_run is kept
+        self.avg_run = 1.0  # s, moving average of job run times (start as if jobs were long)
+        self.stopping = False
+        self._slots: list[Slot] = []
+        self._idle: deque[asyncio.Future[J | None]] = deque()
+        # Set by the consumer: how a slot takes the next ready job (quarantine), and, for
+        # settling natives, how leased jobs are given back at once.
+        self._take: Callable[[Lane[J]], J | None] = _first
+        self._give_back_now: Callable[[Any, Sequence[J]], None] | None = None
+
+    def offer(self, jobs: Sequence[J], *, counted: bool = False) -> None:
+        """Jobs leased for this lane: start them in free slots, buffer the rest. ``counted``:
+        the native already added them to ``held`` (leased earlier, taken in now)."""
+        if not counted:
+            self.held += len(jobs)
+        if self.stopping:
+            self.give_back(jobs)
+            return
+        self.ready.extend(jobs)
+        if self._idle:
+            self._dispatch()
+
+    def give_back(self, jobs: Sequence[J]) -> None:
+        """Return leased jobs untouched (recorded by the native like any outcome)."""
+        if self._give_back_now is not None:
+            self._give_back_now(self, jobs)
+            self.held -= len(jobs)
+            return
+        self.finished.extend((job, None) for job in jobs)
+        self.wake.set()
+
+    def running(self) -> list[J]:
+        return [slot.job for slot in self._slots if slot.job is not None]  # type: ignore[misc]
+
+    def held_jobs(self) -> list[J]:
+        """Every job this lane holds a lease on (for heartbeats)."""
+        jobs = list(self.ready) + self.running()
+        jobs += [job for job, _ in self.finished]
+        jobs += [job for job, _ in self.recording]
+        return jobs
+
+    def _dispatch(self) -> None:
+        while self._idle and self.ready:
+            fut = self._idle.popleft()
+            if fut.done():  # its slot was cancelled while idle
+                continue
+            job = self._take(self)
+            if job is None:
+                self._idle.appendleft(fut)
+                return
+            fut.set_result(job)
+
+
+def _first(lane: Lane[J]) -> J | None:
+    return lane.ready.popleft()

@@ -1,0 +1,194 @@
+"""How the PostgreSQL consumer stores outcomes: one round = finished outcomes + the next lease.
+
+In autocommit pipeline mode every statement up to the sync runs in one implicit transaction:
+the completions, retries, failures (with their dead-letter copies), retention, the lease of the
+next batch and the NOTIFY for waiters commit together, in one round trip. A batch of plain
+completions (the common case) goes as ONE statement that completes and leases. Completed ->
+``completed`` with ``output``; Retry -> ``retry`` with ``start_after``; Failed -> ``failed``
+and a dead-letter copy; Discarded -> ``cancelled``; no outcome (stop) -> given back untouched.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import psycopg
+
+from qgen.runtime.backends.base import Completed, Discarded, ErrorInfo, Failed, Retry
+from qgen.runtime.backends.lanes import Done
+from qgen.runtime.backends.postgres.jobs import PgJob, dumps
+from qgen.runtime.backends.postgres.sql import Statements
+from qgen.runtime.settings import QueueSettings
+
+_NULL = "null"
+NOTIFY_LIMIT = 7900  # bytes of a NOTIFY payload (the server's limit is 8000)
+SMALL_RETENTION = 100  # keep counts up to this are enforced every round, larger ones each second
+
+
+def _error_json(err: ErrorInfo) -> str:
+    # jsonb rejects NUL characters; an error text must never make its own outcome unstorable
+    return dumps(err.to_json()).replace("\\u0000", "\\ufffd")
+
+
+def _push(arrays: tuple[list[Any], ...], h: PgJob, *values: Any) -> None:
+    arrays[0].append(h.id)
+    arrays[1].append(h.stalled)
+    for arr, v in zip(arrays[2:], values, strict=True):
+        arr.append(v)
+
+
+class RoundPlan:
+    def __init__(
+        self,
+        st: Statements,
+        settings: QueueSettings,
+        worker: str,
+        batch: Sequence[Done[PgJob]],
+        notify_done: bool = True,
+        wildcard: bool = False,
+    ) -> None:
+        self.st, self.queue, self.worker = st, settings.name, worker
+        self.visibility = settings.visibility_timeout
+        self.keep_done = settings.keep_completed
+        self.keep_failed = settings.keep_failed
+        self.notify_done = notify_done
+        self.wildcard = wildcard
+        self.batch = batch
+        self.retry_delays: list[float] = []
+        self.plain = False  # the hot batch has no results and no job that stalled before
+        self.hot_batch: tuple[list[str], list[str], list[int]] | None = None  # all completed
+        if batch and all(type(o) is Completed for _, o in batch):
+            outputs = [_NULL if o.result is None else dumps(o.result) for _, o in batch]  # type: ignore[union-attr]
+            if not any("\\u0000" in t for t in outputs):
+                ids = [h.id for h, _ in batch]
+                stalled = [h.stalled for h, _ in batch]
+                self.hot_batch = (outputs, ids, stalled)
+                self.plain = not any(stalled) and all(o is _NULL for o in outputs)
+                self.finished_ids = ids
+                self.any_done, self.any_failed = True, False
+                return
+        self._group()
+
+    def _group(self) -> None:
+        # per outcome kind: parallel arrays (ids, stall counts, then the kind's own values)
+        done: tuple[list[Any], ...] = ([], [], [])
+        retry: tuple[list[Any], ...] = ([], [], [], [])
+        failed: tuple[list[Any], ...] = ([], [], [], [])
+        cancel: tuple[list[Any], ...] = ([], [], [])
+        back: tuple[list[Any], ...] = ([], [])
+        for h, o in self.batch:
+            if isinstance(o, Completed):
+                text = dumps(o.result)
+                if "\\u0000" not in text:
+                    _push(done, h, text)
+                    continue
+                # jsonb cannot store it: fail the job, not the whole round
+                o = Failed(
+                    ErrorInfo("ResultNotStorable", "the result contains a NUL character"), None
+                )
+            if isinstance(o, Retry):
+                delay = max(0.0, float(o.delay))
+                _push(retry, h, _error_json(o.error), delay)
+                self.retry_delays.append(delay)
+            elif isinstance(o, Failed):
+                _push(failed, h, _error_json(o.error), o.dead_letter or h.dead_letter)
+            elif isinstance(o, Discarded):
+                _push(cancel, h, _error_json(ErrorInfo("Discarded", o.reason)))
+            else:
+                _push(back, h)
+        self.done, self.retry, self.failed, self.cancel, self.back = (
+            done,
+            retry,
+            failed,
+            cancel,
+            back,
+        )
+        self.finished_ids = done[0] + failed[0] + cancel[0]
+        self.any_done = bool(done[0])
+        self.any_failed = bool(failed[0] or cancel[0])
+
+    @property
+    def wants_retention(self) -> bool:
+        return (self.any_done and bool(self.keep_done)) or (
+            self.any_failed and bool(self.keep_failed)
+        )
+
+    @property
+    def small_retention(self) -> bool:
+        keeps = [k for k in (self.keep_done, self.keep_failed) if k]
+        return bool(keeps) and max(keeps) <= SMALL_RETENTION
+
+    def statements(self, retain: bool) -> list[tuple[Any, tuple[Any, ...]]]:
+        if self.hot_batch is not None and not hasattr(self, "done"):
+            self._group()
+        st, q, w = self.st, self.queue, self.worker
+        out: list[tuple[Any, tuple[Any, ...]]] = []
+        ids, stalled, outputs = self.done
+        if ids:
+            if self.keep_done == 0:
+                out.append((st.complete_delete, (ids, stalled, q, w)))
+            else:
+                out.append((st.complete, (outputs, ids, stalled, q, w)))
+        ids, stalled, errs, delays = self.retry
+        if ids:
+            out.append((st.retry, (errs, delays, ids, stalled, q, w)))
+        ids, stalled, errs, dlqs = self.failed
+        if ids:
+            out.append((st.fail, (errs, ids, stalled, q, w, dlqs, st.new_channel)))
+            if self.keep_failed == 0:
+                out.append((st.delete_failed, (q, ids)))
+        ids, stalled, errs = self.cancel
+        if ids:
+            out.append((st.cancel, (errs, ids, stalled, q, w)))
+            if self.keep_failed == 0:
+                out.append((st.delete_failed, (q, ids)))
+        ids, stalled = self.back
+        if ids:
+            out.append((st.give_back, (ids, stalled, q, w)))
+        if retain:
+            if self.keep_done:
+                out.append((st.retain, (q, ["completed"], self.keep_done)))
+            if self.keep_failed:
+                out.append((st.retain, (q, ["failed", "cancelled"], self.keep_failed)))
+        if self.wildcard:
+            out.append((st.notify, (st.done_channel, q + "\n*")))
+        elif self.finished_ids and self.notify_done:
+            payload = q + "\n" + ",".join(self.finished_ids)
+            if len(payload.encode()) > NOTIFY_LIMIT:
+                payload = q + "\n*"
+            out.append((st.notify, (st.done_channel, payload)))
+        return out
+
+    async def send(
+        self, conn: psycopg.AsyncConnection[Any], fetch_n: int, retain: bool, suspects: bool
+    ) -> list[tuple[Any, ...]]:
+        """Apply the outcomes and lease up to ``fetch_n`` jobs in one transaction; jobs that
+        stalled before only if ``suspects``."""
+        fetch = (self.st.fetch, (self.worker, self.visibility, self.queue, suspects, fetch_n))
+        quiet = not (retain or self.notify_done or self.wildcard)
+        if fetch_n and quiet and self.hot_batch is not None and self.keep_done != 0:
+            # the hot path: one statement, no pipeline
+            outputs, ids, stalled = self.hot_batch
+            q, w = self.queue, self.worker
+            params: tuple[Any, ...]
+            if self.plain:
+                stmt, params = self.st.complete_plain_fetch, (q, ids, w, *fetch[1])
+            else:
+                stmt, params = (
+                    self.st.complete_fetch,
+                    (outputs, ids, q, ids, w, stalled, ids, *fetch[1]),
+                )
+            cur = await conn.execute(stmt, params)
+            return await cur.fetchall()
+        stmts = self.statements(retain)
+        if not stmts:
+            if not fetch_n:
+                return []
+            cur = await conn.execute(*fetch)
+            return await cur.fetchall()
+        async with conn.pipeline():
+            for stmt, params in stmts:
+                await conn.execute(stmt, params)
+            fcur = await conn.execute(*fetch) if fetch_n else None
+        return await fcur.fetchall() if fcur is not None else []

@@ -1,0 +1,237 @@
+"""SQL of the PostgreSQL backend: every statement, composed once per schema.
+
+Names follow pg-boss where they fit (job states created < retry < active < completed <
+cancelled < failed, compared with ``<``; ``retry_limit``, ``retry_count``, ``start_after``,
+``output``, ``dead_letter``). The schema name is validated by the caller and always enters SQL as
+an :class:`psycopg.sql.Identifier`; every value is a parameter.
+
+Planner note: fetching orders by ``priority DESC, seq``, which only the partial index of ready
+jobs (``state < 'active'``) provides, so a table full of finished rows (or statistics that say
+every row is ready) never turns the fetch into a walk of the primary key.
+"""
+
+from __future__ import annotations
+
+import zlib
+from typing import ClassVar, LiteralString
+
+from psycopg import sql
+
+
+def lock_key(schema: str) -> int:
+    """Advisory lock id of a schema's migrations (stable across processes and versions)."""
+    return 0x71_67_65_6E_00000000 | zlib.crc32(f"qgen:{schema}".encode())
+
+
+WAITER_HELLO = "\nwaiter"  # new-job channel payload: a client started waiting for results
+
+
+def waiter_app_name(schema: str) -> str:
+    """application_name of a client's waiting connection: workers notify finished jobs only
+    while one exists (pg_stat_activity), so a busy queue without waiters saves the NOTIFY."""
+    return f"qgen-wait:{schema}"
+
+
+def channels(schema: str) -> tuple[str, str]:
+    """(new-job channel, finished-job channel); payloads are queue names / 'queue\\nid,id'."""
+    return f"qgen_{schema}_new", f"qgen_{schema}_done"
+
+
+# The statements, ``{s}`` standing for the schema (quoted as an identifier when rendered).
+
+_COLS = "queue, id, data, priority, start_after, retry_limit, backoff, dead_letter"
+_INSERT_NOTIFY = (
+    "WITH ins AS (INSERT INTO {s}.job (" + _COLS + ") VALUES "
+    "(%s, %s, %s::text::jsonb, %s, now() + make_interval(secs => %s), %s, %s::jsonb, %s) "
+    "ON CONFLICT (queue, id) DO NOTHING RETURNING 1) "
+    "SELECT pg_notify(%s, %s) FROM ins"
+)
+_INSERT_MANY = (
+    "INSERT INTO {s}.job (" + _COLS + ") "
+    "SELECT %s, v.id, v.data::jsonb, v.priority, now() + make_interval(secs => v.delay), "
+    "v.retry_limit, v.backoff::jsonb, %s "
+    "FROM unnest(%b::text[], %b::text[], %b::int[], %b::float8[], %b::int[], %b::text[]) "
+    "AS v(id, data, priority, delay, retry_limit, backoff) "
+    "ON CONFLICT (queue, id) DO NOTHING"
+)
+_GET = (
+    "SELECT state::text, start_after > now(), data, progress, output, error, "
+    "retry_count, retry_limit, extract(epoch FROM created_on)::float8, "
+    "extract(epoch FROM completed_on)::float8 FROM {s}.job WHERE queue = %s AND id = %s"
+)
+# Lease the next batch. Params: worker, lease seconds, queue, may take jobs that stalled
+# before (quarantine: one at a time per process), limit.
+_FETCH = (
+    "UPDATE {s}.job j SET state = 'active', worker = %s, started_on = now(), "
+    "lease_until = now() + make_interval(secs => %s) "
+    "FROM (SELECT ctid AS c FROM {s}.job "
+    "  WHERE queue = %s AND state < 'active' AND start_after <= now() "
+    "  AND (stalled_count = 0 OR %s) "
+    "  ORDER BY priority DESC, seq LIMIT %s FOR UPDATE SKIP LOCKED) nx "
+    "WHERE j.ctid = nx.c "  # locked by this statement, so the row cannot move
+    "RETURNING j.id, j.data::text, j.retry_count, j.retry_limit, j.backoff, "
+    "j.stalled_count, j.dead_letter, j.priority, j.seq"
+)
+_GUARD = (
+    "FROM unnest(%b::text[], %b::int[]) WITH ORDINALITY AS v(id, stalled, n) "
+    "WHERE j.queue = %s AND j.id = v.id AND j.state = 'active' "
+    "AND j.worker = %s AND j.stalled_count = v.stalled"
+)
+# Outcomes. Each takes per-job arrays, then (ids, stalled, queue, worker) for the guard.
+_COMPLETE = (
+    "UPDATE {s}.job j SET state = 'completed', output = (%b::text[])[v.n]::jsonb, "
+    "completed_on = now(), lease_until = NULL " + _GUARD
+)
+# The hot path: record completions and lease the next batch in ONE statement (rows
+# found by primary key). Params: outputs, ids, queue, ids, worker, stalled, ids, and
+# then the fetch's.
+_COMPLETE_FETCH = (
+    "WITH done AS (UPDATE {s}.job j SET state = 'completed', completed_on = now(), "
+    "output = (%b::text[])[array_position(%b::text[], j.id)]::jsonb, "
+    "lease_until = NULL WHERE j.queue = %s AND j.id = ANY(%b::text[]) "
+    "AND j.state = 'active' AND j.worker = %s "
+    "AND j.stalled_count = (%b::int[])[array_position(%b::text[], j.id)]) "
+) + _FETCH
+# Same, for the commonest batch: no results, no job that stalled before.
+# Params: queue, ids, worker, then the fetch's.
+_COMPLETE_PLAIN_FETCH = (
+    "WITH done AS (UPDATE {s}.job j SET state = 'completed', completed_on = now(), "
+    "lease_until = NULL WHERE j.queue = %s AND j.id = ANY(%b::text[]) "
+    "AND j.state = 'active' AND j.worker = %s AND j.stalled_count = 0) "
+) + _FETCH
+_COMPLETE_DELETE = (
+    "DELETE FROM {s}.job j USING unnest(%b::text[], %b::int[]) AS v(id, stalled) "
+    "WHERE j.queue = %s AND j.id = v.id AND j.state = 'active' "
+    "AND j.worker = %s AND j.stalled_count = v.stalled"
+)
+_RETRY = (
+    "UPDATE {s}.job j SET state = 'retry', retry_count = j.retry_count + 1, "
+    "error = (%b::text[])[v.n]::jsonb, "
+    "start_after = now() + make_interval(secs => (%b::float8[])[v.n]), "
+    "worker = NULL, lease_until = NULL " + _GUARD
+)
+_CANCEL = (
+    "UPDATE {s}.job j SET state = 'cancelled', error = (%b::text[])[v.n]::jsonb, "
+    "completed_on = now(), lease_until = NULL " + _GUARD
+)
+# Final failure and its dead-letter copy, in one statement (so one transaction).
+_FAIL = (
+    "WITH f AS (UPDATE {s}.job j SET state = 'failed', retry_count = j.retry_count + 1, "
+    "error = (%b::text[])[v.n]::jsonb, completed_on = now(), lease_until = NULL "
+    + _GUARD
+    + " RETURNING j.id, j.data, j.priority, (%b::text[])[v.n] AS dlq), "
+    "ins AS (INSERT INTO {s}.job (queue, id, data, priority) "
+    "SELECT dlq, id, data, priority FROM f WHERE dlq IS NOT NULL "
+    "ON CONFLICT (queue, id) DO NOTHING RETURNING queue) "
+    "SELECT pg_notify(%s, q) FROM (SELECT DISTINCT queue AS q FROM ins) x"
+)
+_DELETE_FAILED = (
+    "DELETE FROM {s}.job WHERE queue = %s AND id = ANY(%b::text[]) "
+    "AND state IN ('failed', 'cancelled')"
+)
+# Give back leased jobs not finished (stop): not counted as a stall or an attempt.
+_GIVE_BACK = (
+    "UPDATE {s}.job j SET state = CASE WHEN j.retry_count > 0 THEN 'retry' "
+    "ELSE 'created' END::{s}.job_state, worker = NULL, lease_until = NULL " + _GUARD
+)
+_HEARTBEAT = "UPDATE {s}.job j SET lease_until = now() + make_interval(secs => %s) " + _GUARD
+_PROGRESS = (
+    "UPDATE {s}.job SET progress = %s::text::jsonb "
+    "WHERE queue = %s AND id = %s AND state = 'active'"
+)
+# Expired leases: back to retry, or failed (with its dead-letter copy) past
+# max_stalled_count. Params: max_stalled, error json, done channel, queue.
+_RECOVER = (
+    "WITH x AS (SELECT queue, id FROM {s}.job WHERE queue = %s AND state = 'active' "
+    "  AND lease_until < now() FOR UPDATE SKIP LOCKED), "
+    "u AS (UPDATE {s}.job j SET stalled_count = j.stalled_count + 1, "
+    "  state = CASE WHEN j.stalled_count + 1 > %s THEN 'failed' ELSE 'retry' END"
+    "::{s}.job_state, "
+    "  error = CASE WHEN j.stalled_count + 1 > %s THEN %s::text::jsonb ELSE j.error END, "
+    "  completed_on = CASE WHEN j.stalled_count + 1 > %s THEN now() END, "
+    "  start_after = now(), worker = NULL, lease_until = NULL "
+    "  FROM x WHERE j.queue = x.queue AND j.id = x.id "
+    "  RETURNING j.id, j.state, j.data, j.priority, j.dead_letter), "
+    "ins AS (INSERT INTO {s}.job (queue, id, data, priority) "
+    "  SELECT dead_letter, id, data, priority FROM u "
+    "  WHERE state = 'failed' AND dead_letter IS NOT NULL "
+    "  ON CONFLICT (queue, id) DO NOTHING RETURNING queue) "
+    "SELECT u.id, u.state::text, (SELECT count(*) FROM ins) FROM u"
+)
+# Keep the newest ``keep`` finished rows of one state. Params: queue, state, keep.
+_RETAIN = (
+    "DELETE FROM {s}.job WHERE (queue, id) IN (SELECT queue, id FROM {s}.job "
+    "WHERE queue = %s AND state > 'active' AND state = ANY(%b::text[]::{s}.job_state[]) "
+    "ORDER BY completed_on DESC, seq DESC OFFSET %s)"
+)
+# Retention of finished rows needs this index; made only where retention is used, so
+# no other completion pays for it.
+_FINISHED_INDEX = (
+    "CREATE INDEX IF NOT EXISTS job_finished ON {s}.job (queue, completed_on) "
+    "WHERE state > 'active'"
+)
+_NEXT_DUE = (
+    "SELECT extract(epoch FROM min(start_after) - now())::float8 FROM {s}.job "
+    "WHERE queue = %s AND state < 'active' "
+    "AND (state = 'retry' OR start_after > created_on)"
+)
+
+_TEMPLATES: dict[str, LiteralString] = {
+    "insert_notify": _INSERT_NOTIFY,
+    "insert_many": _INSERT_MANY,
+    "get": _GET,
+    "fetch": _FETCH,
+    "complete": _COMPLETE,
+    "complete_fetch": _COMPLETE_FETCH,
+    "complete_plain_fetch": _COMPLETE_PLAIN_FETCH,
+    "complete_delete": _COMPLETE_DELETE,
+    "retry": _RETRY,
+    "cancel": _CANCEL,
+    "fail": _FAIL,
+    "delete_failed": _DELETE_FAILED,
+    "give_back": _GIVE_BACK,
+    "heartbeat": _HEARTBEAT,
+    "progress": _PROGRESS,
+    "recover": _RECOVER,
+    "retain": _RETAIN,
+    "finished_index": _FINISHED_INDEX,
+    "next_due": _NEXT_DUE,
+}
+
+
+class Statements:
+    """Every statement for one schema, rendered once: psycopg then caches each parsed query by
+    its text, where a Composed would be rendered again on every execute. Made of literals and
+    the validated schema, quoted as an identifier."""
+
+    insert_notify: LiteralString
+    insert_many: LiteralString
+    get: LiteralString
+    fetch: LiteralString
+    complete: LiteralString
+    complete_fetch: LiteralString
+    complete_plain_fetch: LiteralString
+    complete_delete: LiteralString
+    retry: LiteralString
+    cancel: LiteralString
+    fail: LiteralString
+    delete_failed: LiteralString
+    give_back: LiteralString
+    heartbeat: LiteralString
+    progress: LiteralString
+    recover: LiteralString
+    retain: LiteralString
+    finished_index: LiteralString
+    next_due: LiteralString
+    notify: ClassVar[LiteralString] = "SELECT pg_notify(%s, %s)"
+    waiters: ClassVar[LiteralString] = (
+        "SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE application_name = %s)"
+    )
+
+    def __init__(self, schema: str) -> None:
+        self.schema = schema
+        self.new_channel, self.done_channel = channels(schema)
+        self.waiter_app = waiter_app_name(schema)
+        s = sql.Identifier(schema)
+        for name, template in _TEMPLATES.items():
+            setattr(self, name, sql.SQL(template).format(s=s).as_string())

@@ -1,0 +1,182 @@
+"""The Redis backend: real BullMQ queues, shared with Node BullMQ.
+
+Each qgen queue is the BullMQ queue of the same name; jobs are named after their queue and their
+``data`` is the payload as JSON, so Node BullMQ producers and workers interoperate (see
+:mod:`.jobs` for how priority, attempts, failures and discards are stored). Nothing needs setting
+up: BullMQ's keys are made as jobs are added.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar, Self
+
+from redis.exceptions import NoScriptError
+
+from qgen.runtime.backends.base import (
+    JSON,
+    AddOptions,
+    ErrorInfo,
+    Handler,
+    JobInfo,
+    JobStatus,
+    Provisioned,
+)
+from qgen.runtime.backends.redis.consumer import RedisLane, RedisNative
+from qgen.runtime.backends.redis.events import EventWatcher, wait_event
+from qgen.runtime.backends.redis.jobs import Catalog, job_info
+from qgen.runtime.backends.redis.scripts import SCRIPTS
+from qgen.runtime.backends.redis.transport import (
+    COMMAND_TIMEOUT,
+    ScriptError,
+    Scripts,
+    new_client,
+)
+from qgen.runtime.backends.redis.url import RedisTarget, parse_url
+from qgen.runtime.backends.skeleton import ConsumerSkeleton
+from qgen.runtime.errors import JobNotFound, JobTimeout
+from qgen.runtime.settings import QueueConfigs, QueueSettings, SettingsBook, for_backend
+
+__all__ = ["RedisBackend"]
+
+
+class RedisBackend:
+    name: ClassVar[str] = "redis"
+
+    def __init__(self, target: RedisTarget, queues: QueueConfigs) -> None:
+        self.target = target
+        self.settings = SettingsBook(queues, self.name)
+        self.catalog = Catalog(target.prefix, self.settings)
+        self.client = new_client(target)
+        self.scripts = Scripts(self.client)
+        self._watchers: dict[str, EventWatcher] = {}
+
+    @classmethod
+    async def connect(cls, url: str, queues: QueueConfigs) -> Self:
+        backend = cls(parse_url(url), queues)
+        async with asyncio.timeout(COMMAND_TIMEOUT):
+            await backend.client.ping()
+        return backend
+
+    @classmethod
+    async def provision(cls, url: str, queues: QueueConfigs) -> Provisioned:
+        parse_url(url)
+        return Provisioned("nothing to set up: BullMQ makes its keys as jobs are added")
+
+    async def close(self) -> None:
+        await self.scripts.close()
+        for watcher in self._watchers.values():
+            await watcher.close()
+        self._watchers.clear()
+        with contextlib.suppress(Exception):
+            await self.client.aclose()
+
+    # -- producing ---------------------------------------------------------------------------
+
+    async def enqueue(self, queue: str, data: JSON, options: AddOptions) -> str:
+        name, keys, args = self.catalog.builder(queue).add_call(data, options)
+        reply = await self.scripts.call(name, keys, args)
+        return _job_id(name, reply)
+
+    async def enqueue_many(self, queue: str, items: Sequence[tuple[JSON, AddOptions]]) -> list[str]:
+        builder = self.catalog.builder(queue)
+        calls = [builder.add_call(data, opts) for data, opts in items]
+        out: list[str] = []
+        for start in range(0, len(calls), 1000):
+            chunk = calls[start : start + 1000]
+            replies = await self.scripts.pipeline(chunk)
+            for (name, _, _), reply in zip(chunk, replies, strict=True):
+                if isinstance(reply, Exception):
+                    raise reply
+                out.append(_job_id(name, reply))
+        return out
+
+    # -- reading -----------------------------------------------------------------------------
+
+    async def get(self, queue: str, job_id: str) -> JobInfo | None:
+        keys = self.catalog.keys(queue)
+        state_keys = keys.get_state()
+        for _ in range(2):
+            pipe = self.client.pipeline(transaction=False)
+            pipe.hgetall(keys.job(job_id))
+            pipe.evalsha(
+                SCRIPTS["getStateV2"].sha,
+                len(state_keys),
+                *state_keys,
+                job_id,
+                keys.job(job_id),
+            )
+            async with asyncio.timeout(COMMAND_TIMEOUT):
+                fields, state = await pipe.execute(raise_on_error=False)
+            if isinstance(state, NoScriptError):
+                await self.scripts.load()
+                continue
+            if isinstance(fields, Exception):
+                raise fields
+            if isinstance(state, Exception):
+                raise state
+            if not fields:
+                return None
+            default = self.settings[queue].attempts
+            return job_info(queue, job_id, fields, str(state), default)
+        raise RuntimeError("getStateV2 script could not be loaded")
+
+    async def wait(self, queue: str, job_id: str, timeout: float | None) -> JobInfo:
+        watcher = self._watchers.get(queue)
+        if watcher is None:
+            watcher = EventWatcher(
+                lambda: new_client(self.target, single=True), self.catalog.keys(queue)
+            )
+            self._watchers[queue] = watcher
+
+        async def check() -> JobInfo | None:
+            info = await self.get(queue, job_id)
+            if info is None:
+                raise JobNotFound(queue, job_id)
+            return info if info.status.finished else None
+
+        try:
+            found, event = await wait_event(watcher, job_id, check, timeout)
+        except TimeoutError as exc:
+            raise JobTimeout(
+                f"job {job_id!r} on {queue!r} did not finish within {timeout} s"
+            ) from exc
+        if found is not None:
+            assert isinstance(found, JobInfo)
+            return found
+        assert event is not None
+        info = await self.get(queue, job_id)
+        if info is not None and info.status.finished:
+            return info
+        return _from_event(queue, job_id, event)  # removed on completion: the event has it all
+
+    def consume(
+        self, queues: Sequence[QueueSettings], handle: Handler
+    ) -> ConsumerSkeleton[RedisLane]:
+        queues = for_backend(queues, self.name)
+        for settings in queues:
+            self.settings.learn(settings)
+        native = RedisNative(self.target, self.catalog)
+        return ConsumerSkeleton(native, queues, handle)
+
+
+def _job_id(script: str, reply: Any) -> str:
+    if isinstance(reply, int) and reply < 0:
+        raise ScriptError(script, reply)
+    return str(reply)
+
+
+def _from_event(queue: str, job_id: str, event: Mapping[str, str]) -> JobInfo:
+    if event.get("event") == "completed":
+        raw = event.get("returnvalue")
+        try:
+            result = json.loads(raw) if raw else None
+        except ValueError:
+            result = raw
+        return JobInfo(job_id, queue, JobStatus.COMPLETED, result=result)
+    return JobInfo(
+        job_id, queue, JobStatus.FAILED, error=ErrorInfo("Error", event.get("failedReason", ""))
+    )

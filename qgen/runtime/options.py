@@ -1,0 +1,13 @@
+"""Types of the options a client passes with a job: the client side's own, so neither the
+generated client nor ``qgen.runtime.client`` imports the worker side to name them."""
+
+from __future__ import annotations
+
+from typing import TypedDict
+
+
+class BackoffConfig(TypedDict, total=False):
+    type: str  # "fixed" | "exponential" (default)
+    delay: float  # ms before the first retry (default 1000); doubles each try if exponential
+    max_delay: float  # ms cap of the delay
+    jitter: float  # 0..1: the delay is reduced by a random share of up to this fraction
