@@ -1,13 +1,22 @@
-"""The PostgreSQL half of the consumer: one loop per queue, each on its own connection.
+"""The PostgreSQL half of the consumer: a bounded number of connections, whatever the queues.
 
-Per round a loop sends, in one pipeline (one round trip, one implicit transaction), the outcomes
-of the jobs that finished since the last round AND the lease of the next batch
-(``FOR UPDATE SKIP LOCKED``), see :mod:`.outcomes`. The jobs a round leased are taken in (decoded
-and started) while the NEXT round is in flight, off the round-trip path. Outcomes are guarded by
-state, lease owner and stall count, so a round that is sent again after a lost connection changes
-nothing twice. An idle loop sleeps until a NOTIFY for its queue, its next delayed job, or
-``poll_interval``. A side connection renews leases (heartbeats), stores progress and recovers
-jobs whose lease ran out; jobs that stalled before are quarantined (one at a time per process).
+A worker process holds at most ``worker_connections`` connections (the URL's, default 4): one
+LISTEN connection, the process's shared connection (:mod:`.transport`) for the side work
+(heartbeats, progress, recovery), and the rest for the consuming rounds. The queues are split
+over the round connections (balanced by ``batch_size``); each connection has one loop. Per
+round a loop sends, in one pipeline (one round trip, one implicit transaction), the outcomes of
+the jobs that finished since the last round, for every queue of the loop, AND one lease over
+every queue that wants jobs (``FOR UPDATE SKIP LOCKED``, each queue with its own limit: see
+``fetch_many``), see :mod:`.outcomes`. That is the fairness: a queue gets up to its own
+``prefetch`` per round, so a deep backlog never takes an idle queue's turn, and a job added to
+an idle queue is leased by the next round after its NOTIFY.
+
+The jobs a round leased are taken in (decoded and started) while the NEXT round is in flight,
+off the round-trip path. Outcomes are guarded by state, lease owner and stall count, so a round
+sent again after a lost connection changes nothing twice. A round the server refuses for any
+other reason is recorded one outcome at a time, so only the job whose outcome cannot be stored
+fails. An idle loop sleeps until a NOTIFY for one of its queues, the next delayed job, or
+``poll_interval``. Jobs that stalled before are quarantined (one at a time per process).
 """
 
 from __future__ import annotations
@@ -17,6 +26,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import psycopg
@@ -25,12 +35,13 @@ from qgen.runtime.backends.base import Delivery, ErrorInfo, Failed
 from qgen.runtime.backends.lanes import Control, Done, Lane
 from qgen.runtime.backends.postgres.jobs import PgJob, dumps, leased_job
 from qgen.runtime.backends.postgres.notify import Listener
-from qgen.runtime.backends.postgres.outcomes import RoundPlan
+from qgen.runtime.backends.postgres.outcomes import RoundPlan, send_group
 from qgen.runtime.backends.postgres.sql import WAITER_HELLO, Statements, lock_key
 from qgen.runtime.backends.postgres.transport import (
     CONNECTION_ERRORS,
     WORKER_APP,
-    SideConnection,
+    SharedConnection,
+    app_name,
     close_quietly,
     connect,
 )
@@ -39,6 +50,7 @@ from qgen.runtime.settings import QueueSettings
 
 log = logging.getLogger("qgen.postgres")
 SHORT_JOB = 0.05  # s: jobs shorter than this on average get leased ahead (see _want)
+CONNECTIONS_BESIDE_ROUNDS = 2  # the LISTEN connection and the shared one
 
 
 class PgLane(Lane[PgJob]):
@@ -46,7 +58,7 @@ class PgLane(Lane[PgJob]):
         super().__init__(settings, wake)
         self.timed = True  # avg_run decides how far ahead to lease
         self.poll = settings.poll_interval / 1000.0
-        self.conn: psycopg.AsyncConnection[Any] | None = None
+        self.loop: RoundLoop | None = None  # the loop (and connection) serving this lane
         self.leased: list[tuple[Any, ...]] = []  # rows of the last round, not yet taken in
         self.notified = True  # fetch at start
         self.empty = False  # the last fetch found fewer jobs than asked
@@ -57,25 +69,67 @@ class PgLane(Lane[PgJob]):
         self.want = 0  # jobs the loop would lease now (its idle wait depends on it)
 
 
+class RoundLoop:
+    """Lanes served by one connection, one round trip per round."""
+
+    def __init__(self, lanes: list[PgLane]) -> None:
+        self.lanes = lanes
+        self.conn: psycopg.AsyncConnection[Any] | None = None
+
+
+@dataclass(slots=True)
+class LaneRound:
+    """One lane's part of a round."""
+
+    lane: PgLane
+    plan: RoundPlan
+    fetch_n: int
+    retain: bool
+    notified: bool  # the lane had been notified (restored if the round fails)
+    wildcard: bool
+
+
 class PostgresNative:
     settles = False
     gather_yields = 0
 
-    def __init__(self, conninfo: str, st: Statements, worker_id: str) -> None:
+    def __init__(
+        self,
+        conninfo: str,
+        st: Statements,
+        worker_id: str,
+        side: SharedConnection,
+        connections: int,
+    ) -> None:
         self.conninfo, self.st, self.worker = conninfo, st, worker_id
+        self.rounds = max(1, connections - CONNECTIONS_BESIDE_ROUNDS)
+        self.app = app_name(conninfo, WORKER_APP)
         self.lanes: dict[str, PgLane] = {}
-        self.side = SideConnection(conninfo)
+        self.loops: list[RoundLoop] = []
+        self.side = side
         self.control = Control()
         self.waiters = True  # does any client wait for results (checked every second)
         self._listener: Listener | None = None
         self._waiter_check: asyncio.Task[None] | None = None
+        self._next_recover = 0.0
 
     def lane(self, settings: QueueSettings, wake: asyncio.Event) -> PgLane:
         lane = self.lanes[settings.name] = PgLane(settings, wake)
         return lane
 
     def groups(self, lanes: Sequence[PgLane]) -> list[list[PgLane]]:
-        return [[lane] for lane in lanes]
+        """The lanes over at most ``self.rounds`` loops, heaviest first to the lightest loop."""
+        groups: list[list[PgLane]] = [[] for _ in range(min(self.rounds, len(lanes)))]
+        weights = [0] * len(groups)
+        for lane in sorted(lanes, key=lambda lane: -lane.settings.batch_size):
+            i = weights.index(min(weights))
+            groups[i].append(lane)
+            weights[i] += max(1, lane.settings.batch_size)
+        self.loops = [RoundLoop(group) for group in groups]
+        for loop in self.loops:
+            for lane in loop.lanes:
+                lane.loop = loop
+        return groups
 
     def transient(self, exc: BaseException) -> bool:
         return isinstance(exc, CONNECTION_ERRORS)
@@ -86,12 +140,22 @@ class PostgresNative:
         self.control = control
         if any(lane.settings.keep_completed or lane.settings.keep_failed for lane in self._all()):
             key = lock_key(self.st.schema)
-            await self.side.execute("SELECT pg_advisory_lock(%s)", (key,))
-            try:
-                await self.side.execute(self.st.finished_index, ())
-            finally:
-                await self.side.execute("SELECT pg_advisory_unlock(%s)", (key,))
-        listener = Listener(self.conninfo, [self.st.new_channel], self._on_notify, self._wake_all)
+
+            async def make_index(conn: psycopg.AsyncConnection[Any]) -> None:
+                await conn.execute("SELECT pg_advisory_lock(%s)", (key,))
+                try:
+                    await conn.execute(self.st.finished_index)
+                finally:
+                    await conn.execute("SELECT pg_advisory_unlock(%s)", (key,))
+
+            await self.side.run(make_index)
+        listener = Listener(
+            self.conninfo,
+            [self.st.new_channel],
+            self._on_notify,
+            self._wake_all,
+            application_name=self.app,
+        )
         await listener.start()
         self._listener = listener
         self._waiter_check = asyncio.create_task(self._check_waiters(), name="qgen-pg-waiters")
@@ -103,10 +167,9 @@ class PostgresNative:
                 await self._waiter_check
         if self._listener is not None:
             await self._listener.close()
-        for lane in self._all():
-            await close_quietly(lane.conn)
-            lane.conn = None
-        await self.side.close()
+        for loop in self.loops:
+            await close_quietly(loop.conn)
+            loop.conn = None
 
     def _all(self) -> list[PgLane]:
         return list(self.lanes.values())
@@ -151,77 +214,100 @@ class PostgresNative:
             or now - lane.last_fetch >= lane.poll
         )
 
-    async def _conn(self, lane: PgLane) -> psycopg.AsyncConnection[Any]:
-        if lane.conn is None or lane.conn.closed:
-            conn = await connect(self.conninfo, application_name=WORKER_APP)
+    async def _conn(self, loop: RoundLoop) -> psycopg.AsyncConnection[Any]:
+        if loop.conn is None or loop.conn.closed:
+            conn = await connect(self.conninfo, application_name=self.app)
             # The planner pitfall: on a table never analyzed (or with statistics from before a
             # bulk add) the fetch would sort every ready job in a bitmap scan. Every statement
             # of this connection is built for an ordered index scan, so the planner is told
             # never to prefer those.
             await conn.execute("SET enable_sort = off")
             await conn.execute("SET enable_bitmapscan = off")
-            lane.conn = conn
-            lane.notified = True
-        return lane.conn
+            loop.conn = conn
+            for lane in loop.lanes:
+                lane.notified = True
+        return loop.conn
 
-    async def exchange(self, group: list[PgLane], done: list[list[Done[PgJob]]]) -> bool:
-        lane, batch = group[0], done[0]
-        now = time.monotonic()
+    def _plan(self, lane: PgLane, batch: list[Done[PgJob]], now: float) -> LaneRound | None:
+        """This lane's part of the next round, or None when it has nothing to send."""
         want = lane.want = self._want(lane, len(batch))
         fetch_n = want if want and self._should_fetch(lane, now) else 0
         if not batch and not fetch_n and not lane.wildcard:
-            if lane.leased:
-                self._take_in(lane)
-                return True
-            return False
-        try:
-            conn = await self._conn(lane)
-        except BaseException:
-            lane.notified = lane.notified or bool(fetch_n)
-            raise
+            return None
         was_notified, lane.notified = lane.notified, False
         wildcard, lane.wildcard = lane.wildcard, False
         plan = RoundPlan(self.st, lane.settings, self.worker, batch, self.waiters, wildcard)
         retain = plan.wants_retention and (
             plan.small_retention or now - lane.last_retain >= 1.0 or self.control.stopping
         )
-        suspects = self.control.suspect is None
-        send = asyncio.ensure_future(plan.send(conn, fetch_n, retain, suspects))
+        return LaneRound(lane, plan, fetch_n, retain, was_notified, wildcard)
+
+    async def exchange(self, group: list[PgLane], done: list[list[Done[PgJob]]]) -> bool:
+        loop = group[0].loop
+        assert loop is not None
+        now = time.monotonic()
+        if not any(done) and not any(lane.wildcard for lane in group):
+            # nothing to record: fetch only for the lanes that should (the idle common case)
+            wanted = [lane for lane in group if self._fetches(lane, now)]
+            if not wanted:
+                leased = [lane for lane in group if lane.leased]
+                for lane in leased:
+                    self._take_in(lane)
+                return bool(leased)
         try:
-            if lane.leased:
-                # Let the round go out first, then take in the jobs of the last one while the
-                # server works on it: that client work is off the round-trip path.
+            conn = await self._conn(loop)
+        except BaseException:
+            for lane in group:
+                lane.notified = True  # guarded statements: a later round may fetch again
+            raise
+        rounds = [r for r in map(self._plan, group, done, [now] * len(group)) if r is not None]
+        if not rounds:
+            for lane in group:
+                if lane.leased:
+                    self._take_in(lane)
+            return True
+        suspects = self.control.suspect is None
+        plans = [(r.plan, r.fetch_n, r.retain) for r in rounds]
+        send = asyncio.ensure_future(send_group(conn, self.st, self.worker, plans, suspects))
+        try:
+            # Let the round go out first, then take in the jobs of the last one while the
+            # server works on it: that client work is off the round-trip path.
+            if any(lane.leased for lane in group):
                 try:
                     await asyncio.sleep(0)
                 finally:
-                    self._take_in(lane)
-            rows = await send
+                    for lane in group:
+                        if lane.leased:
+                            self._take_in(lane)
+            results = await send
         except BaseException as exc:
             if not send.done():
                 send.cancel()
-            lane.notified = lane.notified or bool(fetch_n)  # guarded statements: resend is safe
-            lane.wildcard = lane.wildcard or wildcard
+            for r in rounds:  # guarded statements: sending them again is safe
+                r.lane.notified = r.lane.notified or r.notified or bool(r.fetch_n)
+                r.lane.wildcard = r.lane.wildcard or r.wildcard
             if isinstance(exc, CONNECTION_ERRORS):
-                await close_quietly(lane.conn)
-                lane.conn = None
-            raise
-        self._after_round(lane, plan, now, fetch_n, rows, retain)
-        # short fetch: when idle, or when a NOTIFY brought nothing ready (a delayed add), ask
-        # when the next delayed job is due and sleep until then
-        if fetch_n and lane.empty and not rows and (lane.held == len(batch) or was_notified):
-            await self._learn_due(lane, conn)
+                await close_quietly(loop.conn)
+                loop.conn = None
+                raise
+            if not isinstance(exc, Exception) or not any(r.plan.batch for r in rounds):
+                raise
+            await self._record_alone(conn, rounds, exc)
+            return True
+        due = [self._after_round(r, now, rows) for r, rows in zip(rounds, results, strict=True)]
+        if any(due):
+            await self._learn_due([r.lane for r, d in zip(rounds, due, strict=True) if d], conn)
         return True
 
-    def _after_round(
-        self,
-        lane: PgLane,
-        plan: RoundPlan,
-        now: float,
-        fetch_n: int,
-        rows: list[tuple[Any, ...]],
-        retained: bool,
-    ) -> None:
-        if retained:
+    def _fetches(self, lane: PgLane, now: float) -> bool:
+        lane.want = self._want(lane, 0)
+        return bool(lane.want) and self._should_fetch(lane, now)
+
+    def _after_round(self, r: LaneRound, now: float, rows: list[tuple[Any, ...]]) -> bool:
+        """Take the round's result in; True when the lane should learn its next due time (a
+        short fetch when idle, or a NOTIFY that brought nothing ready: a delayed add)."""
+        lane, plan, fetch_n = r.lane, r.plan, r.fetch_n
+        if r.retain:
             lane.last_retain = now
         for delay in plan.retry_delays:
             t = now + delay
@@ -235,6 +321,45 @@ class PostgresNative:
         lane.held += len(rows)
         if rows and self.control.stopping:  # stop came during the round: give them back now
             self._take_in(lane)
+        idle = lane.held == len(plan.batch) + len(rows)
+        return bool(fetch_n and lane.empty and not rows and (idle or r.notified))
+
+    async def _record_alone(
+        self, conn: psycopg.AsyncConnection[Any], rounds: list[LaneRound], exc: Exception
+    ) -> None:
+        """The round failed, not for the connection: record each outcome in its own
+        transaction; one the server refuses fails its job with that reason instead. If even
+        that is refused, the fault is not the job's: raise, and the round is tried again."""
+        log.warning("a round failed (%s: %s); recording its outcomes one by one", type(exc), exc)
+        for r in rounds:
+            lane = r.lane
+            r.lane.notified = r.lane.notified or bool(r.fetch_n)
+            for job, outcome in r.plan.batch:
+                try:
+                    await self._record(conn, lane, [(job, outcome)])
+                except CONNECTION_ERRORS:
+                    raise
+                except Exception as refused:
+                    if outcome is None:
+                        raise
+                    reason = " ".join(str(refused).split())[:500] or type(refused).__name__
+                    error = ErrorInfo(
+                        "OutcomeNotStorable",
+                        f"its {type(outcome).__name__} outcome could not be stored: {reason}",
+                    )
+                    await self._record(conn, lane, [(job, Failed(error, None))])
+                    log.error(
+                        "job %s: %s",
+                        job.id,
+                        error.message,
+                        extra={"queue": lane.name, "job_id": job.id},
+                    )
+
+    async def _record(
+        self, conn: psycopg.AsyncConnection[Any], lane: PgLane, batch: list[Done[PgJob]]
+    ) -> None:
+        plan = RoundPlan(self.st, lane.settings, self.worker, batch, self.waiters)
+        await plan.send(conn, 0, False, False)
 
     def _take_in(self, lane: PgLane) -> None:
         """Hold and start the jobs leased by the last round. Quarantine: at most one job that
@@ -268,26 +393,32 @@ class PostgresNative:
     def _unreadable(self, lane: PgLane, row: tuple[Any, ...], report: Any, exc: Exception) -> None:
         job_id, _, retry_count, retry_limit = row[:4]
         delivery = Delivery(lane.name, job_id, None, retry_count + 1, retry_limit + 1, None, report)
-        error = ErrorInfo("InvalidJobData", f"the job's data cannot be read: {type(exc).__name__}")
+        error = ErrorInfo(
+            "InvalidJobData",
+            f"the job's data or backoff cannot be read: {type(exc).__name__}",
+        )
         lane.finished.append((PgJob(delivery, row), Failed(error, lane.settings.dead_letter)))
         lane.wake.set()
 
     async def idle(self, group: list[PgLane], wake: asyncio.Event) -> None:
-        lane = group[0]
         timeout: float | None = None
-        if lane.want:
-            now = time.monotonic()
-            timeout = max(0.0, lane.poll - (now - lane.last_fetch))
+        now = time.monotonic()
+        for lane in group:
+            if not lane.want:
+                continue
+            t = max(0.0, lane.poll - (now - lane.last_fetch))
             if lane.due is not None:
-                timeout = min(timeout, max(0.0, lane.due - now))
+                t = min(t, max(0.0, lane.due - now))
+            timeout = t if timeout is None else min(timeout, t)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(wake.wait(), timeout)
 
-    async def _learn_due(self, lane: PgLane, conn: psycopg.AsyncConnection[Any]) -> None:
-        cur = await conn.execute(self.st.next_due, (lane.name,))
-        row = await cur.fetchone()
-        if row and row[0] is not None:
-            lane.due = time.monotonic() + max(0.0, float(row[0]))
+    async def _learn_due(self, lanes: list[PgLane], conn: psycopg.AsyncConnection[Any]) -> None:
+        cur = await conn.execute(self.st.next_due, ([lane.name for lane in lanes],))
+        now = time.monotonic()
+        for queue, seconds in await cur.fetchall():
+            if seconds is not None:
+                self.lanes[queue].due = now + max(0.0, float(seconds))
 
     # -- heartbeats and recovery -------------------------------------------------------------
 
@@ -303,21 +434,26 @@ class PostgresNative:
         await self.side.execute(self.st.heartbeat, (vt, ids, stalled, lane.name, self.worker))
 
     async def recover(self, lane: PgLane) -> None:
-        limit = lane.settings.max_stalled_count
-        err = dumps(
-            ErrorInfo("JobStalled", f"the job's lease expired more than {limit} time(s)").to_json()
-        )
-        rows = await self.side.execute(self.st.recover, (lane.name, limit, limit, err, limit))
-        for job_id, state, _ in rows:
+        """Recover every queue of the process in one statement, at the shortest lane period
+        (the skeleton calls this per lane; the calls between two recoveries do nothing)."""
+        now = time.monotonic()
+        if now < self._next_recover:
+            return
+        lanes = self._all()
+        self._next_recover = now + min(self.recover_every(one) for one in lanes)
+        queues = [one.name for one in lanes]
+        limits = [one.settings.max_stalled_count for one in lanes]
+        rows = await self.side.execute(self.st.recover, (queues, limits))
+        for queue, job_id, state, _ in rows:
             log.warning(
-                "queue %s job %s: lease expired; now %s",
-                lane.name,
+                "queue %s job %s: lease expired or missing; now %s",
+                queue,
                 job_id,
                 state,
-                extra={"queue": lane.name, "job_id": job_id},
+                extra={"queue": queue, "job_id": job_id},
             )
-        if rows:
-            self._on_notify("", lane.name)
+        for queue in {row[0] for row in rows}:
+            self._on_notify("", queue)
 
     async def _check_waiters(self) -> None:
         """Workers notify finished jobs only while some client waits for results."""

@@ -45,9 +45,21 @@ def insert_row(queue: str, data: JSON, o: AddOptions, settings: QueueSettings) -
     )
 
 
+def _shown(text: str | None) -> Any:
+    """A stored jsonb value (as text) for the client; one nested deeper than the decoder goes
+    (a row written by something else) is shown as its text, as the other backends do."""
+    if text is None:
+        return None
+    try:
+        return json.loads(text)
+    except (ValueError, RecursionError):
+        return text
+
+
 def job_info(queue: str, job_id: str, row: tuple[Any, ...]) -> JobInfo:
-    """A row of ``Statements.get`` as the client sees it."""
+    """A row of ``Statements.get`` as the client sees it (jsonb columns as text)."""
     state, delayed, data, progress, output, error, retry_count, retry_limit, cr, fin = row
+    data, progress, output, error = map(_shown, (data, progress, output, error))
     if state in ("created", "retry"):
         status = JobStatus.DELAYED if delayed else JobStatus.WAITING
     else:
@@ -82,10 +94,14 @@ class PgJob(Job):
 
 
 def leased_job(queue: str, row: tuple[Any, ...], report: ProgressReporter) -> PgJob:
-    """A row of ``Statements.fetch``: id, data (text), retry_count, retry_limit, backoff,
+    """A row of ``Statements.fetch``: id, data (text), retry_count, retry_limit, backoff (text),
     stalled_count, dead_letter, priority, seq. Raises ValueError or RecursionError when the
-    data cannot be decoded."""
+    data or the backoff cannot be decoded."""
     job_id, data, retry_count, retry_limit, backoff = row[:5]
+    if backoff is not None:
+        backoff = json.loads(backoff)
+        if not isinstance(backoff, dict):
+            raise ValueError(f"the job's backoff is not a JSON object: {backoff!r:.80}")
     delivery = Delivery(
         queue=queue,
         job_id=job_id,

@@ -10,6 +10,7 @@ and a dead-letter copy; Discarded -> ``cancelled``; no outcome (stop) -> given b
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from typing import Any
 
@@ -19,16 +20,46 @@ from qgen.runtime.backends.base import Completed, Discarded, ErrorInfo, Failed, 
 from qgen.runtime.backends.lanes import Done
 from qgen.runtime.backends.postgres.jobs import PgJob, dumps
 from qgen.runtime.backends.postgres.sql import Statements
+from qgen.runtime.config_keys import MAX_DELAY_S
 from qgen.runtime.settings import QueueSettings
 
 _NULL = "null"
+_REPLACE = "\ufffd"
 NOTIFY_LIMIT = 7900  # bytes of a NOTIFY payload (the server's limit is 8000)
 SMALL_RETENTION = 100  # keep counts up to this are enforced every round, larger ones each second
 
 
+def _text(value: str | None) -> str | None:
+    """Text jsonb can store: no NUL, no lone surrogate (each becomes U+FFFD)."""
+    if value is None:
+        return None
+    value = value.replace("\x00", _REPLACE)
+    return value.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
+
+
 def _error_json(err: ErrorInfo) -> str:
-    # jsonb rejects NUL characters; an error text must never make its own outcome unstorable
-    return dumps(err.to_json()).replace("\\u0000", "\\ufffd")
+    # an error text must never make its own outcome unstorable
+    return dumps({k: _text(v) for k, v in err.to_json().items()})
+
+
+def result_json(value: Any) -> tuple[str, None] | tuple[None, str]:
+    """(the JSON text jsonb stores, None), or (None, why it cannot be stored)."""
+    if value is None:
+        return _NULL, None
+    try:
+        text = json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+        text.encode("utf-8")
+    except (ValueError, TypeError, RecursionError, UnicodeError) as exc:
+        return None, f"the result is not storable JSON: {type(exc).__name__}: {exc}"[:500]
+    if "\\u0000" in text:
+        return None, "the result contains a NUL character"
+    return text, None
+
+
+def retry_delay(delay: float) -> float:
+    """A retry delay every PostgreSQL interval holds (NaN: now)."""
+    delay = float(delay)
+    return min(max(0.0, delay), float(MAX_DELAY_S)) if delay == delay else 0.0
 
 
 def _push(arrays: tuple[list[Any], ...], h: PgJob, *values: Any) -> None:
@@ -59,8 +90,9 @@ class RoundPlan:
         self.plain = False  # the hot batch has no results and no job that stalled before
         self.hot_batch: tuple[list[str], list[str], list[int]] | None = None  # all completed
         if batch and all(type(o) is Completed for _, o in batch):
-            outputs = [_NULL if o.result is None else dumps(o.result) for _, o in batch]  # type: ignore[union-attr]
-            if not any("\\u0000" in t for t in outputs):
+            texts = [result_json(o.result)[0] for _, o in batch]  # type: ignore[union-attr]
+            outputs = [t for t in texts if t is not None]
+            if len(outputs) == len(texts):
                 ids = [h.id for h, _ in batch]
                 stalled = [h.stalled for h, _ in batch]
                 self.hot_batch = (outputs, ids, stalled)
@@ -79,16 +111,14 @@ class RoundPlan:
         back: tuple[list[Any], ...] = ([], [])
         for h, o in self.batch:
             if isinstance(o, Completed):
-                text = dumps(o.result)
-                if "\\u0000" not in text:
+                text, problem = result_json(o.result)
+                if text is not None:
                     _push(done, h, text)
                     continue
                 # jsonb cannot store it: fail the job, not the whole round
-                o = Failed(
-                    ErrorInfo("ResultNotStorable", "the result contains a NUL character"), None
-                )
+                o = Failed(ErrorInfo("ResultNotStorable", str(problem)), None)
             if isinstance(o, Retry):
-                delay = max(0.0, float(o.delay))
+                delay = retry_delay(o.delay)
                 _push(retry, h, _error_json(o.error), delay)
                 self.retry_delays.append(delay)
             elif isinstance(o, Failed):
@@ -192,3 +222,36 @@ class RoundPlan:
                 await conn.execute(stmt, params)
             fcur = await conn.execute(*fetch) if fetch_n else None
         return await fcur.fetchall() if fcur is not None else []
+
+
+Rows = list[tuple[Any, ...]]
+
+
+async def send_group(
+    conn: psycopg.AsyncConnection[Any],
+    st: Statements,
+    worker: str,
+    rounds: Sequence[tuple[RoundPlan, int, bool]],
+    suspects: bool,
+) -> list[Rows]:
+    """One round for several queues: each ``(plan, fetch_n, retain)`` records its outcomes,
+    and one statement leases for every queue that fetches. Rows per round, in order."""
+    if len(rounds) == 1:
+        plan, fetch_n, retain = rounds[0]
+        return [await plan.send(conn, fetch_n, retain, suspects)]
+    stmts = [stmt for plan, _, retain in rounds for stmt in plan.statements(retain)]
+    fetching = [(plan, n) for plan, n, _ in rounds if n]
+    fcur = None
+    async with conn.pipeline():
+        for stmt, params in stmts:
+            await conn.execute(stmt, params)
+        if fetching:
+            queues = [plan.queue for plan, _ in fetching]
+            limits = [n for _, n in fetching]
+            leases = [plan.visibility for plan, _ in fetching]
+            params = (worker, queues, limits, leases, suspects)
+            fcur = await conn.execute(st.fetch_many, params)
+    by_queue: dict[str, Rows] = {}
+    for row in await fcur.fetchall() if fcur is not None else []:
+        by_queue.setdefault(row[9], []).append(row)
+    return [by_queue.get(plan.queue, []) if n else [] for plan, n, _ in rounds]

@@ -54,10 +54,18 @@ _INSERT_MANY = (
     "AS v(id, data, priority, delay, retry_limit, backoff) "
     "ON CONFLICT (queue, id) DO NOTHING"
 )
+# jsonb columns come back as text, decoded by qgen: a row nested too deep for the decoder then
+# fails alone (the consumer) or is shown as text (the client) instead of failing the whole read.
 _GET = (
-    "SELECT state::text, start_after > now(), data, progress, output, error, "
+    "SELECT state::text, start_after > now(), data::text, progress::text, output::text, "
+    "error::text, "
     "retry_count, retry_limit, extract(epoch FROM created_on)::float8, "
     "extract(epoch FROM completed_on)::float8 FROM {s}.job WHERE queue = %s AND id = %s"
+)
+# What a lease returns: backoff as text, decoded by qgen (see _GET).
+_LEASED = (
+    "j.id, j.data::text, j.retry_count, j.retry_limit, j.backoff::text, "
+    "j.stalled_count, j.dead_letter, j.priority, j.seq"
 )
 # Lease the next batch. Params: worker, lease seconds, queue, may take jobs that stalled
 # before (quarantine: one at a time per process), limit.
@@ -69,8 +77,22 @@ _FETCH = (
     "  AND (stalled_count = 0 OR %s) "
     "  ORDER BY priority DESC, seq LIMIT %s FOR UPDATE SKIP LOCKED) nx "
     "WHERE j.ctid = nx.c "  # locked by this statement, so the row cannot move
-    "RETURNING j.id, j.data::text, j.retry_count, j.retry_limit, j.backoff, "
-    "j.stalled_count, j.dead_letter, j.priority, j.seq"
+    "RETURNING " + _LEASED
+)
+# The same over several queues, each with its own limit and lease (one index probe per queue,
+# so an idle queue costs one probe and a deep backlog never takes another queue's share).
+# Params: worker, queues, limits, lease seconds, may take jobs that stalled before. Rows as
+# _FETCH's, then the queue.
+_FETCH_MANY = (
+    "UPDATE {s}.job j SET state = 'active', worker = %s, started_on = now(), "
+    "lease_until = now() + make_interval(secs => nx.lease) "
+    "FROM (SELECT x.c, w.lease FROM unnest(%b::text[], %b::int[], %b::float8[]) "
+    "  AS w(queue, n, lease) CROSS JOIN LATERAL (SELECT ctid AS c FROM {s}.job "
+    "  WHERE queue = w.queue AND state < 'active' AND start_after <= now() "
+    "  AND (stalled_count = 0 OR %s) "
+    "  ORDER BY priority DESC, seq LIMIT w.n FOR UPDATE SKIP LOCKED) x) nx "
+    "WHERE j.ctid = nx.c "
+    "RETURNING " + _LEASED + ", j.queue"
 )
 _GUARD = (
     "FROM unnest(%b::text[], %b::int[]) WITH ORDINALITY AS v(id, stalled, n) "
@@ -139,24 +161,29 @@ _PROGRESS = (
     "UPDATE {s}.job SET progress = %s::text::jsonb "
     "WHERE queue = %s AND id = %s AND state = 'active'"
 )
-# Expired leases: back to retry, or failed (with its dead-letter copy) past
-# max_stalled_count. Params: max_stalled, error json, done channel, queue.
+# Expired leases, and active rows with no lease at all (written by something else): back to
+# retry, or failed (with its dead-letter copy) past the queue's max_stalled_count, for several
+# queues at once. Params: queues, max_stalled counts.
 _RECOVER = (
-    "WITH x AS (SELECT queue, id FROM {s}.job WHERE queue = %s AND state = 'active' "
-    "  AND lease_until < now() FOR UPDATE SKIP LOCKED), "
+    "WITH w AS (SELECT * FROM unnest(%b::text[], %b::int[]) AS w(queue, lim)), "
+    "x AS (SELECT j.queue, j.id, w.lim FROM {s}.job j JOIN w ON j.queue = w.queue "
+    "  WHERE j.state = 'active' AND (j.lease_until < now() OR j.lease_until IS NULL) "
+    "  FOR UPDATE OF j SKIP LOCKED), "
     "u AS (UPDATE {s}.job j SET stalled_count = j.stalled_count + 1, "
-    "  state = CASE WHEN j.stalled_count + 1 > %s THEN 'failed' ELSE 'retry' END"
+    "  state = CASE WHEN j.stalled_count + 1 > x.lim THEN 'failed' ELSE 'retry' END"
     "::{s}.job_state, "
-    "  error = CASE WHEN j.stalled_count + 1 > %s THEN %s::text::jsonb ELSE j.error END, "
-    "  completed_on = CASE WHEN j.stalled_count + 1 > %s THEN now() END, "
+    "  error = CASE WHEN j.stalled_count + 1 > x.lim THEN jsonb_build_object("
+    "    'type', 'JobStalled', 'message', "
+    "    'the job''s lease expired more than ' || x.lim || ' time(s)') ELSE j.error END, "
+    "  completed_on = CASE WHEN j.stalled_count + 1 > x.lim THEN now() END, "
     "  start_after = now(), worker = NULL, lease_until = NULL "
     "  FROM x WHERE j.queue = x.queue AND j.id = x.id "
-    "  RETURNING j.id, j.state, j.data, j.priority, j.dead_letter), "
+    "  RETURNING j.queue, j.id, j.state, j.data, j.priority, j.dead_letter), "
     "ins AS (INSERT INTO {s}.job (queue, id, data, priority) "
     "  SELECT dead_letter, id, data, priority FROM u "
     "  WHERE state = 'failed' AND dead_letter IS NOT NULL "
     "  ON CONFLICT (queue, id) DO NOTHING RETURNING queue) "
-    "SELECT u.id, u.state::text, (SELECT count(*) FROM ins) FROM u"
+    "SELECT u.queue, u.id, u.state::text, (SELECT count(*) FROM ins) FROM u"
 )
 # Keep the newest ``keep`` finished rows of one state. Params: queue, state, keep.
 _RETAIN = (
@@ -170,10 +197,12 @@ _FINISHED_INDEX = (
     "CREATE INDEX IF NOT EXISTS job_finished ON {s}.job (queue, completed_on) "
     "WHERE state > 'active'"
 )
+# When each queue's next delayed job is due, in seconds from now. Params: queues.
 _NEXT_DUE = (
-    "SELECT extract(epoch FROM min(start_after) - now())::float8 FROM {s}.job "
-    "WHERE queue = %s AND state < 'active' "
-    "AND (state = 'retry' OR start_after > created_on)"
+    "SELECT w.queue, (SELECT extract(epoch FROM min(start_after) - now())::float8 "
+    "  FROM {s}.job WHERE queue = w.queue AND state < 'active' "
+    "  AND (state = 'retry' OR start_after > created_on)) "
+    "FROM unnest(%b::text[]) AS w(queue)"
 )
 
 _TEMPLATES: dict[str, LiteralString] = {
@@ -181,6 +210,7 @@ _TEMPLATES: dict[str, LiteralString] = {
     "insert_many": _INSERT_MANY,
     "get": _GET,
     "fetch": _FETCH,
+    "fetch_many": _FETCH_MANY,
     "complete": _COMPLETE,
     "complete_fetch": _COMPLETE_FETCH,
     "complete_plain_fetch": _COMPLETE_PLAIN_FETCH,
@@ -208,6 +238,7 @@ class Statements:
     insert_many: LiteralString
     get: LiteralString
     fetch: LiteralString
+    fetch_many: LiteralString
     complete: LiteralString
     complete_fetch: LiteralString
     complete_plain_fetch: LiteralString
