@@ -11,6 +11,7 @@ and a dead-letter copy; Discarded -> ``cancelled``; no outcome (stop) -> given b
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -25,6 +26,7 @@ from qgen.runtime.settings import QueueSettings
 
 _NULL = "null"
 _REPLACE = "\ufffd"
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")  # NUL and lone surrogates
 NOTIFY_LIMIT = 7900  # bytes of a NOTIFY payload (the server's limit is 8000)
 SMALL_RETENTION = 100  # keep counts up to this are enforced every round, larger ones each second
 
@@ -33,8 +35,7 @@ def _text(value: str | None) -> str | None:
     """Text jsonb can store: no NUL, no lone surrogate (each becomes U+FFFD)."""
     if value is None:
         return None
-    value = value.replace("\x00", _REPLACE)
-    return value.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
+    return _UNSTORABLE.sub(_REPLACE, value)
 
 
 def _error_json(err: ErrorInfo) -> str:
