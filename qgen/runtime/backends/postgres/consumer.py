@@ -35,7 +35,8 @@ from qgen.runtime.backends.base import Delivery, ErrorInfo, Failed
 from qgen.runtime.backends.lanes import Control, Done, Lane
 from qgen.runtime.backends.postgres.jobs import PgJob, dumps, leased_job
 from qgen.runtime.backends.postgres.notify import Listener
-from qgen.runtime.backends.postgres.outcomes import RoundPlan, send_group
+from qgen.runtime.backends.postgres.outcomes import RoundPlan, record_alone, send_group
+from qgen.runtime.backends.postgres.side import SideWork
 from qgen.runtime.backends.postgres.sql import WAITER_HELLO, Statements, lock_key
 from qgen.runtime.backends.postgres.transport import (
     CONNECTION_ERRORS,
@@ -89,7 +90,7 @@ class LaneRound:
     wildcard: bool
 
 
-class PostgresNative:
+class PostgresNative(SideWork):
     settles = False
     gather_yields = 0
 
@@ -246,14 +247,10 @@ class PostgresNative:
         loop = group[0].loop
         assert loop is not None
         now = time.monotonic()
-        if not any(done) and not any(lane.wildcard for lane in group):
-            # nothing to record: fetch only for the lanes that should (the idle common case)
-            wanted = [lane for lane in group if self._fetches(lane, now)]
-            if not wanted:
-                leased = [lane for lane in group if lane.leased]
-                for lane in leased:
-                    self._take_in(lane)
-                return bool(leased)
+        quiet = not any(done) and not any(lane.wildcard for lane in group)
+        # nothing to record: go on only if a lane should fetch (the idle common case)
+        if quiet and not [lane for lane in group if self._fetches(lane, now)]:
+            return self._take_in_all(group)
         try:
             conn = await self._conn(loop)
         except BaseException:
@@ -262,10 +259,32 @@ class PostgresNative:
             raise
         rounds = [r for r in map(self._plan, group, done, [now] * len(group)) if r is not None]
         if not rounds:
-            for lane in group:
-                if lane.leased:
-                    self._take_in(lane)
+            self._take_in_all(group)
             return True
+        try:
+            results = await self._send(conn, group, rounds)
+        except BaseException as exc:
+            for r in rounds:  # guarded statements: sending them again is safe
+                r.lane.notified = r.lane.notified or r.notified or bool(r.fetch_n)
+                r.lane.wildcard = r.lane.wildcard or r.wildcard
+            if isinstance(exc, CONNECTION_ERRORS):
+                await close_quietly(loop.conn)
+                loop.conn = None
+                raise
+            if not isinstance(exc, Exception) or not any(r.plan.batch for r in rounds):
+                raise
+            log.warning("round failed (%s); recording its outcomes one by one", exc)
+            for r in rounds:
+                await record_alone(conn, r.plan, self.waiters)
+            return True
+        due = [self._after_round(r, now, rows) for r, rows in zip(rounds, results, strict=True)]
+        if any(due):
+            await self._learn_due([r.lane for r, d in zip(rounds, due, strict=True) if d], conn)
+        return True
+
+    async def _send(
+        self, conn: psycopg.AsyncConnection[Any], group: list[PgLane], rounds: list[LaneRound]
+    ) -> list[list[tuple[Any, ...]]]:
         suspects = self.control.suspect is None
         plans = [(r.plan, r.fetch_n, r.retain) for r in rounds]
         send = asyncio.ensure_future(send_group(conn, self.st, self.worker, plans, suspects))
@@ -276,28 +295,18 @@ class PostgresNative:
                 try:
                     await asyncio.sleep(0)
                 finally:
-                    for lane in group:
-                        if lane.leased:
-                            self._take_in(lane)
-            results = await send
-        except BaseException as exc:
+                    self._take_in_all(group)
+            return await send
+        except BaseException:
             if not send.done():
                 send.cancel()
-            for r in rounds:  # guarded statements: sending them again is safe
-                r.lane.notified = r.lane.notified or r.notified or bool(r.fetch_n)
-                r.lane.wildcard = r.lane.wildcard or r.wildcard
-            if isinstance(exc, CONNECTION_ERRORS):
-                await close_quietly(loop.conn)
-                loop.conn = None
-                raise
-            if not isinstance(exc, Exception) or not any(r.plan.batch for r in rounds):
-                raise
-            await self._record_alone(conn, rounds, exc)
-            return True
-        due = [self._after_round(r, now, rows) for r, rows in zip(rounds, results, strict=True)]
-        if any(due):
-            await self._learn_due([r.lane for r, d in zip(rounds, due, strict=True) if d], conn)
-        return True
+            raise
+
+    def _take_in_all(self, group: list[PgLane]) -> bool:
+        leased = [lane for lane in group if lane.leased]
+        for lane in leased:
+            self._take_in(lane)
+        return bool(leased)
 
     def _fetches(self, lane: PgLane, now: float) -> bool:
         lane.want = self._want(lane, 0)
@@ -323,43 +332,6 @@ class PostgresNative:
             self._take_in(lane)
         idle = lane.held == len(plan.batch) + len(rows)
         return bool(fetch_n and lane.empty and not rows and (idle or r.notified))
-
-    async def _record_alone(
-        self, conn: psycopg.AsyncConnection[Any], rounds: list[LaneRound], exc: Exception
-    ) -> None:
-        """The round failed, not for the connection: record each outcome in its own
-        transaction; one the server refuses fails its job with that reason instead. If even
-        that is refused, the fault is not the job's: raise, and the round is tried again."""
-        log.warning("a round failed (%s: %s); recording its outcomes one by one", type(exc), exc)
-        for r in rounds:
-            lane = r.lane
-            r.lane.notified = r.lane.notified or bool(r.fetch_n)
-            for job, outcome in r.plan.batch:
-                try:
-                    await self._record(conn, lane, [(job, outcome)])
-                except CONNECTION_ERRORS:
-                    raise
-                except Exception as refused:
-                    if outcome is None:
-                        raise
-                    reason = " ".join(str(refused).split())[:500] or type(refused).__name__
-                    error = ErrorInfo(
-                        "OutcomeNotStorable",
-                        f"its {type(outcome).__name__} outcome could not be stored: {reason}",
-                    )
-                    await self._record(conn, lane, [(job, Failed(error, None))])
-                    log.error(
-                        "job %s: %s",
-                        job.id,
-                        error.message,
-                        extra={"queue": lane.name, "job_id": job.id},
-                    )
-
-    async def _record(
-        self, conn: psycopg.AsyncConnection[Any], lane: PgLane, batch: list[Done[PgJob]]
-    ) -> None:
-        plan = RoundPlan(self.st, lane.settings, self.worker, batch, self.waiters)
-        await plan.send(conn, 0, False, False)
 
     def _take_in(self, lane: PgLane) -> None:
         """Hold and start the jobs leased by the last round. Quarantine: at most one job that
@@ -419,50 +391,3 @@ class PostgresNative:
         for queue, seconds in await cur.fetchall():
             if seconds is not None:
                 self.lanes[queue].due = now + max(0.0, float(seconds))
-
-    # -- heartbeats and recovery -------------------------------------------------------------
-
-    def renew_every(self, lane: PgLane) -> float:
-        return max(0.2, lane.settings.visibility_timeout / 3)
-
-    recover_every = renew_every
-
-    async def renew(self, lane: PgLane, jobs: list[PgJob]) -> None:
-        ids = [job.id for job in jobs]
-        stalled = [job.stalled for job in jobs]
-        vt = lane.settings.visibility_timeout
-        await self.side.execute(self.st.heartbeat, (vt, ids, stalled, lane.name, self.worker))
-
-    async def recover(self, lane: PgLane) -> None:
-        """Recover every queue of the process in one statement, at the shortest lane period
-        (the skeleton calls this per lane; the calls between two recoveries do nothing)."""
-        now = time.monotonic()
-        if now < self._next_recover:
-            return
-        lanes = self._all()
-        self._next_recover = now + min(self.recover_every(one) for one in lanes)
-        queues = [one.name for one in lanes]
-        limits = [one.settings.max_stalled_count for one in lanes]
-        rows = await self.side.execute(self.st.recover, (queues, limits))
-        for queue, job_id, state, _ in rows:
-            log.warning(
-                "queue %s job %s: lease expired or missing; now %s",
-                queue,
-                job_id,
-                state,
-                extra={"queue": queue, "job_id": job_id},
-            )
-        for queue in {row[0] for row in rows}:
-            self._on_notify("", queue)
-
-    async def _check_waiters(self) -> None:
-        """Workers notify finished jobs only while some client waits for results."""
-        every = min(1.0, min((self.renew_every(lane) for lane in self._all()), default=1.0))
-        while True:
-            try:
-                rows = await self.side.execute(self.st.waiters, (self.st.waiter_app,))
-                self.waiters = bool(rows and rows[0][0])
-            except psycopg.Error:
-                log.exception("checking for waiting clients failed")
-                self.waiters = True
-            await asyncio.sleep(every)

@@ -11,6 +11,7 @@ and a dead-letter copy; Discarded -> ``cancelled``; no outcome (stop) -> given b
 from __future__ import annotations
 
 import json
+import logging
 import re
 from collections.abc import Sequence
 from typing import Any
@@ -21,9 +22,11 @@ from qgen.runtime.backends.base import Completed, Discarded, ErrorInfo, Failed, 
 from qgen.runtime.backends.lanes import Done
 from qgen.runtime.backends.postgres.jobs import PgJob, dumps
 from qgen.runtime.backends.postgres.sql import Statements
+from qgen.runtime.backends.postgres.transport import CONNECTION_ERRORS
 from qgen.runtime.config_keys import MAX_DELAY_S
 from qgen.runtime.settings import QueueSettings
 
+log = logging.getLogger("qgen.postgres")
 _NULL = "null"
 _REPLACE = "\ufffd"
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")  # NUL and lone surrogates
@@ -80,7 +83,7 @@ class RoundPlan:
         notify_done: bool = True,
         wildcard: bool = False,
     ) -> None:
-        self.st, self.queue, self.worker = st, settings.name, worker
+        self.st, self.settings, self.queue, self.worker = st, settings, settings.name, worker
         self.visibility = settings.visibility_timeout
         self.keep_done = settings.keep_completed
         self.keep_failed = settings.keep_failed
@@ -256,3 +259,31 @@ async def send_group(
     for row in await fcur.fetchall() if fcur is not None else []:
         by_queue.setdefault(row[9], []).append(row)
     return [by_queue.get(plan.queue, []) if n else [] for plan, n, _ in rounds]
+
+
+async def record_alone(conn: psycopg.AsyncConnection[Any], plan: RoundPlan, notify: bool) -> None:
+    """A round failed, not for the connection: record each outcome of ``plan`` in its own
+    transaction; one the server refuses fails its job with that reason instead. If even that
+    is refused, the fault is not the job's: raise, and the round is tried again."""
+    settings, st, worker = plan.settings, plan.st, plan.worker
+
+    async def record(done: Done[PgJob]) -> None:
+        await RoundPlan(st, settings, worker, [done], notify).send(conn, 0, False, False)
+
+    for job, outcome in plan.batch:
+        try:
+            await record((job, outcome))
+        except CONNECTION_ERRORS:
+            raise
+        except Exception as refused:
+            if outcome is None:
+                raise
+            reason = " ".join(str(refused).split())[:500] or type(refused).__name__
+            error = ErrorInfo(
+                "OutcomeNotStorable",
+                f"its {type(outcome).__name__} outcome could not be stored: {reason}",
+            )
+            await record((job, Failed(error, None)))
+            log.error(
+                "job %s: %s", job.id, error.message, extra={"queue": plan.queue, "job_id": job.id}
+            )

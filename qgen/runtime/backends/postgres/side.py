@@ -1,0 +1,79 @@
+"""The side work of the PostgreSQL consumer, on the process's shared connection: lease
+renewals (heartbeats), recovery of expired or missing leases for every queue of the process in
+one statement, and whether any client waits for results (so finished jobs are notified)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import TYPE_CHECKING
+
+import psycopg
+
+from qgen.runtime.backends.postgres.jobs import PgJob
+from qgen.runtime.backends.postgres.sql import Statements
+from qgen.runtime.backends.postgres.transport import SharedConnection
+
+if TYPE_CHECKING:
+    from qgen.runtime.backends.postgres.consumer import PgLane
+
+log = logging.getLogger("qgen.postgres")
+
+
+class SideWork:
+    """Mixed into :class:`.consumer.PostgresNative`, whose state it reads."""
+
+    side: SharedConnection
+    st: Statements
+    worker: str
+    lanes: dict[str, PgLane]
+    waiters: bool
+    _next_recover: float
+
+    def _on_notify(self, channel: str, payload: str) -> None: ...  # the native's
+
+    def renew_every(self, lane: PgLane) -> float:
+        return max(0.2, lane.settings.visibility_timeout / 3)
+
+    recover_every = renew_every
+
+    async def renew(self, lane: PgLane, jobs: list[PgJob]) -> None:
+        ids = [job.id for job in jobs]
+        stalled = [job.stalled for job in jobs]
+        vt = lane.settings.visibility_timeout
+        await self.side.execute(self.st.heartbeat, (vt, ids, stalled, lane.name, self.worker))
+
+    async def recover(self, lane: PgLane) -> None:
+        """Recover every queue of the process in one statement, at the shortest lane period
+        (the skeleton calls this per lane; the calls between two recoveries do nothing)."""
+        now = time.monotonic()
+        if now < self._next_recover:
+            return
+        lanes = list(self.lanes.values())
+        self._next_recover = now + min(self.recover_every(one) for one in lanes)
+        queues = [one.name for one in lanes]
+        limits = [one.settings.max_stalled_count for one in lanes]
+        rows = await self.side.execute(self.st.recover, (queues, limits))
+        for queue, job_id, state, _ in rows:
+            log.warning(
+                "queue %s job %s: lease expired or missing; now %s",
+                queue,
+                job_id,
+                state,
+                extra={"queue": queue, "job_id": job_id},
+            )
+        for queue in {row[0] for row in rows}:
+            self._on_notify("", queue)
+
+    async def _check_waiters(self) -> None:
+        """Workers notify finished jobs only while some client waits for results."""
+        every = min(1.0, min((self.renew_every(lane) for lane in self.lanes.values()), default=1.0))
+        while True:
+            try:
+                rows = await self.side.execute(self.st.waiters, (self.st.waiter_app,))
+                self.waiters = bool(rows and rows[0][0])
+            except psycopg.Error:
+                log.exception("checking for waiting clients failed")
+                self.waiters = True
+            await asyncio.sleep(every)
