@@ -58,18 +58,26 @@ class JobTimeout(QgenError, TimeoutError):
 
 
 class JobFailedError(QgenError):
-    """The job failed for good (or was discarded); raised by ``JobHandle.result()``.
+    """The job failed for good (or was discarded, or cancelled); raised by
+    ``JobHandle.result()``.
 
     ``error_type`` is the class name of the exception the job raised, ``error_message`` its text.
     """
 
     def __init__(
-        self, queue: str, job_id: str, error_type: str, error_message: str, discarded: bool = False
+        self,
+        queue: str,
+        job_id: str,
+        error_type: str,
+        error_message: str,
+        discarded: bool = False,
+        cancelled: bool = False,
     ):
-        kind = "discarded" if discarded else "failed"
+        kind = "cancelled" if cancelled else "discarded" if discarded else "failed"
         super().__init__(f"job {job_id!r} on {queue!r} {kind}: {error_type}: {error_message}")
         self.queue, self.job_id = queue, job_id
         self.error_type, self.error_message, self.discarded = error_type, error_message, discarded
+        self.cancelled = cancelled
 
 
 class QueueJobFailed(QgenError):
