@@ -274,12 +274,15 @@ class Backend(Protocol):
     ) -> RedriveReport:
         """Move dead-letter copies (of jobs that failed on ``target_queue``, where the backend
         records the source; SQS: every message) from ``dead_letter_queue`` back to
-        ``target_queue`` as new waiting jobs with a fresh attempt count, oldest first, at most
-        ``limit``. Each job's data goes through ``validate`` (the client's check against the
-        target's current input schema) first: a job whose data fails stays where it is and is
-        reported in ``kept`` with the error. Moves are atomic per job where the backend allows
-        (SQS: send then delete, at least once). ``dry_run``: nothing changes; ``moved`` lists
-        what would move."""
+        ``target_queue``, oldest first, at most ``limit``. Each job's data goes through
+        ``validate`` (the client's check against the target's current input schema) first: a
+        job whose data fails stays where it is and is reported in ``kept`` (its id in the
+        dead-letter queue, the error). A moved job keeps its id where the backend has ids: the
+        failed original in ``target_queue`` becomes waiting again with the copy's data and a
+        fresh attempt count (or is recreated if it was cleaned), and the copy is removed;
+        ``moved`` lists the ids in ``target_queue`` (SQS: the new message ids). Moves are
+        atomic per job where the backend allows (SQS: send then delete, at least once).
+        ``dry_run``: nothing changes; ``moved`` lists what would move."""
         ...
 
     async def heartbeat(self, worker: WorkerInfo, *, stopping: bool = False) -> None:
