@@ -36,7 +36,9 @@ class Presence:
 
     def __init__(self, backend: Backend, name: str, settings: Sequence[QueueSettings]) -> None:
         self.backend = backend
-        self.enabled = supports(Feature.WORKERS, name)
+        # A backend class without heartbeat() yet (the operator API lands backend by backend)
+        # keeps no registry: nothing to beat, and nothing to warn about on every start.
+        self.enabled = supports(Feature.WORKERS, name) and hasattr(backend, "heartbeat")
         self.info = worker_info(name, settings)
 
     def _now(self) -> WorkerInfo:
