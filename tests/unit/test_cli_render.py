@@ -13,8 +13,16 @@ from qgen.runtime.errors import ConfigError
 
 @pytest.mark.parametrize(
     ("text", "seconds"),
-    [("7d", 604_800), ("12h", 43_200), ("30m", 1_800), ("45s", 45), ("500ms", 0.5), ("90", 90)]
-    + [("1.5h", 5_400), ("2w", 1_209_600)],
+    [
+        ("7d", 604_800),
+        ("12h", 43_200),
+        ("30m", 1_800),
+        ("45s", 45),
+        ("500ms", 0.5),
+        ("90", 90),
+        ("1.5h", 5_400),
+        ("2w", 1_209_600),
+    ],
 )
 def test_durations(text: str, seconds: float) -> None:
     assert parse_duration(text) == seconds
