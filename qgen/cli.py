@@ -1,5 +1,6 @@
 """The ``qgen`` command: build, check, lock, list, setup (aliases: migrate, sqs
-create-queues), dashboard.
+create-queues), dashboard, and the operator commands of ``cli_ops`` (queues, jobs, dlq,
+workers).
 
 Diagnostics go to stderr as ``path:line:col: QG### message`` (all of them, sorted); summaries
 go to stdout. Exit codes: 0 success, 1 ``check`` found stale output or a breaking schema change
@@ -15,7 +16,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any, TextIO
 
-from qgen import cli_setup
+from qgen import cli_ops, cli_setup
 from qgen.cli_common import EPILOG, print_diags, project_args, project_config
 from qgen.config import Config
 
@@ -49,6 +50,7 @@ def _parser() -> argparse.ArgumentParser:
     lst.add_argument("--json", action="store_true", help="print JSON instead of a table")
     cli_setup.add_parsers(sub)
     _dashboard_parser(sub)
+    cli_ops.add_parsers(sub)
     return parser
 
 
@@ -228,6 +230,8 @@ def main(
             return cli_setup.cmd_migrate(args, out, err)
         if args.command == "dashboard":
             return _cmd_dashboard(args, err)
+        if args.command in cli_ops.COMMANDS:
+            return cli_ops.run(args, out, err)
         return cli_setup.cmd_sqs_create(args, out, err)
     except SystemExit as exc:  # argparse: --help (0) or a usage error (2)
         return exc.code if isinstance(exc.code, int) else 2

@@ -21,6 +21,7 @@ class QueueView:
     doc: str  # the accessor's docstring literal
     data: str  # what add() takes: "models.PaymentsData" (the model or its dict form)
     result: str  # what result() gives: "models.PaymentsOutput" or "None"
+    model: str  # what listed jobs' data is validated into: "models.PaymentsInput"
     types: str  # the queue_table entry: "(models.PaymentsInput, models.PaymentsOutput)"
 
 
@@ -69,6 +70,7 @@ def _queue_view(q: QueueSpec, types: QueueTypes) -> QueueView:
         doc=doc_literal(queue_doc(q), 8),
         data=data,
         result=result,
+        model=model,
         types=f"({model}, {result})",
     )
 

@@ -12,9 +12,15 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
+from qgen.runtime.capabilities_ops import OPERATOR_FEATURES
+from qgen.runtime.capability_cells import E as E
+from qgen.runtime.capability_cells import Level as Level
+from qgen.runtime.capability_cells import N as N
+from qgen.runtime.capability_cells import SameAs as SameAs
+from qgen.runtime.capability_cells import Support as Support
+from qgen.runtime.capability_cells import U as U
 from qgen.runtime.config_keys import CONFIG_KEYS
 
 BACKENDS: tuple[str, ...] = ("sqlite", "redis", "postgres", "sqs")
@@ -38,47 +44,13 @@ IMPLEMENTATIONS: dict[str, str] = {
 EXTRAS: dict[str, str] = {"sqlite": "", "redis": "redis", "postgres": "postgres", "sqs": "sqs"}
 
 
-class Level(enum.StrEnum):
-    NATIVE = "native"
-    EMULATED = "emulated"
-    UNSUPPORTED = "unsupported"
-
-
-@dataclass(frozen=True, slots=True)
-class SameAs:
-    """A default that is the value of another key of the same queue."""
-
-    key: str
-
-
-@dataclass(frozen=True, slots=True)
-class Support:
-    level: Level
-    note: str  # native: the backend option it maps to; emulated: how; unsupported: why
-    # The value used when a queue's config leaves the key out (None: no value, e.g. no
-    # dead-letter queue). Unsupported keys have none: the settings take the first supported
-    # backend's default there, so they are complete, but the backend never reads it.
-    default: Any = None
-
-    @property
-    def supported(self) -> bool:
-        return self.level is not Level.UNSUPPORTED
-
-
-def N(note: str, default: Any = None) -> Support:
-    return Support(Level.NATIVE, note, default)
-
-
-def E(note: str, default: Any = None) -> Support:
-    return Support(Level.EMULATED, note, default)
-
-
-def U(note: str) -> Support:
-    return Support(Level.UNSUPPORTED, note)
-
-
 BATCH = SameAs("batch_size")
 BACKOFF = {"type": "exponential", "delay": 1000}
+# Retention when a queue sets none (issue 14): storage never grows without bound by default.
+# In the spirit of pg-boss: completed jobs kept 1 day and at most 1,000 per queue; failed,
+# discarded and cancelled jobs kept 7 days.
+KEEP_COMPLETED = {"age": 86_400, "count": 1_000}
+KEEP_FAILED = {"age": 7 * 86_400}
 
 
 CONFIG_SUPPORT: dict[str, dict[str, Support]] = {
@@ -127,15 +99,27 @@ CONFIG_SUPPORT: dict[str, dict[str, Support]] = {
         "sqs": N("WaitTimeSeconds of ReceiveMessage (at most 20)", 5),
     },
     "remove_on_complete": {
-        "sqlite": N("completed rows kept per queue"),
-        "redis": N("job option removeOnComplete (set on add; the worker default otherwise)"),
-        "postgres": N("completed rows kept per queue (True: deleted as they complete)"),
+        "sqlite": N(
+            "completed rows kept per queue: at most count, none older than age",
+            KEEP_COMPLETED,
+        ),
+        "redis": N(
+            "job option removeOnComplete as BullMQ's KeepJobs {age, count} (set on add)",
+            KEEP_COMPLETED,
+        ),
+        "postgres": N(
+            "completed rows kept per queue: at most count, none older than age (True: deleted "
+            "as they complete)",
+            KEEP_COMPLETED,
+        ),
         "sqs": U("SQS deletes a message once it is processed; nothing is kept"),
     },
     "remove_on_fail": {
-        "sqlite": N("failed rows kept per queue"),
-        "redis": N("job option removeOnFail (set on add; the worker default otherwise)"),
-        "postgres": N("failed and discarded rows kept per queue"),
+        "sqlite": N("failed, discarded and cancelled rows kept per queue", KEEP_FAILED),
+        "redis": N(
+            "job option removeOnFail as BullMQ's KeepJobs {age, count} (set on add)", KEEP_FAILED
+        ),
+        "postgres": N("failed, discarded and cancelled rows kept per queue", KEEP_FAILED),
         "sqs": U("SQS keeps failed messages only in the dead-letter queue"),
     },
     "max_stalled_count": {
@@ -202,6 +186,16 @@ class Feature(enum.StrEnum):
     TRANSACTIONAL_ENQUEUE = "transactional_enqueue"  # add(..., connection=...) joins a transaction
     SUBSECOND_DELAY = "subsecond_delay"  # delays and backoffs below one second are honoured
     MESSAGE_GROUP = "message_group"  # add(..., group=...) orders jobs within a named group
+    # The operator API (issue 14): client methods, the qgen CLI and the dashboard.
+    COUNTS = "counts"  # counts(): jobs per status and the paused state
+    LIST_JOBS = "list_jobs"  # jobs(status, limit, cursor): typed pages, newest first
+    CANCEL = "cancel"  # handle.cancel(): waiting jobs never start, running ones are stopped
+    RETRY = "retry"  # handle.retry(), retry_failed(): a failed job runs again
+    PAUSE = "pause"  # pause(), resume(), is_paused(): every worker stops taking new jobs
+    CLEAN = "clean"  # clean(status, older_than, keep): delete finished jobs
+    REDRIVE = "redrive"  # redrive(): dead letters back to their queue, validated first
+    WORKERS = "workers"  # workers(): the worker processes serving each queue, by heartbeat
+    RETENTION_AGE = "retention_age"  # remove_on_*: {"age": s} removes finished jobs by age
 
 
 FEATURES: dict[Feature, dict[str, Support]] = {
@@ -271,6 +265,7 @@ FEATURES: dict[Feature, dict[str, Support]] = {
         "postgres": U("no message groups; add(group=...) is refused"),
         "sqs": N("MessageGroupId on FIFO queues (one default group when not given)"),
     },
+    **{Feature(name): row for name, row in OPERATOR_FEATURES.items()},
 }
 
 
@@ -329,9 +324,25 @@ def describe_value(key: str, value: Any) -> str:
             parts.append(f"jitter {value['jitter']:g}")
         return ", ".join(parts)
     unit = CONFIG_KEYS[key].unit
+    if unit == "keep" and isinstance(value, Mapping):
+        parts = []
+        if "age" in value:
+            parts.append(f"{_duration(value['age'])}")
+        if "count" in value:
+            parts.append(f"at most {value['count']:,}")
+        return ", ".join(parts)
     if unit in ("ms", "s") and isinstance(value, int | float):
         return f"{value:g} {unit}"
     return str(value)
+
+
+def _duration(seconds: float) -> str:
+    """Seconds as people say them: "7 days", "1 day", "90 s"."""
+    for size, name in ((86_400, "day"), (3_600, "hour"), (60, "minute")):
+        if seconds >= size and seconds % size == 0:
+            n = int(seconds // size)
+            return f"{n} {name}" + ("s" if n != 1 else "")
+    return f"{seconds:g} s"
 
 
 _MARK = {Level.NATIVE: "yes", Level.EMULATED: "emulated", Level.UNSUPPORTED: "no"}

@@ -34,13 +34,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Self, TypeVar
 
 from qgen.runtime.backends.base import Backend, JobInfo, JobStatus
+from qgen.runtime.backends.ops import QueueCounts, RedriveReport, WorkerInfo
 from qgen.runtime.backends.registry import open_backend
-from qgen.runtime.capabilities import backend_for_url
+from qgen.runtime.capabilities import Feature, backend_for_url
+from qgen.runtime.client_types import QueueMeta
 from qgen.runtime.errors import ConfigError
-from qgen.runtime.handles import AsyncJobHandle, AsyncQueue, JobHandle, Queue, QueueMeta
+from qgen.runtime.handles import AsyncJobHandle, AsyncQueue, JobHandle, Queue
 from qgen.runtime.job_options import OPTION_NAMES, BatchOptions, JobOptions, check_option_names
+from qgen.runtime.jobviews import JobPage, JobView
 from qgen.runtime.options import BackoffConfig
 from qgen.runtime.payloads import Adapters
+from qgen.runtime.queue_ops import backend_for
 
 T = TypeVar("T")
 
@@ -55,9 +59,14 @@ __all__ = [
     "JobHandle",
     "JobInfo",
     "JobOptions",
+    "JobPage",
     "JobStatus",
+    "JobView",
     "Queue",
+    "QueueCounts",
     "QueueMeta",
+    "RedriveReport",
+    "WorkerInfo",
     "queue_table",
 ]
 
@@ -121,7 +130,7 @@ class AsyncClientBase:
         self._backend: Backend | None = None
         self._lock = asyncio.Lock()
         self._adapter_cache: dict[str, Adapters] = {}
-        self._queue_cache: dict[str, AsyncQueue[Any, Any]] = {}
+        self._queue_cache: dict[str, AsyncQueue[Any, Any, Any]] = {}
 
     @classmethod
     def from_url(cls, url: str) -> Self:
@@ -148,11 +157,19 @@ class AsyncClientBase:
                     self._backend = await open_backend(self.url, configs)
         return self._backend
 
-    def queue(self, name: str) -> AsyncQueue[Any, Any]:
+    def queue(self, name: str) -> AsyncQueue[Any, Any, Any]:
         q = self._queue_cache.get(name)
         if q is None:
             q = self._queue_cache[name] = AsyncQueue(self, self._meta(name))
         return q
+
+    async def workers(self, queue: str | None = None) -> list[WorkerInfo]:
+        """The worker processes seen at this URL in the last 30 s (serving ``queue``, or
+        all), from their heartbeats."""
+        if queue is not None:
+            self._meta(queue)
+        backend = await backend_for(self, Feature.WORKERS, "listing workers")
+        return await backend.workers(queue)
 
     async def _add(self, queue: str, data: Any, options: Mapping[str, Any]) -> AsyncJobHandle[Any]:
         """``add`` by queue name, as the generated client's overloads call it."""
@@ -207,7 +224,7 @@ class ClientBase:
         self.backend_name = self._core.backend_name
         self._loop: asyncio.AbstractEventLoop | None = None
         self._run_lock = threading.Lock()
-        self._queue_cache: dict[str, Queue[Any, Any]] = {}
+        self._queue_cache: dict[str, Queue[Any, Any, Any]] = {}
 
     @classmethod
     def from_url(cls, url: str) -> Self:
@@ -229,11 +246,15 @@ class ClientBase:
                 self._loop = asyncio.new_event_loop()
             return self._loop.run_until_complete(coro)
 
-    def queue(self, name: str) -> Queue[Any, Any]:
+    def queue(self, name: str) -> Queue[Any, Any, Any]:
         q = self._queue_cache.get(name)
         if q is None:
             q = self._queue_cache[name] = Queue(self, self._core._meta(name))
         return q
+
+    def workers(self, queue: str | None = None) -> list[WorkerInfo]:
+        """The worker processes seen at this URL in the last 30 s (see the async client)."""
+        return self._run(self._core.workers(queue))
 
     def _add(self, queue: str, data: Any, options: Mapping[str, Any]) -> JobHandle[Any]:
         """``add`` by queue name, as the generated client's overloads call it."""

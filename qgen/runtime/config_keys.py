@@ -26,7 +26,7 @@ MIN_PRIORITY, MAX_PRIORITY = -(2**20), 2**20 - 1
 MAX_ATTEMPTS = 1000  # SQS redrive's maxReceiveCount is at most 1000
 MAX_COUNT = 2**31 - 1  # any other count: within every backend's integer columns
 
-Unit = Literal["ms", "s", "count", "bool", "str", "backoff", "queue"]
+Unit = Literal["ms", "s", "count", "keep", "bool", "str", "backoff", "queue"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,7 +35,6 @@ class KeySpec:
     doc: str
     minimum: float | None = None
     maximum: float | None = None
-    allow_bool: bool = False  # remove_on_*: True = remove at once, False = keep all
 
 
 CONFIG_KEYS: dict[str, KeySpec] = {
@@ -50,10 +49,10 @@ CONFIG_KEYS: dict[str, KeySpec] = {
     ),
     "drain_delay": KeySpec("s", "long-poll wait of an idle worker", 0, 3_600),
     "remove_on_complete": KeySpec(
-        "count", "completed jobs kept (True: none, False: all)", 0, MAX_COUNT, allow_bool=True
+        "keep", "completed jobs kept: a count, {age: s, count: n}, True (none) or False (all)"
     ),
     "remove_on_fail": KeySpec(
-        "count", "failed jobs kept (True: none, False: all)", 0, MAX_COUNT, allow_bool=True
+        "keep", "failed jobs kept: a count, {age: s, count: n}, True (none) or False (all)"
     ),
     "max_stalled_count": KeySpec(
         "count", "times a job may be recovered from a dead worker", 0, 1_000
@@ -67,6 +66,7 @@ CONFIG_KEYS: dict[str, KeySpec] = {
 }
 
 BACKOFF_KEYS = ("type", "delay", "max_delay", "jitter")
+KEEP_KEYS = ("age", "count")  # BullMQ's KeepJobs
 BACKOFF_TYPES = ("fixed", "exponential")
 
 _UNIT_SECONDS = {"ms": 1000.0, "s": 1.0}
@@ -86,12 +86,10 @@ def check_value(key: str, value: Any) -> tuple[Any, str | None]:
         if isinstance(value, bool) or not isinstance(value, int | float):
             return None, f"{key} must be a number ({spec.unit}) or a timedelta, not {value!r}"
         return _range(key, value, spec)
+    if spec.unit == "keep":
+        return check_keep(value, key)
     if spec.unit == "count":
-        if isinstance(value, bool):
-            if spec.allow_bool:
-                return value, None
-            return None, f"{key} must be an integer, not {value!r}"
-        if not isinstance(value, int):
+        if isinstance(value, bool) or not isinstance(value, int):
             return None, f"{key} must be an integer, not {value!r}"
         return _range(key, value, spec)
     if spec.unit == "bool":
@@ -136,6 +134,41 @@ def check_backoff(value: Any, key: str = "backoff") -> tuple[Any, str | None]:
         if isinstance(j, bool) or not isinstance(j, int | float) or not 0 <= j <= 1:
             return None, f"{key}.jitter must be a number from 0 to 1, not {j!r}"
         out["jitter"] = j
+    return out, None
+
+
+def check_keep(value: Any, key: str) -> tuple[Any, str | None]:
+    """remove_on_*: True (keep none), False (keep all), a count, or BullMQ's KeepJobs
+    ``{"age": seconds, "count": n}`` (either key or both; age as a timedelta too)."""
+    if isinstance(value, bool):
+        return value, None
+    if isinstance(value, int):
+        return _range(key, value, KeySpec("count", "", 0, MAX_COUNT))
+    if not isinstance(value, Mapping):
+        return None, (
+            f"{key} must be a count, True, False or {{'age': seconds, 'count': n}}, not {value!r}"
+        )
+    unknown = set(value) - set(KEEP_KEYS)
+    if unknown or not value:
+        return None, f"{key} takes the keys 'age' and/or 'count', not {sorted(map(str, value))}"
+    out: dict[str, Any] = {}
+    if "age" in value:
+        age = value["age"]
+        if isinstance(age, dt.timedelta):
+            age = age.total_seconds()
+            age = int(age) if age == int(age) else age
+        if isinstance(age, bool) or not isinstance(age, int | float):
+            return None, f"{key}.age must be seconds or a timedelta, not {age!r}"
+        out["age"], problem = _range(f"{key}.age", age, KeySpec("s", "", 0, MAX_DELAY_S))
+        if problem:
+            return None, problem
+    if "count" in value:
+        count = value["count"]
+        if isinstance(count, bool) or not isinstance(count, int):
+            return None, f"{key}.count must be an integer, not {count!r}"
+        out["count"], problem = _range(f"{key}.count", count, KeySpec("count", "", 0, MAX_COUNT))
+        if problem:
+            return None, problem
     return out, None
 
 

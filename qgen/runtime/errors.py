@@ -24,12 +24,15 @@ class ValidationFailed(QgenError):
 
 
 class UnsupportedByBackend(QgenError):
-    """The backend cannot do what was asked (for example results on SQS)."""
+    """The backend cannot do what was asked (for example results on SQS). ``reason`` is the
+    capability table's note saying why, when there is one."""
 
-    def __init__(self, backend: str, what: str):
-        super().__init__(f"the {backend} backend does not support {what}")
+    def __init__(self, backend: str, what: str, reason: str | None = None):
+        message = f"the {backend} backend does not support {what}"
+        super().__init__(f"{message}: {reason}" if reason else message)
         self.backend = backend
         self.what = what
+        self.reason = reason
 
 
 class PayloadTooLarge(QgenError):
@@ -47,22 +50,34 @@ class JobNotFound(QgenError):
 
 
 class JobTimeout(QgenError, TimeoutError):
-    """``JobHandle.result(timeout)`` ran out of time before the job finished."""
+    """``JobHandle.result(timeout)`` ran out of time before the job finished. ``workers_seen``:
+    how many workers of that queue were seen at that URL (None where the backend cannot tell),
+    also said in the message: 0 usually means the worker runs on another URL, or not at all."""
+
+    workers_seen: int | None = None
 
 
 class JobFailedError(QgenError):
-    """The job failed for good (or was discarded); raised by ``JobHandle.result()``.
+    """The job failed for good (or was discarded, or cancelled); raised by
+    ``JobHandle.result()``.
 
     ``error_type`` is the class name of the exception the job raised, ``error_message`` its text.
     """
 
     def __init__(
-        self, queue: str, job_id: str, error_type: str, error_message: str, discarded: bool = False
+        self,
+        queue: str,
+        job_id: str,
+        error_type: str,
+        error_message: str,
+        discarded: bool = False,
+        cancelled: bool = False,
     ):
-        kind = "discarded" if discarded else "failed"
+        kind = "cancelled" if cancelled else "discarded" if discarded else "failed"
         super().__init__(f"job {job_id!r} on {queue!r} {kind}: {error_type}: {error_message}")
         self.queue, self.job_id = queue, job_id
         self.error_type, self.error_message, self.discarded = error_type, error_message, discarded
+        self.cancelled = cancelled
 
 
 class QueueJobFailed(QgenError):

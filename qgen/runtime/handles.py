@@ -1,60 +1,40 @@
 """A queue and a job as the client sees them: :class:`AsyncQueue` / :class:`Queue` (add, add
-many, get) and :class:`AsyncJobHandle` / :class:`JobHandle` (status, progress, result), each
-with its blocking twin, and :class:`QueueMeta`, what a client knows of one queue.
+many, get, and the operator methods of :mod:`.queue_ops`) and :class:`AsyncJobHandle` /
+:class:`JobHandle` (status, progress, result, cancel, retry), each with its blocking twin.
 
 The clients (``qgen.runtime.client``) make them; they reach the backend through the client.
+``AsyncQueue[Data, Output, Model]``: what ``add`` takes (the model or its dict form), what
+``result`` gives, and the model listed jobs' data is validated into (``Any`` when left out).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Coroutine, Iterable, Mapping
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any, Generic
 
-from qgen.runtime.backends.base import Backend, JobInfo, JobStatus
+from typing_extensions import TypeVar
+
+from qgen.runtime.backends.base import JobInfo, JobStatus
+from qgen.runtime.backends.ops import WORKER_LISTED_FOR
 from qgen.runtime.capabilities import Feature, supports
-from qgen.runtime.errors import JobFailedError, JobNotFound, UnsupportedByBackend
+from qgen.runtime.client_types import AsyncClientView, ClientView, QueueMeta
+from qgen.runtime.errors import JobFailedError, JobNotFound, JobTimeout, UnsupportedByBackend
 from qgen.runtime.interaction import Progress
 from qgen.runtime.names import validate_lookup_id
 from qgen.runtime.options import BackoffConfig
-from qgen.runtime.payloads import Adapters, add_options, check_backend_options
+from qgen.runtime.payloads import add_options, check_backend_options
+from qgen.runtime.queue_ops import AsyncQueueOps, QueueOps, backend_for
+from qgen.runtime.urls import mask_url
 
 if TYPE_CHECKING:
     from qgen.runtime.job_options import PgConnection
 
+__all__ = ["AsyncJobHandle", "AsyncQueue", "JobHandle", "Queue", "QueueMeta"]
+
 InT = TypeVar("InT")
 OutT = TypeVar("OutT")
-T = TypeVar("T")
-
-
-class AsyncClientView(Protocol):
-    """What queues and handles use of an async client (``client.AsyncClientBase``; that module
-    imports this one, so it is named here by its shape)."""
-
-    @property
-    def backend_name(self) -> str: ...
-
-    async def _connect(self) -> Backend: ...
-
-    def _adapters(self, name: str) -> Adapters: ...
-
-
-class ClientView(Protocol):
-    """What queues and handles use of a blocking client (``client.ClientBase``)."""
-
-    @property
-    def _core(self) -> AsyncClientView: ...
-
-    def _run(self, coro: Coroutine[Any, Any, T]) -> T: ...
-
-
-@dataclass(frozen=True, slots=True)
-class QueueMeta:
-    name: str
-    input_type: Any  # anything pydantic.TypeAdapter accepts: the generated model or type
-    output_type: Any  # None when the queue's function returns no result
-    config: Mapping[str, Any]  # normalized config from the manifest (attempts, backoff, ...)
+ModelT = TypeVar("ModelT", default=Any)
 
 
 class AsyncJobHandle(Generic[OutT]):
@@ -79,28 +59,71 @@ class AsyncJobHandle(Generic[OutT]):
 
     async def result(self, timeout: float | None = None) -> OutT:
         """Wait for the job to finish and return its result, validated into the output type.
-        Raises JobFailedError if it failed or was discarded, JobTimeout after ``timeout`` s,
+        Raises JobFailedError if it failed, was discarded or cancelled; JobTimeout after
+        ``timeout`` s (saying whether any worker of the queue was seen at this URL);
         UnsupportedByBackend where the backend keeps no results (SQS)."""
         name = self.client.backend_name
         if not supports(Feature.RESULTS, name):
             raise UnsupportedByBackend(name, "job results")
         backend = await self.client._connect()
-        info = await backend.wait(self.queue, self.id, timeout)
-        if info.status in (JobStatus.FAILED, JobStatus.DISCARDED):
-            err_type = info.error.type if info.error else "Error"
-            message = info.error.message if info.error else ""
-            discarded = info.status is JobStatus.DISCARDED
-            if discarded and info.error is None:
-                err_type = "Discarded"
-            raise JobFailedError(self.queue, self.id, err_type, message, discarded=discarded)
+        try:
+            info = await backend.wait(self.queue, self.id, timeout)
+        except JobTimeout as exc:
+            raise await self._explained(exc) from None
+        if info.status in (JobStatus.FAILED, JobStatus.DISCARDED, JobStatus.CANCELLED):
+            raise _failure(info)
         adapters = self.client._adapters(self.queue)
         if adapters.output is None:
             return None  # type: ignore[return-value]  # OutT is None for such queues
         value: OutT = adapters.output.validate_python(info.result)
         return value
 
+    async def cancel(self) -> bool:
+        """Cancel the job: waiting or delayed, it never starts; running, it is asked to stop
+        (async jobs see their task cancelled, all see ``interaction.queue.cancelled``) and ends
+        ``cancelled`` without retry or dead letter. False when it had already finished."""
+        backend = await backend_for(self.client, Feature.CANCEL, "cancelling a job")
+        return await backend.cancel(self.queue, self.id)
+
+    async def retry(self) -> bool:
+        """Run a failed, discarded or cancelled job again with a fresh attempt count; False
+        for a job in any other state."""
+        backend = await backend_for(self.client, Feature.RETRY, "retrying a job")
+        return await backend.retry(self.queue, self.id)
+
+    async def _explained(self, exc: JobTimeout) -> JobTimeout:
+        """The timeout, saying whether any worker of this queue was seen at this URL."""
+        if not supports(Feature.WORKERS, self.client.backend_name):
+            return exc
+        try:
+            backend = await self.client._connect()
+            seen = len(await backend.workers(self.queue))
+        except Exception:  # the explanation must not hide the timeout
+            return exc
+        where = mask_url(self.client.url)
+        if seen:
+            note = f"{seen} worker(s) of queue {self.queue!r} are running at {where}"
+        else:
+            note = (
+                f"no worker of queue {self.queue!r} was seen at {where} in the last "
+                f"{WORKER_LISTED_FOR:g} s: is one running, and on this URL?"
+            )
+        explained = JobTimeout(f"{exc}; {note}")
+        explained.workers_seen = seen
+        return explained
+
     def __repr__(self) -> str:
         return f"<AsyncJobHandle {self.queue}/{self.id}>"
+
+
+def _failure(info: JobInfo) -> JobFailedError:
+    err_type = info.error.type if info.error else "Error"
+    message = info.error.message if info.error else ""
+    discarded = info.status is JobStatus.DISCARDED
+    cancelled = info.status is JobStatus.CANCELLED
+    if info.error is None and (discarded or cancelled):
+        err_type = "Cancelled" if cancelled else "Discarded"
+    return JobFailedError(info.queue, info.id, err_type, message, discarded, cancelled)
 
 
 class JobHandle(Generic[OutT]):
@@ -124,11 +147,17 @@ class JobHandle(Generic[OutT]):
     def result(self, timeout: float | None = None) -> OutT:
         return self.client._run(self._async().result(timeout))
 
+    def cancel(self) -> bool:
+        return self.client._run(self._async().cancel())
+
+    def retry(self) -> bool:
+        return self.client._run(self._async().retry())
+
     def __repr__(self) -> str:
         return f"<JobHandle {self.queue}/{self.id}>"
 
 
-class AsyncQueue(Generic[InT, OutT]):
+class AsyncQueue(AsyncQueueOps[ModelT, OutT], Generic[InT, OutT, ModelT]):
     def __init__(self, client: AsyncClientView, meta: QueueMeta) -> None:
         self.client, self.meta = client, meta
 
@@ -201,7 +230,7 @@ class AsyncQueue(Generic[InT, OutT]):
         return AsyncJobHandle(self.client, self.meta.name, validate_lookup_id(job_id))
 
 
-class Queue(Generic[InT, OutT]):
+class Queue(QueueOps[ModelT, OutT], Generic[InT, OutT, ModelT]):
     """Blocking twin of :class:`AsyncQueue`."""
 
     def __init__(self, client: ClientView, meta: QueueMeta) -> None:
@@ -211,7 +240,7 @@ class Queue(Generic[InT, OutT]):
     def name(self) -> str:
         return self.meta.name
 
-    def _async(self) -> AsyncQueue[InT, OutT]:
+    def _async(self) -> AsyncQueue[InT, OutT, ModelT]:
         return AsyncQueue(self.client._core, self.meta)
 
     def add(

@@ -4,13 +4,18 @@
 coroutine; plain ``def`` functions run in a thread and receive a :class:`SyncInteraction` whose
 ``queue.update_progress`` blocks until the progress is stored. ``fail`` and ``discard`` raise in
 both, so they end the function wherever they are called.
+
+``queue.cancelled`` turns true once an operator cancels the running job (``handle.cancel()``).
+An ``async def`` job also sees its task cancelled (``CancelledError`` at its next ``await``); a
+plain ``def`` job cannot be interrupted by Python, so it should look at the flag in its loops
+and return early. Either way the job ends ``cancelled``: no retry, no dead letter, no result.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Coroutine
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, NoReturn
 
 from qgen.runtime.errors import QueueJobDiscarded, QueueJobFailed
@@ -29,6 +34,38 @@ def _check_progress(value: object) -> Progress:
     if problem is not None:
         raise ValueError(f"{problem[0]}: {problem[1]}")
     return value
+
+
+class CancelFlag:
+    """An operator's cancel request for one delivered job, shared by the consumer (which sets
+    it), the runner (which arms it with the job's task) and the job (``queue.cancelled``).
+
+    Armed, :meth:`request` cancels that task once; the runner then tells that cancellation
+    from any other (a worker shutdown, the job's own) by :attr:`fired`."""
+
+    __slots__ = ("_task", "fired", "reason", "requested")
+
+    def __init__(self) -> None:
+        self.requested = False
+        self.reason = ""
+        self.fired = False  # request() cancelled the armed task
+        self._task: asyncio.Task[object] | None = None
+
+    def request(self, reason: str = "cancelled by request") -> None:
+        if self.requested:
+            return
+        self.requested, self.reason = True, reason
+        task = self._task
+        if task is not None and not task.done():
+            self.fired = True
+            task.cancel(f"qgen: {reason}")
+
+    def arm(self, task: asyncio.Task[object]) -> None:
+        """Cancel ``task`` on a request (only while it runs the job's async code)."""
+        self._task = task
+
+    def disarm(self) -> None:
+        self._task = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +88,12 @@ class _QueueFacts:
 @dataclass(frozen=True, slots=True)
 class QueueInteraction(_QueueFacts):
     _report: ProgressReporter
+    _cancel: CancelFlag = field(default_factory=CancelFlag, repr=False, compare=False)
+
+    @property
+    def cancelled(self) -> bool:
+        """True once an operator cancelled this job (the task is cancelled as well)."""
+        return self._cancel.requested
 
     async def update_progress(self, value: Progress) -> None:
         await self._report(_check_progress(value))
@@ -60,6 +103,13 @@ class QueueInteraction(_QueueFacts):
 class SyncQueueInteraction(_QueueFacts):
     _report: ProgressReporter
     _loop: asyncio.AbstractEventLoop
+    _cancel: CancelFlag = field(default_factory=CancelFlag, repr=False, compare=False)
+
+    @property
+    def cancelled(self) -> bool:
+        """True once an operator cancelled this job: return early (a thread cannot be
+        interrupted); the job ends cancelled whatever it returns."""
+        return self._cancel.requested
 
     def update_progress(self, value: Progress) -> None:
         """Blocks the calling (worker) thread until the backend stored the progress."""

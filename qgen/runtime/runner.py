@@ -9,6 +9,12 @@ Timeouts: the attempt (middleware and function) runs under ``asyncio.timeout``. 
 function is cancelled. A plain ``def`` function runs in a thread, which Python cannot kill: the
 attempt is failed at the deadline and the thread is left to finish on its own; its result is
 dropped, and it keeps its pool slot until it returns.
+
+Cancel requests (``handle.cancel()`` of a running job): the consumer sets the delivery's
+:class:`~qgen.runtime.interaction.CancelFlag`. An ``async def`` job's task is cancelled; the
+``CancelledError`` of that request (told apart by the flag from a shutdown's or the job's own)
+becomes :class:`Cancelled`. A plain ``def`` job only sees ``interaction.queue.cancelled``. Once
+requested, the job ends :class:`Cancelled` whatever it returns or raises.
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from qgen.runtime import logs, schema_changes
 from qgen.runtime.backends.base import (
+    Cancelled,
     Completed,
     Delivery,
     Discarded,
@@ -151,6 +158,8 @@ class Runner:
                     outcome.error.type,
                     outcome.error.message,
                 )
+            elif isinstance(outcome, Cancelled):
+                log.info("job cancelled: %s", outcome.reason)
             else:
                 log.info("job discarded: %s", outcome.reason)
             return outcome
@@ -158,6 +167,9 @@ class Runner:
             logs.unbind(tokens)
 
     async def _run(self, delivery: Delivery) -> Outcome:
+        flag = delivery.cancel
+        if flag.requested:  # cancelled while leased ahead: never starts
+            return Cancelled(flag.reason)
         try:
             data = self.input_adapter.validate_python(delivery.data)
         except ValidationError as exc:
@@ -166,6 +178,24 @@ class Runner:
             message += schema_changes.hint(self.queue, self.schema_history, exc)
             info = ErrorInfo("ValidationFailed", message)
             return Failed(info, self.dead_letter)
+        task = asyncio.current_task() if self.is_async else None
+        if task is not None:
+            flag.arm(task)
+        try:
+            outcome = await self._outcome(delivery, data)
+        except asyncio.CancelledError:
+            if not flag.fired:  # a shutdown gives the job back; the job's own: a failed attempt
+                raise
+            outcome = Cancelled(flag.reason)
+        finally:
+            flag.disarm()
+            if flag.fired and task is not None:
+                task.uncancel()  # the request's cancellation is consumed here, not by the slot
+        if flag.requested:
+            return Cancelled(flag.reason)
+        return outcome
+
+    async def _outcome(self, delivery: Delivery, data: Any) -> Outcome:
         try:
             result = await self._attempt(delivery, data)
             return Completed(self._dump(result))
@@ -211,7 +241,9 @@ class Runner:
 
     async def _attempt(self, delivery: Delivery, data: Any) -> Any:
         facts = (self.queue, delivery.job_id, delivery.attempt, delivery.max_attempts)
-        interaction = Interaction(QueueInteraction(*facts, delivery.report_progress))
+        interaction = Interaction(
+            QueueInteraction(*facts, delivery.report_progress, delivery.cancel)
+        )
         if self.timeout is None and not self.wiring.middleware:  # the common, fast path
             return await self._call(delivery, data, interaction, facts)
         result: Any = _UNSET
@@ -250,7 +282,8 @@ class Runner:
         loop = asyncio.get_running_loop()
         args = (self.services, data)
         if self.takes_interaction:
-            sync = SyncInteraction(SyncQueueInteraction(*facts, delivery.report_progress, loop))
+            report = delivery.report_progress
+            sync = SyncInteraction(SyncQueueInteraction(*facts, report, loop, delivery.cancel))
             args += (sync,)
         ctx = copy_context()  # the thread logs with this job's queue and id
         return await loop.run_in_executor(self._pool, ctx.run, self.func, *args)

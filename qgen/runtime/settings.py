@@ -21,6 +21,61 @@ Keep = bool | int | None  # remove_on_*: True keeps none, False/None keeps all, 
 
 
 @dataclass(frozen=True, slots=True)
+class Retention:
+    """Finished jobs a queue keeps (remove_on_complete / remove_on_fail, defaults included):
+    none older than ``age`` seconds and at most the newest ``count``; None: no limit."""
+
+    age: float | None = None
+    count: int | None = None
+
+    @property
+    def keeps_all(self) -> bool:
+        return self.age is None and self.count is None
+
+    def to_config(self) -> bool | int | dict[str, Any]:
+        """Back to the config key's form."""
+        if self.keeps_all:
+            return False
+        if self.age is None:
+            return True if self.count == 0 else int(self.count or 0)
+        age = int(self.age) if self.age == int(self.age) else self.age
+        return {"age": age} if self.count is None else {"age": age, "count": self.count}
+
+    def to_bull(self) -> bool | int | dict[str, int]:
+        """BullMQ's removeOnComplete/removeOnFail job option (KeepJobs age in seconds)."""
+        if self.keeps_all:
+            return False
+        if self.count == 0:
+            return True
+        if self.age is None:
+            return int(self.count or 0)
+        out = {"age": max(1, round(self.age))}
+        if self.count is not None:
+            out["count"] = self.count
+        return out
+
+
+def retention(value: Any) -> Retention:
+    """A normalized remove_on_* value (config_keys.check_keep) as a :class:`Retention`."""
+    if value is None or value is False:
+        return Retention()
+    if value is True:
+        return Retention(count=0)
+    if isinstance(value, int):
+        return Retention(count=max(0, value))
+    age, count = value.get("age"), value.get("count")
+    return Retention(None if age is None else float(age), None if count is None else int(count))
+
+
+def _count_view(value: Any) -> Keep:
+    """A given remove_on_* as a count (the form backends read before ages existed)."""
+    if isinstance(value, Mapping):
+        count = value.get("count")
+        return None if count is None else int(count)
+    return value  # type: ignore[no-any-return]
+
+
+@dataclass(frozen=True, slots=True)
 class QueueSettings:
     """One queue's config on one backend, every key typed and defaulted (units as the keys)."""
 
@@ -32,6 +87,8 @@ class QueueSettings:
     visibility_timeout: float  # s
     lock_duration: int  # ms
     drain_delay: float  # s
+    # The count form of a *given* remove_on_* (None when unset, ages left out): what backends
+    # read before retention had ages and defaults. Read the retentions below instead.
     remove_on_complete: Keep
     remove_on_fail: Keep
     max_stalled_count: int
@@ -42,6 +99,9 @@ class QueueSettings:
     dead_letter: str | None
     timeout: float | None  # s
     given: frozenset[str]  # the keys the config set; the others are defaults
+    # Retention with ages (issue 14): completed, and failed/discarded/cancelled jobs kept.
+    completed_retention: Retention = Retention()
+    failed_retention: Retention = Retention()
 
     @property
     def keep_completed(self) -> int | None:
@@ -58,7 +118,7 @@ class QueueSettings:
         for key in CONFIG_KEYS:
             if not capabilities.config_support(key, self.backend).supported:
                 continue
-            value = getattr(self, _FIELD.get(key, key))
+            value = config_value(self, key)
             if value is None:
                 continue
             text = f"{key}={capabilities.describe_value(key, value)}"
@@ -66,7 +126,17 @@ class QueueSettings:
         return ", ".join(parts)
 
 
-_FIELD = {"name": "worker_name"}
+_FIELD = {
+    "name": "worker_name",
+    "remove_on_complete": "completed_retention",
+    "remove_on_fail": "failed_retention",
+}
+
+
+def config_value(settings: QueueSettings, key: str) -> Any:
+    """A key's value in its config form."""
+    value = getattr(settings, _FIELD.get(key, key))
+    return value.to_config() if isinstance(value, Retention) else value
 
 
 def keep_count(value: Keep) -> int | None:
@@ -100,8 +170,8 @@ def resolve(name: str, config: Mapping[str, Any] | None, backend: str) -> QueueS
         visibility_timeout=float(value("visibility_timeout")),
         lock_duration=int(value("lock_duration")),
         drain_delay=float(value("drain_delay")),
-        remove_on_complete=value("remove_on_complete"),
-        remove_on_fail=value("remove_on_fail"),
+        remove_on_complete=_count_view(given.get("remove_on_complete")),
+        remove_on_fail=_count_view(given.get("remove_on_fail")),
         max_stalled_count=int(value("max_stalled_count")),
         worker_name=value("name"),
         autorun=bool(value("autorun")),
@@ -110,6 +180,8 @@ def resolve(name: str, config: Mapping[str, Any] | None, backend: str) -> QueueS
         dead_letter=value("dead_letter"),
         timeout=None if timeout is None else float(timeout),
         given=frozenset(given),
+        completed_retention=retention(value("remove_on_complete")),
+        failed_retention=retention(value("remove_on_fail")),
     )
 
 
@@ -136,7 +208,7 @@ def for_backend(queues: Sequence[QueueSettings], backend: str) -> list[QueueSett
 
 
 def _given(settings: QueueSettings, key: str) -> Any:
-    value = getattr(settings, _FIELD.get(key, key))
+    value = config_value(settings, key)
     return dict(value) if isinstance(value, Mapping) else value
 
 

@@ -13,7 +13,7 @@ from typing import Any, TypedDict
 from qgen.runtime.config_keys import normalize_config
 from qgen.runtime.errors import ConfigError
 from qgen.runtime.names import validate_queue_name
-from qgen.runtime.options import BackoffConfig
+from qgen.runtime.options import BackoffConfig, KeepJobs
 
 __all__ = [
     "BackoffConfig",  # part of QueueWorkerConfig; defined on the client side
@@ -40,8 +40,10 @@ class QueueWorkerConfig(TypedDict, total=False):
     visibility_timeout: float  # s: lease of a running job, renewed by heartbeats (default 30)
     lock_duration: float  # ms: BullMQ lock of a running job, renewed while it runs (30000)
     drain_delay: float  # s: long-poll wait of an idle worker (default 5)
-    remove_on_complete: int | bool  # completed jobs kept (True: none, False/absent: all)
-    remove_on_fail: int | bool  # failed jobs kept (True: none, False/absent: all)
+    # Finished jobs kept: a count, {"age": s, "count": n}, True (none) or False (all). Unset:
+    # completed 1 day and at most 1,000, failed/discarded/cancelled 7 days.
+    remove_on_complete: int | bool | KeepJobs
+    remove_on_fail: int | bool | KeepJobs
     max_stalled_count: int  # times a job may be recovered from a dead worker (default 1)
     name: str  # worker name in logs and backend tooling
     autorun: bool  # start consuming when the worker starts (default True)

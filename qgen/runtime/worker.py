@@ -25,10 +25,11 @@ from pathlib import Path
 from typing import Any
 
 from qgen.runtime import capabilities, logs, schema_changes
-from qgen.runtime.backends.base import Backend, Delivery, Outcome
+from qgen.runtime.backends.base import Backend, Consumer, Delivery, Outcome
 from qgen.runtime.backends.registry import open_backend
 from qgen.runtime.errors import BackendUnavailable, ConfigError
 from qgen.runtime.manifest import Manifest, load_manifest
+from qgen.runtime.presence import Presence
 from qgen.runtime.runner import Runner
 from qgen.runtime.services import load_object, open_services
 from qgen.runtime.settings import QueueSettings, resolve
@@ -239,6 +240,26 @@ async def _consume(
     )
     run_task = asyncio.create_task(consumer.run(), name="qgen-consumer")
     stop_task = asyncio.create_task(stop.wait(), name="qgen-stop")
+    presence = Presence(conn, name, app.settings)
+    beat_task = asyncio.create_task(presence.run(), name="qgen-heartbeat")
+    try:
+        await _run_until_stopped(consumer, run_task, stop_task, stop, force, grace, name)
+    finally:
+        beat_task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await beat_task
+        await presence.leave()
+
+
+async def _run_until_stopped(
+    consumer: Consumer,
+    run_task: asyncio.Task[None],
+    stop_task: asyncio.Task[bool],
+    stop: asyncio.Event,
+    force: asyncio.Event,
+    grace: float,
+    name: str,
+) -> None:
     await asyncio.wait({run_task, stop_task}, return_when=asyncio.FIRST_COMPLETED)
     if not run_task.done():
         log.info("stopping: running jobs get %g s to finish", grace)

@@ -48,6 +48,8 @@ def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[BackendC
 def _fresh_records() -> Iterator[None]:
     jobs.SEEN.clear()
     jobs.GATES.clear()
+    jobs.EVENTS.clear()
+    jobs.STARTED.clear()
     yield
     for gate in jobs.GATES.values():
         gate.set()

@@ -4,6 +4,11 @@ Shape: the runner turns one delivered job into an :data:`Outcome`; the backend a
 natively and batches them as it likes. Backends never call user code except through ``handle``.
 Queue settings arrive typed (:class:`qgen.runtime.settings.QueueSettings`) or as a queue's
 config dict, which the backend resolves once when it connects.
+
+The operator API (counts, lists, cancel, retry, pause, clean, redrive, workers: issue 14) is
+part of the protocol; its values live in :mod:`.ops`. A backend inherits
+:class:`.unsupported.UnsupportedOps` so that what it cannot do is refused with the capability
+table's reason.
 """
 
 from __future__ import annotations
@@ -13,7 +18,8 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol, Self
 
-from qgen.runtime.interaction import Progress, ProgressReporter
+from qgen.runtime.backends.ops import QueueCounts, RedriveReport, Validate, WorkerInfo
+from qgen.runtime.interaction import CancelFlag, Progress, ProgressReporter
 from qgen.runtime.settings import QueueConfigs, QueueSettings
 
 JSON = Any
@@ -26,11 +32,17 @@ class JobStatus(enum.StrEnum):
     COMPLETED = "completed"
     FAILED = "failed"
     DISCARDED = "discarded"
+    CANCELLED = "cancelled"  # cancelled by an operator (handle.cancel()): no retry, no DLQ copy
     UNKNOWN = "unknown"  # the backend cannot tell (SQS after sending)
 
     @property
     def finished(self) -> bool:
-        return self in (JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.DISCARDED)
+        return self in _FINISHED
+
+
+_FINISHED = frozenset(
+    (JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.DISCARDED, JobStatus.CANCELLED)
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +90,11 @@ class JobInfo:
     max_attempts: int = 1
     created_at: float | None = None  # epoch seconds
     finished_at: float | None = None
+    started_at: float | None = None  # the last attempt's start
+    worker: str | None = None  # name of the worker that ran it last
+    priority: int | None = None  # qgen's priority (higher first), where the backend keeps it
+    run_at: float | None = None  # when a delayed job becomes due
+    dead_letter_of: str | None = None  # a dead-letter copy: the queue it failed on
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +108,9 @@ class Delivery:
     max_attempts: int
     backoff: Mapping[str, Any] | None  # the job's own backoff, or None for the queue's config
     report_progress: ProgressReporter
+    # Set by the consumer when an operator cancels the running job (``Lane.request_cancel``);
+    # the runner reads it and ``interaction.queue.cancelled`` shows it to the job.
+    cancel: CancelFlag = field(default_factory=lambda: CancelFlag())
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,7 +135,15 @@ class Discarded:
     reason: str
 
 
-Outcome = Completed | Retry | Failed | Discarded
+@dataclass(frozen=True, slots=True)
+class Cancelled:
+    """An operator cancelled the job while it ran: status cancelled, no retry, no dead-letter
+    copy, no result kept (whatever the job returned after the request)."""
+
+    reason: str
+
+
+Outcome = Completed | Retry | Failed | Discarded | Cancelled
 Handler = Callable[[Delivery], Awaitable[Outcome]]
 
 
@@ -170,3 +198,100 @@ class Backend(Protocol):
         ...
 
     def consume(self, queues: Sequence[QueueSettings], handle: Handler) -> Consumer: ...
+
+    # -- the operator API (issue 14) ---------------------------------------------------------
+    # Each operation the capability table marks unsupported raises UnsupportedByBackend with
+    # the table's note (inherit ``unsupported.UnsupportedOps``). Queue names and job ids
+    # reach these methods validated by the client; the methods never trust them for anything
+    # but parameters and validated keys.
+
+    async def counts(self, queue: str) -> QueueCounts:
+        """Jobs per status now, and whether the queue is paused. Statuses the backend cannot
+        count are 0 and listed in ``unknown``; ``approximate`` when the numbers are estimates.
+        Dead-letter copies count in the dead-letter queue, never in their source queue."""
+        ...
+
+    async def list_jobs(
+        self, queue: str, status: JobStatus, limit: int, cursor: str | None
+    ) -> tuple[list[JobInfo], str | None]:
+        """Up to ``limit`` (1..1000) jobs in ``status``, newest first by the status's time:
+        created for waiting, run_at for delayed, started for active, finished for the finished
+        states; ties by id (descending). Returns the page and the cursor after its last job
+        (``ops.encode_cursor(time, id)``), or None when there is no further page. A cursor
+        continues strictly after that (time, id) (``ops.decode_cursor``), so paging is stable
+        while jobs move or arrive. Jobs added by other producers (Node BullMQ) are listed too;
+        a job whose stored data cannot be decoded is listed with ``data=None`` and an
+        ``error`` saying so, never raised."""
+        ...
+
+    async def cancel(self, queue: str, job_id: str) -> bool:
+        """Waiting or delayed: atomically removed from the runnable set and marked cancelled;
+        it never starts (True). Active: marked cancel-requested (True); the worker holding it
+        learns it at its next lease renewal (``Native.renew`` returns the id) or sooner by push,
+        cancels the job's task, and records the :class:`Cancelled` outcome: status cancelled,
+        no retry, no dead-letter copy. A cancel-requested job given back or whose lease expires
+        ends cancelled, never runs again. Finished or unknown job: False, nothing changed."""
+        ...
+
+    async def retry(self, queue: str, job_id: str) -> bool:
+        """A failed, discarded or cancelled job runs again: waiting now, attempts made reset to
+        0, error cleared, same id and data (True). Any other status or no such job: False."""
+        ...
+
+    async def retry_all(self, queue: str, limit: int | None) -> int:
+        """:meth:`retry` for every failed job of the queue (oldest first, at most ``limit``);
+        returns how many were moved back to waiting. Discarded and cancelled jobs stay."""
+        ...
+
+    async def pause(self, queue: str) -> None:
+        """Workers of every process stop taking new jobs of ``queue`` within one poll or
+        wake-up; running jobs finish; jobs leased ahead and not started go back to the queue.
+        Adds still work. Idempotent. Redis: BullMQ's own paused state, so Node sees it."""
+        ...
+
+    async def resume(self, queue: str) -> None:
+        """Undo :meth:`pause`; wakes idle workers where the backend can push. Idempotent."""
+        ...
+
+    async def is_paused(self, queue: str) -> bool: ...
+
+    async def clean(
+        self, queue: str, status: JobStatus, older_than: float | None, keep: int | None
+    ) -> int:
+        """Delete jobs in a finished ``status`` (completed, failed, discarded, cancelled) that
+        finished more than ``older_than`` seconds ago (None: any age), keeping the newest
+        ``keep`` of them (None: keep none); returns how many were deleted. Other statuses:
+        ConfigError (nothing deleted)."""
+        ...
+
+    async def redrive(
+        self,
+        dead_letter_queue: str,
+        target_queue: str,
+        limit: int | None,
+        validate: Validate,
+        dry_run: bool,
+    ) -> RedriveReport:
+        """Move dead-letter copies (of jobs that failed on ``target_queue``, where the backend
+        records the source; SQS: every message) from ``dead_letter_queue`` back to
+        ``target_queue``, oldest first, at most ``limit``. Each job's data goes through
+        ``validate`` (the client's check against the target's current input schema) first: a
+        job whose data fails stays where it is and is reported in ``kept`` (its id in the
+        dead-letter queue, the error). A moved job keeps its id where the backend has ids: the
+        failed original in ``target_queue`` becomes waiting again with the copy's data and a
+        fresh attempt count (or is recreated if it was cleaned), and the copy is removed;
+        ``moved`` lists the ids in ``target_queue`` (SQS: the new message ids). Moves are
+        atomic per job where the backend allows (SQS: send then delete, at least once).
+        ``dry_run``: nothing changes; ``moved`` lists what would move."""
+        ...
+
+    async def heartbeat(self, worker: WorkerInfo, *, stopping: bool = False) -> None:
+        """Record that ``worker`` is alive (its ``last_seen``): called at start-up and every
+        ``ops.WORKER_BEAT`` s by the worker process; ``stopping=True`` at a clean stop removes
+        it. Records older than ``ops.WORKER_LISTED_FOR`` are dropped by the backend (lazily)."""
+        ...
+
+    async def workers(self, queue: str | None) -> list[WorkerInfo]:
+        """Workers seen within ``ops.WORKER_LISTED_FOR`` s (serving ``queue``, or all), by name
+        then host and pid. Redis: BullMQ's worker registry, so Node workers are listed too."""
+        ...

@@ -1,5 +1,10 @@
 """What the consumer skeleton and the natives share: jobs, lanes (one per queue), the
-consumer's control state, and the reconnect backoff."""
+consumer's control state, and the reconnect backoff.
+
+Operator hooks on a lane (issue 14): :meth:`Lane.request_cancel` (a native's ``renew`` returns
+the ids to cancel, or a push calls it directly) and the paused state (:attr:`Lane.paused`, set
+by the native from its own fetch, or by the skeleton from the native's ``pause_probe`` at most
+once per ``pause_every`` seconds). A native fetches nothing for a paused lane."""
 
 from __future__ import annotations
 
@@ -7,10 +12,10 @@ import asyncio
 import random
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any, Generic, TypeVar
 
-from qgen.runtime.backends.base import Delivery, Outcome
+from qgen.runtime.backends.base import Cancelled, Delivery, Outcome
 from qgen.runtime.settings import QueueSettings
 
 
@@ -79,6 +84,13 @@ class Lane(Generic[J]):
         self.timed = False  # natives that adapt to run times set it: avg_run is kept
         self.avg_run = 1.0  # s, moving average of job run times (start as if jobs were long)
         self.stopping = False
+        # Paused (issue 14): the native leases nothing for a paused lane. Natives that see the
+        # state in their own fetch call set_paused; the others set ``pause_probe`` and the
+        # skeleton asks it before a round, at most once per ``pause_every`` seconds.
+        self.paused = False
+        self.pause_probe: Callable[[], Awaitable[bool]] | None = None
+        self.pause_every = max(0.05, settings.poll_interval / 1000.0)
+        self.pause_checked = -float("inf")  # monotonic time of the last probe
         self._slots: list[Slot] = []
         self._idle: deque[asyncio.Future[J | None]] = deque()
         # Set by the consumer: how a slot takes the next ready job (quarantine), and, for
@@ -106,6 +118,42 @@ class Lane(Generic[J]):
             return
         self.finished.extend((job, None) for job in jobs)
         self.wake.set()
+
+    def set_paused(self, paused: bool) -> None:
+        """The queue's paused state as the native learnt it. Pausing gives back the jobs leased
+        ahead (they have not started); resuming wakes the loop."""
+        was, self.paused = self.paused, paused
+        if paused and not was and self.ready:
+            jobs = list(self.ready)
+            self.ready.clear()
+            self.give_back(jobs)
+        elif was and not paused:
+            self.wake.set()
+
+    def recheck_paused(self) -> None:
+        """A push said the paused state changed: probe again before the next round."""
+        self.pause_checked = -float("inf")
+        self.wake.set()
+
+    def request_cancel(self, job_ids: Iterable[str], reason: str = "cancelled by request") -> int:
+        """Operators cancelled these jobs (ids this lane may hold). A running job's flag is set
+        (the runner cancels its task); a job leased ahead ends cancelled without starting.
+        Returns how many held jobs were found."""
+        wanted = set(job_ids)
+        found = 0
+        for job in list(self.ready):
+            if job.delivery.job_id in wanted:
+                found += 1
+                job.delivery.cancel.request(reason)
+                if self._give_back_now is None:  # settling natives: the runner ends it at start
+                    self.ready.remove(job)
+                    self.finished.append((job, Cancelled(reason)))
+                    self.wake.set()
+        for job in self.running():
+            if job.delivery.job_id in wanted:
+                found += 1
+                job.delivery.cancel.request(reason)
+        return found
 
     def running(self) -> list[J]:
         return [slot.job for slot in self._slots if slot.job is not None]  # type: ignore[misc]

@@ -4,7 +4,7 @@ for :class:`qgen.runtime.backends.skeleton.ConsumerSkeleton`."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any, Protocol, TypeVar
 
 from qgen.runtime.backends.base import Handler, Outcome
@@ -47,8 +47,11 @@ class Native(Protocol[L]):
 
     def renew_every(self, lane: L) -> float: ...
 
-    async def renew(self, lane: L, jobs: list[Any]) -> None:
-        """Extend the leases of ``jobs`` (held by this process)."""
+    async def renew(self, lane: L, jobs: list[Any]) -> Collection[str] | None:
+        """Extend the leases of ``jobs`` (held by this process). Returns the ids among them
+        that an operator asked to cancel (``Backend.cancel`` of an active job), learnt in the
+        same round trip where the backend can; None or empty: none. The skeleton hands them
+        to :meth:`Lane.request_cancel`. A native with a push channel may call that at once."""
         ...
 
     def recover_every(self, lane: L) -> float | None:

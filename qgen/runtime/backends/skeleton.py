@@ -11,7 +11,11 @@ skeleton owns what is the same everywhere:
   batch and leases the next in as few round trips as it can, and offers the leased jobs to
   their lane (:meth:`Lane.offer`); with nothing to do the loop waits in the native's ``idle``;
 - **heartbeats**: per lane, ``renew`` of every held job and ``recover`` of jobs whose lease ran
-  out (dead workers), each at the native's period;
+  out (dead workers), each at the native's period; ``renew`` answers the ids an operator asked
+  to cancel, handed to :meth:`Lane.request_cancel` (the runner then cancels the job's task);
+- **pause**: before a round, each lane with a ``pause_probe`` learns its paused state, at most
+  once per ``pause_every`` seconds (natives that see it inside their fetch skip the probe); a
+  paused lane is offered nothing and gives back what it leased ahead;
 - **stop**: no more fetching; jobs leased but never started are given back at once; running
   jobs get the grace period, then their slots are cancelled and the jobs given back; the loops
   record everything still pending and end (giving up 10 s after the grace period if the server
@@ -278,6 +282,7 @@ class ConsumerSkeleton(Generic[L]):
             wake.clear()
             if control.stopping and not any(lane.held for lane in group):
                 return
+            await self._check_paused(group)
             done: list[list[Done[Any]]] = []
             for lane in group:  # slots keep appending to the same finished list
                 lane.recording = lane.finished.copy()
@@ -304,6 +309,18 @@ class ConsumerSkeleton(Generic[L]):
             if not progressed:
                 await native.idle(group, wake)
 
+    async def _check_paused(self, group: list[L]) -> None:
+        """Ask the lanes' pause probes, each at most once per its ``pause_every``; a failing
+        probe keeps the last known state (logged)."""
+        now = time.monotonic()
+        for lane in group:
+            probe = lane.pause_probe
+            if probe is None or now < lane.pause_checked + lane.pause_every:
+                continue
+            lane.pause_checked = now
+            with _logged(f"queue {lane.name}: reading the paused state failed"):
+                lane.set_paused(await probe())
+
     def _round_failed(self, group: list[L], exc: Exception, delay: float) -> None:
         names = ", ".join(lane.name for lane in group)
         if self.native.transient(exc):
@@ -329,7 +346,9 @@ class ConsumerSkeleton(Generic[L]):
                 jobs = lane.held_jobs()
                 if jobs:
                     with _logged(f"queue {lane.name}: heartbeat failed"):
-                        await native.renew(lane, jobs)
+                        cancel = await native.renew(lane, jobs)
+                        if cancel:
+                            lane.request_cancel(cancel)
                 next_renew = time.monotonic() + renew_every
             await asyncio.sleep(max(0.0, min(next_renew, next_recover) - time.monotonic()))
 

@@ -86,3 +86,23 @@ async def asynchronous(client: AsyncQueueClient) -> models.Receipt:
     again = await client.add("orders", BASE)
     print(await again.status(), await handle.progress())
     return await client.orders.get(handle.id).result()
+
+
+def operate(client: QueueClient) -> list[str]:
+    """The operator API: listed jobs' data and results are the queue's generated types."""
+    page = client.orders.jobs(status="failed", limit=10)
+    order_ids = [job.data.order_id for job in page.jobs]
+    receipts = [job.result for job in client.orders.jobs("completed").jobs]
+    total: int = client.orders.counts().waiting + len(receipts)
+    again: bool = client.orders.get("o1").retry() or client.orders.get("o1").cancel()
+    client.orders.clean("completed", older_than=dt.timedelta(days=1), keep=10)
+    names = [w.name for w in client.workers()]
+    print(total, again, client.orders.is_paused(), client.orders.retry_failed(limit=5))
+    return order_ids + names + [str(r.order_id) for r in receipts if r is not None]
+
+
+async def operate_async(client: AsyncQueueClient) -> str | None:
+    page = await client.orders.jobs(status="waiting", cursor=None)
+    await client.orders.pause()
+    await client.orders.resume()
+    return page.jobs[0].data.order_id if page.jobs else page.next_cursor

@@ -57,4 +57,8 @@ async def wrong_async(client: AsyncQueueClient) -> None:
     handle = await client.add("orders", BASE)
     label: str = await handle.result()  # E
     await client.colors.add(models.Color)  # E
-    print(receipt, label)
+    page = await client.orders.jobs(status="failed")
+    wrong_id: int = page.jobs[0].data.order_id  # E
+    wrong_result: str = page.jobs[0].result  # E
+    await client.orders.clean("completed", keep="all")  # E
+    print(receipt, label, wrong_id, wrong_result)

@@ -4,13 +4,23 @@ capability table."""
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 
 import pytest
 
 from qgen.runtime import capabilities
 from qgen.runtime.config_keys import CONFIG_KEYS
 from qgen.runtime.errors import ConfigError
-from qgen.runtime.settings import QueueSettings, SettingsBook, keep_count, resolve, resolve_all
+from qgen.runtime.settings import (
+    QueueSettings,
+    Retention,
+    SettingsBook,
+    config_value,
+    for_backend,
+    keep_count,
+    resolve,
+    resolve_all,
+)
 
 
 @pytest.mark.parametrize("backend", capabilities.BACKENDS)
@@ -37,11 +47,37 @@ def test_defaults_per_backend_come_from_the_capability_table() -> None:
             cell = capabilities.CONFIG_SUPPORT[key][backend]
             if not cell.supported or cell.default is None:
                 continue
-            value = getattr(resolve("q", None, backend), "worker_name" if key == "name" else key)
+            value = config_value(resolve("q", None, backend), key)
             expected = cell.default
             if isinstance(expected, capabilities.SameAs):
                 expected = getattr(resolve("q", None, backend), expected.key)
             assert value == expected, (backend, key)
+
+
+def test_retention_takes_counts_ages_and_bools_and_defaults_to_bounded() -> None:
+    s = resolve("q", None, "sqlite")
+    assert s.completed_retention == Retention(age=86_400, count=1_000)
+    assert s.failed_retention == Retention(age=7 * 86_400)
+    assert (s.keep_completed, s.keep_failed) == (None, None)  # the count view: given only
+    given = {"remove_on_complete": {"age": dt.timedelta(hours=1)}, "remove_on_fail": 5}
+    s = resolve("q", given, "postgres")
+    assert s.completed_retention == Retention(age=3_600)
+    assert s.failed_retention == Retention(count=5)
+    assert resolve("q", {"remove_on_complete": True}, "redis").completed_retention.to_bull()
+    assert resolve("q", {"remove_on_complete": False}, "redis").completed_retention.keeps_all
+    assert Retention(age=3_600, count=10).to_bull() == {"age": 3_600, "count": 10}
+    # re-resolved for another backend from its given keys: the age survives
+    (again,) = for_backend([s], "sqlite")
+    assert again.completed_retention == Retention(age=3_600)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [{"age": -1}, {"count": 1.5}, {"ages": 3}, {}, "1d", {"age": float("nan")}, -3, 2**40],
+)
+def test_bad_retention_is_refused(value: object) -> None:
+    with pytest.raises(ConfigError, match="remove_on_complete"):
+        resolve("q", {"remove_on_complete": value}, "sqlite")
 
 
 def test_given_values_win_and_are_typed() -> None:

@@ -18,6 +18,10 @@ from qgen import Interaction, SyncInteraction, sessionless_func
 SEEN: dict[str, list[tuple[str, int, Any, float, float]]] = defaultdict(list)
 # name -> event a job waits on (tests create them before adding the job)
 GATES: dict[str, asyncio.Event] = {}
+# ids of the jobs ``work`` started (recorded as they start, not as they end)
+STARTED: set[str] = set()
+# job id -> what a cancellable job went through ("start 1", "cancelled flag=True", ...)
+EVENTS: dict[str, list[str]] = defaultdict(list)
 
 
 def _facts(interaction: Interaction | SyncInteraction) -> tuple[str, str, int]:
@@ -139,6 +143,7 @@ async def work(services: Any, data: Task, interaction: Interaction) -> TaskResul
     start = time.monotonic()
     q = interaction.queue
     assert q is not None
+    STARTED.add(q.job_id)
     try:
         if data.mode == "boom":
             raise BoomError(f"boom {data.n}")
@@ -206,3 +211,35 @@ def _append(line: str) -> None:
         os.write(fd, (line + "\n").encode())
     finally:
         os.close(fd)
+
+
+# -- the operator API (issue 14) ----------------------------------------------------------------
+
+
+@sessionless_func
+async def cancellable(services: Any, data: Task, interaction: Interaction) -> TaskResult:
+    """Runs until cancelled (or ``data.sleep`` s); records its start and the cancellation."""
+    q = interaction.queue
+    assert q is not None
+    EVENTS[q.job_id].append(f"start {q.attempt}")
+    try:
+        await asyncio.sleep(data.sleep or 3600)
+    except asyncio.CancelledError:
+        EVENTS[q.job_id].append(f"cancelled flag={q.cancelled}")
+        raise
+    return TaskResult(n=data.n, attempt=q.attempt)
+
+
+@sessionless_func
+def cancellable_sync(services: Any, data: Task, interaction: SyncInteraction) -> TaskResult:
+    """A plain ``def`` cannot be interrupted: it looks at the flag and returns early."""
+    q = interaction.queue
+    assert q is not None
+    EVENTS[q.job_id].append(f"start {q.attempt}")
+    deadline = time.monotonic() + (data.sleep or 120)
+    while time.monotonic() < deadline:
+        if q.cancelled:
+            EVENTS[q.job_id].append("saw the flag")
+            return TaskResult(n=-1, attempt=q.attempt)
+        time.sleep(0.02)
+    return TaskResult(n=data.n, attempt=q.attempt)

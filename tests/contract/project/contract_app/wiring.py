@@ -163,3 +163,43 @@ wire_queue_worker(
     func=jobs.recorded,
     config={"poll_interval": 20, "drain_delay": 1, "batch_size": 2, "attempts": 3},
 )
+
+# -- the operator API (issue 14) ---------------------------------------------------------------
+# Short leases, so a cancel request reaches the worker at its next renewal within a second.
+wire_queue_worker(
+    queue="cancellable",
+    func=jobs.cancellable,
+    config={
+        "poll_interval": 20,
+        "drain_delay": 1,
+        "attempts": 3,
+        "visibility_timeout": 3,
+        "lock_duration": 3000,
+        "dead_letter": "graveyard",
+        "name": "canceller",
+    },
+)
+wire_queue_worker(
+    queue="cancellable-sync",
+    func=jobs.cancellable_sync,
+    config={
+        "poll_interval": 20,
+        "drain_delay": 1,
+        "attempts": 3,
+        "visibility_timeout": 3,
+        "lock_duration": 3000,
+        "dead_letter": "graveyard",
+    },
+)
+# finished jobs age out after one second
+wire_queue_worker(
+    queue="short-lived",
+    func=jobs.work,
+    config={
+        "poll_interval": 20,
+        "drain_delay": 1,
+        "attempts": 1,
+        "remove_on_complete": {"age": 1},
+        "remove_on_fail": {"age": 1, "count": 100},
+    },
+)

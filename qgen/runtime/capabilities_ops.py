@@ -1,0 +1,84 @@
+"""The capability table's rows for the operator API (issue 14), by feature name; the table
+itself (``capabilities.FEATURES``) includes them. Each cell says what the backend does (or
+will do) for that operation, or why it cannot: the CLI prints that reason."""
+
+from __future__ import annotations
+
+from qgen.runtime.capability_cells import E, N, Support, U
+
+OPERATOR_FEATURES: dict[str, dict[str, Support]] = {
+    "counts": {
+        "sqlite": N("one grouped count over the jobs of the queue"),
+        "redis": N("BullMQ's getJobCounts: lengths of the status lists and sorted sets"),
+        "postgres": N("one grouped count over the jobs of the queue"),
+        "sqs": E(
+            "approximate: ApproximateNumberOfMessages (waiting), ...NotVisible (active), "
+            "...Delayed; finished jobs are not kept, so they are unknown"
+        ),
+    },
+    "list_jobs": {
+        "sqlite": N("rows by state, newest first, keyset paging"),
+        "redis": N("BullMQ's status lists and sorted sets, Node's jobs included"),
+        "postgres": N("rows by state, newest first, keyset paging"),
+        "sqs": U(
+            "SQS cannot list messages or look one up by id; receiving them to read them would "
+            "hide them from the workers"
+        ),
+    },
+    "cancel": {
+        "sqlite": N(
+            "waiting/delayed: state cancelled in one statement; active: a cancel request "
+            "the worker reads when it renews the lease"
+        ),
+        "redis": E(
+            "waiting/delayed: removed by a script and marked cancelled; active: a cancel "
+            "request the worker reads when it extends the lock (Node sees failed)"
+        ),
+        "postgres": N(
+            "pg-boss cancel: state cancelled; active: a cancel request the worker reads "
+            "when it renews the lease, or at once by NOTIFY"
+        ),
+        "sqs": U("SQS cannot reach a sent message by id, only through a receipt while it runs"),
+    },
+    "retry": {
+        "sqlite": N("failed/discarded/cancelled row back to waiting, attempts reset"),
+        "redis": N("BullMQ's retryJob (failed job back to wait, attempts reset)"),
+        "postgres": N("pg-boss retry: state back to created, retry_count reset"),
+        "sqs": U("a failed message exists only in the dead-letter queue; use redrive"),
+    },
+    "pause": {
+        "sqlite": N("a paused flag per queue that every lease round reads"),
+        "redis": N("BullMQ's own paused state: Node workers and Bull Board see the same pause"),
+        "postgres": N("a paused flag per queue read by every fetch; resume wakes by NOTIFY"),
+        "sqs": E("a queue tag every worker reads at most once per poll"),
+    },
+    "clean": {
+        "sqlite": N("DELETE of finished rows by state, age and count"),
+        "redis": N("BullMQ's clean of the completed/failed sets by age and count"),
+        "postgres": N("DELETE of finished rows by state, age and count"),
+        "sqs": U("SQS keeps no finished messages; there is nothing to clean"),
+    },
+    "redrive": {
+        "sqlite": N("dead-letter copies moved back, one transaction per job"),
+        "redis": E("dead-letter copies added back and removed by one script per job"),
+        "postgres": N("dead-letter copies moved back, one transaction per job"),
+        "sqs": E(
+            "received from the dead-letter queue, validated, sent to the queue, then deleted "
+            "(at least once: a crash between send and delete sends it twice)"
+        ),
+    },
+    "workers": {
+        "sqlite": N("a workers table; each worker beats every 10 s"),
+        "redis": N("BullMQ's worker registry (CLIENT SETNAME), as Node's getWorkers reads it"),
+        "postgres": N("a workers table; each worker beats every 10 s"),
+        "sqs": U(
+            "SQS has nowhere shared to keep a heartbeat that clients can read without consuming it"
+        ),
+    },
+    "retention_age": {
+        "sqlite": N("finished rows older than the age deleted as outcomes are recorded"),
+        "redis": N("KeepJobs age, applied by BullMQ when a job finishes"),
+        "postgres": N("finished rows older than the age deleted as outcomes are recorded"),
+        "sqs": U("SQS keeps no finished messages"),
+    },
+}
