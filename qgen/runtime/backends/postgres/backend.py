@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import socket
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
@@ -19,8 +21,9 @@ from typing import Any, ClassVar, Self, TypeVar
 import psycopg
 
 from qgen.runtime.backends.base import JSON, AddOptions, Handler, JobInfo, Provisioned
-from qgen.runtime.backends.postgres.consumer import PgLane, PostgresNative
+from qgen.runtime.backends.postgres.consumer import PostgresNative
 from qgen.runtime.backends.postgres.jobs import insert_row, job_info
+from qgen.runtime.backends.postgres.lanes import PgLane
 from qgen.runtime.backends.postgres.migrations import migrate, migrate_conn
 from qgen.runtime.backends.postgres.notify import (
     Listener,
@@ -29,6 +32,7 @@ from qgen.runtime.backends.postgres.notify import (
     acquire_hub,
     release_hub,
 )
+from qgen.runtime.backends.postgres.ops import PgOps
 from qgen.runtime.backends.postgres.sql import WAITER_HELLO, Statements
 from qgen.runtime.backends.postgres.transport import SharedConnection, acquire, release
 from qgen.runtime.backends.postgres.url import parse_url
@@ -42,7 +46,7 @@ RECHECK = 5.0  # s: a waiter looks again this often in case a notification was l
 RETRY_FOR = 15.0  # s: client calls retry a lost connection this long before raising
 
 
-class PostgresBackend:
+class PostgresBackend(PgOps):
     name: ClassVar[str] = "postgres"
 
     def __init__(self, url: str, queues: QueueConfigs, shared: SharedConnection) -> None:
@@ -146,7 +150,7 @@ class PostgresBackend:
             return await cur.fetchone()
 
         row = await self._with_conn(op)
-        return None if row is None else job_info(queue, job_id, row)
+        return None if row is None else job_info(queue, row)
 
     async def wait(self, queue: str, job_id: str, timeout: float | None) -> JobInfo:
         hub = await self._wait_hub()
@@ -195,7 +199,10 @@ class PostgresBackend:
 
     def consume(self, queues: Sequence[QueueSettings], handle: Handler) -> ConsumerSkeleton[PgLane]:
         queues = for_backend(queues, self.name)
-        name = (queues[0].worker_name if queues else None) or "worker"
+        # the name operators see (JobInfo.worker, WorkerInfo): the first queue's ``name``
+        # config, else host:pid; the suffix tells this consumer's leases apart
+        given = next((s.worker_name for s in queues if s.worker_name), None)
+        name = given or f"{socket.gethostname()}:{os.getpid()}"
         if self._shared is None:
             raise RuntimeError("the PostgreSQL backend is closed")
         native = PostgresNative(

@@ -26,18 +26,18 @@ import contextlib
 import logging
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import psycopg
 
 from qgen.runtime.backends.base import Delivery, ErrorInfo, Failed
-from qgen.runtime.backends.lanes import Control, Done, Lane
+from qgen.runtime.backends.lanes import Control, Done
 from qgen.runtime.backends.postgres.jobs import PgJob, dumps, leased_job
+from qgen.runtime.backends.postgres.lanes import LaneRound, PgLane, RoundLoop
 from qgen.runtime.backends.postgres.notify import Listener
 from qgen.runtime.backends.postgres.outcomes import RoundPlan, record_alone, send_group
 from qgen.runtime.backends.postgres.side import SideWork
-from qgen.runtime.backends.postgres.sql import WAITER_HELLO, Statements, lock_key
+from qgen.runtime.backends.postgres.sql import WAITER_HELLO, Statements
 from qgen.runtime.backends.postgres.transport import (
     CONNECTION_ERRORS,
     WORKER_APP,
@@ -51,43 +51,8 @@ from qgen.runtime.settings import QueueSettings
 
 log = logging.getLogger("qgen.postgres")
 SHORT_JOB = 0.05  # s: jobs shorter than this on average get leased ahead (see _want)
+RETAIN_EVERY = 1.0  # s: retention with ages or large counts runs at most this often per queue
 CONNECTIONS_BESIDE_ROUNDS = 2  # the LISTEN connection and the shared one
-
-
-class PgLane(Lane[PgJob]):
-    def __init__(self, settings: QueueSettings, wake: asyncio.Event) -> None:
-        super().__init__(settings, wake)
-        self.timed = True  # avg_run decides how far ahead to lease
-        self.poll = settings.poll_interval / 1000.0
-        self.loop: RoundLoop | None = None  # the loop (and connection) serving this lane
-        self.leased: list[tuple[Any, ...]] = []  # rows of the last round, not yet taken in
-        self.notified = True  # fetch at start
-        self.empty = False  # the last fetch found fewer jobs than asked
-        self.due: float | None = None  # monotonic time the next known delayed job is ready
-        self.last_fetch = 0.0
-        self.last_retain = 0.0
-        self.wildcard = False  # a waiter appeared: tell waiters to look again, once
-        self.want = 0  # jobs the loop would lease now (its idle wait depends on it)
-
-
-class RoundLoop:
-    """Lanes served by one connection, one round trip per round."""
-
-    def __init__(self, lanes: list[PgLane]) -> None:
-        self.lanes = lanes
-        self.conn: psycopg.AsyncConnection[Any] | None = None
-
-
-@dataclass(slots=True)
-class LaneRound:
-    """One lane's part of a round."""
-
-    lane: PgLane
-    plan: RoundPlan
-    fetch_n: int
-    retain: bool
-    notified: bool  # the lane had been notified (restored if the round fails)
-    wildcard: bool
 
 
 class PostgresNative(SideWork):
@@ -113,6 +78,7 @@ class PostgresNative(SideWork):
         self._listener: Listener | None = None
         self._waiter_check: asyncio.Task[None] | None = None
         self._next_recover = 0.0
+        self._resync: asyncio.Future[None] | None = None
 
     def lane(self, settings: QueueSettings, wake: asyncio.Event) -> PgLane:
         lane = self.lanes[settings.name] = PgLane(settings, wake)
@@ -139,17 +105,7 @@ class PostgresNative(SideWork):
 
     async def open(self, control: Control) -> None:
         self.control = control
-        if any(lane.settings.keep_completed or lane.settings.keep_failed for lane in self._all()):
-            key = lock_key(self.st.schema)
-
-            async def make_index(conn: psycopg.AsyncConnection[Any]) -> None:
-                await conn.execute("SELECT pg_advisory_lock(%s)", (key,))
-                try:
-                    await conn.execute(self.st.finished_index)
-                finally:
-                    await conn.execute("SELECT pg_advisory_unlock(%s)", (key,))
-
-            await self.side.run(make_index)
+        await self.sync_paused()
         listener = Listener(
             self.conninfo,
             [self.st.new_channel],
@@ -168,6 +124,8 @@ class PostgresNative(SideWork):
                 await self._waiter_check
         if self._listener is not None:
             await self._listener.close()
+        if self._resync is not None:
+            self._resync.cancel()
         for loop in self.loops:
             await close_quietly(loop.conn)
             loop.conn = None
@@ -176,6 +134,8 @@ class PostgresNative(SideWork):
         return list(self.lanes.values())
 
     def _on_notify(self, _channel: str, payload: str) -> None:
+        if payload.startswith("\n") and self._operator_notify(payload):
+            return
         if payload == WAITER_HELLO:
             # a round in flight may finish jobs without notifying: follow it with a wildcard
             self.waiters = True
@@ -189,14 +149,16 @@ class PostgresNative(SideWork):
             notified.wake.set()
 
     def _wake_all(self) -> None:
+        """The listener reconnected: notifications may have been missed."""
         for lane in self._all():
             lane.notified = True
             lane.wake.set()
+        self._resync = asyncio.ensure_future(self.sync_paused())
 
     # -- rounds ------------------------------------------------------------------------------
 
     def _want(self, lane: PgLane, applying: int) -> int:
-        if self.control.stopping:
+        if self.control.stopping or lane.paused:
             return 0
         s = lane.settings
         cap = max(s.batch_size, s.prefetch)
@@ -233,15 +195,29 @@ class PostgresNative(SideWork):
         """This lane's part of the next round, or None when it has nothing to send."""
         want = lane.want = self._want(lane, len(batch))
         fetch_n = want if want and self._should_fetch(lane, now) else 0
-        if not batch and not fetch_n and not lane.wildcard:
+        owed = self._retention_owed(lane, now)
+        if not batch and not fetch_n and not lane.wildcard and not owed:
             return None
         was_notified, lane.notified = lane.notified, False
         wildcard, lane.wildcard = lane.wildcard, False
         plan = RoundPlan(self.st, lane.settings, self.worker, batch, self.waiters, wildcard)
-        retain = plan.wants_retention and (
-            plan.small_retention or now - lane.last_retain >= 1.0 or self.control.stopping
+        # retention (with ages, or large counts) at most once a second per group: what a
+        # round skips is owed, and applied by a later round even if no job finishes meanwhile
+        apply = []
+        for i, (touched, small) in enumerate(zip(plan.touched(), plan.small(), strict=True)):
+            wants = touched or lane.retain_owed[i]
+            due = small or now - lane.last_retain[i] >= RETAIN_EVERY or self.control.stopping
+            apply.append(wants and due)
+            lane.retain_owed[i] = wants and not due
+        plan.retain_groups = (apply[0], apply[1])
+        return LaneRound(lane, plan, fetch_n, any(apply), was_notified, wildcard)
+
+    def _retention_owed(self, lane: PgLane, now: float) -> bool:
+        """Is retention owed by an earlier round due now?"""
+        return any(
+            owed and now - last >= RETAIN_EVERY
+            for owed, last in zip(lane.retain_owed, lane.last_retain, strict=True)
         )
-        return LaneRound(lane, plan, fetch_n, retain, was_notified, wildcard)
 
     async def exchange(self, group: list[PgLane], done: list[list[Done[PgJob]]]) -> bool:
         loop = group[0].loop
@@ -309,15 +285,19 @@ class PostgresNative(SideWork):
         return bool(leased)
 
     def _fetches(self, lane: PgLane, now: float) -> bool:
+        """Should this lane take part in a round with nothing to record?"""
         lane.want = self._want(lane, 0)
+        if self._retention_owed(lane, now):
+            return True
         return bool(lane.want) and self._should_fetch(lane, now)
 
     def _after_round(self, r: LaneRound, now: float, rows: list[tuple[Any, ...]]) -> bool:
         """Take the round's result in; True when the lane should learn its next due time (a
         short fetch when idle, or a NOTIFY that brought nothing ready: a delayed add)."""
         lane, plan, fetch_n = r.lane, r.plan, r.fetch_n
-        if r.retain:
-            lane.last_retain = now
+        for i, applied in enumerate(plan.retain_groups):
+            if applied:
+                lane.last_retain[i] = now
         for delay in plan.retry_delays:
             t = now + delay
             lane.due = t if lane.due is None else min(lane.due, t)
@@ -357,6 +337,9 @@ class PostgresNative(SideWork):
                 back.append(job)
             else:
                 start.append(job)
+        if lane.paused:  # paused while the round was in flight: they have not started
+            back += start
+            start = []
         if back:
             lane.give_back(back)
         if start:
@@ -376,6 +359,10 @@ class PostgresNative(SideWork):
         timeout: float | None = None
         now = time.monotonic()
         for lane in group:
+            for owed, last in zip(lane.retain_owed, lane.last_retain, strict=True):
+                if owed:
+                    t = max(0.0, last + RETAIN_EVERY - now)
+                    timeout = t if timeout is None else min(timeout, t)
             if not lane.want:
                 continue
             t = max(0.0, lane.poll - (now - lane.last_fetch))

@@ -1,13 +1,15 @@
 """A qgen job as a row of ``<schema>.job`` (pg-boss's columns), both ways.
 
 States (pg-boss): created and retry show as waiting (or delayed while ``start_after`` is in the
-future), active, completed, cancelled shows as discarded, failed.
+future), active, completed, cancelled (an operator's cancel), discarded (the job's own, qgen's
+addition to pg-boss's states), failed.
 """
 
 from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
 from qgen.runtime.backends.base import JSON, AddOptions, Delivery, ErrorInfo, JobInfo, JobStatus
@@ -19,7 +21,8 @@ from qgen.runtime.settings import QueueSettings
 _STATUS = {
     "active": JobStatus.ACTIVE,
     "completed": JobStatus.COMPLETED,
-    "cancelled": JobStatus.DISCARDED,
+    "discarded": JobStatus.DISCARDED,
+    "cancelled": JobStatus.CANCELLED,
     "failed": JobStatus.FAILED,
 }
 
@@ -56,10 +59,19 @@ def _shown(text: str | None) -> Any:
         return text
 
 
-def job_info(queue: str, job_id: str, row: tuple[Any, ...]) -> JobInfo:
-    """A row of ``Statements.get`` as the client sees it (jsonb columns as text)."""
-    state, delayed, data, progress, output, error, retry_count, retry_limit, cr, fin = row
-    data, progress, output, error = map(_shown, (data, progress, output, error))
+def job_info(queue: str, row: Sequence[Any], strict: bool = False) -> JobInfo:
+    """A row of ``sql._INFO`` as the client sees it (jsonb columns as text). ``strict``: data
+    no decoder reads back is None with an error saying so (listing), else shown as text."""
+    job_id, state, delayed, data, progress, output, error, retries, limit = row[:9]
+    created, finished, started, worker, priority, run_at, dead_letter_of = row[9:16]
+    progress, output, error = map(_shown, (progress, output, error))
+    error_info = ErrorInfo.from_json(error) if error is not None else None
+    try:
+        data = None if data is None else json.loads(data)
+    except (ValueError, RecursionError) as exc:  # else shown as its text
+        if strict:
+            data = None
+            error_info = ErrorInfo("InvalidJobData", f"the job's data cannot be read: {exc!r:.200}")
     if state in ("created", "retry"):
         status = JobStatus.DELAYED if delayed else JobStatus.WAITING
     else:
@@ -71,12 +83,17 @@ def job_info(queue: str, job_id: str, row: tuple[Any, ...]) -> JobInfo:
         data=data,
         progress=progress,
         result=output,
-        error=ErrorInfo.from_json(error) if error is not None else None,
-        # retry_count counts failed attempts; a running or ended attempt counts too
-        attempts_made=retry_count + (1 if state in ("active", "completed", "cancelled") else 0),
-        max_attempts=retry_limit + 1,
-        created_at=cr,
-        finished_at=fin if status.finished else None,
+        error=error_info,
+        # retry_count counts ended attempts but completed or running ones
+        attempts_made=retries + (1 if state in ("active", "completed") else 0),
+        max_attempts=limit + 1,
+        created_at=created,
+        finished_at=finished if status.finished else None,
+        started_at=started,
+        worker=None if worker is None else worker.rsplit(":", 1)[0],
+        priority=priority,
+        run_at=run_at if status is JobStatus.DELAYED else None,
+        dead_letter_of=dead_letter_of,
     )
 
 

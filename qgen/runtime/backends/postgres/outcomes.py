@@ -5,7 +5,8 @@ the completions, retries, failures (with their dead-letter copies), retention, t
 next batch and the NOTIFY for waiters commit together, in one round trip. A batch of plain
 completions (the common case) goes as ONE statement that completes and leases. Completed ->
 ``completed`` with ``output``; Retry -> ``retry`` with ``start_after``; Failed -> ``failed``
-and a dead-letter copy; Discarded -> ``cancelled``; no outcome (stop) -> given back untouched.
+and a dead-letter copy; Discarded -> ``discarded``; Cancelled (an operator's cancel, seen by
+the running job) -> ``cancelled``; no outcome (stop) -> given back untouched.
 """
 
 from __future__ import annotations
@@ -18,19 +19,20 @@ from typing import Any
 
 import psycopg
 
-from qgen.runtime.backends.base import Completed, Discarded, ErrorInfo, Failed, Retry
+from qgen.runtime.backends.base import Cancelled, Completed, Discarded, ErrorInfo, Failed, Retry
 from qgen.runtime.backends.lanes import Done
 from qgen.runtime.backends.postgres.jobs import PgJob, dumps
 from qgen.runtime.backends.postgres.sql import Statements
 from qgen.runtime.backends.postgres.transport import CONNECTION_ERRORS
 from qgen.runtime.config_keys import MAX_DELAY_S
-from qgen.runtime.settings import QueueSettings
+from qgen.runtime.settings import QueueSettings, Retention
 
 log = logging.getLogger("qgen.postgres")
 _NULL = "null"
 _REPLACE = "\ufffd"
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")  # NUL and lone surrogates
 NOTIFY_LIMIT = 7900  # bytes of a NOTIFY payload (the server's limit is 8000)
+_FAILED_STATES = ("failed", "discarded", "cancelled")
 SMALL_RETENTION = 100  # keep counts up to this are enforced every round, larger ones each second
 
 
@@ -85,12 +87,13 @@ class RoundPlan:
     ) -> None:
         self.st, self.settings, self.queue, self.worker = st, settings, settings.name, worker
         self.visibility = settings.visibility_timeout
-        self.keep_done = settings.keep_completed
-        self.keep_failed = settings.keep_failed
+        self.kept_done, self.kept_failed = settings.completed_retention, settings.failed_retention
+        self.keep_done, self.keep_failed = self.kept_done.count, self.kept_failed.count
         self.notify_done = notify_done
         self.wildcard = wildcard
         self.batch = batch
         self.retry_delays: list[float] = []
+        self.retain_groups = (False, False)  # retention to apply (set by the consumer)
         self.plain = False  # the hot batch has no results and no job that stalled before
         self.hot_batch: tuple[list[str], list[str], list[int]] | None = None  # all completed
         if batch and all(type(o) is Completed for _, o in batch):
@@ -111,7 +114,7 @@ class RoundPlan:
         done: tuple[list[Any], ...] = ([], [], [])
         retry: tuple[list[Any], ...] = ([], [], [], [])
         failed: tuple[list[Any], ...] = ([], [], [], [])
-        cancel: tuple[list[Any], ...] = ([], [], [])
+        end: tuple[list[Any], ...] = ([], [], [], [])  # discarded or cancelled
         back: tuple[list[Any], ...] = ([], [])
         for h, o in self.batch:
             if isinstance(o, Completed):
@@ -128,30 +131,42 @@ class RoundPlan:
             elif isinstance(o, Failed):
                 _push(failed, h, _error_json(o.error), o.dead_letter or h.dead_letter)
             elif isinstance(o, Discarded):
-                _push(cancel, h, _error_json(ErrorInfo("Discarded", o.reason)))
+                _push(end, h, "discarded", _error_json(ErrorInfo("Discarded", o.reason)))
+            elif isinstance(o, Cancelled):
+                _push(end, h, "cancelled", _error_json(ErrorInfo("Cancelled", o.reason)))
             else:
                 _push(back, h)
-        self.done, self.retry, self.failed, self.cancel, self.back = (
-            done,
-            retry,
-            failed,
-            cancel,
-            back,
-        )
-        self.finished_ids = done[0] + failed[0] + cancel[0]
+        self.done, self.retry, self.failed, self.end, self.back = done, retry, failed, end, back
+        self.finished_ids = done[0] + failed[0] + end[0]
         self.any_done = bool(done[0])
-        self.any_failed = bool(failed[0] or cancel[0])
+        self.any_failed = bool(failed[0] or end[0])
 
-    @property
-    def wants_retention(self) -> bool:
-        return (self.any_done and bool(self.keep_done)) or (
-            self.any_failed and bool(self.keep_failed)
+    def touched(self) -> tuple[bool, bool]:
+        """Per retention group (completed; failed, discarded and cancelled): did this round
+        finish jobs into it, and does the queue limit what it keeps?"""
+        return (
+            self.any_done and not self.kept_done.keeps_all,
+            self.any_failed and not self.kept_failed.keeps_all,
         )
 
-    @property
-    def small_retention(self) -> bool:
-        keeps = [k for k in (self.keep_done, self.keep_failed) if k]
-        return bool(keeps) and max(keeps) <= SMALL_RETENTION
+    def small(self) -> tuple[bool, bool]:
+        """Per group: a count this small (no age) is kept every round, else once a second."""
+        return _small(self.kept_done), _small(self.kept_failed)
+
+    def _retention(self) -> list[tuple[Any, tuple[Any, ...]]]:
+        """``clean`` statements of the groups in ``retain_groups`` (count and age applied per
+        state, as BullMQ's KeepJobs)."""
+        out: list[tuple[Any, tuple[Any, ...]]] = []
+        groups = [(self.kept_done, ("completed",)), (self.kept_failed, _FAILED_STATES)]
+        for (kept, states), wanted in zip(groups, self.retain_groups, strict=True):
+            if not wanted or kept.keeps_all:
+                continue
+            for state in states:
+                if kept.age is not None:
+                    out.append((self.st.clean, (self.queue, state, kept.age, kept.age, 0)))
+                if kept.count:
+                    out.append((self.st.clean, (self.queue, state, None, None, kept.count)))
+        return out
 
     def statements(self, retain: bool) -> list[tuple[Any, tuple[Any, ...]]]:
         if self.hot_batch is not None and not hasattr(self, "done"):
@@ -172,19 +187,16 @@ class RoundPlan:
             out.append((st.fail, (errs, ids, stalled, q, w, dlqs, st.new_channel)))
             if self.keep_failed == 0:
                 out.append((st.delete_failed, (q, ids)))
-        ids, stalled, errs = self.cancel
+        ids, stalled, states, errs = self.end
         if ids:
-            out.append((st.cancel, (errs, ids, stalled, q, w)))
+            out.append((st.end, (states, errs, ids, stalled, q, w)))
             if self.keep_failed == 0:
                 out.append((st.delete_failed, (q, ids)))
         ids, stalled = self.back
         if ids:
             out.append((st.give_back, (ids, stalled, q, w)))
         if retain:
-            if self.keep_done:
-                out.append((st.retain, (q, ["completed"], self.keep_done)))
-            if self.keep_failed:
-                out.append((st.retain, (q, ["failed", "cancelled"], self.keep_failed)))
+            out += self._retention()
         if self.wildcard:
             out.append((st.notify, (st.done_channel, q + "\n*")))
         elif self.finished_ids and self.notify_done:
@@ -199,12 +211,13 @@ class RoundPlan:
     ) -> list[tuple[Any, ...]]:
         """Apply the outcomes and lease up to ``fetch_n`` jobs in one transaction; jobs that
         stalled before only if ``suspects``."""
-        fetch = (self.st.fetch, (self.worker, self.visibility, self.queue, suspects, fetch_n))
+        q = self.queue
+        fetch = (self.st.fetch, (self.worker, self.visibility, q, q, suspects, fetch_n))
         quiet = not (retain or self.notify_done or self.wildcard)
         if fetch_n and quiet and self.hot_batch is not None and self.keep_done != 0:
             # the hot path: one statement, no pipeline
             outputs, ids, stalled = self.hot_batch
-            q, w = self.queue, self.worker
+            w = self.worker
             params: tuple[Any, ...]
             if self.plain:
                 stmt, params = self.st.complete_plain_fetch, (q, ids, w, *fetch[1])
@@ -226,6 +239,10 @@ class RoundPlan:
                 await conn.execute(stmt, params)
             fcur = await conn.execute(*fetch) if fetch_n else None
         return await fcur.fetchall() if fcur is not None else []
+
+
+def _small(kept: Retention) -> bool:
+    return kept.age is None and (kept.count or 0) <= SMALL_RETENTION
 
 
 Rows = list[tuple[Any, ...]]

@@ -1,22 +1,21 @@
 """The side work of the PostgreSQL consumer, on the process's shared connection: lease
-renewals (heartbeats), recovery of expired or missing leases for every queue of the process in
-one statement, and whether any client waits for results (so finished jobs are notified)."""
+renewals (heartbeats, which also answer the jobs an operator asked to cancel), recovery of
+expired or missing leases for every queue of the process in one statement, the queues' paused
+states, whether any client waits for results (so finished jobs are notified), and the
+operators' pushes (pause, resume, cancel) that the listener hears."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import time
-from typing import TYPE_CHECKING
 
 import psycopg
 
 from qgen.runtime.backends.postgres.jobs import PgJob
-from qgen.runtime.backends.postgres.sql import Statements
+from qgen.runtime.backends.postgres.lanes import PgLane
+from qgen.runtime.backends.postgres.sql import CANCEL, PAUSED, RESUMED, Statements
 from qgen.runtime.backends.postgres.transport import SharedConnection
-
-if TYPE_CHECKING:
-    from qgen.runtime.backends.postgres.consumer import PgLane
 
 log = logging.getLogger("qgen.postgres")
 
@@ -38,11 +37,25 @@ class SideWork:
 
     recover_every = renew_every
 
-    async def renew(self, lane: PgLane, jobs: list[PgJob]) -> None:
+    async def renew(self, lane: PgLane, jobs: list[PgJob]) -> list[str]:
+        """Extend the leases; returns the ids an operator asked to cancel."""
         ids = [job.id for job in jobs]
         stalled = [job.stalled for job in jobs]
         vt = lane.settings.visibility_timeout
-        await self.side.execute(self.st.heartbeat, (vt, ids, stalled, lane.name, self.worker))
+        rows = await self.side.execute(
+            self.st.heartbeat, (vt, ids, stalled, lane.name, self.worker)
+        )
+        return [job_id for job_id, cancel in rows if cancel]
+
+    async def sync_paused(self) -> None:
+        """Every lane's paused state from the server (at start, after the listener reconnects
+        and with every recovery: a pause or resume whose NOTIFY was missed)."""
+        names = list(self.lanes)
+        rows = await self.side.execute(self.st.paused_of, (names,))
+        paused = {name for name, flag in rows if flag}
+        for name, lane in self.lanes.items():
+            if lane.paused != (name in paused):
+                lane.set_paused(name in paused)
 
     async def recover(self, lane: PgLane) -> None:
         """Recover every queue of the process in one statement, at the shortest lane period
@@ -54,6 +67,7 @@ class SideWork:
         self._next_recover = now + min(self.recover_every(one) for one in lanes)
         queues = [one.name for one in lanes]
         limits = [one.settings.max_stalled_count for one in lanes]
+        await self.sync_paused()
         rows = await self.side.execute(self.st.recover, (queues, limits))
         for queue, job_id, state, _ in rows:
             log.warning(
@@ -77,3 +91,19 @@ class SideWork:
                 log.exception("checking for waiting clients failed")
                 self.waiters = True
             await asyncio.sleep(every)
+
+    def _operator_notify(self, payload: str) -> bool:
+        """A pause, resume or cancel pushed by an operator (``PAUSED + queue``, ...)."""
+        for prefix, paused in ((PAUSED, True), (RESUMED, False)):
+            if payload.startswith(prefix):
+                lane = self.lanes.get(payload[len(prefix) :])
+                if lane is not None:
+                    lane.set_paused(paused)
+                return True
+        if payload.startswith(CANCEL):
+            queue, _, job_id = payload[len(CANCEL) :].partition("\n")
+            lane = self.lanes.get(queue)
+            if lane is not None:
+                lane.request_cancel([job_id])
+            return True
+        return False
