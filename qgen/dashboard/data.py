@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from qgen import ConfigError, JobInfo, JobNotFound, JobStatus
+from qgen import ConfigError, JobInfo, JobNotFound, JobStatus, UnsupportedByBackend
 from qgen.runtime.client import AsyncClientBase
 
 # Operations of a queue accessor (``client.<queue>.<op>``), of a job handle and of the client.
@@ -88,20 +88,30 @@ class DashboardData:
         method = getattr(target, op, None)
         if method is None:
             raise OperationUnavailable(f"this qgen client has no {op}() yet")
-        return await method(*args, **kwargs)
+        try:
+            return await method(*args, **kwargs)
+        except UnsupportedByBackend as exc:
+            raise OperationUnavailable(str(exc)) from exc
+
+    async def _optional(self, target: object, op: str, *args: Any, **kwargs: Any) -> Any | None:
+        """A read the page can do without: None where the backend cannot do it."""
+        try:
+            return await self._call(target, op, *args, **kwargs)
+        except OperationUnavailable:
+            return None
 
     async def counts(self, queue: str) -> Any | None:
         """The queue's ``QueueCounts``, or None while the client has no ``counts()``."""
         if not self.available("counts"):
             return None
-        return await self._call(self.client.queue(queue), "counts")
+        return await self._optional(self.client.queue(queue), "counts")
 
     async def jobs(self, queue: str, status: str, limit: int, cursor: str | None) -> Any | None:
         """One ``JobPage`` of a status, newest first, or None while there are no job lists."""
         if not self.available("jobs"):
             return None
         q = self.client.queue(queue)
-        return await self._call(q, "jobs", status=JobStatus(status), limit=limit, cursor=cursor)
+        return await self._optional(q, "jobs", status=JobStatus(status), limit=limit, cursor=cursor)
 
     async def queue_action(self, queue: str, op: str, params: Mapping[str, Any]) -> Any:
         if op not in QUEUE_OPS:
@@ -116,7 +126,7 @@ class DashboardData:
     async def workers(self) -> Any | None:
         if not self.available("workers"):
             return None
-        return await self._call(self.client, "workers")
+        return await self._optional(self.client, "workers")
 
 
 def timestamp(value: float | None) -> str:

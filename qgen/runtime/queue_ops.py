@@ -32,7 +32,23 @@ async def backend_for(client: AsyncClientView, feat: Feature, what: str) -> Back
     support = feature(feat, client.backend_name)
     if not support.supported:
         raise UnsupportedByBackend(client.backend_name, what, support.note)
-    return await client._connect()
+    backend = await client._connect()
+    # While a backend's operator methods are being written, say so instead of AttributeError.
+    if not hasattr(backend, _METHOD[feat]):
+        raise UnsupportedByBackend(client.backend_name, what, "not implemented in this release")
+    return backend
+
+
+_METHOD = {
+    Feature.COUNTS: "counts",
+    Feature.LIST_JOBS: "list_jobs",
+    Feature.RETRY: "retry",
+    Feature.PAUSE: "pause",
+    Feature.CLEAN: "clean",
+    Feature.REDRIVE: "redrive",
+    Feature.CANCEL: "cancel",
+    Feature.WORKERS: "workers",
+}
 
 
 def check_status(status: JobStatus | str) -> JobStatus:
