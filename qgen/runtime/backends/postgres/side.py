@@ -55,7 +55,7 @@ class SideWork:
         paused = {name for name, flag in rows if flag}
         for name, lane in self.lanes.items():
             if lane.paused != (name in paused):
-                lane.set_paused(name in paused)
+                _set_paused(lane, name in paused)
 
     async def recover(self, lane: PgLane) -> None:
         """Recover every queue of the process in one statement, at the shortest lane period
@@ -98,7 +98,7 @@ class SideWork:
             if payload.startswith(prefix):
                 lane = self.lanes.get(payload[len(prefix) :])
                 if lane is not None:
-                    lane.set_paused(paused)
+                    _set_paused(lane, paused)
                 return True
         if payload.startswith(CANCEL):
             queue, _, job_id = payload[len(CANCEL) :].partition("\n")
@@ -107,3 +107,9 @@ class SideWork:
                 lane.request_cancel([job_id])
             return True
         return False
+
+
+def _set_paused(lane: PgLane, paused: bool) -> None:
+    if not paused:
+        lane.notified = True  # jobs may have waited all along: look at once
+    lane.set_paused(paused)
