@@ -279,7 +279,7 @@ def _print(backend: str, f: dict[str, Any]) -> None:
     print(f"  {f['queues']} queues, processed/s              {num('many_queue_per_s'):>10}")
     print(f"  ratio (target >= 0.80)                   {num('ratio', '.2f'):>10}")
     print(
-        f"  connections held (TCP / server's view)   {num('connections_tcp', 'd'):>4} / "
+        f"  connections held (TCP or SQLite files / server) {num('connections_tcp', 'd'):>4} / "
         f"{num('connections_server_view', 'd')}"
     )
     print(
