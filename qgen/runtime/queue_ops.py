@@ -32,7 +32,24 @@ async def backend_for(client: AsyncClientView, feat: Feature, what: str) -> Back
     support = feature(feat, client.backend_name)
     if not support.supported:
         raise UnsupportedByBackend(client.backend_name, what, support.note)
-    return await client._connect()
+    backend = await client._connect()
+    if not hasattr(backend, _METHODS[feat]):  # the API lands backend by backend
+        reason = "not implemented by this version of its qgen backend yet"
+        raise UnsupportedByBackend(client.backend_name, what, reason)
+    return backend
+
+
+# A backend method that each operator feature needs (the others come with it).
+_METHODS = {
+    Feature.COUNTS: "counts",
+    Feature.LIST_JOBS: "list_jobs",
+    Feature.CANCEL: "cancel",
+    Feature.RETRY: "retry",
+    Feature.PAUSE: "pause",
+    Feature.CLEAN: "clean",
+    Feature.REDRIVE: "redrive",
+    Feature.WORKERS: "workers",
+}
 
 
 def check_status(status: JobStatus | str) -> JobStatus:

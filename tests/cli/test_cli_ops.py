@@ -4,31 +4,28 @@ capability table's reason for what a backend cannot do. The semantics of each op
 the contract suite's (tests/contract/test_contract_ops_*.py); these cases check the command.
 
 Cases on a backend that does not implement an operation yet are strict xfails keyed by the
-contract suite's one table (tests/contract/ops_pending.py)."""
+contract suite's one table (tests/support/ops_pending.py)."""
 
 from __future__ import annotations
 
 import io
 import json
 import signal
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from support import contract_project
+from support import contract_project  # builds the project: before contract_app
 
 # isort: split
 from contract_app.jobs import Task
+from support.ops_pending import pending_on
 
 from qgen.cli import main
 from qgen.runtime.backends.base import AddOptions
 from qgen.runtime.capabilities import Feature, feature
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "contract"))
-from ops_pending import pending_on
 
 PROJECT = contract_project.PROJECT
 

@@ -11,7 +11,7 @@ import pytest
 from contract_app import jobs
 from contract_app.jobs import Task
 from contract_harness import BackendCase, eventually, settled, worker
-from ops_pending import operation
+from support.ops_pending import operation
 
 from qgen import ConfigError, JobFailedError, JobNotFound, JobStatus
 from qgen.runtime.backends.base import AddOptions
