@@ -76,6 +76,13 @@ def _sub(parent: Any, name: str, help: str) -> argparse.ArgumentParser:
 
 
 def add_parsers(sub: Any) -> None:
+    """``queues``, ``jobs``, ``dlq`` and ``workers``."""
+    _queues_parser(sub)
+    _jobs_parser(sub)
+    _dlq_and_workers_parsers(sub)
+
+
+def _queues_parser(sub: Any) -> None:
     queues = sub.add_parser(
         "queues",
         help="the queues' counts per status; pause, resume, clean",
@@ -96,6 +103,8 @@ def add_parsers(sub: Any) -> None:
     clean.add_argument("--older-than", metavar="AGE", help="only jobs finished before, e.g. 7d")
     clean.add_argument("--keep", type=int, metavar="N", help="keep the newest N")
 
+
+def _jobs_parser(sub: Any) -> None:
     jobs = sub.add_parser(
         "jobs",
         help="list, show, retry and cancel jobs",
@@ -122,6 +131,8 @@ def add_parsers(sub: Any) -> None:
     retry.add_argument("--all-failed", action="store_true", help="every failed job of QUEUE")
     retry.add_argument("--limit", type=int, metavar="N", help="with --all-failed: at most N")
 
+
+def _dlq_and_workers_parsers(sub: Any) -> None:
     dlq = sub.add_parser(
         "dlq", help="dead letters", description="Dead-letter queues.", epilog=EPILOG
     )
