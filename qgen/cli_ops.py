@@ -76,13 +76,12 @@ def _sub(parent: Any, name: str, help: str) -> argparse.ArgumentParser:
 
 
 def add_parsers(sub: Any) -> None:
-    """``queues``, ``jobs``, ``dlq`` and ``workers``."""
-    _queues_parser(sub)
-    _jobs_parser(sub)
+    _queues_parsers(sub)
+    _jobs_parsers(sub)
     _dlq_and_workers_parsers(sub)
 
 
-def _queues_parser(sub: Any) -> None:
+def _queues_parsers(sub: Any) -> None:
     queues = sub.add_parser(
         "queues",
         help="the queues' counts per status; pause, resume, clean",
@@ -104,7 +103,7 @@ def _queues_parser(sub: Any) -> None:
     clean.add_argument("--keep", type=int, metavar="N", help="keep the newest N")
 
 
-def _jobs_parser(sub: Any) -> None:
+def _jobs_parsers(sub: Any) -> None:
     jobs = sub.add_parser(
         "jobs",
         help="list, show, retry and cancel jobs",

@@ -23,6 +23,7 @@ RESERVED = frozenset(
         "from_url",
         "queue",
         "url",
+        "workers",
         "QUEUES",
         "DEFAULT_URL",
         "AsyncClientBase",

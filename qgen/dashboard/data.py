@@ -14,28 +14,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from qgen import ConfigError, JobInfo, JobNotFound, JobStatus, QgenError, UnsupportedByBackend
-from qgen.runtime.capabilities import Feature, supports
+from qgen import ConfigError, JobInfo, JobNotFound, JobStatus, UnsupportedByBackend
 from qgen.runtime.client import AsyncClientBase
 
 # Operations of a queue accessor (``client.<queue>.<op>``), of a job handle and of the client.
 QUEUE_OPS = ("counts", "jobs", "pause", "resume", "is_paused", "clean", "redrive", "retry_failed")
 JOB_OPS = ("retry", "cancel")
 CLIENT_OPS = ("workers",)
-# The capability table's row of each operation: unsupported ones are left out of the pages.
-OP_FEATURES = {
-    "counts": Feature.COUNTS,
-    "jobs": Feature.LIST_JOBS,
-    "pause": Feature.PAUSE,
-    "resume": Feature.PAUSE,
-    "is_paused": Feature.PAUSE,
-    "clean": Feature.CLEAN,
-    "redrive": Feature.REDRIVE,
-    "retry_failed": Feature.RETRY,
-    "retry": Feature.RETRY,
-    "cancel": Feature.CANCEL,
-    "workers": Feature.WORKERS,
-}
 # Job states a job list can show, in the order the page lists them.
 LIST_STATUSES = ("waiting", "delayed", "active", "completed", "failed", "discarded", "cancelled")
 
@@ -74,8 +59,6 @@ class DashboardData:
             found = {op: hasattr(queue, op) for op in QUEUE_OPS}
             found |= {op: hasattr(handle, op) for op in JOB_OPS}
             found |= {op: hasattr(self.client, op) for op in CLIENT_OPS}
-            backend = self.client.backend_name
-            found = {op: ok and supports(OP_FEATURES[op], backend) for op, ok in found.items()}
             self._available = found
         return self._available
 
@@ -107,27 +90,28 @@ class DashboardData:
             raise OperationUnavailable(f"this qgen client has no {op}() yet")
         try:
             return await method(*args, **kwargs)
-        except UnsupportedByBackend as exc:  # e.g. a backend that does not implement it yet
-            raise OperationUnavailable(str(exc)) from None
+        except UnsupportedByBackend as exc:
+            raise OperationUnavailable(str(exc)) from exc
+
+    async def _optional(self, target: object, op: str, *args: Any, **kwargs: Any) -> Any | None:
+        """A read the page can do without: None where the backend cannot do it."""
+        try:
+            return await self._call(target, op, *args, **kwargs)
+        except OperationUnavailable:
+            return None
 
     async def counts(self, queue: str) -> Any | None:
         """The queue's ``QueueCounts``, or None while the client has no ``counts()``."""
         if not self.available("counts"):
             return None
-        try:
-            return await self._call(self.client.queue(queue), "counts")
-        except (OperationUnavailable, QgenError):  # counts are extra: the page still shows
-            return None
+        return await self._optional(self.client.queue(queue), "counts")
 
     async def jobs(self, queue: str, status: str, limit: int, cursor: str | None) -> Any | None:
         """One ``JobPage`` of a status, newest first, or None while there are no job lists."""
         if not self.available("jobs"):
             return None
         q = self.client.queue(queue)
-        try:
-            return await self._call(q, "jobs", status=JobStatus(status), limit=limit, cursor=cursor)
-        except OperationUnavailable:
-            return None
+        return await self._optional(q, "jobs", status=JobStatus(status), limit=limit, cursor=cursor)
 
     async def queue_action(self, queue: str, op: str, params: Mapping[str, Any]) -> Any:
         if op not in QUEUE_OPS:
@@ -142,10 +126,7 @@ class DashboardData:
     async def workers(self) -> Any | None:
         if not self.available("workers"):
             return None
-        try:
-            return await self._call(self.client, "workers")
-        except OperationUnavailable:
-            return None
+        return await self._optional(self.client, "workers")
 
 
 def timestamp(value: float | None) -> str:

@@ -33,21 +33,20 @@ async def backend_for(client: AsyncClientView, feat: Feature, what: str) -> Back
     if not support.supported:
         raise UnsupportedByBackend(client.backend_name, what, support.note)
     backend = await client._connect()
-    if not hasattr(backend, _METHODS[feat]):  # the API lands backend by backend
-        reason = "not implemented by this version of its qgen backend yet"
-        raise UnsupportedByBackend(client.backend_name, what, reason)
+    # While a backend's operator methods are being written, say so instead of AttributeError.
+    if not hasattr(backend, _METHOD[feat]):
+        raise UnsupportedByBackend(client.backend_name, what, "not implemented in this release")
     return backend
 
 
-# A backend method that each operator feature needs (the others come with it).
-_METHODS = {
+_METHOD = {
     Feature.COUNTS: "counts",
     Feature.LIST_JOBS: "list_jobs",
-    Feature.CANCEL: "cancel",
     Feature.RETRY: "retry",
     Feature.PAUSE: "pause",
     Feature.CLEAN: "clean",
     Feature.REDRIVE: "redrive",
+    Feature.CANCEL: "cancel",
     Feature.WORKERS: "workers",
 }
 

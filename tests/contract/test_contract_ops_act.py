@@ -204,7 +204,7 @@ async def test_redrive_moves_valid_dead_letters_and_keeps_invalid_ones(
         assert len(report.moved) == 1 and len(report.kept) == 1
         again = await client.doomed.redrive()
         assert (again.moved, len(again.kept)) == ([], 1)  # the stale one stays
-        before = _count("doomed")
+        before = await _count("doomed")
         async with worker(backend, ["doomed"]) as task:  # the moved job runs again
             await eventually(lambda: _count("doomed"), lambda n: n > before, worker_task=task)
         assert jobs.SEEN["doomed"][-1][2].n == 1
