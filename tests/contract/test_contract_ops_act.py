@@ -11,7 +11,7 @@ import pytest
 from contract_app import jobs
 from contract_app.jobs import Task
 from contract_harness import BackendCase, eventually, settled, worker
-from ops_pending import operation
+from support.ops_pending import operation
 
 from qgen import ConfigError, JobFailedError, JobNotFound, JobStatus
 from qgen.runtime.backends.base import AddOptions
@@ -140,7 +140,9 @@ async def test_pause_stops_new_jobs_until_resume_and_loses_none(
         await eventually(lambda: _started(running.id), bool, worker_task=task)
         await q.pause()
         assert await q.is_paused() is True
-        await asyncio.sleep(0.5)  # past every worker's next poll, so it has seen the pause
+        # A poll already in flight may still deliver (SQS: a long poll of up to drain_delay,
+        # 1 s here); after it, every worker has seen the pause.
+        await asyncio.sleep(2.0)
         added = [await q.add(Task(n=n), job_id=f"p{n}") for n in range(1, 4)]  # adds still work
         jobs.GATES["hold"].set()  # the running job finishes while paused
         await eventually(lambda: _count("work"), lambda n: n == 1, worker_task=task)
@@ -192,10 +194,11 @@ async def test_redrive_moves_valid_dead_letters_and_keeps_invalid_ones(
             raw = await client._connect()  # a payload the queue's schema refuses now
             await raw.enqueue("doomed", {"n": "one"}, AddOptions(job_id="stale"))
             await eventually(lambda: _count("doomed"), lambda n: n >= 2, worker_task=task)
-            await settled(backend, "doomed", [good], worker_task=task)
+            stale = client.doomed.get("stale")  # fails at once, without running: no SEEN
+            await settled(backend, "doomed", [good, stale], worker_task=task)
         dry = await client.doomed.redrive(dry_run=True)
         assert dry.dry_run and len(dry.moved) == 1 and len(dry.kept) == 1
-        assert "n" in dry.kept[0][1]
+        assert "valid integer" in dry.kept[0][1]
         report = await client.doomed.redrive()
         assert not report.dry_run
         assert len(report.moved) == 1 and len(report.kept) == 1

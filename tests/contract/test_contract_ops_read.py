@@ -18,7 +18,7 @@ from contract_harness import (
     settled,
     worker,
 )
-from ops_pending import operation
+from support.ops_pending import operation
 
 from qgen import JobStatus, JobTimeout, UnsupportedByBackend, ValidationFailed
 from qgen.runtime.backends.base import AddOptions

@@ -282,7 +282,9 @@ class Backend(Protocol):
         fresh attempt count (or is recreated if it was cleaned), and the copy is removed;
         ``moved`` lists the ids in ``target_queue`` (SQS: the new message ids). Moves are
         atomic per job where the backend allows (SQS: send then delete, at least once).
-        ``dry_run``: nothing changes; ``moved`` lists what would move."""
+        ``dry_run``: nothing changes; ``moved`` lists what would move. Jobs kept, and all of
+        them on a dry run, stay available to the next redrive at once (SQS: their visibility
+        is set back to 0)."""
         ...
 
     async def heartbeat(self, worker: WorkerInfo, *, stopping: bool = False) -> None:

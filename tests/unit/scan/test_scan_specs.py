@@ -144,3 +144,38 @@ def test_async_function_without_return_annotation(project: Project) -> None:
     assert q.accessor == "fire_and_forget"
     assert q.function.is_async and not q.function.takes_interaction
     assert (q.function.output_type, q.function.output_schema) == ("None", None)
+
+
+def test_retention_with_ages_is_read_and_checked(project: Project) -> None:
+    """remove_on_* as BullMQ's KeepJobs (issue 14): ages as seconds or timedeltas; a bad one
+    is a QG111 at the value, as at start-up."""
+    result = project(
+        {
+            "shop/jobs.py": """
+                from datetime import timedelta
+                from qgen import sessionless_func, wire_queue_worker
+
+                @sessionless_func
+                def job(services, data: "int") -> None: ...
+
+                wire_queue_worker(
+                    queue="a",
+                    func=job,
+                    config={
+                        "remove_on_complete": {"age": timedelta(hours=1), "count": 10},
+                        "remove_on_fail": {"age": 600},
+                    },
+                )
+                wire_queue_worker(queue="b", func=job, config={"remove_on_fail": {"age": -1}})
+                wire_queue_worker(queue="c", func=job, config={"remove_on_complete": {"n": 1}})
+            """,
+        }
+    )
+    assert result.project.queues[0].config == {
+        "remove_on_complete": {"age": 3600, "count": 10},
+        "remove_on_fail": {"age": 600},
+    }
+    found = messages(result)
+    assert len(found) == 2, found
+    assert "QG111 remove_on_fail.age must be >= 0, not -1" in found[0]
+    assert "QG111 remove_on_complete takes the keys 'age' and/or 'count'" in found[1]
