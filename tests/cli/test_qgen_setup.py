@@ -36,7 +36,7 @@ def test_setup_postgres_applies_migrations_once(tmp_path: Path) -> None:
         code, out, err = _run("setup", "--url", url)
         assert code == 0, err
         assert out.startswith("qgen: applied migrations 1")
-        assert _tables(url) == ["job", "migrations"]
+        assert _tables(url) == ["job", "migrations", "queue", "worker_beat"]
         code, out, _ = _run("setup", "--url", url)
         assert (code, out) == (0, "qgen: database schema is up to date\n")
 

@@ -91,9 +91,10 @@ async def test_result_wait_and_error_outcomes(pg: PostgresBackend, pg_url: str) 
     # the dead-letter copy: same id and data, waiting on the dead-letter queue
     copy = await pg.get("dead", bad)
     assert copy is not None and copy.status is JobStatus.WAITING
-    assert copy.data == {"kind": "fail"}
+    assert copy.data == {"kind": "fail"} and copy.dead_letter_of == "q"
+    # discarded has a state of its own; pg-boss's cancelled is an operator's cancel
     assert rows(pg_url, "SELECT state::text FROM {s}.job WHERE queue='q' AND id=%s", gone) == [
-        ("cancelled",)
+        ("discarded",)
     ]
 
 
@@ -183,9 +184,10 @@ async def test_retention(
 
     items = [({"i": i, "ok": i % 3 != 0}, AddOptions()) for i in range(9)]
     ids = await pg.enqueue_many("q", items)
-    config: dict[str, Any] = {}
+    # one job per round: distinct finish times, so "the newest" is well defined
+    config: dict[str, Any] = {"batch_size": 1, "prefetch": 1}
     if keep_done is not None:
-        config = {"remove_on_complete": keep_done, "remove_on_fail": keep_failed}
+        config |= {"remove_on_complete": keep_done, "remove_on_fail": keep_failed}
     async with consuming(pg, handle, **config):
         await until(
             lambda: (

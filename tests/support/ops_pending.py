@@ -34,7 +34,7 @@ OPERATIONS = frozenset(
 NOT_YET: dict[str, frozenset[str]] = {
     "sqlite": OPERATIONS,
     "redis": OPERATIONS,
-    "postgres": OPERATIONS,
+    "postgres": frozenset(),
     "sqs": OPERATIONS,
 }
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import socket
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
@@ -19,13 +21,20 @@ from typing import Any, ClassVar, Self, TypeVar
 import psycopg
 
 from qgen.runtime.backends.base import JSON, AddOptions, Handler, JobInfo, Provisioned
-from qgen.runtime.backends.lanes import Backoff
-from qgen.runtime.backends.postgres.consumer import PgLane, PostgresNative
+from qgen.runtime.backends.postgres.consumer import PostgresNative
 from qgen.runtime.backends.postgres.jobs import insert_row, job_info
+from qgen.runtime.backends.postgres.lanes import PgLane
 from qgen.runtime.backends.postgres.migrations import migrate, migrate_conn
-from qgen.runtime.backends.postgres.notify import Listener, Waiters
+from qgen.runtime.backends.postgres.notify import (
+    Listener,
+    Waiters,
+    WaitHub,
+    acquire_hub,
+    release_hub,
+)
+from qgen.runtime.backends.postgres.ops import PgOps
 from qgen.runtime.backends.postgres.sql import WAITER_HELLO, Statements
-from qgen.runtime.backends.postgres.transport import CONNECTION_ERRORS, connect
+from qgen.runtime.backends.postgres.transport import SharedConnection, acquire, release
 from qgen.runtime.backends.postgres.url import parse_url
 from qgen.runtime.backends.skeleton import ConsumerSkeleton
 from qgen.runtime.errors import JobNotFound, JobTimeout
@@ -37,19 +46,17 @@ RECHECK = 5.0  # s: a waiter looks again this often in case a notification was l
 RETRY_FOR = 15.0  # s: client calls retry a lost connection this long before raising
 
 
-class PostgresBackend:
+class PostgresBackend(PgOps):
     name: ClassVar[str] = "postgres"
 
-    def __init__(self, url: str, queues: QueueConfigs, conn: psycopg.AsyncConnection[Any]) -> None:
+    def __init__(self, url: str, queues: QueueConfigs, shared: SharedConnection) -> None:
         pg = parse_url(url)
         self.conninfo, self.schema = pg.conninfo, pg.schema
+        self.worker_connections = pg.worker_connections
         self.settings = SettingsBook(queues, self.name)
         self.st = Statements(pg.schema)
-        self._conn: psycopg.AsyncConnection[Any] | None = conn
-        self._conn_lock = asyncio.Lock()
-        self._waiters = Waiters()
-        self._listener: Listener | None = None
-        self._listener_lock = asyncio.Lock()
+        self._shared: SharedConnection | None = shared
+        self._hub: WaitHub | None = None
 
     @classmethod
     async def provision(cls, url: str, queues: QueueConfigs) -> Provisioned:
@@ -62,47 +69,29 @@ class PostgresBackend:
     @classmethod
     async def connect(cls, url: str, queues: QueueConfigs) -> Self:
         pg = parse_url(url)
-        conn = await connect(pg.conninfo)
+        shared = await acquire(pg.conninfo)
         try:
-            await migrate_conn(conn, pg.schema)
+            await shared.run(lambda conn: migrate_conn(conn, pg.schema), retry_for=0)
         except BaseException:
-            await conn.close()
+            await release(shared)
             raise
-        return cls(url, queues, conn)
+        return cls(url, queues, shared)
 
     async def close(self) -> None:
-        if self._listener is not None:
-            await self._listener.close()
-            self._listener = None
-        conn, self._conn = self._conn, None
-        if conn is not None:
-            await conn.close()
-
-    # -- connection handling ---------------------------------------------------------------
+        hub, self._hub = self._hub, None
+        if hub is not None:
+            await release_hub(hub)
+        shared, self._shared = self._shared, None
+        if shared is not None:
+            await release(shared)
 
     async def _with_conn(self, op: Callable[[psycopg.AsyncConnection[Any]], Awaitable[T]]) -> T:
-        """Run ``op`` on the client connection, reconnecting with backoff for a while. Every
-        write is idempotent (ids are chosen here, inserts do nothing on conflict), so running
-        one again after a lost reply is safe."""
-        backoff = Backoff()
-        deadline = time.monotonic() + RETRY_FOR
-        while True:
-            conn = self._conn
-            try:
-                if conn is None or conn.closed:
-                    async with self._conn_lock:
-                        if self._conn is None or self._conn.closed:
-                            self._conn = await connect(self.conninfo)
-                        conn = self._conn
-                return await op(conn)
-            except CONNECTION_ERRORS:
-                if time.monotonic() > deadline:
-                    raise
-                if conn is not None and conn is self._conn:
-                    with contextlib.suppress(Exception):
-                        await conn.close()
-                    self._conn = None
-                await asyncio.sleep(backoff.next())
+        """Run ``op`` on the process's shared connection, reconnecting with backoff for a
+        while. Every write is idempotent (ids are chosen here, inserts do nothing on
+        conflict), so running one again after a lost reply is safe."""
+        if self._shared is None:
+            raise RuntimeError("the PostgreSQL backend is closed")
+        return await self._shared.run(op, retry_for=RETRY_FOR)
 
     # -- producing ---------------------------------------------------------------------------
 
@@ -161,11 +150,11 @@ class PostgresBackend:
             return await cur.fetchone()
 
         row = await self._with_conn(op)
-        return None if row is None else job_info(queue, job_id, row)
+        return None if row is None else job_info(queue, row)
 
     async def wait(self, queue: str, job_id: str, timeout: float | None) -> JobInfo:
-        await self._ensure_listener()
-        ev = self._waiters.add(queue, job_id)
+        hub = await self._wait_hub()
+        ev = hub.waiters.add(queue, job_id)
         deadline = None if timeout is None else time.monotonic() + timeout
         try:
             while True:
@@ -186,30 +175,43 @@ class PostgresBackend:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(ev.wait(), wait_for)
         finally:
-            self._waiters.remove(queue, job_id, ev)
+            hub.waiters.remove(queue, job_id, ev)
 
-    async def _ensure_listener(self) -> None:
-        if self._listener is not None:
-            return
-        async with self._listener_lock:
-            if self._listener is None:
-                listener = Listener(
-                    self.conninfo,
-                    [self.st.done_channel],
-                    self._waiters.notify,
-                    self._waiters.wake_all,
-                    application_name=self.st.waiter_app,
-                    hello=(self.st.new_channel, WAITER_HELLO),
-                )
-                await listener.start()
-                self._listener = listener
+    async def _wait_hub(self) -> WaitHub:
+        if self._hub is None:
+            self._hub = acquire_hub(self.conninfo, self.schema)
+        st, conninfo = self.st, self.conninfo
+
+        def listener(waiters: Waiters) -> Listener:
+            return Listener(
+                conninfo,
+                [st.done_channel],
+                waiters.notify,
+                waiters.wake_all,
+                application_name=st.waiter_app,
+                hello=(st.new_channel, WAITER_HELLO),
+            )
+
+        await self._hub.start(listener)
+        return self._hub
 
     # -- consuming ---------------------------------------------------------------------------
 
     def consume(self, queues: Sequence[QueueSettings], handle: Handler) -> ConsumerSkeleton[PgLane]:
         queues = for_backend(queues, self.name)
-        name = (queues[0].worker_name if queues else None) or "worker"
-        native = PostgresNative(self.conninfo, self.st, f"{name}:{uuid.uuid4().hex[:12]}")
+        # the name operators see (JobInfo.worker, WorkerInfo): the first queue's ``name``
+        # config, else host:pid; the suffix tells this consumer's leases apart
+        given = next((s.worker_name for s in queues if s.worker_name), None)
+        name = given or f"{socket.gethostname()}:{os.getpid()}"
+        if self._shared is None:
+            raise RuntimeError("the PostgreSQL backend is closed")
+        native = PostgresNative(
+            self.conninfo,
+            self.st,
+            f"{name}:{uuid.uuid4().hex[:12]}",
+            self._shared,
+            self.worker_connections,
+        )
         return ConsumerSkeleton(native, queues, handle)
 
 

@@ -1,13 +1,15 @@
 """A qgen job as a row of ``<schema>.job`` (pg-boss's columns), both ways.
 
 States (pg-boss): created and retry show as waiting (or delayed while ``start_after`` is in the
-future), active, completed, cancelled shows as discarded, failed.
+future), active, completed, cancelled (an operator's cancel), discarded (the job's own, qgen's
+addition to pg-boss's states), failed.
 """
 
 from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
 from qgen.runtime.backends.base import JSON, AddOptions, Delivery, ErrorInfo, JobInfo, JobStatus
@@ -19,7 +21,8 @@ from qgen.runtime.settings import QueueSettings
 _STATUS = {
     "active": JobStatus.ACTIVE,
     "completed": JobStatus.COMPLETED,
-    "cancelled": JobStatus.DISCARDED,
+    "discarded": JobStatus.DISCARDED,
+    "cancelled": JobStatus.CANCELLED,
     "failed": JobStatus.FAILED,
 }
 
@@ -45,9 +48,30 @@ def insert_row(queue: str, data: JSON, o: AddOptions, settings: QueueSettings) -
     )
 
 
-def job_info(queue: str, job_id: str, row: tuple[Any, ...]) -> JobInfo:
-    """A row of ``Statements.get`` as the client sees it."""
-    state, delayed, data, progress, output, error, retry_count, retry_limit, cr, fin = row
+def _shown(text: str | None) -> Any:
+    """A stored jsonb value (as text) for the client; one nested deeper than the decoder goes
+    (a row written by something else) is shown as its text, as the other backends do."""
+    if text is None:
+        return None
+    try:
+        return json.loads(text)
+    except (ValueError, RecursionError):
+        return text
+
+
+def job_info(queue: str, row: Sequence[Any], strict: bool = False) -> JobInfo:
+    """A row of ``sql._INFO`` as the client sees it (jsonb columns as text). ``strict``: data
+    no decoder reads back is None with an error saying so (listing), else shown as text."""
+    job_id, state, delayed, data, progress, output, error, retries, limit = row[:9]
+    created, finished, started, worker, priority, run_at, dead_letter_of = row[9:16]
+    progress, output, error = map(_shown, (progress, output, error))
+    error_info = ErrorInfo.from_json(error) if error is not None else None
+    try:
+        data = None if data is None else json.loads(data)
+    except (ValueError, RecursionError) as exc:  # else shown as its text
+        if strict:
+            data = None
+            error_info = ErrorInfo("InvalidJobData", f"the job's data cannot be read: {exc!r:.200}")
     if state in ("created", "retry"):
         status = JobStatus.DELAYED if delayed else JobStatus.WAITING
     else:
@@ -59,12 +83,17 @@ def job_info(queue: str, job_id: str, row: tuple[Any, ...]) -> JobInfo:
         data=data,
         progress=progress,
         result=output,
-        error=ErrorInfo.from_json(error) if error is not None else None,
-        # retry_count counts failed attempts; a running or ended attempt counts too
-        attempts_made=retry_count + (1 if state in ("active", "completed", "cancelled") else 0),
-        max_attempts=retry_limit + 1,
-        created_at=cr,
-        finished_at=fin if status.finished else None,
+        error=error_info,
+        # retry_count counts ended attempts but completed or running ones
+        attempts_made=retries + (1 if state in ("active", "completed") else 0),
+        max_attempts=limit + 1,
+        created_at=created,
+        finished_at=finished if status.finished else None,
+        started_at=started,
+        worker=None if worker is None else worker.rsplit(":", 1)[0],
+        priority=priority,
+        run_at=run_at if status is JobStatus.DELAYED else None,
+        dead_letter_of=dead_letter_of,
     )
 
 
@@ -82,10 +111,14 @@ class PgJob(Job):
 
 
 def leased_job(queue: str, row: tuple[Any, ...], report: ProgressReporter) -> PgJob:
-    """A row of ``Statements.fetch``: id, data (text), retry_count, retry_limit, backoff,
+    """A row of ``Statements.fetch``: id, data (text), retry_count, retry_limit, backoff (text),
     stalled_count, dead_letter, priority, seq. Raises ValueError or RecursionError when the
-    data cannot be decoded."""
+    data or the backoff cannot be decoded."""
     job_id, data, retry_count, retry_limit, backoff = row[:5]
+    if backoff is not None:
+        backoff = json.loads(backoff)
+        if not isinstance(backoff, dict):
+            raise ValueError(f"the job's backoff is not a JSON object: {backoff!r:.80}")
     delivery = Delivery(
         queue=queue,
         job_id=job_id,

@@ -57,6 +57,33 @@ MIGRATIONS: dict[int, list[str]] = {
         "CREATE INDEX job_lease ON {s}.job (queue, lease_until) WHERE state = 'active'",
         # (the retention index, job_finished, is made by the first worker that needs it)
     ],
+    # The operator API (issue 14). pg-boss's 'cancelled' becomes what an operator's cancel
+    # does; a job's own discard gets a state of its own (its rows move in version 3: a new
+    # enum value can be used only once its transaction committed).
+    2: ["ALTER TYPE {s}.job_state ADD VALUE IF NOT EXISTS 'discarded' AFTER 'cancelled'"],
+    3: [
+        # a discard's attempt now counts in retry_count, as a failed one does
+        "UPDATE {s}.job SET state = 'discarded', retry_count = retry_count + 1 "
+        "WHERE state = 'cancelled'",
+        "ALTER TABLE {s}.job ADD COLUMN cancel_requested boolean NOT NULL DEFAULT false, "
+        "ADD COLUMN dead_letter_of text",
+        # paused queues (a row per queue ever paused)
+        "CREATE TABLE {s}.queue (name text PRIMARY KEY, paused boolean NOT NULL DEFAULT false)",
+        # worker processes' heartbeats (ops.WorkerInfo)
+        "CREATE TABLE {s}.worker_beat (key text PRIMARY KEY, name text NOT NULL, "
+        "host text NOT NULL, pid integer NOT NULL, queues text[] NOT NULL, "
+        "started_at float8 NOT NULL, last_seen timestamptz NOT NULL DEFAULT now())",
+        # finished jobs by state, newest first: counts, listing, clean and retention (by count
+        # and by age, now on by default) in one index
+        "DROP INDEX IF EXISTS {s}.job_finished",
+        "CREATE INDEX job_finished ON {s}.job (queue, state, completed_on, id) "
+        "WHERE state > 'active'",
+        # waiting jobs newest first (listing); delayed ones list through job_due
+        "CREATE INDEX job_waiting ON {s}.job (queue, created_on, id) WHERE state < 'active'",
+        # dead-letter copies by the queue they failed on (redrive)
+        "CREATE INDEX job_dead_letter_of ON {s}.job (queue, dead_letter_of, created_on, seq) "
+        "WHERE dead_letter_of IS NOT NULL",
+    ],
 }
 LATEST = max(MIGRATIONS)
 

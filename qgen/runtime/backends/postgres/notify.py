@@ -3,7 +3,8 @@
 Workers listen on the new-job channel (payload: queue name) to wake idle loops within
 milliseconds; clients listen on the finished-job channel (payload ``queue\\nid,id,...`` or
 ``queue\\n*``) so ``wait()`` is pushed instead of polling. After a reconnect notifications may
-have been missed, so ``on_reconnect`` lets the owner look again.
+have been missed, so ``on_reconnect`` lets the owner look again. Every client of a process on one
+event loop waits through one :class:`WaitHub` per server and schema (one LISTEN connection).
 """
 
 from __future__ import annotations
@@ -125,3 +126,48 @@ class Waiters:
         for evs in self._by_job.values():
             for ev in evs:
                 ev.set()
+
+
+class WaitHub:
+    """The waiters of every client on one event loop for one server and schema, and their
+    one listening connection (started on the first wait)."""
+
+    def __init__(self, key: tuple[int, str, str], loop: asyncio.AbstractEventLoop) -> None:
+        self.key, self.loop = key, loop  # the loop is held so its id is not reused meanwhile
+        self.waiters = Waiters()
+        self.listener: Listener | None = None
+        self.lock = asyncio.Lock()
+        self.refs = 0
+
+    async def start(self, make: Callable[[Waiters], Listener]) -> None:
+        if self.listener is not None:
+            return
+        async with self.lock:
+            if self.listener is None:
+                listener = make(self.waiters)
+                await listener.start()
+                self.listener = listener
+
+
+_HUBS: dict[tuple[int, str, str], WaitHub] = {}
+
+
+def acquire_hub(conninfo: str, schema: str) -> WaitHub:
+    loop = asyncio.get_running_loop()
+    key = (id(loop), conninfo, schema)
+    hub = _HUBS.get(key)
+    if hub is None or hub.loop is not loop:
+        hub = _HUBS[key] = WaitHub(key, loop)
+    hub.refs += 1
+    return hub
+
+
+async def release_hub(hub: WaitHub) -> None:
+    hub.refs -= 1
+    if hub.refs > 0:
+        return
+    if _HUBS.get(hub.key) is hub:
+        del _HUBS[hub.key]
+    listener, hub.listener = hub.listener, None
+    if listener is not None:
+        await listener.close()

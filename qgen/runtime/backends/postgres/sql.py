@@ -17,6 +17,8 @@ from typing import ClassVar, LiteralString
 
 from psycopg import sql
 
+from qgen.runtime.backends.postgres.ops_sql import INFO, OPS_TEMPLATES
+
 
 def lock_key(schema: str) -> int:
     """Advisory lock id of a schema's migrations (stable across processes and versions)."""
@@ -24,6 +26,9 @@ def lock_key(schema: str) -> int:
 
 
 WAITER_HELLO = "\nwaiter"  # new-job channel payload: a client started waiting for results
+# New-job channel payloads of the operator API, each followed by a queue name (and for a cancel,
+# "\n" and the job id): workers apply them at once (a lost one is caught up by polling).
+PAUSED, RESUMED, CANCEL = "\npaused\n", "\nresumed\n", "\ncancel\n"
 
 
 def waiter_app_name(schema: str) -> str:
@@ -54,23 +59,42 @@ _INSERT_MANY = (
     "AS v(id, data, priority, delay, retry_limit, backoff) "
     "ON CONFLICT (queue, id) DO NOTHING"
 )
-_GET = (
-    "SELECT state::text, start_after > now(), data, progress, output, error, "
-    "retry_count, retry_limit, extract(epoch FROM created_on)::float8, "
-    "extract(epoch FROM completed_on)::float8 FROM {s}.job WHERE queue = %s AND id = %s"
+# jsonb columns come back as text, decoded by qgen: a row nested too deep for the decoder then
+# fails alone (the consumer) or is shown as text (the client) instead of failing the whole read.
+_GET = "SELECT " + INFO + " FROM {s}.job j WHERE j.queue = %s AND j.id = %s"
+# What a lease returns: backoff as text, decoded by qgen (see _GET).
+_LEASED = (
+    "j.id, j.data::text, j.retry_count, j.retry_limit, j.backoff::text, "
+    "j.stalled_count, j.dead_letter, j.priority, j.seq"
 )
-# Lease the next batch. Params: worker, lease seconds, queue, may take jobs that stalled
-# before (quarantine: one at a time per process), limit.
+# Lease the next batch. Params: worker, lease seconds, queue, queue (a paused queue leases
+# nothing), may take jobs that stalled before (quarantine: one at a time per process), limit.
 _FETCH = (
     "UPDATE {s}.job j SET state = 'active', worker = %s, started_on = now(), "
     "lease_until = now() + make_interval(secs => %s) "
     "FROM (SELECT ctid AS c FROM {s}.job "
     "  WHERE queue = %s AND state < 'active' AND start_after <= now() "
+    "  AND NOT (SELECT coalesce(bool_or(paused), false) FROM {s}.queue WHERE name = %s) "
     "  AND (stalled_count = 0 OR %s) "
     "  ORDER BY priority DESC, seq LIMIT %s FOR UPDATE SKIP LOCKED) nx "
     "WHERE j.ctid = nx.c "  # locked by this statement, so the row cannot move
-    "RETURNING j.id, j.data::text, j.retry_count, j.retry_limit, j.backoff, "
-    "j.stalled_count, j.dead_letter, j.priority, j.seq"
+    "RETURNING " + _LEASED
+)
+# The same over several queues, each with its own limit and lease (one index probe per queue,
+# so an idle queue costs one probe and a deep backlog never takes another queue's share).
+# Params: worker, queues, limits, lease seconds, may take jobs that stalled before. Rows as
+# _FETCH's, then the queue.
+_FETCH_MANY = (
+    "UPDATE {s}.job j SET state = 'active', worker = %s, started_on = now(), "
+    "lease_until = now() + make_interval(secs => nx.lease) "
+    "FROM (SELECT x.c, w.lease FROM unnest(%b::text[], %b::int[], %b::float8[]) "
+    "  AS w(queue, n, lease) CROSS JOIN LATERAL (SELECT ctid AS c FROM {s}.job "
+    "  WHERE queue = w.queue AND state < 'active' AND start_after <= now() "
+    "  AND NOT EXISTS (SELECT 1 FROM {s}.queue q WHERE q.name = w.queue AND q.paused) "
+    "  AND (stalled_count = 0 OR %s) "
+    "  ORDER BY priority DESC, seq LIMIT w.n FOR UPDATE SKIP LOCKED) x) nx "
+    "WHERE j.ctid = nx.c "
+    "RETURNING " + _LEASED + ", j.queue"
 )
 _GUARD = (
     "FROM unnest(%b::text[], %b::int[]) WITH ORDINALITY AS v(id, stalled, n) "
@@ -104,14 +128,20 @@ _COMPLETE_DELETE = (
     "WHERE j.queue = %s AND j.id = v.id AND j.state = 'active' "
     "AND j.worker = %s AND j.stalled_count = v.stalled"
 )
+# A job an operator asked to cancel never runs again: where it would go back to the queue it
+# ends cancelled instead (retry, give back, recovery).
+_OR_CANCELLED = "CASE WHEN j.cancel_requested THEN 'cancelled' ELSE "
 _RETRY = (
-    "UPDATE {s}.job j SET state = 'retry', retry_count = j.retry_count + 1, "
-    "error = (%b::text[])[v.n]::jsonb, "
+    "UPDATE {s}.job j SET state = (" + _OR_CANCELLED + "'retry' END)::{s}.job_state, "
+    "retry_count = j.retry_count + 1, error = (%b::text[])[v.n]::jsonb, "
     "start_after = now() + make_interval(secs => (%b::float8[])[v.n]), "
-    "worker = NULL, lease_until = NULL " + _GUARD
+    "completed_on = CASE WHEN j.cancel_requested THEN now() END, lease_until = NULL " + _GUARD
 )
-_CANCEL = (
-    "UPDATE {s}.job j SET state = 'cancelled', error = (%b::text[])[v.n]::jsonb, "
+# The job ended without retry: discarded (its own choice) or cancelled (an operator's), each
+# with its state. The attempt counts (retry_count) like a failed one.
+_END = (
+    "UPDATE {s}.job j SET state = (%b::text[])[v.n]::{s}.job_state, "
+    "error = (%b::text[])[v.n]::jsonb, retry_count = j.retry_count + 1, "
     "completed_on = now(), lease_until = NULL " + _GUARD
 )
 # Final failure and its dead-letter copy, in one statement (so one transaction).
@@ -119,61 +149,72 @@ _FAIL = (
     "WITH f AS (UPDATE {s}.job j SET state = 'failed', retry_count = j.retry_count + 1, "
     "error = (%b::text[])[v.n]::jsonb, completed_on = now(), lease_until = NULL "
     + _GUARD
-    + " RETURNING j.id, j.data, j.priority, (%b::text[])[v.n] AS dlq), "
-    "ins AS (INSERT INTO {s}.job (queue, id, data, priority) "
-    "SELECT dlq, id, data, priority FROM f WHERE dlq IS NOT NULL "
+    + " RETURNING j.queue, j.id, j.data, j.priority, (%b::text[])[v.n] AS dlq), "
+    "ins AS (INSERT INTO {s}.job (queue, id, data, priority, dead_letter_of) "
+    "SELECT dlq, id, data, priority, queue FROM f WHERE dlq IS NOT NULL "
     "ON CONFLICT (queue, id) DO NOTHING RETURNING queue) "
     "SELECT pg_notify(%s, q) FROM (SELECT DISTINCT queue AS q FROM ins) x"
 )
 _DELETE_FAILED = (
     "DELETE FROM {s}.job WHERE queue = %s AND id = ANY(%b::text[]) "
-    "AND state IN ('failed', 'cancelled')"
+    "AND state IN ('failed', 'discarded', 'cancelled')"
 )
 # Give back leased jobs not finished (stop): not counted as a stall or an attempt.
 _GIVE_BACK = (
-    "UPDATE {s}.job j SET state = CASE WHEN j.retry_count > 0 THEN 'retry' "
-    "ELSE 'created' END::{s}.job_state, worker = NULL, lease_until = NULL " + _GUARD
+    "UPDATE {s}.job j SET state = (" + _OR_CANCELLED + "CASE WHEN j.retry_count > 0 "
+    "THEN 'retry' ELSE 'created' END END)::{s}.job_state, "
+    "retry_count = j.retry_count + j.cancel_requested::int, "
+    "completed_on = CASE WHEN j.cancel_requested THEN now() END, lease_until = NULL " + _GUARD
 )
-_HEARTBEAT = "UPDATE {s}.job j SET lease_until = now() + make_interval(secs => %s) " + _GUARD
+# Renew leases; answers which of the jobs an operator asked to cancel.
+_HEARTBEAT = (
+    "UPDATE {s}.job j SET lease_until = now() + make_interval(secs => %s) "
+    + _GUARD
+    + " RETURNING j.id, j.cancel_requested"
+)
 _PROGRESS = (
     "UPDATE {s}.job SET progress = %s::text::jsonb "
     "WHERE queue = %s AND id = %s AND state = 'active'"
 )
-# Expired leases: back to retry, or failed (with its dead-letter copy) past
-# max_stalled_count. Params: max_stalled, error json, done channel, queue.
+# Expired leases, and active rows with no lease at all (written by something else): back to
+# retry, or failed (with its dead-letter copy) past the queue's max_stalled_count, for several
+# queues at once. Params: queues, max_stalled counts.
 _RECOVER = (
-    "WITH x AS (SELECT queue, id FROM {s}.job WHERE queue = %s AND state = 'active' "
-    "  AND lease_until < now() FOR UPDATE SKIP LOCKED), "
+    "WITH w AS (SELECT * FROM unnest(%b::text[], %b::int[]) AS w(queue, lim)), "
+    "x AS (SELECT j.queue, j.id, w.lim FROM {s}.job j JOIN w ON j.queue = w.queue "
+    "  WHERE j.state = 'active' AND (j.lease_until < now() OR j.lease_until IS NULL) "
+    "  FOR UPDATE OF j SKIP LOCKED), "
     "u AS (UPDATE {s}.job j SET stalled_count = j.stalled_count + 1, "
-    "  state = CASE WHEN j.stalled_count + 1 > %s THEN 'failed' ELSE 'retry' END"
-    "::{s}.job_state, "
-    "  error = CASE WHEN j.stalled_count + 1 > %s THEN %s::text::jsonb ELSE j.error END, "
-    "  completed_on = CASE WHEN j.stalled_count + 1 > %s THEN now() END, "
-    "  start_after = now(), worker = NULL, lease_until = NULL "
+    "  state = (" + _OR_CANCELLED + "CASE WHEN j.stalled_count + 1 > x.lim THEN 'failed' "
+    "  ELSE 'retry' END END)::{s}.job_state, "
+    "  error = CASE WHEN j.stalled_count + 1 > x.lim THEN jsonb_build_object("
+    "    'type', 'JobStalled', 'message', "
+    "    'the job''s lease expired more than ' || x.lim || ' time(s)') ELSE j.error END, "
+    "  completed_on = CASE WHEN j.stalled_count + 1 > x.lim OR j.cancel_requested "
+    "  THEN now() END, start_after = now(), lease_until = NULL "
     "  FROM x WHERE j.queue = x.queue AND j.id = x.id "
-    "  RETURNING j.id, j.state, j.data, j.priority, j.dead_letter), "
-    "ins AS (INSERT INTO {s}.job (queue, id, data, priority) "
-    "  SELECT dead_letter, id, data, priority FROM u "
+    "  RETURNING j.queue, j.id, j.state, j.data, j.priority, j.dead_letter), "
+    "ins AS (INSERT INTO {s}.job (queue, id, data, priority, dead_letter_of) "
+    "  SELECT dead_letter, id, data, priority, queue FROM u "
     "  WHERE state = 'failed' AND dead_letter IS NOT NULL "
     "  ON CONFLICT (queue, id) DO NOTHING RETURNING queue) "
-    "SELECT u.id, u.state::text, (SELECT count(*) FROM ins) FROM u"
+    "SELECT u.queue, u.id, u.state::text, (SELECT count(*) FROM ins) FROM u"
 )
-# Keep the newest ``keep`` finished rows of one state. Params: queue, state, keep.
-_RETAIN = (
-    "DELETE FROM {s}.job WHERE (queue, id) IN (SELECT queue, id FROM {s}.job "
-    "WHERE queue = %s AND state > 'active' AND state = ANY(%b::text[]::{s}.job_state[]) "
-    "ORDER BY completed_on DESC, seq DESC OFFSET %s)"
+# Delete finished rows of one state that finished before the cutoff (None: any time), all but
+# the newest ``keep`` of them: retention and ``clean``. Params: queue, state, age (s or
+# None), age, keep (0: keep none).
+_CLEAN = (
+    "DELETE FROM {s}.job WHERE ctid IN (SELECT ctid FROM {s}.job "
+    "WHERE queue = %s AND state > 'active' AND state = %s::text::{s}.job_state "
+    "AND (%s::float8 IS NULL OR completed_on < now() - make_interval(secs => %s)) "
+    "ORDER BY completed_on DESC, id DESC OFFSET %s)"
 )
-# Retention of finished rows needs this index; made only where retention is used, so
-# no other completion pays for it.
-_FINISHED_INDEX = (
-    "CREATE INDEX IF NOT EXISTS job_finished ON {s}.job (queue, completed_on) "
-    "WHERE state > 'active'"
-)
+# When each queue's next delayed job is due, in seconds from now. Params: queues.
 _NEXT_DUE = (
-    "SELECT extract(epoch FROM min(start_after) - now())::float8 FROM {s}.job "
-    "WHERE queue = %s AND state < 'active' "
-    "AND (state = 'retry' OR start_after > created_on)"
+    "SELECT w.queue, (SELECT extract(epoch FROM min(start_after) - now())::float8 "
+    "  FROM {s}.job WHERE queue = w.queue AND state < 'active' "
+    "  AND (state = 'retry' OR start_after > created_on)) "
+    "FROM unnest(%b::text[]) AS w(queue)"
 )
 
 _TEMPLATES: dict[str, LiteralString] = {
@@ -181,20 +222,20 @@ _TEMPLATES: dict[str, LiteralString] = {
     "insert_many": _INSERT_MANY,
     "get": _GET,
     "fetch": _FETCH,
+    "fetch_many": _FETCH_MANY,
     "complete": _COMPLETE,
     "complete_fetch": _COMPLETE_FETCH,
     "complete_plain_fetch": _COMPLETE_PLAIN_FETCH,
     "complete_delete": _COMPLETE_DELETE,
     "retry": _RETRY,
-    "cancel": _CANCEL,
+    "end": _END,
     "fail": _FAIL,
     "delete_failed": _DELETE_FAILED,
     "give_back": _GIVE_BACK,
     "heartbeat": _HEARTBEAT,
     "progress": _PROGRESS,
     "recover": _RECOVER,
-    "retain": _RETAIN,
-    "finished_index": _FINISHED_INDEX,
+    "clean": _CLEAN,
     "next_due": _NEXT_DUE,
 }
 
@@ -208,21 +249,38 @@ class Statements:
     insert_many: LiteralString
     get: LiteralString
     fetch: LiteralString
+    fetch_many: LiteralString
     complete: LiteralString
     complete_fetch: LiteralString
     complete_plain_fetch: LiteralString
     complete_delete: LiteralString
     retry: LiteralString
-    cancel: LiteralString
+    end: LiteralString
     fail: LiteralString
     delete_failed: LiteralString
     give_back: LiteralString
     heartbeat: LiteralString
     progress: LiteralString
     recover: LiteralString
-    retain: LiteralString
-    finished_index: LiteralString
+    clean: LiteralString
     next_due: LiteralString
+    # the operator API's (ops_sql)
+    counts: LiteralString
+    list_waiting: LiteralString
+    list_delayed: LiteralString
+    list_active: LiteralString
+    list_finished: LiteralString
+    cancel_job: LiteralString
+    retry_job: LiteralString
+    retry_failed: LiteralString
+    set_paused: LiteralString
+    is_paused: LiteralString
+    paused_of: LiteralString
+    dead_letters: LiteralString
+    redrive: LiteralString
+    beat: LiteralString
+    forget: LiteralString
+    workers: LiteralString
     notify: ClassVar[LiteralString] = "SELECT pg_notify(%s, %s)"
     waiters: ClassVar[LiteralString] = (
         "SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE application_name = %s)"
@@ -233,5 +291,5 @@ class Statements:
         self.new_channel, self.done_channel = channels(schema)
         self.waiter_app = waiter_app_name(schema)
         s = sql.Identifier(schema)
-        for name, template in _TEMPLATES.items():
+        for name, template in {**_TEMPLATES, **OPS_TEMPLATES}.items():
             setattr(self, name, sql.SQL(template).format(s=s).as_string())
