@@ -13,7 +13,8 @@ OPERATOR_FEATURES: dict[str, dict[str, Support]] = {
         "postgres": N("one grouped count over the jobs of the queue"),
         "sqs": E(
             "approximate: ApproximateNumberOfMessages (waiting), ...NotVisible (active), "
-            "...Delayed; finished jobs are not kept, so they are unknown"
+            "...Delayed, the dead-letter queue's depth as failed; finished jobs are not kept, "
+            "so they are unknown"
         ),
     },
     "list_jobs": {

@@ -15,6 +15,13 @@ FIFO queues: the messages of one group that come in one receive run one after th
 slot, in SQS's order; when one is not finished (a retry), the rest of its group is given back,
 so SQS delivers the group again from that message on.
 
+Pause (issue 14): each lane reads the queue's paused tag (:mod:`.pause`) through the
+skeleton's ``pause_probe``, at most once per ``poll_interval`` and once a second; a paused lane
+receives nothing, and what it had received but not started goes back (visibility 0).
+
+Visibility never ends later than SQS allows (12 h after the receive, see
+``jobs.Received.visibility_left``): heartbeats and retry backoffs are capped to it.
+
 Stopping: no new receives (a long poll in flight is waited for until the grace period ends, and
 what it brings is given back); buffered messages are given back at once (visibility 0). A
 message given back counts as a receive for SQS, so it uses one of its attempts.
@@ -24,6 +31,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import math
 import time
@@ -33,6 +41,7 @@ from qgen.runtime.backends.base import Handler, Outcome
 from qgen.runtime.backends.lanes import Control, Done, Lane
 from qgen.runtime.backends.sqs import outcomes
 from qgen.runtime.backends.sqs.jobs import Received, SqsJob, job_outcome, units
+from qgen.runtime.backends.sqs.pause import PAUSE_CHECK_MIN_S, is_access_denied, read_paused
 from qgen.runtime.backends.sqs.transport import SqsCalls, is_missing_queue
 from qgen.runtime.backends.sqs.url import SQS_MAX_BATCH, SQS_MAX_VISIBILITY_S, is_fifo
 from qgen.runtime.settings import QueueSettings
@@ -54,6 +63,9 @@ class SqsLane(Lane[SqsJob]):
         self.acks = outcomes.Acks(calls, settings.name)
         self.errors = 0
         self.pause = False  # the last short poll found nothing: wait a second
+        self.pause_every = max(self.pause_every, PAUSE_CHECK_MIN_S)
+        self.pause_denied = False  # ListQueueTags refused: said once, then run unpaused
+        self.overdue: set[str] = set()  # receipts held past the 12 h SQS allows (said once)
 
 
 class SqsNative:
@@ -67,8 +79,26 @@ class SqsNative:
 
     def lane(self, settings: QueueSettings, wake: asyncio.Event) -> SqsLane:
         lane = SqsLane(settings, wake, self.calls)
+        lane.pause_probe = functools.partial(self._read_paused, lane)
         self.lanes.append(lane)
         return lane
+
+    async def _read_paused(self, lane: SqsLane) -> bool:
+        try:
+            return await read_paused(self.calls, lane.name)
+        except Exception as exc:
+            if not is_access_denied(exc):
+                raise  # the skeleton logs it and keeps the last known state
+            if not lane.pause_denied:
+                lane.pause_denied = True
+                log.error(
+                    "queue %s: reading its paused tag was refused (%s); the worker needs "
+                    "sqs:ListQueueTags to honour pause(); running as not paused",
+                    lane.name,
+                    exc,
+                    extra={"queue": lane.name},
+                )
+            return False
 
     def groups(self, lanes: Sequence[SqsLane]) -> list[list[SqsLane]]:
         return [[lane] for lane in lanes]
@@ -101,10 +131,10 @@ class SqsNative:
     async def exchange(self, group: list[SqsLane], done: list[list[Done[SqsJob]]]) -> bool:
         lane = group[0]
         lane.pause = False
-        if self.control.stopping or lane.ready:
+        if self.control.stopping or lane.ready or lane.paused:
             return False  # the buffer first: receive again once its last message started
         started = time.monotonic()
-        msgs = await self._receive_unless_stopped(lane)
+        msgs = await self._receive_unless_stopped(lane, started)
         if not msgs:
             lane.pause = lane.wait == 0  # short polls: an empty queue is not hammered
             return not lane.pause
@@ -115,9 +145,9 @@ class SqsNative:
         lane.offer(units(jobs, fifo=is_fifo(lane.name)))
         return True
 
-    async def _receive_unless_stopped(self, lane: SqsLane) -> list[Received]:
+    async def _receive_unless_stopped(self, lane: SqsLane, started: float) -> list[Received]:
         control = self.control
-        receive = asyncio.ensure_future(self._receive(lane))
+        receive = asyncio.ensure_future(self._receive(lane, started))
         stopped = asyncio.ensure_future(control.stopped.wait())
         try:
             await asyncio.wait({receive, stopped}, return_when=asyncio.FIRST_COMPLETED)
@@ -133,7 +163,7 @@ class SqsNative:
             return receive.result()
         return []
 
-    async def _receive(self, lane: SqsLane) -> list[Received]:
+    async def _receive(self, lane: SqsLane, started: float) -> list[Received]:
         calls = self.calls
         try:
             url = await calls.queue_url(lane.name)
@@ -152,7 +182,7 @@ class SqsNative:
         if lane.errors:
             log.info("SQS queue %s reachable again", lane.name, extra={"queue": lane.name})
         lane.errors = 0
-        return [Received.from_boto(m) for m in reply.get("Messages", [])]
+        return [Received.from_boto(m, started) for m in reply.get("Messages", [])]
 
     async def _receive_failed(self, lane: SqsLane, exc: Exception) -> None:
         """Log, back off (0.5 s doubling to 10 s), and recreate a lost queue if allowed."""
@@ -178,7 +208,8 @@ class SqsNative:
             await asyncio.wait_for(self.control.stopped.wait(), delay)
 
     async def idle(self, group: list[SqsLane], wake: asyncio.Event) -> None:
-        timeout = _SHORT_POLL_PAUSE_S if group[0].pause else None
+        lane = group[0]
+        timeout = _SHORT_POLL_PAUSE_S if lane.pause else lane.pause_every if lane.paused else None
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(wake.wait(), timeout)
 
@@ -191,6 +222,7 @@ class SqsNative:
         """Store the outcome; the next message of the job's FIFO group runs only if this one
         is finished, else the rest of the group goes back (SQS redelivers it in order)."""
         lane.held_msgs.pop(job.msg.receipt_handle, None)
+        lane.overdue.discard(job.msg.receipt_handle)
         finished = await outcomes.store(lane.acks, job.msg, outcome)
         rest, job.rest = job.rest, []
         if not rest:
@@ -205,6 +237,7 @@ class SqsNative:
         for job in jobs:
             for each in (job, *job.rest):
                 lane.held_msgs.pop(each.msg.receipt_handle, None)
+                lane.overdue.discard(each.msg.receipt_handle)
                 lane.acks.change(each.msg, 0)
             job.rest = []
 
@@ -215,14 +248,32 @@ class SqsNative:
 
     async def renew(self, lane: SqsLane, jobs: list[SqsJob]) -> None:
         """Extend the visibility of held messages before it runs out (extend when less than
-        2/3 of it is left), so long jobs are never received twice."""
+        2/3 of it is left), so long jobs are never received twice. SQS allows no visibility
+        past 12 h after the receive: a job held that long is received again (logged once)."""
         now = time.monotonic()
         period = self.renew_every(lane)
         due = [job for job in lane.held_msgs.values() if job.deadline - now < 2 * period]
+        extend: list[tuple[Received, int]] = []
         for job in due:
-            job.deadline = now + lane.vis
-        if due:
-            await lane.acks.extend([job.msg for job in due], lane.vis)
+            visibility = min(lane.vis, job.msg.visibility_left(now))
+            job.deadline = now + visibility
+            if visibility > 0:
+                extend.append((job.msg, visibility))
+            if visibility < lane.vis:
+                self._overdue(lane, job)
+        if extend:
+            await lane.acks.extend(extend)
+
+    def _overdue(self, lane: SqsLane, job: SqsJob) -> None:
+        if job.msg.receipt_handle in lane.overdue:
+            return
+        lane.overdue.add(job.msg.receipt_handle)
+        log.warning(
+            "job %s has been held for almost 12 h, the longest SQS hides a received message; "
+            "SQS will deliver it again while it runs",
+            job.msg.job_id,
+            extra={"queue": lane.name, "job_id": job.msg.job_id},
+        )
 
     def recover_every(self, lane: SqsLane) -> float | None:
         return None  # SQS makes a dead worker's messages visible again by itself
