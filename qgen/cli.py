@@ -16,7 +16,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any, TextIO
 
-from qgen import cli_ops, cli_setup
+from qgen import cli_check_url, cli_ops, cli_setup
 from qgen.cli_common import EPILOG, print_diags, project_args, project_config
 from qgen.config import Config
 
@@ -91,6 +91,7 @@ def _build_parsers(sub: Any) -> None:
         action="store_true",
         help="also list the compatible schema changes since qgen.lock.json",
     )
+    cli_check_url.add_arguments(check)
 
 
 def _dashboard_parser(sub: Any) -> None:
@@ -136,7 +137,11 @@ def _cmd_build(args: argparse.Namespace, out: TextIO, err: TextIO, check: bool) 
         from qgen.codegen.lock.commands import check_lock
 
         locked = check_lock(config, outcome.project, explain=args.explain, out=out, err=err)
+        stale = outcome.exit_code == 1
         outcome.exit_code = max(outcome.exit_code, locked)
+        if args.url:
+            live = cli_check_url.check_url(config, args.url, out, err, stale=stale)
+            outcome.exit_code = max(outcome.exit_code, live)
     if getattr(args, "timings", False):
         from qgen.codegen.render import TIMINGS
 
