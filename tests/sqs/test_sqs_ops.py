@@ -232,3 +232,28 @@ async def test_heartbeats_stop_extending_at_12_hours_and_say_so_once(
     assert not [t for t in texts if "refused" in t or "failed" in t], texts
     deadlines = sorted(job.deadline - now for job in lane.held_msgs.values())
     assert deadlines[0] < 1 and 5 < deadlines[1] < 12  # none; about 10 s, not 30
+
+
+async def test_an_unreachable_endpoint_is_a_qgen_error_without_its_secret() -> None:
+    import socket
+
+    from qgen.runtime.errors import BackendUnavailable
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # closed once the block ends: nothing listens there
+    url = f"sqs://us-east-1?endpoint_url=http://key:hunter2@127.0.0.1:{port}&prefix=x-"
+    backend = await SqsBackend.connect(url, QUEUES)
+    try:
+        for call in (
+            lambda: backend.counts("orders"),
+            lambda: backend.pause("orders"),
+            lambda: backend.redrive("orders-dead", "orders", None, _valid, True),
+            lambda: backend.enqueue("orders", {"n": 1}, AddOptions()),
+        ):
+            with pytest.raises(BackendUnavailable) as err:
+                await call()
+            assert "hunter2" not in str(err.value)
+            assert "http://key:***@127.0.0.1" in str(err.value)
+    finally:
+        await backend.close()

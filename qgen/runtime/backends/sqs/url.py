@@ -56,6 +56,13 @@ class SqsUrl:
             )
         return name
 
+    def shown(self) -> str:
+        """The URL for messages: region and endpoint, secrets masked."""
+        text = f"sqs://{self.region or ''}"
+        if self.endpoint_url:
+            text += f"?endpoint_url={self.endpoint_url}"
+        return mask_url(text)
+
     def queue_for(self, sqs_name: str) -> str | None:
         """The qgen queue name of an SQS queue name, or None if it lacks the prefix."""
         if not sqs_name.startswith(self.prefix):
