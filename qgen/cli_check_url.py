@@ -20,8 +20,9 @@ import asyncio
 from typing import TextIO
 
 from qgen.config import Config
-from qgen.runtime.errors import UnsupportedByBackend
-from qgen.runtime.live_check import QueueCheck, check_queues
+from qgen.runtime.backends.ops import QueueCounts
+from qgen.runtime.errors import QgenError, UnsupportedByBackend
+from qgen.runtime.live_check import QueueCheck, check_queues, unchecked
 from qgen.runtime.manifest import load_manifest
 from qgen.runtime.schema_changes import read_histories
 from qgen.runtime.urls import mask_url
@@ -49,18 +50,26 @@ def check_url(config: Config, url: str, out: TextIO, err: TextIO, *, stale: bool
             file=err,
         )
 
-    async def run() -> list[QueueCheck]:
+    queues = list(client.QUEUES)
+
+    async def run() -> list[QueueCheck] | UnsupportedByBackend:
         try:
-            return await check_queues(client, list(client.QUEUES), read_histories(manifest.path))
+            return await check_queues(client, queues, read_histories(manifest.path))
+        except UnsupportedByBackend as exc:
+            try:
+                counts = await unchecked(client, queues)
+            except QgenError:  # the refusal is the answer; counts were only a courtesy
+                counts = None
+            _print_unchecked(queues, counts, out)
+            return exc
         finally:
             await client.close()
 
-    try:
-        results = asyncio.run(run())
-    except UnsupportedByBackend as exc:
+    results = asyncio.run(run())
+    if isinstance(results, UnsupportedByBackend):
         print(
-            f"qgen: cannot check the queued jobs at {shown}: {exc}. No job was checked, and "
-            "none was received or changed.",
+            f"qgen: cannot check the queued jobs at {shown}: {results}. No job was checked, "
+            "and none was received or changed.",
             file=err,
         )
         return 2
@@ -69,8 +78,8 @@ def check_url(config: Config, url: str, out: TextIO, err: TextIO, *, stale: bool
         _print(result, out)
     failing = sum(r.failing for r in results)
     if failing:
-        queues = sum(1 for r in results if r.failing)
-        print(f"{failing} queued job(s) in {queues} queue(s) would fail with this build", file=out)
+        where = sum(1 for r in results if r.failing)
+        print(f"{failing} queued job(s) in {where} queue(s) would fail with this build", file=out)
         return 1
     return 0
 
@@ -86,3 +95,14 @@ def _print(result: QueueCheck, out: TextIO) -> None:
     if example is not None:
         print(f"  e.g. job {example.job_id} ({example.status}): {example.error}", file=out)
         print(f"       data: {example.payload}", file=out)
+
+
+def _print_unchecked(queues: list[str], counts: list[QueueCounts] | None, out: TextIO) -> None:
+    """What stays unchecked, per queue, when the backend cannot list jobs but can count them."""
+    if counts is None:
+        return
+    print("not checked (the backend cannot list jobs):", file=out)
+    for name, c in zip(queues, counts, strict=True):
+        mark = "~" if c.approximate else ""
+        held = f"{mark}{c.waiting} waiting, {mark}{c.delayed} delayed, {mark}{c.active} active"
+        print(f"{name}: {held}", file=out)

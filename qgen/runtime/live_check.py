@@ -11,6 +11,7 @@ has the lock's summary, and the payload cut to :data:`EXAMPLE_CHARS` characters.
 A backend that cannot list jobs (SQS: messages cannot be read without receiving them, which
 hides them from the workers; messages in flight cannot be seen at all) raises
 ``UnsupportedByBackend`` with the capability table's reason; nothing is consumed.
+:func:`unchecked` then tells how many jobs each queue holds, where the backend can count them.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ from typing import Any
 from pydantic import ValidationError
 
 from qgen.runtime.backends.base import JobStatus
+from qgen.runtime.backends.ops import QueueCounts
+from qgen.runtime.capabilities import Feature, supports
 from qgen.runtime.client import AsyncClientBase
 from qgen.runtime.jobviews import JobView
 from qgen.runtime.schema_changes import SchemaHistory, hint
@@ -128,3 +131,11 @@ async def check_queues(
     """:func:`check_queue` for each of ``queues``, in that order."""
     histories = histories or {}
     return [await check_queue(client, name, histories.get(name)) for name in queues]
+
+
+async def unchecked(client: AsyncClientBase, queues: Sequence[str]) -> list[QueueCounts] | None:
+    """Each queue's counts when jobs cannot be listed: what was left unchecked. None when the
+    backend cannot count either."""
+    if not supports(Feature.COUNTS, client.backend_name):
+        return None
+    return [await client.queue(name).counts() for name in queues]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import importlib
 import io
+import re
 import secrets
 import textwrap
 from collections.abc import Iterator
@@ -194,9 +195,13 @@ def test_a_backend_that_cannot_list_jobs_refuses_with_the_reason(project: Path, 
     support = feature(Feature.LIST_JOBS, name)
     if support.supported:
         pytest.skip(f"{name} lists jobs")
+    asyncio.run(enqueue(url, [("payments", {"order_id": "o0", "amount": 5}, 0)]))
     code, out, err = qgen(project, "check", "--url", url)
     assert code == 2, out + err
     assert support.note in err
+    if feature(Feature.COUNTS, name).supported:  # what stays unchecked, without consuming it
+        assert "not checked (the backend cannot list jobs):" in out
+        assert re.search(r"^payments: ~?1 waiting, ~?0 delayed, ~?0 active$", out, re.M), out
     assert f"cannot check the queued jobs at {mask_url(url)}" in err
     assert "No job was checked" in err and "Traceback" not in err
 
