@@ -2,9 +2,9 @@
 against the target queue's current input schema, sent to the target queue, then deleted.
 
 - Receives of up to 10 with a 1 s long poll, each message hidden for :data:`HIDE_S` while the
-  run handles it, until a receive finds nothing (or ``limit`` messages moved, or
-  :data:`MAX_SCAN` looked at: run it again for more). SQS gives no order guarantee on a
-  standard queue: "oldest first" is SQS's approximate order.
+  run handles it, until a receive finds nothing new (or ``limit`` messages moved, or
+  :data:`MAX_SCAN` looked at, or :data:`RECEIVE_FOR_S` spent: run it again for more). SQS
+  gives no order guarantee on a standard queue: "oldest first" is SQS's approximate order.
 - A message whose body is not JSON, fails ``validate``, or carries ``qgen.source`` naming
   another queue stays in the dead-letter queue and is listed in ``kept``; so is one whose send
   failed. Every message the run leaves behind (kept, beyond ``limit``, all of them on a dry
@@ -13,17 +13,18 @@ against the target queue's current input schema, sent to the target queue, then 
   (``qgen.source``, ``qgen.error``); its attempts start afresh (SQS counts receives of the new
   message). Its job id is the ``qgen.job_id`` it carried, else the new SQS MessageId.
 - FIFO: the message keeps its MessageGroupId (the default group without one); the
-  deduplication id is ``rd-<dead letter's MessageId>``, so a redrive repeated after a crash
-  between send and delete is deduplicated by SQS within its 5-minute window. A kept message
+  deduplication id is ``rd-<dead letter's MessageId>``, so the same dead letter sent twice
+  within SQS's 5-minute window (a send retried by boto3) is one message. A kept message
   holds back the rest of its group in a FIFO dead-letter queue (SQS keeps the group's order):
   fix or remove it to redrive the others.
-- Send, then delete: at least once. A crash between the two sends the job twice (standard
-  queues) once the dead letter shows again after :data:`HIDE_S`.
+- Send, then delete: at least once. A crash between the two sends the job twice once the dead
+  letter shows again after :data:`HIDE_S` and is redriven again (past the FIFO window too).
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
 from qgen.runtime.backends.ops import RedriveReport, Validate
@@ -33,8 +34,10 @@ from qgen.runtime.backends.sqs.url import SQS_MAX_BATCH, is_fifo
 
 log = logging.getLogger("qgen.sqs")
 
-HIDE_S = 300  # a received dead letter stays hidden this long while a redrive handles it
+HIDE_S = 900  # a received dead letter stays hidden this long while a redrive handles it
+RECEIVE_FOR_S = HIDE_S / 3  # a run receives for at most this long: well before they show again
 MAX_SCAN = 50_000  # messages one run looks at (SQS allows 120,000 in flight per queue)
+Raw = tuple[dict[str, Any], Received]  # a message as boto3 gave it, and as qgen reads it
 _DROPPED = (A_SOURCE, A_ERROR)
 
 
@@ -66,31 +69,45 @@ class Redrive:
         self.report = RedriveReport(dry_run=dry_run)
         self.left: list[Received] = []  # received, staying: made visible again at the end
         self.scanned = 0
+        self.seen: set[str] = set()  # MessageIds looked at by this run
 
     async def run(self, limit: int | None) -> RedriveReport:
+        started = time.monotonic()
         try:
-            while (limit is None or len(self.report.moved) < limit) and self.scanned < MAX_SCAN:
+            while (
+                (limit is None or len(self.report.moved) < limit)
+                and self.scanned < MAX_SCAN
+                and time.monotonic() - started < RECEIVE_FOR_S
+            ):
                 received = await self._receive()
-                if not received:
-                    break
-                self.scanned += len(received)
-                movable: list[tuple[dict[str, Any], Received]] = []
-                for raw, msg in received:
-                    if limit is not None and len(self.report.moved) + len(movable) >= limit:
-                        self.left.append(msg)
-                    elif (problem := self._problem(msg)) is not None:
-                        self.report.kept.append((msg.job_id, problem))
-                        self.left.append(msg)
-                    elif self.dry_run:
-                        self.report.moved.append(msg.job_id)
-                        self.left.append(msg)
-                    else:
-                        movable.append((raw, msg))
+                fresh = [(raw, msg) for raw, msg in received if msg.message_id not in self.seen]
+                self.left += [msg for _, msg in received if msg.message_id in self.seen]
+                if not fresh:
+                    break  # empty, or only what this run already looked at
+                self.seen.update(msg.message_id for _, msg in fresh)
+                self.scanned += len(fresh)
+                movable = self._sort(fresh, limit)
                 if movable:
                     await self._move(movable)
         finally:
             await self._show_again(self.left)
         return self.report
+
+    def _sort(self, received: list[Raw], limit: int | None) -> list[Raw]:
+        """Report and set aside what stays; return what moves."""
+        movable: list[Raw] = []
+        for raw, msg in received:
+            if limit is not None and len(self.report.moved) + len(movable) >= limit:
+                self.left.append(msg)
+            elif (problem := self._problem(msg)) is not None:
+                self.report.kept.append((msg.job_id, problem))
+                self.left.append(msg)
+            elif self.dry_run:
+                self.report.moved.append(msg.job_id)
+                self.left.append(msg)
+            else:
+                movable.append((raw, msg))
+        return movable
 
     def _problem(self, msg: Received) -> str | None:
         """Why ``msg`` cannot go back to the target queue, or None."""
@@ -102,7 +119,7 @@ class Redrive:
             return f"the job's data cannot be read: {error.message:.200}"
         return self.validate(data)
 
-    async def _receive(self) -> list[tuple[dict[str, Any], Received]]:
+    async def _receive(self) -> list[Raw]:
         client = self.calls.client
         wait = min(1, self.calls.url.wait_seconds_max)
 
@@ -120,7 +137,7 @@ class Redrive:
         messages = await self.calls.on_queue(self.dead_letter, receive)
         return [(raw, Received.from_boto(raw)) for raw in messages]
 
-    async def _move(self, movable: list[tuple[dict[str, Any], Received]]) -> None:
+    async def _move(self, movable: list[Raw]) -> None:
         sent: list[Received] = []
         for raw, msg in movable:
             params = redrive_params(raw, msg, self.target)
