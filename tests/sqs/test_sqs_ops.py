@@ -15,7 +15,12 @@ import pytest
 
 from qgen.runtime.backends.base import AddOptions, ErrorInfo, Retry
 from qgen.runtime.backends.sqs import SqsBackend
-from qgen.runtime.backends.sqs.jobs import VISIBILITY_MARGIN_S, Received, retry_visibility
+from qgen.runtime.backends.sqs.jobs import (
+    LAMBDA_RECEIVED_AGO_S,
+    VISIBILITY_MARGIN_S,
+    Received,
+    retry_visibility,
+)
 from qgen.runtime.backends.sqs.outcomes import Acks, store
 from qgen.runtime.backends.sqs.pause import PAUSED_TAG
 from qgen.runtime.backends.sqs.url import SQS_MAX_VISIBILITY_S
@@ -181,6 +186,10 @@ def test_retry_visibility_stays_within_12_hours_of_the_receive() -> None:
     assert after(2 * HOUR + 0.5, 13 * HOUR) == cap - 2 * HOUR - 1  # part seconds count whole
     assert after(2 * HOUR, 60) == 60
     assert after(12 * HOUR, 13 * HOUR) == 0  # no room left: at once
+    # Lambda hands over records received earlier: counted from the longest that can be
+    record = {"messageId": "m", "receiptHandle": "r", "body": "{}", "attributes": {}}
+    from_lambda = Received.from_lambda(record)
+    assert retry_visibility(from_lambda, 13 * HOUR) <= cap - LAMBDA_RECEIVED_AGO_S
 
 
 async def test_a_backoff_longer_than_sqs_allows_is_capped_not_refused(
