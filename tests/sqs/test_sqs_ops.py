@@ -266,3 +266,37 @@ async def test_an_unreachable_endpoint_is_a_qgen_error_without_its_secret() -> N
             assert "http://key:***@127.0.0.1" in str(err.value)
     finally:
         await backend.close()
+
+
+async def test_a_body_nested_too_deep_fails_to_the_dead_letter_queue_not_forever(
+    ops: SqsBackend,
+) -> None:
+    """json.loads raises RecursionError (not ValueError) on deep nesting: such a message must
+    fail like any body that is not JSON, not break every receive that brings it."""
+    from qgen.runtime.backends.base import Delivery, Outcome
+    from qgen.runtime.settings import resolve
+
+    await _send(ops, "orders", {"MessageBody": "[" * 100_000 + "]" * 100_000})
+    await ops.enqueue("orders", {"n": 1}, AddOptions(job_id="fine"))
+    ran: list[str] = []
+
+    async def handle(d: Delivery) -> Outcome:
+        from qgen.runtime.backends.base import Completed
+
+        ran.append(d.job_id)
+        return Completed(None)
+
+    settings = resolve("orders", QUEUES["orders"], "sqs")
+    consumer = ops.consume([settings], handle)
+    task = asyncio.create_task(consumer.run())
+    try:
+        deadline = time.monotonic() + 30
+        while not (ran and (await ops.counts("orders")).failed == 1):
+            assert time.monotonic() < deadline and not task.done(), (ran, task)
+            await asyncio.sleep(0.1)
+    finally:
+        await consumer.stop(5)
+        await task
+    assert ran == ["fine"]
+    (dead,) = await _receive(ops, "orders-dead")
+    assert "InvalidMessageBody" in dead["MessageAttributes"]["qgen.error"]["StringValue"]

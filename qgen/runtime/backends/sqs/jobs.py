@@ -198,7 +198,7 @@ class Received:
         """The decoded body, or an error when it is not JSON (such a job fails at once)."""
         try:
             return json.loads(self.body), None
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:  # nested too deep for Python's parser
             return None, ErrorInfo("InvalidMessageBody", f"the message body is not JSON: {exc}")
 
 
