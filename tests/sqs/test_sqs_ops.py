@@ -302,3 +302,32 @@ async def test_a_body_nested_too_deep_fails_to_the_dead_letter_queue_not_forever
     assert len(ran) == 2 and "fine" in ran  # a bad backoff attribute: the queue's backoff
     (dead,) = await _receive(ops, "orders-dead")
     assert "InvalidMessageBody" in dead["MessageAttributes"]["qgen.error"]["StringValue"]
+
+
+async def test_a_worker_that_cannot_read_the_tag_keeps_its_last_state_and_says_so_once(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    import socket
+
+    from qgen.runtime.backends.sqs.consumer import SqsNative
+    from qgen.runtime.settings import resolve
+
+    caplog.set_level(logging.WARNING, logger="qgen.sqs")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    backend = await SqsBackend.connect(
+        f"sqs://us-east-1?endpoint_url=http://127.0.0.1:{port}&prefix=x-", QUEUES
+    )
+    try:
+        native = SqsNative(backend.calls)
+        lane = native.lane(resolve("orders", {}, "sqs"), asyncio.Event())
+        assert lane.pause_probe is not None and lane.pause_every >= 1.0
+        lane.paused = True
+        assert [await lane.pause_probe() for _ in range(3)] == [True, True, True]
+        lane.paused = False
+        assert await lane.pause_probe() is False
+        failed = [r for r in caplog.records if "reading its paused tag failed" in r.getMessage()]
+        assert len(failed) == 1
+    finally:
+        await backend.close()

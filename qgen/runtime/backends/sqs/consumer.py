@@ -65,6 +65,7 @@ class SqsLane(Lane[SqsJob]):
         self.pause = False  # the last short poll found nothing: wait a second
         self.pause_every = max(self.pause_every, PAUSE_CHECK_MIN_S)
         self.pause_denied = False  # ListQueueTags refused: said once, then run unpaused
+        self.pause_errors = 0  # consecutive failures to read the paused tag
         self.overdue: set[str] = set()  # receipts held past the 12 h SQS allows (said once)
 
 
@@ -84,11 +85,21 @@ class SqsNative:
         return lane
 
     async def _read_paused(self, lane: SqsLane) -> bool:
+        """The queue's paused tag; on failure the last known state (the receive that follows
+        reports an unreachable server or a missing queue: this logs once per 60 failures)."""
         try:
-            return await read_paused(self.calls, lane.name)
+            paused = await read_paused(self.calls, lane.name)
         except Exception as exc:
+            lane.pause_errors += 1
             if not is_access_denied(exc):
-                raise  # the skeleton logs it and keeps the last known state
+                if lane.pause_errors % 60 == 1:
+                    log.warning(
+                        "queue %s: reading its paused tag failed (%s); keeping the last state",
+                        lane.name,
+                        exc,
+                        extra={"queue": lane.name},
+                    )
+                return lane.paused
             if not lane.pause_denied:
                 lane.pause_denied = True
                 log.error(
@@ -99,6 +110,8 @@ class SqsNative:
                     extra={"queue": lane.name},
                 )
             return False
+        lane.pause_errors = 0
+        return paused
 
     def groups(self, lanes: Sequence[SqsLane]) -> list[list[SqsLane]]:
         return [[lane] for lane in lanes]
