@@ -209,3 +209,16 @@ def test_a_backend_that_cannot_list_jobs_refuses_with_the_reason(project: Path, 
 def _package(root: Path) -> str:
     (package,) = [p.name for p in root.iterdir() if p.name.startswith("lc_")]
     return package
+
+
+def test_an_unreachable_backend_exits_2_without_its_password(project: Path) -> None:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # nothing listens once the block ends
+    url = f"postgresql://app:{SECRET}@127.0.0.1:{port}/db"
+    code, out, err = qgen(project, "check", "--url", url)
+    assert code == 2, out + err
+    assert "cannot connect to the postgres backend" in err
+    assert SECRET not in out + err and "Traceback" not in out + err
