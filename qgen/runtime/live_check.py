@@ -45,9 +45,6 @@ class Example:
     error: str
     payload: str
 
-    def as_dict(self) -> dict[str, Any]:
-        return {"id": self.job_id, "status": self.status, "error": self.error, "data": self.payload}
-
 
 @dataclass(slots=True)
 class QueueCheck:
@@ -61,15 +58,6 @@ class QueueCheck:
     @property
     def total(self) -> int:
         return sum(self.checked.values())
-
-    def as_dict(self) -> dict[str, Any]:
-        example = self.example.as_dict() if self.example else None
-        return {
-            "queue": self.queue,
-            "checked": dict(self.checked),
-            "failing": self.failing,
-            "example": example,
-        }
 
 
 def cut(text: str, limit: int) -> str:
