@@ -55,3 +55,35 @@ async def test_paused_queue_holds_jobs_for_every_worker_until_resumed(
             if w.proc.poll() is None:
                 w.kill()
         await backend.close()
+
+
+async def test_a_long_poll_waiting_when_the_queue_is_paused_gives_back_what_it_brings(
+    backend: SqsBackend,
+) -> None:
+    from qgen.runtime.backends.base import Completed, Delivery, Outcome
+    from qgen.runtime.settings import resolve
+
+    ran: list[int] = []
+
+    async def handle(d: Delivery) -> Outcome:
+        ran.append(d.data["n"])
+        return Completed(None)
+
+    settings = resolve("plain", {"drain_delay": 20, "attempts": 3}, "sqs")  # 20 s long polls
+    consumer = backend.consume([settings], handle)
+    task = asyncio.create_task(consumer.run())
+    try:
+        await asyncio.sleep(1.5)  # the first long poll is waiting on the empty queue
+        await backend.pause("plain")
+        await asyncio.sleep(1.1)  # past the tag-reading period
+        await backend.enqueue("plain", {"n": 1}, AddOptions())  # the waiting poll gets it
+        await asyncio.sleep(2.0)
+        assert ran == [] and not task.done()
+        await backend.resume("plain")
+        deadline = time.monotonic() + 30
+        while ran != [1]:
+            assert time.monotonic() < deadline and not task.done(), (ran, task)
+            await asyncio.sleep(0.1)
+    finally:
+        await consumer.stop(5)
+        await task

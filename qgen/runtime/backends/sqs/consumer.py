@@ -17,7 +17,9 @@ so SQS delivers the group again from that message on.
 
 Pause (issue 14): each lane reads the queue's paused tag (:mod:`.pause`) through the
 skeleton's ``pause_probe``, at most once per ``poll_interval`` and once a second; a paused lane
-receives nothing, and what it had received but not started goes back (visibility 0).
+receives nothing, and what it had received but not started goes back (visibility 0). A long
+poll that ends with messages reads the tag again first (within the same period), so a poll
+that was already waiting when the queue was paused gives back what it brings.
 
 Visibility never ends later than SQS allows (12 h after the receive, see
 ``jobs.Received.visibility_left``): heartbeats and retry backoffs are capped to it.
@@ -155,8 +157,23 @@ class SqsNative:
         jobs = [SqsJob(msg, lane.settings, deadline) for msg in msgs]
         for job in jobs:
             lane.held_msgs[job.msg.receipt_handle] = job
-        lane.offer(units(jobs, fifo=is_fifo(lane.name)))
+        held = units(jobs, fifo=is_fifo(lane.name))
+        if await self._paused_meanwhile(lane):
+            lane.held += len(held)
+            lane.give_back(held)
+            return False
+        lane.offer(held)
         return True
+
+    async def _paused_meanwhile(self, lane: SqsLane) -> bool:
+        """A long poll can outlast a pause: before starting what it brought, read the tag
+        again if its period allows (the skeleton's next check then waits a period)."""
+        now = time.monotonic()
+        if lane.pause_probe is None or now < lane.pause_checked + lane.pause_every:
+            return False
+        lane.pause_checked = now
+        lane.set_paused(await lane.pause_probe())
+        return lane.paused
 
     async def _receive_unless_stopped(self, lane: SqsLane, started: float) -> list[Received]:
         control = self.control

@@ -4,11 +4,11 @@ the one place on the queue itself that every worker process can read (ListQueueT
 receiving, and so without hiding, any message.
 
 Each worker reads it at most once per ``poll_interval`` and at most once a second per queue
-(:data:`PAUSE_CHECK_MIN_S`), before a receive; a long poll already in flight when the queue is
-paused still delivers what it brings. Workers need ``sqs:ListQueueTags`` (and operators
-``sqs:TagQueue`` / ``sqs:UntagQueue``); a worker refused the read logs it once and runs as if
-the queue were not paused. The Lambda host does not read it: disable the event source mapping
-to pause a Lambda consumer.
+(:data:`PAUSE_CHECK_MIN_S`), before a receive and when a long poll returns messages (a poll
+that was waiting when the queue was paused gives back what it brings). Workers need
+``sqs:ListQueueTags`` (and operators ``sqs:TagQueue`` / ``sqs:UntagQueue``); a worker refused
+the read logs it once and runs as if the queue were not paused. The Lambda host does not read
+it: disable the event source mapping to pause a Lambda consumer.
 """
 
 from __future__ import annotations
