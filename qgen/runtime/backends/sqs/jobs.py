@@ -20,7 +20,7 @@ import re
 import time
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from qgen.runtime.backends.base import AddOptions, Delivery, ErrorInfo, Failed, Handler, Outcome
@@ -133,7 +133,8 @@ class Received:
     receive_count: int
     attributes: Mapping[str, str]  # qgen message attributes, string values
     group: str | None = None
-    received_at: float = 0.0  # time.monotonic() at (or before) the receive, for the 12 h cap
+    # time.monotonic() at (or before) the receive, for the 12 h cap
+    received_at: float = field(default_factory=time.monotonic)
 
     @classmethod
     def from_boto(cls, msg: Mapping[str, Any], received_at: float | None = None) -> Received:
