@@ -51,7 +51,10 @@ OPERATOR_FEATURES: dict[str, dict[str, Support]] = {
         "sqlite": N("a paused flag per queue that every lease round reads"),
         "redis": N("BullMQ's own paused state: Node workers and Bull Board see the same pause"),
         "postgres": N("a paused flag per queue read by every fetch; resume wakes by NOTIFY"),
-        "sqs": E("a queue tag every worker reads at most once per poll"),
+        "sqs": E(
+            "a queue tag every worker reads every pause_check seconds (URL parameter, "
+            "default 10; AWS limits tagging requests per account)"
+        ),
     },
     "clean": {
         "sqlite": N("DELETE of finished rows by state, age and count"),

@@ -322,7 +322,7 @@ async def test_a_worker_that_cannot_read_the_tag_keeps_its_last_state_and_says_s
     try:
         native = SqsNative(backend.calls)
         lane = native.lane(resolve("orders", {}, "sqs"), asyncio.Event())
-        assert lane.pause_probe is not None and lane.pause_every >= 1.0
+        assert lane.pause_probe is not None and lane.pause_every == 10  # the URL's default
         lane.paused = True
         assert [await lane.pause_probe() for _ in range(3)] == [True, True, True]
         lane.paused = False
@@ -331,3 +331,36 @@ async def test_a_worker_that_cannot_read_the_tag_keeps_its_last_state_and_says_s
         assert len(failed) == 1
     finally:
         await backend.close()
+
+
+async def test_a_throttled_worker_reads_the_tag_less_often_then_comes_back(
+    ops: SqsBackend, caplog: pytest.LogCaptureFixture
+) -> None:
+    from botocore.exceptions import ClientError
+
+    from qgen.runtime.backends.sqs.consumer import SqsNative
+    from qgen.runtime.settings import resolve
+
+    caplog.set_level(logging.WARNING, logger="qgen.sqs")
+    native = SqsNative(ops.calls)
+    lane = native.lane(resolve("orders", {}, "sqs"), asyncio.Event())
+    assert lane.pause_every == 1  # pause_check=1 in the test URL
+    throttled = ClientError({"Error": {"Code": "RequestThrottled", "Message": "slow"}}, "X")
+    for _ in range(6):
+        native._slow_down(lane, throttled)
+    assert lane.pause_every == 16  # doubled, up to 16 times the URL's period
+    assert len([r for r in caplog.records if "throttled" in r.getMessage()]) == 4
+    for _ in range(40):
+        assert lane.pause_probe is not None
+        assert await lane.pause_probe() is False  # real reads from the server
+    assert lane.pause_every == 1
+
+
+def test_the_pause_check_period_is_a_url_parameter() -> None:
+    from qgen.runtime.backends.sqs.url import parse_sqs_url
+    from qgen.runtime.errors import ConfigError
+
+    assert parse_sqs_url("sqs://us-east-1").pause_check_s == 10
+    assert parse_sqs_url("sqs://us-east-1?pause_check=30").pause_check_s == 30
+    with pytest.raises(ConfigError, match="pause_check"):
+        parse_sqs_url("sqs://us-east-1?pause_check=0")

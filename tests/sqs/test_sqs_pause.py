@@ -35,7 +35,7 @@ async def test_paused_queue_holds_jobs_for_every_worker_until_resumed(
             assert time.monotonic() < deadline, [w.output() for w in workers]
             assert all(w.proc.poll() is None for w in workers), [w.output() for w in workers]
             await asyncio.sleep(0.1)
-        await asyncio.sleep(3.0)  # each worker read the tag (once a second) and received nothing
+        await asyncio.sleep(3.0)  # each worker read the tag (pause_check=1) and received nothing
         assert read_log(log) == []
         assert all(w.proc.poll() is None for w in workers), [w.output() for w in workers]
         assert queue_depth(moto_server, prefix, "rel") == 7

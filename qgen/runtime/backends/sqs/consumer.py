@@ -16,7 +16,8 @@ slot, in SQS's order; when one is not finished (a retry), the rest of its group 
 so SQS delivers the group again from that message on.
 
 Pause (issue 14): each lane reads the queue's paused tag (:mod:`.pause`) through the
-skeleton's ``pause_probe``, at most once per ``poll_interval`` and once a second; a paused lane
+skeleton's ``pause_probe``, at most once per ``poll_interval`` and per ``pause_check`` (an
+``sqs://`` URL parameter, default 10 s; slower when AWS throttles the reads); a paused lane
 receives nothing, and what it had received but not started goes back (visibility 0). A long
 poll that ends with messages reads the tag again first (within the same period), so a poll
 that was already waiting when the queue was paused gives back what it brings.
@@ -43,7 +44,12 @@ from qgen.runtime.backends.base import Handler, Outcome
 from qgen.runtime.backends.lanes import Control, Done, Lane
 from qgen.runtime.backends.sqs import outcomes
 from qgen.runtime.backends.sqs.jobs import Received, SqsJob, job_outcome, units
-from qgen.runtime.backends.sqs.pause import PAUSE_CHECK_MIN_S, is_access_denied, read_paused
+from qgen.runtime.backends.sqs.pause import (
+    SLOWEST,
+    is_access_denied,
+    is_throttled,
+    read_paused,
+)
 from qgen.runtime.backends.sqs.transport import SqsCalls, is_missing_queue
 from qgen.runtime.backends.sqs.url import SQS_MAX_BATCH, SQS_MAX_VISIBILITY_S, is_fifo
 from qgen.runtime.settings import QueueSettings
@@ -65,7 +71,7 @@ class SqsLane(Lane[SqsJob]):
         self.acks = outcomes.Acks(calls, settings.name)
         self.errors = 0
         self.pause = False  # the last short poll found nothing: wait a second
-        self.pause_every = max(self.pause_every, PAUSE_CHECK_MIN_S)
+        self.pause_every = self.pause_base = max(self.pause_every, calls.url.pause_check_s)
         self.pause_denied = False  # ListQueueTags refused: said once, then run unpaused
         self.pause_errors = 0  # consecutive failures to read the paused tag
         self.overdue: set[str] = set()  # receipts held past the 12 h SQS allows (said once)
@@ -93,6 +99,9 @@ class SqsNative:
             paused = await read_paused(self.calls, lane.name)
         except Exception as exc:
             lane.pause_errors += 1
+            if is_throttled(exc):
+                self._slow_down(lane, exc)
+                return lane.paused
             if not is_access_denied(exc):
                 if lane.pause_errors % 60 == 1:
                     log.warning(
@@ -113,7 +122,22 @@ class SqsNative:
                 )
             return False
         lane.pause_errors = 0
+        lane.pause_every = max(lane.pause_base, lane.pause_every * 0.9)  # back down slowly
         return paused
+
+    def _slow_down(self, lane: SqsLane, exc: Exception) -> None:
+        """AWS throttles tagging requests per account: read the tag less often."""
+        slower = min(lane.pause_base * SLOWEST, lane.pause_every * 2)
+        if slower > lane.pause_every:
+            log.warning(
+                "queue %s: reading its paused tag was throttled (%s); reading it every %.0f s "
+                "(raise pause_check in the sqs:// URL when many workers share an account)",
+                lane.name,
+                exc,
+                slower,
+                extra={"queue": lane.name},
+            )
+        lane.pause_every = slower
 
     def groups(self, lanes: Sequence[SqsLane]) -> list[list[SqsLane]]:
         return [[lane] for lane in lanes]
