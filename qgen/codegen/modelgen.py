@@ -8,9 +8,11 @@ travel by the key the JSON Schema states. TypedDict twins are keyed by the JSON 
 
 Defaults: a default that type-checks as written is written as is; one whose JSON form differs
 from the Python type (a date as a string, a model as a dict) goes through ``_schema_default``;
-a field that may be left out but has no default (``default_factory``, ``NotRequired``) defaults
-to ``_unset``. Both are typed ``Any`` for the type checkers; neither value ever travels, since
-the client sends only the fields that were set.
+the latter is typed ``Any`` for the type checkers and never travels, since the client sends
+only the fields that were set. A field that may be left out but has no default
+(``default_factory``, ``NotRequired``) is ``X | MISSING = MISSING`` (pydantic's sentinel): left
+out, it reads as ``MISSING`` and is never serialized, so it stays absent on the way to the
+worker (whose own default or factory then applies) and back.
 """
 
 from __future__ import annotations
@@ -23,11 +25,20 @@ from typing import Any
 from pydantic import BaseModel
 
 from qgen.codegen.literals import doc_literal, py_literal
-from qgen.codegen.pytypes import DICT, MODEL, REF, Raw, TypeWriter, Unsupported, kwargs_text
+from qgen.codegen.pytypes import (
+    DICT,
+    MODEL,
+    REF,
+    Raw,
+    TypeWriter,
+    Unsupported,
+    is_decimal,
+    kwargs_text,
+)
 from qgen.codegen.schema_merge import RESERVED
 
 _MODEL_ATTRS = frozenset(dir(BaseModel))
-_HELPERS = frozenset({"_unset", "_schema_default"})
+_HELPERS = frozenset({"_schema_default"})
 _NOT_IDENT = re.compile(r"[^A-Za-z0-9_]+")
 
 
@@ -159,14 +170,18 @@ class ModelWriter:
         default: str | None = None
         if "default" in prop:
             value = prop["default"]
-            if self._plain_default(value, prop, 0):
+            if _decimal_default(value, prop):
+                tw.uses.add("decimal")
+                default = f"decimal.Decimal({py_literal(str(value))})"
+            elif self._plain_default(value, prop, 0):
                 default = py_literal(value, nonfinite=True)
             else:
                 tw.uses.add("qgen:_schema_default")
                 default = f"_schema_default({py_literal(value, nonfinite=True)})"
-        elif not required:
-            default = "_unset"
-            tw.uses.add("qgen:_unset")
+        elif not required:  # may be left out, no default: absent stays absent (never sent)
+            default = "MISSING"
+            ann = f"{ann} | MISSING"
+            tw.uses.add("pydantic.MISSING")
         if kwargs:
             tw.uses.add("pydantic.Field")
             if default is not None:
@@ -176,7 +191,7 @@ class ModelWriter:
 
     def _plain_default(self, value: Any, schema: Any, depth: int) -> bool:
         """Whether ``value`` type-checks as written against the type ``schema`` renders to."""
-        if not isinstance(schema, dict) or depth > 20:
+        if not isinstance(schema, dict) or depth > 20 or is_decimal(schema):
             return False
         members = schema.get("anyOf") or schema.get("oneOf")
         if isinstance(members, list):
@@ -237,6 +252,18 @@ class ModelWriter:
         tw = self.writer()
         tw.uses.add("typing_extensions.TypeAliasType")
         return Piece(tw.type(schema, flavor), tw.refs, tw.uses, eager=True)
+
+
+def _decimal_default(value: Any, prop: dict[str, Any]) -> bool:
+    """Whether ``value`` is the JSON form of a ``Decimal`` default (``"1.5"``, as pydantic writes
+    it), for a field whose type is a Decimal (or a Decimal or None)."""
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        return False
+    members = prop.get("anyOf")
+    if not isinstance(members, list):
+        return False
+    real = [m for m in members if m != {"type": "null"}]
+    return bool(real) and all(is_decimal(m) for m in real)
 
 
 _FORMATTED = frozenset(

@@ -35,11 +35,13 @@ RESERVED = frozenset(
         "ConfigDict",
         "Field",
         "Literal",
+        "MISSING",
         "NotRequired",
         "TypeAliasType",
         "TypedDict",
         "annotations",
         "datetime",
+        "decimal",
         "ipaddress",
         "uuid",
     }

@@ -3,6 +3,8 @@ defaults, read statically and turned into the JSON Schema keys pydantic would em
 
 from __future__ import annotations
 
+import decimal
+import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -12,6 +14,16 @@ if TYPE_CHECKING:
     from qgen.codegen.schema import SchemaBuilder
 
 MISSING: Any = object()
+_NOT_FINITE = "is not a finite number: JSON (job data, schemas) cannot carry NaN or Infinity"
+_NON_FINITE = (("ext", "math.inf"), ("ext", "math.nan"))
+
+
+class NotFinite(NotLiteral):
+    """A NaN or an infinity where a JSON value is needed."""
+
+    def __init__(self, expr: Expr) -> None:
+        super().__init__(expr, "not finite")
+
 
 # Field(...) arguments that change nothing in a validation-mode JSON Schema.
 _NO_SCHEMA_EFFECT = frozenset(
@@ -157,9 +169,13 @@ def _read_metadata_dict(b: SchemaBuilder, e: Expr, module: str, info: FieldInfo)
 
 
 def default_value(b: SchemaBuilder, e: Expr, module: str) -> Any:
-    """A default as JSON (enum members by value, tuples as lists); QG203 when not a literal."""
+    """A default as JSON (enum members by value, tuples as lists); QG203 when not a literal,
+    QG204 when not finite."""
     try:
         return _jsonable(_evaluate(b, e, module))
+    except NotFinite as exc:
+        b.diag("QG204", module, e, f"default {_shown(e, exc.expr)} {_NOT_FINITE}")
+        return MISSING
     except NotLiteral as exc:
         b.diag("QG203", module, exc.expr, f"default {text(e)} is not a literal qgen can evaluate")
         return MISSING
@@ -189,10 +205,16 @@ def _evaluate(b: SchemaBuilder, e: Expr, module: str, depth: int = 0) -> Any:
             info = b.index.get_def(ref)
             if info["k"] == "var":
                 return _evaluate(b, info["value"], ref[1], depth + 1)
+    if kind in ("name", "attr") and b.index.resolve_follow(e, module) in _NON_FINITE:
+        raise NotFinite(e)
     if kind == "call" and not e[2] and not e[3]:
         head = b.index.resolve_follow(e[1], module)
         if head[0] == "ext" and head[1] in _EMPTY:
             return type(_EMPTY[head[1]])()
+    if kind == "call" and len(e[2]) == 1 and not e[3]:
+        return _number_call(b, e, module)
+    if kind == "const" and isinstance(e[1], float) and not math.isfinite(e[1]):
+        raise NotFinite(e)
     if kind in ("list", "tuple", "set"):
         items = [_evaluate(b, x, module, depth) for x in e[1]]
         return as_set(items, e) if kind == "set" else items
@@ -201,9 +223,41 @@ def _evaluate(b: SchemaBuilder, e: Expr, module: str, depth: int = 0) -> Any:
     return literal(e)
 
 
+def _shown(e: Expr, inner: Expr) -> str:
+    outer = text(e)
+    return outer if inner is e else f"{outer} (holding {text(inner)})"
+
+
+def _number_call(b: SchemaBuilder, e: Expr, module: str) -> Any:
+    """``float("1.5")`` and ``Decimal("1.5")`` (as pydantic writes a Decimal default: its
+    string); ``float("nan")``, ``Decimal("Infinity")`` and the like are :class:`NotFinite`."""
+    head = b.index.resolve_follow(e[1], module)
+    arg = e[2][0]
+    value = arg[1] if arg[0] == "const" else None
+    if head not in (("ext", "builtins.float"), ("ext", "decimal.Decimal")) or (
+        isinstance(value, bool) or not isinstance(value, str | int | float)
+    ):
+        raise NotLiteral(e, text(e))
+    try:
+        if head == ("ext", "builtins.float"):
+            number = float(value)
+            if not math.isfinite(number):
+                raise NotFinite(e)
+            return number
+        exact = decimal.Decimal(value)
+    except (ValueError, decimal.InvalidOperation):
+        raise NotLiteral(e, text(e)) from None
+    if not exact.is_finite():
+        raise NotFinite(e)
+    return str(exact)
+
+
 def _lit(b: SchemaBuilder, e: Expr, module: str) -> Any:
     try:
         return _evaluate(b, e, module)
+    except NotFinite as exc:
+        b.diag("QG204", module, e, f"{_shown(e, exc.expr)} {_NOT_FINITE}")
+        return MISSING
     except NotLiteral as exc:
         b.diag("QG203", module, exc.expr, f"{text(e)} is not a literal qgen can evaluate")
         return MISSING

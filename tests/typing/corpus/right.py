@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+import decimal
 from typing import Any
 
 import psycopg
+from pydantic import MISSING
 from typo.generated import models
 from typo.generated.client import AsyncQueueClient, QueueClient
 
@@ -65,6 +67,21 @@ def plain_types(client: QueueClient) -> str:
 def dataclass_and_typeddict(client: QueueClient) -> int:
     client.lines.add({"sku": "a", "qty": 1, "note": "n"})
     return client.moneys.add({"amount": 1}).result().amount
+
+
+def decimals(client: QueueClient) -> decimal.Decimal:
+    """A Decimal field is a Decimal in the model; a dict may hold what pydantic accepts."""
+    client.orders.add({**BASE, "price": decimal.Decimal("1.10")})
+    client.orders.add({**BASE, "price": "1.10"})
+    client.orders.add({**BASE, "price": 2})
+    return models.Order.model_validate(BASE).price + decimal.Decimal("0.01")
+
+
+def left_out(client: QueueClient) -> str:
+    """A key that may be left out and has no default stays absent: pydantic's MISSING."""
+    line = models.Line(sku="a", qty=1)
+    client.lines.add(line)
+    return line.note if line.note is not MISSING else "none"
 
 
 def many(client: QueueClient) -> list[str]:

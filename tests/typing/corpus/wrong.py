@@ -49,7 +49,11 @@ def wrong(client: QueueClient, conn: Any) -> None:
     client.orders.add(models.Receipt(order_id="x", total=1))  # E
     client.orders.add({**BASE, "when": 5})  # E
     client.add("orders", BASE, jobid="x")  # E
-    print(text, number, other, conn)
+    client.orders.add({**BASE, "price": [1]})  # E
+    client.orders.add({**BASE, "price": None})  # E
+    as_float: float = models.Order.model_validate(BASE).price  # E
+    client.lines.add({"sku": "a", "note": None})  # E
+    print(text, number, other, conn, as_float)
 
 
 async def wrong_async(client: AsyncQueueClient) -> None:

@@ -1,0 +1,77 @@
+"""Values the generated models must carry as the user's types do: a ``Decimal`` stays a Decimal
+both ways, and a field that may be left out but has no default stays absent (pydantic's
+``MISSING``) instead of turning into ``None``."""
+
+from __future__ import annotations
+
+import copy
+import decimal
+from typing import Any
+
+import pydantic
+import pytest
+from pydantic import TypeAdapter, ValidationError
+
+from qgen.codegen import models
+from qgen.codegen.scan.known import SIMPLE
+from tests.unit.codegen.test_codegen_models import _model, _queue, load
+
+__all__ = ["load"]  # the fixture, imported for the tests below
+
+DECIMAL = SIMPLE["decimal.Decimal"]
+
+
+def _schema() -> dict[str, Any]:
+    dec = copy.deepcopy(DECIMAL)
+    invoice = _model(
+        "Invoice",
+        {
+            "total": dec,
+            "tip": {**copy.deepcopy(DECIMAL), "default": "0.50"},
+            "fee": {"anyOf": [*copy.deepcopy(DECIMAL["anyOf"]), {"type": "null"}], "default": None},
+            "note": {"type": "string"},  # not required, no default: NotRequired, default_factory
+            "lines": {"type": "array", "items": {"type": "integer"}},
+        },
+    )
+    invoice["required"] = ["total"]
+    return invoice
+
+
+def test_a_decimal_is_a_decimal_in_the_model_and_its_json_round_trips(load: Any) -> None:
+    queue = _queue("bill", _schema(), copy.deepcopy(DECIMAL))
+    rendered = models.render_models(models.combine([queue]), "# banner")
+    assert rendered.fallback == ()
+    mod = load(rendered.text)
+    invoice = mod.Invoice.model_validate({"total": "12.50"})
+    assert type(invoice.total) is decimal.Decimal and invoice.total == decimal.Decimal("12.50")
+    assert invoice.tip == decimal.Decimal("0.50") and type(invoice.tip) is decimal.Decimal
+    assert invoice.fee is None
+    sent = invoice.model_dump(mode="json", exclude_unset=True)
+    assert sent == {"total": "12.50"}  # as a string: no float rounding on the way
+    back = mod.Invoice.model_validate(sent)
+    assert back.total == decimal.Decimal("12.50") and str(back.total) == "12.50"
+    # the queue's output (a bare Decimal) reads back as a Decimal too
+    out = TypeAdapter(mod.BillOutput).validate_json('"0.1"')
+    assert type(out) is decimal.Decimal and out == decimal.Decimal("0.1")
+    assert mod.Invoice.model_validate({"total": 3, "fee": "1.25"}).fee == decimal.Decimal("1.25")
+    with pytest.raises(ValidationError):
+        mod.Invoice.model_validate({"total": "twelve"})
+    # the dict form accepts what pydantic accepts for a Decimal
+    assert "decimal.Decimal | float | str" in rendered.text
+
+
+def test_a_field_left_out_without_a_default_stays_absent(load: Any) -> None:
+    rendered = models.render_models(models.combine([_queue("bill", _schema(), None)]), "# b")
+    mod = load(rendered.text)
+    assert "note: str | MISSING = MISSING" in rendered.text
+    invoice = mod.Invoice(total=1)
+    assert invoice.note is pydantic.MISSING and invoice.lines is pydantic.MISSING
+    assert invoice.model_dump(mode="json") == {"total": "1", "tip": "0.50", "fee": None}
+    assert mod.Invoice.model_validate({"total": 1}).model_dump(exclude_unset=True) == {
+        "total": decimal.Decimal(1)
+    }
+    assert mod.Invoice(total=1, note="n").model_dump(mode="json")["note"] == "n"
+    with pytest.raises(ValidationError):  # absent is not null
+        mod.Invoice.model_validate({"total": 1, "note": None})
+    # (pydantic reads the twin's string annotations; __required_keys__ hides NotRequired here)
+    assert TypeAdapter(mod.InvoiceDict).json_schema()["required"] == ["total"]
