@@ -10,6 +10,8 @@ import psycopg
 from pydantic import MISSING
 from typo.generated import models
 from typo.generated.client import AsyncQueueClient, QueueClient
+from typo.jobs import take_order
+from typo.types import Order
 
 BASE: models.OrderDict = {"order_id": "o1", "from": "a", "total": {"amount": 5}}
 
@@ -123,3 +125,9 @@ async def operate_async(client: AsyncQueueClient) -> str | None:
     await client.orders.pause()
     await client.orders.resume()
     return page.jobs[0].data.order_id if page.jobs else page.next_cursor
+
+
+async def direct_call() -> int:
+    """A job function stays directly callable, typed as written."""
+    receipt = await take_order(object(), Order.model_validate(BASE))
+    return receipt.total
