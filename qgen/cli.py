@@ -133,7 +133,7 @@ def _cmd_build(args: argparse.Namespace, out: TextIO, err: TextIO, check: bool) 
     for line in outcome.lines:
         print(line, file=out)
     if check and outcome.exit_code != 2 and outcome.project is not None:
-        from qgen.codegen.lock.commands import check_lock
+        from qgen.codegen.lock_commands import check_lock
 
         locked = check_lock(config, outcome.project, explain=args.explain, out=out, err=err)
         outcome.exit_code = max(outcome.exit_code, locked)
@@ -198,7 +198,7 @@ def _cmd_list(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 
 def _cmd_lock(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    from qgen.codegen.lock.commands import run_lock
+    from qgen.codegen.lock_commands import run_lock
 
     config = _config(args, err)
     return 2 if config is None else run_lock(config, jobs=args.jobs, out=out, err=err)

@@ -6,12 +6,10 @@ from __future__ import annotations
 import decimal
 import math
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from qgen.codegen.scan.builder import Builder
 from qgen.codegen.scan.expr import Expr, NotLiteral, as_set, literal, text
-
-if TYPE_CHECKING:
-    from qgen.codegen.schema import SchemaBuilder
 
 MISSING: Any = object()
 _NOT_FINITE = "is not a finite number: JSON (job data, schemas) cannot carry NaN or Infinity"
@@ -76,7 +74,7 @@ class FieldInfo:
         return self.default is MISSING and not self.factory
 
 
-def read_field_call(b: SchemaBuilder, call: Expr, module: str, info: FieldInfo) -> None:
+def read_field_call(b: Builder, call: Expr, module: str, info: FieldInfo) -> None:
     """Merge a ``pydantic.Field(...)`` call into ``info``."""
     if call[2]:
         first = call[2][0]
@@ -134,7 +132,7 @@ def read_field_call(b: SchemaBuilder, call: Expr, module: str, info: FieldInfo) 
             b.diag("QG203", module, value, f"Field({key}=...) is not supported by qgen's scanner")
 
 
-def read_dataclass_field(b: SchemaBuilder, call: Expr, module: str, info: FieldInfo) -> None:
+def read_dataclass_field(b: Builder, call: Expr, module: str, info: FieldInfo) -> None:
     for key, value, _p in call[3]:
         if key == "default":
             info.default = default_value(b, value, module)
@@ -146,17 +144,15 @@ def read_dataclass_field(b: SchemaBuilder, call: Expr, module: str, info: FieldI
             info.init = _lit(b, value, module) is not False
 
 
-def _read_metadata_dict(b: SchemaBuilder, e: Expr, module: str, info: FieldInfo) -> None:
+def _read_metadata_dict(b: Builder, e: Expr, module: str, info: FieldInfo) -> None:
     """pydantic reads ``field(metadata=...)`` as ``Field(**metadata)``, ignoring unknown keys."""
-    from qgen.codegen.scan.classes import class_kind
-
     items: list[list[Any]] = []
     if e[0] == "dict" and all(k[0] == "const" for k, _ in e[1]):
         items = [[k[1], v, v[-1]] for k, v in e[1]]
     elif e[0] == "call" and not e[2]:
         head = b.index.resolve_follow(e[1], module)
         is_dict = head == ("ext", "builtins.dict")
-        if is_dict or (head[0] == "def" and class_kind(b, head) in _TYPEDDICTS):
+        if is_dict or (head[0] == "def" and b.class_kind(head) in _TYPEDDICTS):
             items = list(e[3])
         else:
             b.diag("QG203", module, e, f"field metadata {text(e)} is not a literal dict")
@@ -168,7 +164,7 @@ def _read_metadata_dict(b: SchemaBuilder, e: Expr, module: str, info: FieldInfo)
     read_field_call(b, ["call", e, [], known, e[-1]], module, info)
 
 
-def default_value(b: SchemaBuilder, e: Expr, module: str) -> Any:
+def default_value(b: Builder, e: Expr, module: str) -> Any:
     """A default as JSON (enum members by value, tuples as lists); QG203 when not a literal,
     QG204 when not finite."""
     try:
@@ -190,7 +186,7 @@ _EMPTY: dict[str, Any] = {
 }
 
 
-def _evaluate(b: SchemaBuilder, e: Expr, module: str, depth: int = 0) -> Any:
+def _evaluate(b: Builder, e: Expr, module: str, depth: int = 0) -> Any:
     """``literal`` plus what is as certain without running code: enum members
     (``Color.RED``), module-level constants of the scanned packages (``DEFAULT_LIMIT``) and
     empty ``list()`` / ``dict()`` / ``set()`` / ``frozenset()`` / ``tuple()``, also nested."""
@@ -228,7 +224,7 @@ def _shown(e: Expr, inner: Expr) -> str:
     return outer if inner is e else f"{outer} (holding {text(inner)})"
 
 
-def _number_call(b: SchemaBuilder, e: Expr, module: str) -> Any:
+def _number_call(b: Builder, e: Expr, module: str) -> Any:
     """``float("1.5")`` and ``Decimal("1.5")`` (as pydantic writes a Decimal default: its
     string); ``float("nan")``, ``Decimal("Infinity")`` and the like are :class:`NotFinite`."""
     head = b.index.resolve_follow(e[1], module)
@@ -252,7 +248,7 @@ def _number_call(b: SchemaBuilder, e: Expr, module: str) -> Any:
     return str(exact)
 
 
-def _lit(b: SchemaBuilder, e: Expr, module: str) -> Any:
+def _lit(b: Builder, e: Expr, module: str) -> Any:
     try:
         return _evaluate(b, e, module)
     except NotFinite as exc:
@@ -272,7 +268,7 @@ def _jsonable(value: Any) -> Any:
 
 
 def apply_constraints(
-    b: SchemaBuilder, schema: dict[str, Any], info: FieldInfo, module: str, where: Expr
+    b: Builder, schema: dict[str, Any], info: FieldInfo, module: str, where: Expr
 ) -> dict[str, Any]:
     """Put Field constraints on the schema of the type they constrain (through ``X | None``)."""
     if info.discriminator is not None:
@@ -319,7 +315,7 @@ def decorate(schema: dict[str, Any], info: FieldInfo, *, title: str | None) -> d
 
 
 def _discriminate(
-    b: SchemaBuilder, schema: dict[str, Any], prop: str, module: str, where: Expr
+    b: Builder, schema: dict[str, Any], prop: str, module: str, where: Expr
 ) -> dict[str, Any]:
     """A union of definitions tagged by ``prop`` -> pydantic's ``oneOf`` + ``discriminator``."""
     members = schema.get("anyOf")

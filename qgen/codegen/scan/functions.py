@@ -7,7 +7,7 @@ from typing import Any
 from qgen.codegen.ir import FunctionSpec, SourceLocation
 from qgen.codegen.scan.expr import Expr, NotLiteral, literal, pos, text
 from qgen.codegen.scan.resolve import Index, Ref
-from qgen.codegen.schema import SchemaBuilder
+from qgen.codegen.scan.schema import SchemaBuilder
 from qgen.diagnostics import Diagnostic, Severity
 
 SESSIONLESS = ("ext", "qgen.sessionless_func")

@@ -22,8 +22,8 @@ from pydantic import TypeAdapter
 
 from qgen.codegen.scan.files import summaries
 from qgen.codegen.scan.resolve import Index
+from qgen.codegen.scan.schema import SchemaBuilder
 from qgen.codegen.scan.sources import discover
-from qgen.codegen.schema import SchemaBuilder
 
 ROOT = Path(__file__).resolve().parents[3]
 PKG = "tests.unit.schema.corpus"
