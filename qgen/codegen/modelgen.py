@@ -17,12 +17,11 @@ worker (whose own default or factory then applies) and back.
 
 from __future__ import annotations
 
+import functools
 import keyword
 import re
 from dataclasses import dataclass, field
 from typing import Any
-
-from pydantic import BaseModel
 
 from qgen.codegen.literals import doc_literal, py_literal
 from qgen.codegen.pytypes import (
@@ -37,7 +36,26 @@ from qgen.codegen.pytypes import (
 )
 from qgen.codegen.schema_merge import RESERVED
 
-_MODEL_ATTRS = frozenset(dir(BaseModel))
+# What a field must not shadow: BaseModel's v1-era methods (a closed list: pydantic puts new API
+# under ``model_``) and, for a ``model_`` name, the installed pydantic's own attributes (imported
+# only then: a build whose fields need no check never loads pydantic).
+V1_ATTRS = frozenset(
+    {"construct", "copy", "dict", "from_orm", "json", "parse_file", "parse_obj", "parse_raw",
+     "schema", "schema_json", "update_forward_refs", "validate"}
+)  # fmt: skip
+
+
+@functools.cache
+def _model_attrs() -> frozenset[str]:
+    from pydantic import BaseModel
+
+    return frozenset(dir(BaseModel))
+
+
+def _shadows_model(name: str) -> bool:
+    return name in _model_attrs() if name.startswith(("model_", "_")) else name in V1_ATTRS
+
+
 _HELPERS = frozenset({"_schema_default"})
 _NOT_IDENT = re.compile(r"[^A-Za-z0-9_]+")
 
@@ -69,7 +87,7 @@ def _field_names(keys: list[str], taken: set[str]) -> dict[str, str]:
         while (
             name in used
             or name in taken
-            or name in _MODEL_ATTRS
+            or _shadows_model(name)
             or keyword.iskeyword(name)
             or keyword.issoftkeyword(name)
         ):

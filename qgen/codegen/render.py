@@ -14,7 +14,6 @@ A queue whose function returns ``None`` has no ``<queue>.output.json``; its mani
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import subprocess
 import sys
@@ -27,7 +26,7 @@ from typing import Any
 import jinja2
 
 import qgen
-from qgen.codegen import models
+from qgen.codegen import jsontext, models
 from qgen.codegen.client_view import client_view
 from qgen.codegen.ir import ProjectSpec
 from qgen.codegen.literals import (
@@ -78,7 +77,7 @@ def _env() -> jinja2.Environment:
 
 
 def _json(data: Any) -> str:
-    return json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    return jsontext.dumps(data) + "\n"  # json.dumps(indent=2, sort_keys=True, ensure_ascii=False)
 
 
 def _schema_file(schema: dict[str, Any]) -> str:

@@ -75,3 +75,13 @@ def test_a_field_left_out_without_a_default_stays_absent(load: Any) -> None:
         mod.Invoice.model_validate({"total": 1, "note": None})
     # (pydantic reads the twin's string annotations; __required_keys__ hides NotRequired here)
     assert TypeAdapter(mod.InvoiceDict).json_schema()["required"] == ["total"]
+
+
+def test_the_v1_method_list_is_what_the_installed_pydantic_has() -> None:
+    """The names a field may not take without a check of pydantic itself: BaseModel's public
+    attributes outside ``model_``."""
+    from pydantic import BaseModel
+
+    from qgen.codegen.modelgen import V1_ATTRS
+
+    assert {n for n in dir(BaseModel) if not n.startswith(("_", "model_"))} == V1_ATTRS
