@@ -14,6 +14,7 @@ from qgen.codegen.scan.expr import Expr, NotLiteral, as_set, literal, text
 MISSING: Any = object()
 _NOT_FINITE = "is not a finite number: JSON (job data, schemas) cannot carry NaN or Infinity"
 _NON_FINITE = (("ext", "math.inf"), ("ext", "math.nan"))
+_EXTRA_RULE = "must be a literal dict without x-qgen- keys (qgen's own marks)"
 
 
 class NotFinite(NotLiteral):
@@ -120,12 +121,10 @@ def read_field_call(b: Builder, call: Expr, module: str, info: FieldInfo) -> Non
             info.deprecated = bool(got) if got is not MISSING else False
         elif key == "json_schema_extra":
             got = _lit(b, value, module)
-            if isinstance(got, dict):
+            if isinstance(got, dict) and not any(str(k).startswith("x-qgen-") for k in got):
                 info.extra.update(_jsonable(got))
             elif got is not MISSING:
-                b.diag(
-                    "QG203", module, value, "Field(json_schema_extra=...) must be a literal dict"
-                )
+                b.diag("QG203", module, value, f"Field(json_schema_extra=...) {_EXTRA_RULE}")
         elif key == "init":
             info.init = _lit(b, value, module) is not False
         elif key not in _NO_SCHEMA_EFFECT:

@@ -1,4 +1,5 @@
-"""Defaults, bounds and examples JSON cannot carry: each is refused at its own place (QG204)."""
+"""Defaults, bounds and examples JSON cannot carry: each is refused at its own place (QG204);
+qgen's own schema marks cannot be set by hand (QG203)."""
 
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ class Reading(BaseModel):
     money: Decimal = Decimal("NaN")
     fine: float = float("1.5")
     fine_money: Decimal = Decimal("0.10")
+    spoofed: str = Field("1", json_schema_extra={"x-qgen-type": "decimal"})
 
 
 @dataclasses.dataclass
