@@ -15,6 +15,7 @@ from typing import Any
 
 import libcst as cst
 
+from qgen.codegen.scan.fastparse import parse_module
 from qgen.codegen.scan.guards import complexity_error, python_syntax_error, too_deep
 from qgen.codegen.scan.positions import PosState
 
@@ -339,7 +340,7 @@ def summarize(source: bytes, modname: str, path: str, is_pkg: bool) -> dict[str,
         out["syntax_error"] = err
         return out
     try:
-        module = cst.parse_module(source)
+        module = parse_module(source)  # libcst's, without re-validating its nodes
     except cst.ParserSyntaxError as exc:
         out["syntax_error"] = python_syntax_error(source) or [
             exc.raw_line,
