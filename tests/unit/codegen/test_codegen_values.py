@@ -85,3 +85,13 @@ def test_the_v1_method_list_is_what_the_installed_pydantic_has() -> None:
     from qgen.codegen.modelgen import V1_ATTRS
 
     assert {n for n in dir(BaseModel) if not n.startswith(("_", "model_"))} == V1_ATTRS
+
+
+def test_rendering_leaves_the_queues_schemas_untouched() -> None:
+    """combine() rebuilds what it keeps (it copies only the top level of each schema)."""
+    base = _model("Base", {"a": {"type": "string", "title": "A"}}, {"Inner": _schema()})
+    base["properties"]["inner"] = {"$ref": "#/$defs/Inner"}
+    queues = [_queue("one", base, copy.deepcopy(DECIMAL)), _queue("two", _schema(), None)]
+    before = copy.deepcopy([(q.function.input_schema, q.function.output_schema) for q in queues])
+    models.render_models(models.combine(queues), "# banner")
+    assert [(q.function.input_schema, q.function.output_schema) for q in queues] == before
