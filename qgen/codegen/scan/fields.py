@@ -9,7 +9,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from qgen.codegen.scan.builder import Builder
-from qgen.codegen.scan.expr import Expr, NotLiteral, as_set, literal, text
+from qgen.codegen.scan.expr import Expr, NotLiteral, as_set, literal, pos, text
+from qgen.codegen.scan.summary import parse_annotation
 
 MISSING: Any = object()
 _NOT_FINITE = "is not a finite number: JSON (job data, schemas) cannot carry NaN or Infinity"
@@ -210,12 +211,24 @@ def _evaluate(b: Builder, e: Expr, module: str, depth: int = 0) -> Any:
         return _number_call(b, e, module)
     if kind == "const" and isinstance(e[1], float) and not math.isfinite(e[1]):
         raise NotFinite(e)
+    if kind == "?" and isinstance(e[1], str) and e[1].startswith("-") and depth < 16:
+        return _negated(b, e, module, depth)
     if kind in ("list", "tuple", "set"):
         items = [_evaluate(b, x, module, depth) for x in e[1]]
         return as_set(items, e) if kind == "set" else items
     if kind == "dict":
         return {literal(k): _evaluate(b, v, module, depth) for k, v in e[1]}
     return literal(e)
+
+
+def _negated(b: Builder, e: Expr, module: str, depth: int) -> Any:
+    """``-NAME``, ``-math.inf``: the summary keeps a minus before anything but a number as
+    source text; read what follows it, and negate a number."""
+    inner = parse_annotation(e[1][1:], list(pos(e)))
+    value = MISSING if inner is None else _evaluate(b, inner, module, depth + 1)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise NotLiteral(e, text(e))
+    return -value
 
 
 def _shown(e: Expr, inner: Expr) -> str:

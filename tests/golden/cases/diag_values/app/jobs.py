@@ -12,6 +12,7 @@ from pydantic import BaseModel, Field
 from qgen import sessionless_func, wire_queue_worker
 
 LIMIT = 1e999  # a float literal too big for a double: inf
+LIMIT_OK = 1e300
 
 
 class Reading(BaseModel):
@@ -19,6 +20,7 @@ class Reading(BaseModel):
     inf: float = math.inf
     huge: float = 1e999
     negative: float = -1e999
+    negated: float = -math.inf
     through_a_constant: float = LIMIT
     in_a_list: list[float] = [1.0, float("-inf")]
     by_field: float = Field(default=math.nan)
@@ -26,6 +28,7 @@ class Reading(BaseModel):
     example: float = Field(0.0, examples=[float("inf")])
     money: Decimal = Decimal("NaN")
     fine: float = float("1.5")
+    fine_negated: float = -LIMIT_OK
     fine_money: Decimal = Decimal("0.10")
     spoofed: str = Field("1", json_schema_extra={"x-qgen-type": "decimal"})
 
