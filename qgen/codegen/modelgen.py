@@ -6,10 +6,11 @@ of ``BaseModel`` or of the module) gets a cleaned name and ``Field(alias=key)``,
 travel by the key the JSON Schema states. TypedDict twins are keyed by the JSON keys themselves
 (functional syntax when a key is not an identifier).
 
-Defaults: a default that type-checks as written is written as is; one whose JSON form differs
-from the Python type (a date as a string, a model as a dict) goes through ``_schema_default``;
-the latter is typed ``Any`` for the type checkers and never travels, since the client sends
-only the fields that were set. A field that may be left out but has no default
+Defaults: a default that type-checks as written is written as is (a ``Decimal``'s as
+``decimal.Decimal("1.50")``); one whose JSON form differs from the Python type (a date as a
+string, a model as a dict) goes through ``_schema_default``, typed ``Any`` for the type checkers
+(the value never travels: the client sends only the fields that were set). A field that may be
+left out but has no default
 (``default_factory``, ``NotRequired``) is ``X | MISSING = MISSING`` (pydantic's sentinel): left
 out, it reads as ``MISSING`` and is never serialized, so it stays absent on the way to the
 worker (whose own default or factory then applies) and back.

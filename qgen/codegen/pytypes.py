@@ -202,16 +202,26 @@ class TypeWriter:
 
 
 def _top_level(union: str) -> list[str]:
-    """The members of a written union (``a | list[b | c]`` -> ``a``, ``list[b | c]``)."""
-    parts, depth, start = [], 0, 0
-    for i, ch in enumerate(union):
-        if ch in "[(":
+    """The members of a written union (``a | list[b | c]`` -> ``a``, ``list[b | c]``); string
+    literals in it (``Literal["]|"]``) are skipped."""
+    parts, depth, start, quote, i = [], 0, 0, "", 0
+    while i < len(union):
+        ch = union[i]
+        if quote:
+            if ch == "\\":
+                i += 1
+            elif ch == quote:
+                quote = ""
+        elif ch in "'\"":
+            quote = ch
+        elif ch in "[(":
             depth += 1
         elif ch in "])":
             depth -= 1
         elif ch == "|" and depth == 0:
             parts.append(union[start:i].strip())
             start = i + 1
+        i += 1
     return [*parts, union[start:].strip()]
 
 

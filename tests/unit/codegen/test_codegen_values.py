@@ -95,3 +95,16 @@ def test_rendering_leaves_the_queues_schemas_untouched() -> None:
     before = copy.deepcopy([(q.function.input_schema, q.function.output_schema) for q in queues])
     models.render_models(models.combine(queues), "# banner")
     assert [(q.function.input_schema, q.function.output_schema) for q in queues] == before
+
+
+def test_union_members_are_split_outside_brackets_and_strings(load: Any) -> None:
+    from qgen.codegen.pytypes import _top_level
+
+    assert _top_level("a | list[b | c]") == ["a", "list[b | c]"]
+    assert _top_level("Literal[']|x', \"|\"] | None") == ["Literal[']|x', \"|\"]", "None"]
+    odd = _model(
+        "Odd",
+        {"v": {"anyOf": [{"enum": ["]|x", "a"], "type": "string"}, {"type": "null"}, DECIMAL]}},
+    )
+    mod = load(models.render_models(models.combine([_queue("odd", odd, None)]), "# b").text)
+    assert mod.Odd(v="]|x").v == "]|x" and mod.Odd(v="2.5").v == decimal.Decimal("2.5")
