@@ -188,8 +188,9 @@ _EMPTY: dict[str, Any] = {
 
 def _evaluate(b: Builder, e: Expr, module: str, depth: int = 0) -> Any:
     """``literal`` plus what is as certain without running code: enum members
-    (``Color.RED``), module-level constants of the scanned packages (``DEFAULT_LIMIT``) and
-    empty ``list()`` / ``dict()`` / ``set()`` / ``frozenset()`` / ``tuple()``, also nested."""
+    (``Color.RED``), module-level constants of the scanned packages (``DEFAULT_LIMIT``, also
+    negated), empty ``list()`` / ``dict()`` / ``set()`` / ``frozenset()`` / ``tuple()``,
+    ``float("1.5")`` and ``Decimal("1.5")``, also nested. NaN and infinities are NotFinite."""
     kind = e[0]
     if kind in ("name", "attr") and depth < 16:
         if kind == "attr":
@@ -197,12 +198,12 @@ def _evaluate(b: Builder, e: Expr, module: str, depth: int = 0) -> Any:
             if value is not MISSING:
                 return value
         ref = b.index.resolve_follow(e, module)
+        if ref in _NON_FINITE:
+            raise NotFinite(e)
         if ref[0] == "def":
             info = b.index.get_def(ref)
             if info["k"] == "var":
                 return _evaluate(b, info["value"], ref[1], depth + 1)
-    if kind in ("name", "attr") and b.index.resolve_follow(e, module) in _NON_FINITE:
-        raise NotFinite(e)
     if kind == "call" and not e[2] and not e[3]:
         head = b.index.resolve_follow(e[1], module)
         if head[0] == "ext" and head[1] in _EMPTY:
