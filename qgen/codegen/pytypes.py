@@ -194,11 +194,25 @@ class TypeWriter:
         return f"list[{item}]"
 
     def _object(self, s: Schema, flavor: str) -> str:
-        self._only(s, "additionalProperties")
-        values = s.get("additionalProperties", True)
+        """A dict; constrained keys (pydantic's ``patternProperties`` / ``propertyNames``)
+        become the key type of the model flavour (``dict[Annotated[str, Field(...)], V]``)."""
+        self._only(s, "additionalProperties", "patternProperties", "propertyNames")
+        key: Schema = {"type": "string"}
+        patterns = s.get("patternProperties")
+        if patterns is not None:
+            if not isinstance(patterns, dict) or len(patterns) != 1 or "additionalProperties" in s:
+                raise Unsupported("patternProperties beside other properties")
+            ((key["pattern"], values),) = patterns.items()
+        else:
+            values = s.get("additionalProperties", True)
         if values is False:
             raise Unsupported("an object that takes no keys")
-        return f"dict[str, {self.type(values, flavor)}]"
+        names = s.get("propertyNames")
+        if names is not None:
+            if not isinstance(names, dict) or ("$ref" in names and len(key) > 1):
+                raise Unsupported("propertyNames beside a key pattern")
+            key = names if "$ref" in names else {**key, **names}
+        return f"dict[{self.type(key, flavor)}, {self.type(values, flavor)}]"
 
 
 def _top_level(union: str) -> list[str]:

@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import copy
 import decimal
-from typing import Any
+import enum
+import uuid
+from typing import Annotated, Any
 
 import pydantic
 import pytest
-from pydantic import TypeAdapter, ValidationError
+from pydantic import Field, TypeAdapter, ValidationError
 
 from qgen.codegen import models
 from qgen.codegen.scan.known import SIMPLE
@@ -108,3 +110,33 @@ def test_union_members_are_split_outside_brackets_and_strings(load: Any) -> None
     )
     mod = load(models.render_models(models.combine([_queue("odd", odd, None)]), "# b").text)
     assert mod.Odd(v="]|x").v == "]|x" and mod.Odd(v="2.5").v == decimal.Decimal("2.5")
+
+
+class Shade(enum.Enum):
+    DARK = "dark"
+
+
+@pytest.mark.parametrize(
+    "kind",
+    [
+        dict[Annotated[str, Field(pattern="^a")], int],
+        dict[Annotated[str, Field(max_length=5)], int],
+        dict[Annotated[str, Field(pattern="^a", max_length=3)], int],
+        dict[uuid.UUID, int],
+        dict[Shade, int],
+    ],
+    ids=["pattern", "max_length", "both", "uuid", "enum"],
+)
+def test_constrained_dict_keys_are_written_by_qgen_faithfully(load: Any, kind: Any) -> None:
+    """pydantic's ``patternProperties`` / ``propertyNames`` become the model's key type (no
+    datamodel-code-generator, whose not-required fields would be ``X | None = None``)."""
+    schema = TypeAdapter(kind).json_schema()
+    defs = schema.pop("$defs", None)
+    holder = _model("Holder", {"v": schema, "w": schema}, defs)
+    holder["required"] = ["v"]
+    rendered = models.render_models(models.combine([_queue("h", holder, None)]), "# b")
+    assert rendered.fallback == ()
+    mod = load(rendered.text)
+    got = TypeAdapter(mod.Holder).json_schema()["properties"]
+    assert got["v"] == {**schema, "title": "V"}
+    assert mod.Holder.model_validate({"v": {}}).w is pydantic.MISSING
