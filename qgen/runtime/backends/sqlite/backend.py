@@ -20,13 +20,14 @@ from qgen.runtime.backends.skeleton import ConsumerSkeleton
 from qgen.runtime.backends.sqlite import sql, transport
 from qgen.runtime.backends.sqlite.consumer import SqliteLane, SqliteNative
 from qgen.runtime.backends.sqlite.jobs import NewJob, dumps, job_info, new_id
+from qgen.runtime.backends.sqlite.ops import SqliteOps
 from qgen.runtime.backends.sqlite.url import SqliteUrl, parse_url
 from qgen.runtime.errors import JobNotFound, JobTimeout
 from qgen.runtime.names import validate_job_id, validate_queue_name
 from qgen.runtime.settings import QueueConfigs, QueueSettings, SettingsBook, for_backend
 
 
-class SqliteBackend:
+class SqliteBackend(SqliteOps):
     name: ClassVar[str] = "sqlite"
 
     def __init__(self, url: SqliteUrl, queues: QueueConfigs) -> None:
@@ -55,6 +56,10 @@ class SqliteBackend:
         if self._conn is None:
             raise RuntimeError("the SQLite backend is closed")
         return self._conn
+
+    @property
+    def busy_timeout(self) -> float:
+        return self._timeout
 
     async def close(self) -> None:
         if self._conn is not None:
