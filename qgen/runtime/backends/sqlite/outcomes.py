@@ -74,14 +74,14 @@ def plan(
     attempts_of: Callable[[str], int],
     now: float,
     into: Plan,
-) -> tuple[bool, bool]:
-    """Add the rows that store ``done`` (one queue's outcomes) to ``into``; returns whether
-    jobs finished into each retention group (completed; failed, discarded and cancelled)."""
+) -> tuple[int, int]:
+    """Add the rows that store ``done`` (one queue's outcomes) to ``into``; returns how many
+    rows finished into each retention group (completed; failed, discarded and cancelled)."""
     p = into
     p.count += len(done)
     drop_completed = settings.completed_retention.count == 0
     drop_failed = settings.failed_retention.count == 0
-    touched = [False, False]
+    touched = [0, 0]
     for job, out in done:
         if type(out) is Completed:  # the common case first
             text, out = _result(out)
@@ -90,7 +90,7 @@ def plan(
                     p.delete.append((job.seq, job.lease))
                 else:
                     p.finish.append(("completed", text, None, now, job.seq, job.lease))
-                    touched[0] = True
+                    touched[0] += 1
                 continue
         if out is None:
             p.release.append((job.seq, job.lease))
@@ -108,7 +108,7 @@ def plan(
             p.delete.append((job.seq, job.lease))
         else:
             p.finish.append((state, None, error, now, job.seq, job.lease))
-            touched[1] = True
+            touched[1] += 1
     return touched[0], touched[1]
 
 
@@ -148,39 +148,50 @@ class Retainer:
     which groups of finished rows to trim, and when.
 
     A group is *owed* a trim once jobs finished into it (and once at start, for rows left from
-    before). An owed trim runs inside the next round's transaction, at most every
-    ``TRIM_EVERY`` s (every round for a count up to ``SMALL_RETENTION`` without an age, so
-    that it holds exactly), and deletes everything past the bound (older than the age, beyond the
-    count) in indexed statements of at most ``TRIM_STEP`` rows each: whatever finished since
-    the last trim goes in one go, and a trim that is behind (a step came back full) goes on in
-    the very next round, so each transaction holds the write lock briefly and the trim still
-    catches up with any rate of finishing."""
+    before). An owed trim runs inside the next round's transaction once a tenth of the kept
+    count finished since the last trim, or ``TRIM_EVERY`` s passed (every round for a count up
+    to ``SMALL_RETENTION`` without an age, so that it holds exactly); so the rows kept exceed
+    the count by at most about a tenth at any speed. It deletes everything past the bound
+    (older than the age, beyond the count) in indexed statements of at most ``TRIM_STEP`` rows
+    each: whatever finished since the last trim goes in one go, and a trim that is behind (a
+    step came back full) goes on in the very next round, so each transaction holds the write
+    lock briefly and the trim still catches up with any rate of finishing."""
 
     def __init__(self, settings: QueueSettings) -> None:
         self.queue = settings.name
         self.kept = (settings.completed_retention, settings.failed_retention)
         self.owed = [_limits(k) for k in self.kept]
         self.every = [0.0 if _small(k) else TRIM_EVERY for k in self.kept]
+        self.step = [max(1, k.count // 10) if k.count else 1 << 62 for k in self.kept]
+        self.pending = [0, 0]  # rows finished into each group since its last trim
         self.behind = [False, False]
         self.last = [-float("inf"), -float("inf")]
 
-    def touch(self, touched: tuple[bool, bool]) -> None:
-        for group, hit in enumerate(touched):
-            if hit and _limits(self.kept[group]):
+    def touch(self, touched: tuple[int, int]) -> None:
+        for group, n in enumerate(touched):
+            if n and _limits(self.kept[group]):
                 self.owed[group] = True
+                self.pending[group] += n
 
     def due(self, now: float) -> tuple[int, ...]:
         """The groups to trim in a round starting now (monotonic)."""
         return tuple(
             g
             for g in (0, 1)
-            if self.owed[g] and (self.behind[g] or now - self.last[g] >= self.every[g])
+            if self.owed[g]
+            and (
+                self.behind[g]
+                or self.pending[g] >= self.step[g]
+                or now - self.last[g] >= self.every[g]
+            )
         )
 
     def next_due(self) -> float:
         """Monotonic time the next owed trim is due (inf: none owed)."""
         times = [
-            -float("inf") if self.behind[g] else self.last[g] + self.every[g]
+            -float("inf")
+            if self.behind[g] or self.pending[g] >= self.step[g]
+            else self.last[g] + self.every[g]
             for g in (0, 1)
             if self.owed[g]
         ]
@@ -206,6 +217,7 @@ class Retainer:
             self.last[g] = now
             self.behind[g] = full
             self.owed[g] = full
+            self.pending[g] = 0
 
 
 def _limits(kept: Retention) -> bool:
