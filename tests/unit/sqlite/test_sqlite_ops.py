@@ -8,7 +8,15 @@ from __future__ import annotations
 import asyncio
 import time
 
-from qgen.runtime.backends.base import AddOptions, Completed, Delivery, JobStatus, Outcome
+from qgen.runtime.backends.base import (
+    AddOptions,
+    Completed,
+    Delivery,
+    ErrorInfo,
+    JobStatus,
+    Outcome,
+    Retry,
+)
 from qgen.runtime.backends.sqlite import SqliteBackend, ops_sql
 from qgen.runtime.backends.sqlite import outcomes as sqlite_outcomes
 from qgen.runtime.settings import resolve
@@ -151,3 +159,28 @@ async def test_a_pause_from_another_connection_holds_and_resume_releases(url: st
     finally:
         await worker.close()
         await operator.close()
+
+
+async def test_a_cancelled_job_that_fails_is_not_retried(backend: SqliteBackend) -> None:
+    go = asyncio.Event()
+    runs: list[int] = []
+
+    async def handle(d: Delivery) -> Outcome:
+        runs.append(d.attempt)
+        await go.wait()
+        return Retry(ErrorInfo("Boom", "failed after the cancel"), 0.0)
+
+    job = await backend.enqueue("q", 1, AddOptions())
+    settings = [resolve("q", {"poll_interval": 20, "visibility_timeout": 60}, "sqlite")]
+
+    async def ended() -> bool:
+        if runs and not go.is_set():
+            assert await backend.cancel("q", job) is True  # before the worker renews
+            go.set()
+        info = await backend.get("q", job)
+        return info is not None and info.status.finished
+
+    await run_until(backend, settings, handle, ended)
+    info = await backend.get("q", job)
+    assert info is not None and info.status is JobStatus.CANCELLED and runs == [1]
+    assert info.error is not None and info.error.type == "Cancelled"

@@ -64,13 +64,15 @@ _FINISH = (
 _DELETE_LEASED = "DELETE FROM qgen_jobs WHERE seq = ? AND lease = ?"
 # What an operator's cancel turns a job into when its worker gives it back, retries it or
 # loses its lease: it never runs again.
+_CANCELLED_ERROR = """'{"type":"Cancelled","message":"cancelled by request","traceback":null}'"""
 _CANCELLED = (
     "state = 'cancelled', finished_at = ?1, lease = NULL, lease_until = NULL,"
-    ' error = \'{"type":"Cancelled","message":"cancelled by request","traceback":null}\''
+    " error = " + _CANCELLED_ERROR
 )
 _RETRY = (
     "UPDATE qgen_jobs SET state = CASE WHEN cancel_requested THEN 'cancelled' ELSE ?2 END,"
-    " error = CASE WHEN cancel_requested THEN error ELSE ?3 END, start_after = ?4,"
+    " error = CASE WHEN cancel_requested THEN " + _CANCELLED_ERROR + " ELSE ?3 END,"
+    " start_after = ?4,"
     " finished_at = CASE WHEN cancel_requested THEN ?1 END,"
     " attempts_made = attempts_made + 1, lease = NULL, lease_until = NULL"
     " WHERE seq = ?5 AND lease = ?6"
