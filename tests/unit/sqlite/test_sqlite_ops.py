@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import asyncio
 import time
+from typing import Any
 
 from qgen.runtime.backends.base import (
     AddOptions,
+    Cancelled,
     Completed,
     Delivery,
     ErrorInfo,
@@ -184,3 +186,29 @@ async def test_a_cancelled_job_that_fails_is_not_retried(backend: SqliteBackend)
     info = await backend.get("q", job)
     assert info is not None and info.status is JobStatus.CANCELLED and runs == [1]
     assert info.error is not None and info.error.type == "Cancelled"
+
+
+async def test_a_cancel_in_the_same_process_reaches_the_running_job_at_once(
+    backend: SqliteBackend,
+) -> None:
+    """Leases here last 60 s (renewed every 20 s): the job hears the cancel long before."""
+    flags: list[Any] = []
+
+    async def handle(d: Delivery) -> Outcome:
+        flags.append(d.cancel)
+        while not d.cancel.requested:
+            await asyncio.sleep(0.01)
+        return Cancelled(d.cancel.reason)
+
+    job = await backend.enqueue("q", 1, AddOptions())
+    settings = [resolve("q", {"poll_interval": 20, "visibility_timeout": 60}, "sqlite")]
+
+    async def ended() -> bool:
+        if flags and not flags[0].requested:
+            assert await backend.cancel("q", job) is True
+        info = await backend.get("q", job)
+        return info is not None and info.status.finished
+
+    await run_until(backend, settings, handle, ended, timeout=15)
+    info = await backend.get("q", job)
+    assert info is not None and info.status is JobStatus.CANCELLED

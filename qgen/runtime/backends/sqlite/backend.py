@@ -39,6 +39,8 @@ class SqliteBackend(SqliteOps):
         self._timeout = url.busy_timeout
         self._names: set[str] = set()  # queue names already validated
         self._wakers: list[Callable[[], None]] = []  # consumers in this process, woken by adds
+        # and told at once of a cancel of a job they may run (others learn it at renewal)
+        self._cancellers: list[Callable[[str, str], None]] = []
 
     @classmethod
     async def connect(cls, url: str, queues: QueueConfigs) -> Self:
@@ -141,5 +143,5 @@ class SqliteBackend(SqliteOps):
     def consume(
         self, queues: Sequence[QueueSettings], handle: Handler
     ) -> ConsumerSkeleton[SqliteLane]:
-        native = SqliteNative(self.url, self.max_attempts, self._wakers)
+        native = SqliteNative(self.url, self.max_attempts, self._wakers, self._cancellers)
         return ConsumerSkeleton(native, for_backend(queues, self.name), handle)

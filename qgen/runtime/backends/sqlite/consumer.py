@@ -84,10 +84,12 @@ class SqliteNative(SideWork):
         url: SqliteUrl,
         attempts_of: Callable[[str], int],
         wakers: list[Callable[[], None]],
+        cancellers: list[Callable[[str, str], None]] | None = None,
     ) -> None:
         self.url = url
         self.attempts_of = attempts_of  # max attempts of dead-letter copies, per target queue
         self.wakers = wakers  # adds through the backend in this process call these
+        self.cancellers = [] if cancellers is None else cancellers  # and cancels these
         self.worker = f"{socket.gethostname()}:{os.getpid()}"
         self.token_base = uuid.uuid4().hex[:12]
         self.rounds = 0
@@ -122,18 +124,28 @@ class SqliteNative(SideWork):
         if self.lanes:
             self.lanes[0].wake.set()
 
+    def cancel_now(self, queue: str, job_id: str) -> None:
+        """A cancel through the backend in this process: the lane holding the job hears it
+        now instead of at its next lease renewal."""
+        lane = self.by_name.get(queue)
+        if lane is not None:
+            lane.request_cancel([job_id])
+
     async def open(self, control: Control) -> None:
         self.control = control
         self.by_name = {lane.name: lane for lane in self.lanes}
         self.names = json.dumps([lane.name for lane in self.lanes])
         self.poll_every = max(0.001, min((lane.poll for lane in self.lanes), default=0.1))
         self.wakers.append(self.kick)
+        self.cancellers.append(self.cancel_now)
         url = self.url
         self._conn = transport.open_db(url.path, url.synchronous, url.busy_timeout_ms)
 
     async def close(self) -> None:
         with contextlib.suppress(ValueError):
             self.wakers.remove(self.kick)
+        with contextlib.suppress(ValueError):
+            self.cancellers.remove(self.cancel_now)
         if self._conn is not None:
             self._conn.close()
             self._conn = None

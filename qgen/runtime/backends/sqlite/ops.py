@@ -59,6 +59,8 @@ class SqliteOps(UnsupportedOps):
 
     def _wake(self) -> None: ...  # the backend's: consumers in this process look now
 
+    _cancellers: list[Callable[[str, str], None]]  # the backend's: consumers in this process
+
     async def _read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         conn = self.conn
         return await transport.read(lambda: fn(conn), self.busy_timeout)
@@ -120,12 +122,18 @@ class SqliteOps(UnsupportedOps):
     # -- acting on jobs ----------------------------------------------------------------------
 
     async def cancel(self, queue: str, job_id: str) -> bool:
-        def cancel(c: sqlite3.Connection) -> bool:
+        def cancel(c: sqlite3.Connection) -> str | None:
             if c.execute(ops_sql.CANCEL_WAITING, (queue, job_id, time.time())).rowcount:
-                return True
-            return bool(c.execute(ops_sql.CANCEL_ACTIVE, (queue, job_id)).rowcount)
+                return "waiting"
+            if c.execute(ops_sql.CANCEL_ACTIVE, (queue, job_id)).rowcount:
+                return "active"
+            return None
 
-        return await self._write(cancel)
+        was = await self._write(cancel)
+        if was == "active":  # a worker of this process hears it now; others when they renew
+            for tell in list(self._cancellers):
+                tell(queue, job_id)
+        return was is not None
 
     async def retry(self, queue: str, job_id: str) -> bool:
         moved = await self._change(ops_sql.RETRY_JOB, (time.time(), queue, job_id))
