@@ -145,6 +145,10 @@ def test_version_1_files_are_migrated(tmp_path: Path) -> None:
     path = tmp_path / "old.db"
     old = sqlite3.connect(path)
     old.executescript(migrations.BASE)  # a file as version 1 and 2 made it
+    old.execute(  # made by version 2 workers of queues with retention
+        "CREATE INDEX qgen_jobs_finished ON qgen_jobs (queue, state, finished_at)"
+        " WHERE finished_at IS NOT NULL"
+    )
     old.execute(
         "INSERT INTO qgen_jobs (queue, id, state, data, max_attempts, start_after, created_at)"
         " VALUES ('q', 'a', 'waiting', '1', 3, 1e12, 0), ('q', 'b', 'waiting', '1', 3, 0, 0)"
@@ -164,6 +168,10 @@ def test_version_1_files_are_migrated(tmp_path: Path) -> None:
     assert check.execute("PRAGMA user_version").fetchone() == (migrations.SCHEMA_VERSION,)
     tables = {name for (name,) in check.execute("SELECT name FROM sqlite_master")}
     assert {"qgen_queues", "qgen_workers", "qgen_jobs_finished", "qgen_jobs_waiting"} <= tables
+    (finished,) = check.execute(
+        "SELECT sql FROM sqlite_master WHERE name = 'qgen_jobs_finished'"
+    ).fetchone()
+    assert "finished_at, id)" in finished  # the wider index of version 3
 
 
 async def test_new_files_use_small_pages(backend: SqliteBackend) -> None:
