@@ -15,7 +15,6 @@ is only ever printed masked; payloads are cut to 200 characters.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 from typing import TextIO
 
@@ -26,15 +25,6 @@ from qgen.runtime.live_check import QueueCheck, check_queues, unchecked
 from qgen.runtime.manifest import load_manifest
 from qgen.runtime.schema_changes import read_histories
 from qgen.runtime.urls import mask_url
-
-
-def add_arguments(check: argparse.ArgumentParser) -> None:
-    check.add_argument(
-        "--url",
-        metavar="URL",
-        help="also validate the jobs waiting or delayed in this live backend against the "
-        "build's input types: exit 1 when any would fail (nothing is consumed)",
-    )
 
 
 def check_url(config: Config, url: str, out: TextIO, err: TextIO, *, stale: bool) -> int:
