@@ -5,9 +5,14 @@ go out as raw ``EVALSHA``; scripts are (re)loaded only when Redis answers ``NOSC
 :class:`Batcher` sends every call submitted while the previous pipeline was in flight as the next
 pipeline (progress, lock renewals and other calls made outside a consumer round).
 
-Connections: the client side (add, get) has one pooled client, each consumer another, and each
-blocking reader (the idle worker's marker wait, the event watcher) its own connection: bullmq's
-bug #3401 showed what sharing one connection between producer and worker does.
+Connections (the count is in docs/decisions.md): the clients and consumers of a process share
+one bounded pool per event loop, server and prefix (:mod:`.pool`); :class:`Scripts` sends on at
+most ``max_connections - 1`` of them at once, leaving one for redis-py's own commands, and calls
+made while all are busy go out together as one pipeline when the first comes back. Blocking
+reads (the consumer's marker wait, the event reader) hold their own connection each: a
+blocking command would stall every call queued behind it. (bullmq's bug #3401, one connection
+shared by its producer and worker, is about its client objects; qgen's script calls carry all
+they need.)
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.retry import Retry as RedisRetry
 from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -49,33 +54,43 @@ class ScriptError(Exception):
         self.name, self.code, self.job_id = name, code, job_id
 
 
-def new_client(target: RedisTarget, *, single: bool = False) -> Redis:
-    """A redis-py client for ``target``; ``single``: one dedicated connection (blocking reads)."""
-    retry = RedisRetry(ExponentialBackoff(cap=1.0, base=0.05), 5)
-    client: Redis = Redis.from_url(
-        target.client_url,
-        decode_responses=True,
-        retry=retry,
-        retry_on_error=[RedisConnectionError, RedisTimeoutError],
-        single_connection_client=single,
-        client_name=f"qgen:{target.prefix}",  # CLIENT LIST shows who is connected
+def new_client(target: RedisTarget, url: str = "", *, role: str = "") -> Redis:
+    """A redis-py client for ``target`` (at ``url``: a cluster's node). Without ``role``: a
+    pool of at most ``target.max_connections`` connections, callers waiting for a free one;
+    with one (``wait``, ``events``): one dedicated connection for blocking reads."""
+    options: dict[str, Any] = {
+        "decode_responses": True,
+        "retry": RedisRetry(ExponentialBackoff(cap=1.0, base=0.05), 5),
+        "retry_on_error": [RedisConnectionError, RedisTimeoutError],
+        "client_name": f"{target.name}:{role}" if role else target.name,  # for CLIENT LIST
         # No per-read timeout: blocking readers (BZPOPMIN, XREAD BLOCK) wait longer than
         # redis-py's default 5 s, and script calls run under one asyncio timeout per pipeline
         # (COMMAND_TIMEOUT), which costs less than one per read.
-        socket_timeout=None,
+        "socket_timeout": None,
+    }
+    url = url or target.client_url
+    if role:
+        single: Redis = Redis.from_url(url, single_connection_client=True, **options)
+        return single
+    pool = BlockingConnectionPool.from_url(
+        url, max_connections=target.max_connections, timeout=None, **options
     )
-    return client
+    return Redis.from_pool(pool)
 
 
 class Scripts:
     """Script calls written straight to a pooled connection as one RESP buffer and read back
     in order (a pipeline without redis-py's per-command packing and bookkeeping)."""
 
-    def __init__(self, client: Redis) -> None:
+    def __init__(self, client: Redis, limit: int) -> None:
         self.client = client
+        self.limit = max(1, limit)  # pipelines in flight at once
         # Connections this object keeps between calls (the pool's own checkout costs more
-        # than the call); one per call in flight, so concurrency still gets its own sockets.
+        # than the call); one per pipeline in flight, so concurrency gets its own sockets.
         self._idle: list[Any] = []
+        self._busy = 0
+        self._queued: list[tuple[Sequence[Call], asyncio.Future[list[Any]]]] = []
+        self._senders: set[asyncio.Task[None]] = set()
 
     async def load(self) -> None:
         pipe = self.client.pipeline(transaction=False)
@@ -92,7 +107,51 @@ class Scripts:
 
     async def pipeline(self, calls: Sequence[Call]) -> list[Any]:
         """Results in order; a failed call's result is its exception (never raised here),
-        except connection errors, which raise for the whole batch."""
+        except connection errors, which raise for the whole batch. With ``limit`` pipelines
+        in flight, waits and goes out with every other call queued meanwhile."""
+        if self._busy >= self.limit:
+            fut: asyncio.Future[list[Any]] = asyncio.get_running_loop().create_future()
+            self._queued.append((calls, fut))
+            return await fut
+        self._busy += 1
+        try:
+            return await self._pipeline(calls)
+        finally:
+            self._busy -= 1
+            self._next()
+
+    def _next(self) -> None:
+        if self._queued and self._busy < self.limit:
+            self._busy += 1
+            batch, self._queued = self._queued, []
+            task = asyncio.create_task(self._send_queued(batch), name="qgen-redis-queued")
+            self._senders.add(task)
+            task.add_done_callback(self._senders.discard)
+
+    async def _send_queued(self, batch: list[tuple[Sequence[Call], asyncio.Future[Any]]]) -> None:
+        try:
+            results = await self._pipeline([call for calls, _ in batch for call in calls])
+        except BaseException as exc:  # every caller sees it (connection lost: they retry)
+            for _, fut in batch:
+                if fut.done():
+                    continue
+                if isinstance(exc, Exception):
+                    fut.set_exception(exc)
+                else:
+                    fut.cancel()
+            if not isinstance(exc, Exception):
+                raise
+            return
+        finally:
+            self._busy -= 1
+            self._next()
+        start = 0
+        for calls, fut in batch:
+            if not fut.done():
+                fut.set_result(results[start : start + len(calls)])
+            start += len(calls)
+
+    async def _pipeline(self, calls: Sequence[Call]) -> list[Any]:
         results = await self._send(calls)
         missing = [i for i, r in enumerate(results) if isinstance(r, NoScriptError)]
         if missing:
@@ -141,6 +200,7 @@ class Scripts:
             await self.client.connection_pool.release(conn)
 
     async def close(self) -> None:
+        await asyncio.gather(*self._senders, return_exceptions=True)
         idle, self._idle = self._idle, []
         for conn in idle:
             with contextlib.suppress(Exception):

@@ -1,0 +1,132 @@
+"""One blocking connection per consumer waits for work on every idle queue at once.
+
+BullMQ's worker blocks on its queue's marker (``BZPOPMIN <prefix>:<queue>:marker``), one
+connection per queue. ``BZPOPMIN`` takes many keys, so qgen's consumer blocks once on the
+markers of all its idle lanes and wakes the lane whose marker fired. A lane that turns idle
+while the read is blocked without it ends the read by adding to the consumer's own wake key
+(a sorted set the same read pops), so no wake-up is lost between two reads: a marker or wake
+added before the read starts makes it return at once. When the read times out (the shortest
+``drain_delay`` of the idle lanes), every idle lane fetches again, as BullMQ's worker does
+after ``drainDelay``. On a cluster every key shares the prefix's hash tag, so the one read is
+legal there too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol
+
+from redis.asyncio import Redis
+
+from qgen.runtime.backends.lanes import Control
+from qgen.runtime.backends.redis.transport import COMMAND_TIMEOUT, TRANSIENT
+
+log = logging.getLogger("qgen.redis")
+
+WAKE_TTL_S = 600  # a wake key left by a killed process expires
+
+
+class Idle(Protocol):
+    """What the waiter needs of a lane (``RedisLane``)."""
+
+    name: str
+    any_idle: asyncio.Event
+    marker: str
+    drain_delay: float
+
+    def wake_all(self) -> None: ...
+    def wake_at(self, due_ms: float) -> None: ...
+
+
+class MarkerWait:
+    def __init__(
+        self, lanes: Sequence[Idle], pool: Redis, make_client: Callable[[], Redis], prefix: str
+    ) -> None:
+        self.lanes = lanes
+        self._pool = pool
+        self._make_client = make_client
+        self.wake_key = f"{prefix}:qgen-wake:{uuid.uuid4().hex}"
+        self._changed = asyncio.Event()
+        self._listening: frozenset[str] = frozenset()  # the markers of the read in flight
+        self._woken = False
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def idle(self, lane: Idle) -> None:
+        """``lane`` just turned idle: make sure the read waits on its marker too."""
+        if lane.marker in self._listening:
+            return
+        if not self._listening:
+            self._changed.set()
+        elif not self._woken:
+            self._woken = True
+            task = asyncio.create_task(self._wake(), name="qgen-redis-wake")
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _wake(self) -> None:
+        pipe = self._pool.pipeline(transaction=False)
+        pipe.zadd(self.wake_key, {"w": 0})
+        pipe.expire(self.wake_key, WAKE_TTL_S)
+        try:
+            async with asyncio.timeout(COMMAND_TIMEOUT):
+                await pipe.execute()
+        except (*TRANSIENT, TimeoutError) as exc:  # the read ends by its timeout instead
+            log.warning("could not wake the marker wait: %s", exc)
+
+    async def run(self, control: Control) -> None:
+        client = self._make_client()
+        failures = 0
+        try:
+            while not control.stopping:
+                idle = [lane for lane in self.lanes if lane.any_idle.is_set()]
+                self._changed.clear()
+                if not idle:
+                    await self._changed.wait()
+                    continue
+                by_marker = {lane.marker: lane for lane in idle}
+                wait = min(lane.drain_delay for lane in idle)
+                self._listening, self._woken = frozenset(by_marker), False
+                try:
+                    async with asyncio.timeout(wait + COMMAND_TIMEOUT):
+                        res: Any = await client.bzpopmin([*by_marker, self.wake_key], wait)
+                    failures = 0
+                except TRANSIENT as exc:
+                    failures += 1
+                    if failures == 1 or failures % 50 == 0:
+                        log.warning("redis error waiting for jobs (retrying): %s", exc)
+                    await asyncio.sleep(min(0.05 * 2 ** min(failures, 6), 2.0))
+                    res = None
+                finally:
+                    self._listening = frozenset()
+                self._woke(res, idle, by_marker)
+        finally:
+            for task in list(self._tasks):
+                task.cancel()
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+            with contextlib.suppress(Exception):
+                await client.aclose()
+
+    def _woke(self, res: Any, idle: list[Idle], by_marker: dict[str, Idle]) -> None:
+        if not res:  # timed out (or failed): every idle lane fetches again
+            for lane in idle:
+                if lane.any_idle.is_set():
+                    lane.wake_all()
+            return
+        fired = by_marker.get(str(res[0]))
+        if fired is None:  # the wake key: a lane to add to the read
+            return
+        score = float(res[2])
+        if score > time.time() * 1000 + 1:  # a delayed job's marker: wake when it is due
+            fired.wake_at(score)
+            return
+        fired.wake_all()
+
+    async def close(self) -> None:
+        with contextlib.suppress(Exception):
+            async with asyncio.timeout(COMMAND_TIMEOUT):
+                await self._pool.delete(self.wake_key)
