@@ -114,9 +114,9 @@ def delete_prefix(cluster_url: str, prefix: str) -> None:
 
 @contextlib.contextmanager
 def backend_url(cluster_url: str) -> Iterator[str]:
-    """``<cluster_url>/?prefix={qgen-test-<random>}`` (the braces percent-encoded)."""
+    """``<cluster_url>/?prefix={qgen-test-<random>}``."""
     tag = f"qgen-test-{uuid.uuid4().hex[:12]}"
     try:
-        yield f"{cluster_url}/?prefix=%7B{tag}%7D"
+        yield f"{cluster_url}/?prefix={{{tag}}}"
     finally:
         delete_prefix(cluster_url, "{" + tag + "}")

@@ -24,7 +24,7 @@ from redis.asyncio.cluster import RedisCluster
 from redis.exceptions import RedisError
 
 from qgen.runtime.backends.redis.events import EventReader
-from qgen.runtime.backends.redis.transport import COMMAND_TIMEOUT, TRANSIENT, Scripts, new_client
+from qgen.runtime.backends.redis.transport import COMMAND_TIMEOUT, Scripts, new_client
 from qgen.runtime.backends.redis.url import RedisTarget
 from qgen.runtime.errors import BackendUnavailable
 from qgen.runtime.urls import mask_url, redact
@@ -109,7 +109,7 @@ async def slot_owner(target: RedisTarget) -> str:
                 raise RedisError(f"no master serves the slot of {target.prefix!r}")
             log.info("Redis Cluster: prefix %s lives on %s:%s", target.prefix, node.host, node.port)
             return target.node_url(node.host, int(node.port))
-        except (RedisError, *TRANSIENT, TimeoutError) as exc:
+        except Exception as exc:  # redis-py's cluster errors are not all RedisErrors
             errors.append(f"{host}:{port}: {redact(str(exc) or type(exc).__name__, node_url)}")
         finally:
             with contextlib.suppress(Exception):
