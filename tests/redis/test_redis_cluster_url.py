@@ -28,7 +28,7 @@ def test_cluster_url_lists_its_nodes() -> None:
 
 @pytest.mark.parametrize("prefix", ["bull", "{}bull", "bull}{", "{bull", "x"])
 def test_a_cluster_refuses_a_prefix_without_hash_tag(prefix: str) -> None:
-    with pytest.raises(ConfigError, match="has no hash tag.*share one slot.*'{bull}'"):
+    with pytest.raises(ConfigError, match=r"has no hash tag.*share one slot.*'\{bull\}'"):
         parse_url(f"redis+cluster://a:7000/?prefix={prefix}")
 
 
