@@ -8,6 +8,7 @@ backlog is still far from drained)."""
 from __future__ import annotations
 
 import asyncio
+import os
 import subprocess
 import sys
 import time
@@ -19,7 +20,6 @@ from typing import Any
 import pytest
 import redis
 import redis_many_app
-from conftest import subprocess_env
 
 from qgen.runtime.backends.base import AddOptions, Completed, Delivery, JobStatus, Outcome
 from qgen.runtime.backends.redis import RedisBackend
@@ -27,9 +27,15 @@ from qgen.runtime.backends.redis.url import DEFAULT_MAX_CONNECTIONS, parse_url
 from qgen.runtime.settings import resolve
 
 ROOT = Path(__file__).resolve().parents[2]
+HERE = ROOT / "tests" / "redis"
 BACKLOG = 20_000
 # The documented bound (docs/decisions.md): the pool, the marker wait, the event reader.
 WORKER_BOUND = DEFAULT_MAX_CONNECTIONS + 2
+
+
+def _env() -> dict[str, str]:
+    path = os.pathsep.join([str(ROOT), str(HERE), os.environ.get("PYTHONPATH", "")])
+    return {**os.environ, "PYTHONPATH": path}
 
 
 def _tagged(url: str) -> tuple[str, str]:
@@ -67,7 +73,7 @@ async def test_a_worker_with_500_queues_holds_a_bounded_number_of_connections(
     cmd = [sys.executable, "-m", "qgen.runtime.worker", "--url", url, "--grace", "5"]
     cmd += ["--wiring", "redis_many_app", "--log-level", "WARNING"]
     proc = subprocess.Popen(
-        cmd, cwd=ROOT, env=subprocess_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+        cmd, cwd=ROOT, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT
     )
     backend = await RedisBackend.connect(redis_url, {})
     most: dict[str, int] = {}
@@ -169,7 +175,9 @@ async def test_clients_on_one_event_loop_share_their_connections(redis_url: str)
     finally:
         for c in clients[closed:]:
             await c.close()
-    await until(lambda: not _held(url, tag), 10, "the shared connections to close")
+    await until(
+        lambda: not _held(url, tag), 10, f"the shared connections to close: {_held(url, tag)}"
+    )
 
 
 def test_bounded_pool_in_the_url() -> None:

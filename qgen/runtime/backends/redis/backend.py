@@ -13,7 +13,8 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar, Self
 
-from redis.exceptions import NoScriptError
+from redis.asyncio import Redis
+from redis.exceptions import MovedError, NoScriptError
 
 from qgen.runtime.backends.base import (
     JSON,
@@ -46,9 +47,13 @@ class RedisBackend:
         self.settings = SettingsBook(queues, self.name)
         self.catalog = Catalog(target.prefix, self.settings)
         self.shared = shared  # the process's connections (this event loop's), see pool
-        self.client = shared.client
         self.scripts = shared.scripts
         self._closed = False
+
+    @property
+    def client(self) -> Redis:
+        """The process's shared pool (a new one after a cluster moved the prefix's slot)."""
+        return self.shared.client
 
     @classmethod
     async def connect(cls, url: str, queues: QueueConfigs) -> Self:
@@ -112,6 +117,9 @@ class RedisBackend:
                 fields, state = await pipe.execute(raise_on_error=False)
             if isinstance(state, NoScriptError):
                 await self.scripts.load()
+                continue
+            if isinstance(state, MovedError) or isinstance(fields, MovedError):
+                await self.shared.relocate()
                 continue
             if isinstance(fields, Exception):
                 raise fields

@@ -117,9 +117,7 @@ class RedisNative:
         shared = self.shared = await pool.acquire(self.target)
         self.scripts = shared.scripts
         self.batcher = Batcher(shared.scripts)
-        self.markers = MarkerWait(
-            self.lanes, shared.client, lambda: shared.blocking_client("wait"), self.target.prefix
-        )
+        self.markers = MarkerWait(self.lanes, shared, self.target.prefix)
         await self.scripts.load()
         for lane in self.lanes:
             log.info(

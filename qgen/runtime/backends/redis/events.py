@@ -19,8 +19,9 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 from redis.asyncio import Redis
+from redis.exceptions import MovedError, RedisError
 
-from qgen.runtime.backends.redis.transport import COMMAND_TIMEOUT, TRANSIENT
+from qgen.runtime.backends.redis.transport import COMMAND_TIMEOUT, Place
 
 log = logging.getLogger("qgen.redis")
 
@@ -33,15 +34,15 @@ Waiter = asyncio.Future[dict[str, str]]
 
 
 class EventReader:
-    def __init__(self, make_client: Callable[[], Redis], pool: Redis, prefix: str) -> None:
-        self._make_client = make_client
-        self._pool = pool
+    def __init__(self, place: Place, prefix: str) -> None:
+        self._place = place
         self.wake_key = f"{prefix}:qgen-wake:{uuid.uuid4().hex}"
         self._streams: dict[str, str] = {}  # events key -> last id read
         self._waiters: dict[tuple[str, str], list[Waiter]] = {}
         self._changed = asyncio.Event()
         self._reading: frozenset[str] = frozenset()  # the streams of the read in flight
         self._task: asyncio.Task[None] | None = None
+        self._client: Redis | None = None
 
     async def register(self, stream: str, job_id: str) -> Waiter:
         """A future resolved with the job's final event; the stream position it counts from is
@@ -51,7 +52,7 @@ class EventReader:
         try:
             if stream not in self._streams:
                 async with asyncio.timeout(COMMAND_TIMEOUT):
-                    last = await self._pool.xrevrange(stream, count=1)
+                    last = await self._place.client.xrevrange(stream, count=1)
                 self._streams.setdefault(stream, str(last[0][0]) if last else "0-0")
             if self._task is None or self._task.done():
                 self._task = asyncio.create_task(self._run(), name="qgen-redis-events")
@@ -72,14 +73,14 @@ class EventReader:
                 del self._waiters[(stream, job_id)]
 
     async def _wake(self) -> None:
-        pipe = self._pool.pipeline(transaction=False)
+        pipe = self._place.client.pipeline(transaction=False)
         pipe.xadd(self.wake_key, {"w": "1"}, maxlen=1, approximate=False)
         pipe.expire(self.wake_key, WAKE_TTL_S)
         async with asyncio.timeout(COMMAND_TIMEOUT):
             await pipe.execute()
 
     async def _run(self) -> None:
-        client = self._make_client()
+        client = self._client = self._place.blocking_client("events")
         wake_id = "0-0"  # the wake stream is this reader's own: every entry is a wake-up
         try:
             while True:
@@ -94,9 +95,14 @@ class EventReader:
                 try:
                     async with asyncio.timeout(BLOCK_MS / 1000 + COMMAND_TIMEOUT):
                         reply: Any = await client.xread(ids, block=BLOCK_MS, count=1000)
-                except TRANSIENT as exc:
-                    log.warning("event stream read failed: %s", exc)
+                except (RedisError, OSError, TimeoutError) as exc:
+                    log.warning("event stream read failed (retrying): %s", exc)
                     await asyncio.sleep(0.2)
+                    if isinstance(exc, MovedError):  # a cluster moved the prefix's slot
+                        await self._place.relocate()
+                        with contextlib.suppress(Exception):
+                            await client.aclose()
+                        client = self._client = self._place.blocking_client("events")
                     continue
                 finally:
                     self._reading = frozenset()
@@ -134,9 +140,13 @@ class EventReader:
             for fut in futs:
                 fut.cancel()
         self._waiters.clear()
+        client, self._client = self._client, None
+        if client is not None:  # closed by the task too, unless cancelled while closing
+            with contextlib.suppress(Exception):
+                await client.aclose()
         with contextlib.suppress(Exception):
             async with asyncio.timeout(COMMAND_TIMEOUT):
-                await self._pool.delete(self.wake_key)
+                await self._place.client.delete(self.wake_key)
 
 
 async def wait_event(

@@ -18,13 +18,14 @@ import contextlib
 import logging
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any, Protocol
 
 from redis.asyncio import Redis
+from redis.exceptions import MovedError, RedisError
 
 from qgen.runtime.backends.lanes import Control
-from qgen.runtime.backends.redis.transport import COMMAND_TIMEOUT, TRANSIENT
+from qgen.runtime.backends.redis.transport import COMMAND_TIMEOUT, TRANSIENT, Place
 
 log = logging.getLogger("qgen.redis")
 
@@ -44,17 +45,15 @@ class Idle(Protocol):
 
 
 class MarkerWait:
-    def __init__(
-        self, lanes: Sequence[Idle], pool: Redis, make_client: Callable[[], Redis], prefix: str
-    ) -> None:
+    def __init__(self, lanes: Sequence[Idle], place: Place, prefix: str) -> None:
         self.lanes = lanes
-        self._pool = pool
-        self._make_client = make_client
+        self._place = place
         self.wake_key = f"{prefix}:qgen-wake:{uuid.uuid4().hex}"
         self._changed = asyncio.Event()
         self._listening: frozenset[str] = frozenset()  # the markers of the read in flight
         self._woken = False
         self._tasks: set[asyncio.Task[None]] = set()
+        self._client: Redis | None = None
 
     def idle(self, lane: Idle) -> None:
         """``lane`` just turned idle: make sure the read waits on its marker too."""
@@ -69,17 +68,17 @@ class MarkerWait:
             task.add_done_callback(self._tasks.discard)
 
     async def _wake(self) -> None:
-        pipe = self._pool.pipeline(transaction=False)
+        pipe = self._place.client.pipeline(transaction=False)
         pipe.zadd(self.wake_key, {"w": 0})
         pipe.expire(self.wake_key, WAKE_TTL_S)
         try:
             async with asyncio.timeout(COMMAND_TIMEOUT):
                 await pipe.execute()
-        except (*TRANSIENT, TimeoutError) as exc:  # the read ends by its timeout instead
+        except (*TRANSIENT, RedisError, TimeoutError) as exc:  # the read ends by its timeout
             log.warning("could not wake the marker wait: %s", exc)
 
     async def run(self, control: Control) -> None:
-        client = self._make_client()
+        client = self._client = self._place.blocking_client("wait")
         failures = 0
         try:
             while not control.stopping:
@@ -95,19 +94,23 @@ class MarkerWait:
                     async with asyncio.timeout(wait + COMMAND_TIMEOUT):
                         res: Any = await client.bzpopmin([*by_marker, self.wake_key], wait)
                     failures = 0
-                except TRANSIENT as exc:
+                except (*TRANSIENT, RedisError) as exc:
                     failures += 1
                     if failures == 1 or failures % 50 == 0:
                         log.warning("redis error waiting for jobs (retrying): %s", exc)
                     await asyncio.sleep(min(0.05 * 2 ** min(failures, 6), 2.0))
                     res = None
+                    if isinstance(exc, MovedError):  # a cluster moved the prefix's slot
+                        await self._place.relocate()
+                        with contextlib.suppress(Exception):
+                            await client.aclose()
+                        client = self._client = self._place.blocking_client("wait")
                 finally:
                     self._listening = frozenset()
                 self._woke(res, idle, by_marker)
         finally:
             for task in list(self._tasks):
                 task.cancel()
-            await asyncio.gather(*self._tasks, return_exceptions=True)
             with contextlib.suppress(Exception):
                 await client.aclose()
 
@@ -127,6 +130,11 @@ class MarkerWait:
         fired.wake_all()
 
     async def close(self) -> None:
+        """After :meth:`run` ended: its connection closed (again) and the wake key removed."""
+        client, self._client = self._client, None
+        if client is not None:
+            with contextlib.suppress(Exception):
+                await client.aclose()
         with contextlib.suppress(Exception):
             async with asyncio.timeout(COMMAND_TIMEOUT):
-                await self._pool.delete(self.wake_key)
+                await self._place.client.delete(self.wake_key)

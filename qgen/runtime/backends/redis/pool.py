@@ -10,7 +10,9 @@ loop: each blocking client (which runs its own private loop) keeps its own.
 
 Redis Cluster: a hash-tagged prefix puts every key of every queue in one slot, so the shared
 connections all go to the master that serves that slot, found through redis-py's cluster
-client at start-up; the scripts then run there unchanged, as on one server.
+client at start-up; the scripts then run there unchanged, as on one server. When a failover
+or resharding moves that slot, the first ``MOVED`` answer makes :meth:`Shared.relocate` ask the
+cluster again and move the pool (and then the blocking readers) to the new master.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 
 from redis.asyncio import Redis
 from redis.asyncio.cluster import RedisCluster
@@ -39,20 +42,48 @@ class Shared:
         self.loop = loop  # held, so the registry's key (its id) is never reused meanwhile
         self.client = new_client(target, url)
         self.scripts = Scripts(self.client, target.max_connections - 1)  # one left for redis-py
-        self.events = EventReader(
-            lambda: new_client(target, url, role="events"), self.client, target.prefix
-        )
+        self.scripts.on_moved = self.relocate
+        self.events = EventReader(self, target.prefix)
         self.refs = 0
+        self._relocating = asyncio.Lock()
+        self._relocated = 0.0
+        self._retired: list[Redis] = []
 
     def blocking_client(self, role: str) -> Redis:
         """A dedicated connection for a blocking reader (not counted in the pool)."""
         return new_client(self.target, self.url, role=role)
 
+    async def relocate(self) -> None:
+        """A cluster answered ``MOVED``: find the prefix's master again and send there."""
+        if not self.target.cluster:
+            return
+        async with self._relocating:
+            if time.monotonic() - self._relocated < 1.0:  # another caller just did
+                return
+            try:
+                url = await slot_owner(self.target)
+            except Exception as exc:  # the callers retry; the next MOVED tries again
+                log.warning("Redis Cluster: could not find the slot's master: %s", exc)
+                return
+            self._relocated = time.monotonic()
+            if url == self.url:
+                return
+            log.warning(
+                "Redis Cluster: the slot of %s moved; now using %s",
+                self.target.prefix,
+                mask_url(url),
+            )
+            old, self.url = self.client, url
+            self.client = new_client(self.target, url)
+            await self.scripts.rebind(self.client)
+            self._retired.append(old)  # calls still in flight there fail over by themselves
+
     async def _close(self) -> None:
         await self.events.close()
         await self.scripts.close()
-        with contextlib.suppress(Exception):
-            await self.client.aclose()
+        for client in [self.client, *self._retired]:
+            with contextlib.suppress(Exception):
+                await client.aclose()
 
 
 _SHARED: dict[tuple[int, RedisTarget], Shared] = {}

@@ -20,14 +20,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, Protocol
 
 from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.retry import Retry as RedisRetry
 from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import NoScriptError, ResponseError
+from redis.exceptions import MovedError, NoScriptError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from qgen.runtime.backends.redis.scripts import SCRIPTS, Call, Encoded, encode_evalsha
@@ -37,6 +37,18 @@ log = logging.getLogger("qgen.redis")
 
 COMMAND_TIMEOUT = 30.0  # s; one timeout per pipeline instead of redis-py's per read and write
 TRANSIENT = (RedisConnectionError, RedisTimeoutError, ConnectionError, OSError)
+
+
+class Place(Protocol):
+    """Where a process's connections go (:class:`.pool.Shared`): its pool, a new blocking
+    connection, and a new look-up of the server after a cluster moved the prefix's slot."""
+
+    @property
+    def client(self) -> Redis: ...
+
+    def blocking_client(self, role: str) -> Redis: ...
+
+    async def relocate(self) -> None: ...
 
 
 class ScriptError(Exception):
@@ -87,8 +99,9 @@ class Scripts:
         self.limit = max(1, limit)  # pipelines in flight at once
         # Connections this object keeps between calls (the pool's own checkout costs more
         # than the call); one per pipeline in flight, so concurrency gets its own sockets.
-        self._idle: list[Any] = []
+        self._idle: list[tuple[Any, Any]] = []  # (connection, the pool it came from)
         self._busy = 0
+        self.on_moved: Callable[[], Awaitable[None]] | None = None  # a cluster moved the slot
         self._queued: list[tuple[Sequence[Call], asyncio.Future[list[Any]]]] = []
         self._senders: set[asyncio.Task[None]] = set()
 
@@ -153,18 +166,32 @@ class Scripts:
 
     async def _pipeline(self, calls: Sequence[Call]) -> list[Any]:
         results = await self._send(calls)
+        moved = [i for i, r in enumerate(results) if isinstance(r, MovedError)]
+        if moved and self.on_moved is not None:
+            await self.on_moved()  # now pointed at the slot's new master
+            await self._again(calls, results, moved)
         missing = [i for i, r in enumerate(results) if isinstance(r, NoScriptError)]
         if missing:
             await self.load()
-            again = await self._send([calls[i] for i in missing])
-            for i, r in zip(missing, again, strict=True):
-                results[i] = r
+            await self._again(calls, results, missing)
         return results
+
+    async def _again(self, calls: Sequence[Call], results: list[Any], which: list[int]) -> None:
+        again = await self._send([calls[i] for i in which])
+        for i, r in zip(which, again, strict=True):
+            results[i] = r
+
+    async def rebind(self, client: Redis) -> None:
+        """Send through ``client`` from now on (the old pool's idle connections let go)."""
+        self.client = client
+        idle, self._idle = self._idle, []
+        for conn, pool in idle:
+            await self._drop(conn, pool)
 
     async def _send(self, calls: Sequence[Call]) -> list[Any]:
         payload = b"".join(map(encode_evalsha, calls))
         for attempt in (1, 2):
-            conn = self._idle.pop() if self._idle else await self._new_conn()
+            conn, pool = self._idle.pop() if self._idle else await self._new_conn()
             try:
                 async with asyncio.timeout(COMMAND_TIMEOUT):
                     await conn.send_packed_command(payload, check_health=False)
@@ -179,32 +206,36 @@ class Scripts:
                 # more try on a new one, as redis-py's own retry does. A call that did run is
                 # harmless to repeat for the worker's scripts (they check the lock); an add
                 # without job_id may then be stored twice (at least once).
-                await self._drop(conn)
+                await self._drop(conn, pool)
                 if attempt == 2:
                     raise
                 continue
             except BaseException:
-                await self._drop(conn)
+                await self._drop(conn, pool)
                 raise
-            self._idle.append(conn)
+            if pool is self.client.connection_pool:
+                self._idle.append((conn, pool))
+            else:  # rebound meanwhile
+                await self._drop(conn, pool)
             return results
         raise AssertionError("unreachable")
 
-    async def _new_conn(self) -> Any:
-        return await self.client.connection_pool.get_connection()  # type: ignore[no-untyped-call]
+    async def _new_conn(self) -> tuple[Any, Any]:
+        pool = self.client.connection_pool
+        return await pool.get_connection(), pool  # type: ignore[no-untyped-call]
 
-    async def _drop(self, conn: Any) -> None:
+    async def _drop(self, conn: Any, pool: Any) -> None:
         with contextlib.suppress(Exception):
             await conn.disconnect()
         with contextlib.suppress(Exception):
-            await self.client.connection_pool.release(conn)
+            await pool.release(conn)
 
     async def close(self) -> None:
         await asyncio.gather(*self._senders, return_exceptions=True)
         idle, self._idle = self._idle, []
-        for conn in idle:
+        for conn, pool in idle:
             with contextlib.suppress(Exception):
-                await self.client.connection_pool.release(conn)
+                await pool.release(conn)
 
 
 class Batcher:
