@@ -23,6 +23,7 @@ import redis_many_app
 
 from qgen.runtime.backends.base import AddOptions, Completed, Delivery, JobStatus, Outcome
 from qgen.runtime.backends.redis import RedisBackend
+from qgen.runtime.backends.redis.scripts import SCRIPTS
 from qgen.runtime.backends.redis.url import DEFAULT_MAX_CONNECTIONS, parse_url
 from qgen.runtime.settings import resolve
 
@@ -192,3 +193,38 @@ def test_bounded_pool_in_the_url() -> None:
             parse_url(f"{base}&max_connections={bad}")
     with pytest.raises(Exception, match="client_name"):
         parse_url(f"{base}&client_name=a b")
+
+
+async def test_an_idle_queue_fetches_again_after_its_own_drain_delay(redis_url: str) -> None:
+    """A job whose marker is lost (added and the marker deleted in one MULTI, so the blocked
+    marker wait never sees it) is still found by its queue's fetch after that queue's
+    drain_delay (1 s), although another queue in the same wait has a drain_delay of 60 s."""
+    backend = await RedisBackend.connect(redis_url, {})
+    ran: list[str] = []
+
+    async def handle(d: Delivery) -> Outcome:
+        ran.append(d.queue)
+        return Completed(None)
+
+    queues = [
+        resolve("quick", {"drain_delay": 1}, "redis"),
+        resolve("slow", {"drain_delay": 60}, "redis"),
+    ]
+    consumer = backend.consume(queues, handle)
+    task = asyncio.create_task(consumer.run())
+    try:
+        lanes = consumer.lanes  # type: ignore[attr-defined]
+        await until(lambda: all(lane.any_idle.is_set() for lane in lanes), 30, "idle lanes")
+        for queue in ("quick", "slow"):
+            name, keys, args = backend.catalog.builder(queue).add_call({"n": 1}, AddOptions())
+            assert isinstance(keys, list)
+            pipe = backend.client.pipeline(transaction=True)
+            pipe.evalsha(SCRIPTS[name].sha, len(keys), *keys, *args)
+            pipe.delete(backend.catalog.keys(queue).marker)
+            await pipe.execute()
+        await until(lambda: "quick" in ran, 30, "the quick queue's job")
+        assert ran == ["quick"]  # the slow queue's fetch is 60 s away
+    finally:
+        await consumer.stop(5)
+        await asyncio.wait_for(task, 60)
+        await backend.close()

@@ -5,10 +5,10 @@ connection per queue. ``BZPOPMIN`` takes many keys, so qgen's consumer blocks on
 markers of all its idle lanes and wakes the lane whose marker fired. A lane that turns idle
 while the read is blocked without it ends the read by adding to the consumer's own wake key
 (a sorted set the same read pops), so no wake-up is lost between two reads: a marker or wake
-added before the read starts makes it return at once. When the read times out (the shortest
-``drain_delay`` of the idle lanes), every idle lane fetches again, as BullMQ's worker does
-after ``drainDelay``. On a cluster every key shares the prefix's hash tag, so the one read is
-legal there too.
+added before the read starts makes it return at once. A lane idle for its ``drain_delay``
+fetches again, as BullMQ's worker does after ``drainDelay`` (the read times out at the first
+such deadline; the others stay in the next read). On a cluster every key shares the prefix's
+hash tag, so the one read is legal there too.
 """
 
 from __future__ import annotations
@@ -30,6 +30,8 @@ from qgen.runtime.backends.redis.transport import COMMAND_TIMEOUT, TRANSIENT, Pl
 log = logging.getLogger("qgen.redis")
 
 WAKE_TTL_S = 600  # a wake key left by a killed process expires
+MIN_WAIT_S = 0.05  # the shortest read (drain_delay 0 would block for ever)
+FAILED: Any = object()  # the read's reply when Redis failed it
 
 
 class Idle(Protocol):
@@ -54,9 +56,11 @@ class MarkerWait:
         self._woken = False
         self._tasks: set[asyncio.Task[None]] = set()
         self._client: Redis | None = None
+        self._due: dict[str, float] = {}  # marker -> when its idle lane fetches again anyway
 
     def idle(self, lane: Idle) -> None:
         """``lane`` just turned idle: make sure the read waits on its marker too."""
+        self._due[lane.marker] = time.monotonic() + max(lane.drain_delay, MIN_WAIT_S)
         if lane.marker in self._listening:
             return
         if not self._listening:
@@ -88,7 +92,9 @@ class MarkerWait:
                     await self._changed.wait()
                     continue
                 by_marker = {lane.marker: lane for lane in idle}
-                wait = min(lane.drain_delay for lane in idle)
+                now = time.monotonic()
+                due = min(self._due.get(marker, now) for marker in by_marker)
+                wait = max(due - now, MIN_WAIT_S)
                 self._listening, self._woken = frozenset(by_marker), False
                 try:
                     async with asyncio.timeout(wait + COMMAND_TIMEOUT):
@@ -99,7 +105,7 @@ class MarkerWait:
                     if failures == 1 or failures % 50 == 0:
                         log.warning("redis error waiting for jobs (retrying): %s", exc)
                     await asyncio.sleep(min(0.05 * 2 ** min(failures, 6), 2.0))
-                    res = None
+                    res = FAILED
                     if isinstance(exc, MovedError):  # a cluster moved the prefix's slot
                         await self._place.relocate()
                         with contextlib.suppress(Exception):
@@ -115,13 +121,12 @@ class MarkerWait:
                 await client.aclose()
 
     def _woke(self, res: Any, idle: list[Idle], by_marker: dict[str, Idle]) -> None:
-        if not res:  # timed out (or failed): every idle lane fetches again
-            for lane in idle:
-                if lane.any_idle.is_set():
-                    lane.wake_all()
-            return
-        fired = by_marker.get(str(res[0]))
-        if fired is None:  # the wake key: a lane to add to the read
+        now = time.monotonic()
+        for lane in idle:  # idle for drain_delay (or the read failed): fetch again
+            if lane.any_idle.is_set() and (res is FAILED or self._due.get(lane.marker, 0) <= now):
+                lane.wake_all()
+        fired = by_marker.get(str(res[0])) if res and res is not FAILED else None
+        if fired is None:  # timed out, or the wake key: a lane to add to the read
             return
         score = float(res[2])
         if score > time.time() * 1000 + 1:  # a delayed job's marker: wake when it is due
