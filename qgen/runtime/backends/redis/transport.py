@@ -31,7 +31,7 @@ from redis.exceptions import MovedError, NoScriptError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from qgen.runtime.backends.redis.scripts import SCRIPTS, Call, Encoded, encode_evalsha
-from qgen.runtime.backends.redis.url import RedisTarget
+from qgen.runtime.backends.redis.url import DEFAULT_MAX_CONNECTIONS, RedisTarget
 
 log = logging.getLogger("qgen.redis")
 
@@ -66,10 +66,14 @@ class ScriptError(Exception):
         self.name, self.code, self.job_id = name, code, job_id
 
 
-def new_client(target: RedisTarget, url: str = "", *, role: str = "") -> Redis:
+def new_client(
+    target: RedisTarget, url: str = "", *, role: str = "", single: bool = False
+) -> Redis:
     """A redis-py client for ``target`` (at ``url``: a cluster's node). Without ``role``: a
     pool of at most ``target.max_connections`` connections, callers waiting for a free one;
-    with one (``wait``, ``events``): one dedicated connection for blocking reads."""
+    with one (``wait``, ``events``; ``single`` means ``blocking``): one dedicated connection
+    for blocking reads, outside the pool."""
+    role = role or ("blocking" if single else "")
     options: dict[str, Any] = {
         "decode_responses": True,
         "retry": RedisRetry(ExponentialBackoff(cap=1.0, base=0.05), 5),
@@ -94,7 +98,7 @@ class Scripts:
     """Script calls written straight to a pooled connection as one RESP buffer and read back
     in order (a pipeline without redis-py's per-command packing and bookkeeping)."""
 
-    def __init__(self, client: Redis, limit: int) -> None:
+    def __init__(self, client: Redis, limit: int = DEFAULT_MAX_CONNECTIONS - 1) -> None:
         self.client = client
         self.limit = max(1, limit)  # pipelines in flight at once
         # Connections this object keeps between calls (the pool's own checkout costs more
