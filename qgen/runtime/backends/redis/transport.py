@@ -86,8 +86,8 @@ def new_client(
     }
     url = url or target.client_url
     if role:
-        single: Redis = Redis.from_url(url, single_connection_client=True, **options)
-        return single
+        dedicated: Redis = Redis.from_url(url, single_connection_client=True, **options)
+        return dedicated
     pool = BlockingConnectionPool.from_url(
         url, max_connections=target.max_connections, timeout=None, **options
     )
