@@ -36,7 +36,7 @@ Waiter = asyncio.Future[dict[str, str]]
 class EventReader:
     def __init__(self, place: Place, prefix: str) -> None:
         self._place = place
-        self.wake_key = f"{prefix}:qgen-wake:{uuid.uuid4().hex}"
+        self.wake_key = f"{prefix}:~qgen-wake:{uuid.uuid4().hex}"  # ~: no queue has this name
         self._streams: dict[str, str] = {}  # events key -> last id read
         self._waiters: dict[tuple[str, str], list[Waiter]] = {}
         self._changed = asyncio.Event()

@@ -50,7 +50,7 @@ class MarkerWait:
     def __init__(self, lanes: Sequence[Idle], place: Place, prefix: str) -> None:
         self.lanes = lanes
         self._place = place
-        self.wake_key = f"{prefix}:qgen-wake:{uuid.uuid4().hex}"
+        self.wake_key = f"{prefix}:~qgen-wake:{uuid.uuid4().hex}"  # ~: no queue has this name
         self._changed = asyncio.Event()
         self._listening: frozenset[str] = frozenset()  # the markers of the read in flight
         self._woken = False
