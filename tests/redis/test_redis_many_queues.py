@@ -228,3 +228,35 @@ async def test_an_idle_queue_fetches_again_after_its_own_drain_delay(redis_url: 
         await consumer.stop(5)
         await asyncio.wait_for(task, 60)
         await backend.close()
+
+
+async def test_a_pool_of_two_serves_twenty_busy_queues(redis_url: str) -> None:
+    """``max_connections=2``: one connection for script calls, which then go out coalesced
+    (every call made while one pipeline is in flight leaves in the next), one for the rest;
+    twenty queues of 50 jobs each all complete, their results stored."""
+    url, tag = _tagged(redis_url + "&max_connections=2")
+    backend = await RedisBackend.connect(url, {})
+    names = [f"busy-{i}" for i in range(20)]
+    ids = {
+        q: await backend.enqueue_many(q, [({"n": k}, AddOptions()) for k in range(50)])
+        for q in names
+    }
+    most: dict[str, int] = {}
+
+    async def handle(d: Delivery) -> Outcome:
+        for role, n in _held(url, tag).items() if d.data["n"] % 10 == 0 else ():
+            most[role] = max(most.get(role, 0), n)
+        return Completed({"q": d.queue, "n": d.data["n"]})
+
+    consumer = backend.consume([resolve(q, {"batch_size": 5}, "redis") for q in names], handle)
+    task = asyncio.create_task(consumer.run())
+    try:
+        for queue in names:
+            for n, job_id in enumerate(ids[queue]):
+                info = await backend.wait(queue, job_id, 60)
+                assert info.status is JobStatus.COMPLETED and info.result == {"q": queue, "n": n}
+    finally:
+        await consumer.stop(5)
+        await asyncio.wait_for(task, 60)
+        await backend.close()
+    assert most[""] <= 2 and most.get("wait", 0) <= 1, most
