@@ -7,7 +7,8 @@ while the read is blocked without it ends the read by adding to the consumer's o
 (a sorted set the same read pops), so no wake-up is lost between two reads: a marker or wake
 added before the read starts makes it return at once. A lane idle for its ``drain_delay``
 fetches again, as BullMQ's worker does after ``drainDelay`` (the read times out at the first
-such deadline; the others stay in the next read). On a cluster every key shares the prefix's
+such deadline, rounded up to a half-second grid so that lanes come due together; the others
+stay in the next read). On a cluster every key shares the prefix's
 hash tag, so the one read is legal there too.
 """
 
@@ -16,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import time
 import uuid
 from collections.abc import Sequence
@@ -31,6 +33,7 @@ log = logging.getLogger("qgen.redis")
 
 WAKE_TTL_S = 600  # a wake key left by a killed process expires
 MIN_WAIT_S = 0.05  # the shortest read (drain_delay 0 would block for ever)
+DUE_GRID_S = 0.5  # drain_delay deadlines rounded up to this, so fewer reads time out
 FAILED: Any = object()  # the read's reply when Redis failed it
 
 
@@ -60,7 +63,10 @@ class MarkerWait:
 
     def idle(self, lane: Idle) -> None:
         """``lane`` just turned idle: make sure the read waits on its marker too."""
-        self._due[lane.marker] = time.monotonic() + max(lane.drain_delay, MIN_WAIT_S)
+        due = time.monotonic() + max(lane.drain_delay, MIN_WAIT_S)
+        if lane.drain_delay >= 2 * DUE_GRID_S:  # on a grid: idle lanes fetch again together
+            due = math.ceil(due / DUE_GRID_S) * DUE_GRID_S
+        self._due[lane.marker] = due
         if lane.marker in self._listening:
             return
         if not self._listening:
