@@ -59,28 +59,32 @@ def _wait(pred: object, what: str, timeout: float = 30.0) -> None:
 
 
 @contextlib.contextmanager
-def running_cluster() -> Iterator[str]:
-    """A fresh three-master cluster; yields ``redis+cluster://127.0.0.1:p1,...``."""
+def running_cluster(replicas: int = 0) -> Iterator[str]:
+    """A fresh three-master cluster (with ``replicas`` replicas per master, which take over
+    within about a second of their master's death); yields ``redis+cluster://127.0.0.1:p1,...``
+    listing the masters first."""
     if SERVER is None or CLI is None:
         missing("redis-server and redis-cli are needed for the Redis Cluster tests")
     assert SERVER is not None and CLI is not None
     tmp = Path(tempfile.mkdtemp(prefix="qgen-cluster-"))
     procs: list[subprocess.Popen[bytes]] = []
     try:
-        ports = _ports(MASTERS)
+        ports = _ports(MASTERS * (1 + replicas))
         for port in ports:
             node_dir = tmp / str(port)
             node_dir.mkdir()
             cmd = [SERVER, "--port", str(port), "--bind", "127.0.0.1", "--cluster-enabled", "yes"]
             cmd += ["--cluster-config-file", str(node_dir / "nodes.conf"), "--dir", str(node_dir)]
             cmd += ["--save", "", "--appendonly", "no", "--protected-mode", "yes"]
+            cmd += ["--cluster-node-timeout", "1000"]
             log = open(node_dir / "log", "wb")  # noqa: SIM115  (closed with the process)
             procs.append(subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT))
         for port in ports:
             _wait(lambda p=port: redis.Redis(port=p).ping(), f"node {port} to start")
         addrs = [f"127.0.0.1:{p}" for p in ports]
+        create = [CLI, "--cluster", "create", *addrs, "--cluster-yes"]
         subprocess.run(
-            [CLI, "--cluster", "create", *addrs, "--cluster-replicas", "0", "--cluster-yes"],
+            [*create, "--cluster-replicas", str(replicas)],
             check=True,
             capture_output=True,
             timeout=60,
@@ -90,6 +94,8 @@ def running_cluster() -> Iterator[str]:
                 lambda p=port: redis.Redis(port=p).cluster("info")["cluster_state"] == "ok",
                 f"node {port} to join",
             )
+        if replicas:
+            _wait(lambda: _replicas_synced(ports[0], replicas * MASTERS), "the replicas")
         yield "redis+cluster://" + ",".join(addrs)
     finally:
         for proc in procs:
@@ -97,6 +103,13 @@ def running_cluster() -> Iterator[str]:
         for proc in procs:
             proc.wait(10)
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _replicas_synced(port: int, expected: int) -> bool:
+    nodes = redis.Redis(port=port, decode_responses=True).execute_command("CLUSTER", "NODES")
+    text = nodes if isinstance(nodes, str) else ""
+    lines = [ln for ln in text.splitlines() if " slave " in ln or ",slave " in ln]
+    return len(lines) >= expected and all(" connected" in ln for ln in lines)
 
 
 def delete_prefix(cluster_url: str, prefix: str) -> None:

@@ -30,7 +30,7 @@ from qgen.runtime.backends.redis.consumer import RedisLane, RedisNative
 from qgen.runtime.backends.redis.events import wait_event
 from qgen.runtime.backends.redis.jobs import Catalog, job_info
 from qgen.runtime.backends.redis.scripts import SCRIPTS
-from qgen.runtime.backends.redis.transport import COMMAND_TIMEOUT, ScriptError
+from qgen.runtime.backends.redis.transport import COMMAND_TIMEOUT, TRANSIENT, ScriptError
 from qgen.runtime.backends.redis.url import RedisTarget, parse_url
 from qgen.runtime.backends.skeleton import ConsumerSkeleton
 from qgen.runtime.errors import JobNotFound, JobTimeout
@@ -113,8 +113,12 @@ class RedisBackend:
                 job_id,
                 keys.job(job_id),
             )
-            async with asyncio.timeout(COMMAND_TIMEOUT):
-                fields, state = await pipe.execute(raise_on_error=False)
+            try:
+                async with asyncio.timeout(COMMAND_TIMEOUT):
+                    fields, state = await pipe.execute(raise_on_error=False)
+            except TRANSIENT:
+                await self.shared.relocate()  # a cluster's master may have failed over
+                raise
             if isinstance(state, NoScriptError):
                 await self.scripts.load()
                 continue

@@ -19,6 +19,7 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 from redis.asyncio import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import MovedError, RedisError
 
 from qgen.runtime.backends.redis.transport import COMMAND_TIMEOUT, Place
@@ -81,6 +82,7 @@ class EventReader:
 
     async def _run(self) -> None:
         client = self._client = self._place.blocking_client("events")
+        used = self._place.url
         wake_id = "0-0"  # the wake stream is this reader's own: every entry is a wake-up
         try:
             while True:
@@ -98,11 +100,13 @@ class EventReader:
                 except (RedisError, OSError, TimeoutError) as exc:
                     log.warning("event stream read failed (retrying): %s", exc)
                     await asyncio.sleep(0.2)
-                    if isinstance(exc, MovedError):  # a cluster moved the prefix's slot
-                        await self._place.relocate()
+                    if isinstance(exc, MovedError | RedisConnectionError | OSError):
+                        await self._place.relocate()  # a cluster's slot moved, or its master
+                    if self._place.url != used:
                         with contextlib.suppress(Exception):
                             await client.aclose()
                         client = self._client = self._place.blocking_client("events")
+                        used = self._place.url
                     continue
                 finally:
                     self._reading = frozenset()

@@ -24,6 +24,7 @@ from collections.abc import Sequence
 from typing import Any, Protocol
 
 from redis.asyncio import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import MovedError, RedisError
 
 from qgen.runtime.backends.lanes import Control
@@ -59,6 +60,7 @@ class MarkerWait:
         self._woken = False
         self._tasks: set[asyncio.Task[None]] = set()
         self._client: Redis | None = None
+        self._client_url = ""
         self._due: dict[str, float] = {}  # marker -> when its idle lane fetches again anyway
 
     def idle(self, lane: Idle) -> None:
@@ -89,6 +91,7 @@ class MarkerWait:
 
     async def run(self, control: Control) -> None:
         client = self._client = self._place.blocking_client("wait")
+        self._client_url = self._place.url
         failures = 0
         try:
             while not control.stopping:
@@ -112,11 +115,7 @@ class MarkerWait:
                         log.warning("redis error waiting for jobs (retrying): %s", exc)
                     await asyncio.sleep(min(0.05 * 2 ** min(failures, 6), 2.0))
                     res = FAILED
-                    if isinstance(exc, MovedError):  # a cluster moved the prefix's slot
-                        await self._place.relocate()
-                        with contextlib.suppress(Exception):
-                            await client.aclose()
-                        client = self._client = self._place.blocking_client("wait")
+                    client = await self._follow(client, exc)
                 finally:
                     self._listening = frozenset()
                 self._woke(res, idle, by_marker)
@@ -125,6 +124,19 @@ class MarkerWait:
                 task.cancel()
             with contextlib.suppress(Exception):
                 await client.aclose()
+
+    async def _follow(self, client: Redis, exc: BaseException) -> Redis:
+        """After a failed read: on a cluster whose slot moved or whose master is gone, a new
+        connection to the new master."""
+        if isinstance(exc, MovedError | RedisConnectionError | OSError):
+            await self._place.relocate()
+        if self._place.url == self._client_url:
+            return client
+        with contextlib.suppress(Exception):
+            await client.aclose()
+        self._client_url = self._place.url
+        self._client = self._place.blocking_client("wait")
+        return self._client
 
     def _woke(self, res: Any, idle: list[Idle], by_marker: dict[str, Idle]) -> None:
         now = time.monotonic()

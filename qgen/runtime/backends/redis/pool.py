@@ -11,8 +11,9 @@ loop: each blocking client (which runs its own private loop) keeps its own.
 Redis Cluster: a hash-tagged prefix puts every key of every queue in one slot, so the shared
 connections all go to the master that serves that slot, found through redis-py's cluster
 client at start-up; the scripts then run there unchanged, as on one server. When a failover
-or resharding moves that slot, the first ``MOVED`` answer makes :meth:`Shared.relocate` ask the
-cluster again and move the pool (and then the blocking readers) to the new master.
+or resharding moves that slot (a ``MOVED`` answer), or its master stops answering (a failover
+promotes its replica), :meth:`Shared.relocate` asks the cluster again and moves the pool (and
+then the blocking readers) to the new master.
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ class Shared:
         self.loop = loop  # held, so the registry's key (its id) is never reused meanwhile
         self.client = new_client(target, url)
         self.scripts = Scripts(self.client, target.max_connections - 1)  # one left for redis-py
-        self.scripts.on_moved = self.relocate
+        self.scripts.relocate = self.relocate
         self.events = EventReader(self, target.prefix)
         self.refs = 0
         self._relocating = asyncio.Lock()
@@ -54,7 +55,8 @@ class Shared:
         return new_client(self.target, self.url, role=role)
 
     async def relocate(self) -> None:
-        """A cluster answered ``MOVED``: find the prefix's master again and send there."""
+        """A cluster answered ``MOVED``, or its master did not answer: find the prefix's
+        master again (at most once a second) and send there."""
         if not self.target.cluster:
             return
         async with self._relocating:
@@ -62,10 +64,11 @@ class Shared:
                 return
             try:
                 url = await slot_owner(self.target)
-            except Exception as exc:  # the callers retry; the next MOVED tries again
+            except Exception as exc:  # the callers retry, and ask again
                 log.warning("Redis Cluster: could not find the slot's master: %s", exc)
                 return
-            self._relocated = time.monotonic()
+            finally:
+                self._relocated = time.monotonic()
             if url == self.url:
                 return
             log.warning(

@@ -41,10 +41,14 @@ TRANSIENT = (RedisConnectionError, RedisTimeoutError, ConnectionError, OSError)
 
 class Place(Protocol):
     """Where a process's connections go (:class:`.pool.Shared`): its pool, a new blocking
-    connection, and a new look-up of the server after a cluster moved the prefix's slot."""
+    connection, and a new look-up of the server after a cluster moved the prefix's slot or
+    its master became unreachable (failover)."""
 
     @property
     def client(self) -> Redis: ...
+
+    @property
+    def url(self) -> str: ...
 
     def blocking_client(self, role: str) -> Redis: ...
 
@@ -105,7 +109,8 @@ class Scripts:
         # than the call); one per pipeline in flight, so concurrency gets its own sockets.
         self._idle: list[tuple[Any, Any]] = []  # (connection, the pool it came from)
         self._busy = 0
-        self.on_moved: Callable[[], Awaitable[None]] | None = None  # a cluster moved the slot
+        # A cluster moved the prefix's slot, or its master is unreachable: look it up again.
+        self.relocate: Callable[[], Awaitable[None]] | None = None
         self._queued: list[tuple[Sequence[Call], asyncio.Future[list[Any]]]] = []
         self._senders: set[asyncio.Task[None]] = set()
 
@@ -169,10 +174,15 @@ class Scripts:
             start += len(calls)
 
     async def _pipeline(self, calls: Sequence[Call]) -> list[Any]:
-        results = await self._send(calls)
+        try:
+            results = await self._send(calls)
+        except TRANSIENT:
+            if self.relocate is not None:  # a cluster's master gone: its replica may take over
+                await self.relocate()
+            raise
         moved = [i for i, r in enumerate(results) if isinstance(r, MovedError)]
-        if moved and self.on_moved is not None:
-            await self.on_moved()  # now pointed at the slot's new master
+        if moved and self.relocate is not None:
+            await self.relocate()  # now pointed at the slot's new master
             await self._again(calls, results, moved)
         missing = [i for i, r in enumerate(results) if isinstance(r, NoScriptError)]
         if missing:
