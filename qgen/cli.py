@@ -100,6 +100,12 @@ def _build_parsers(sub: Any) -> None:
         action="store_true",
         help="also list the compatible schema changes since qgen.lock.json",
     )
+    check.add_argument(
+        "--url",
+        metavar="URL",
+        help="also validate the jobs waiting or delayed in this live backend against the "
+        "build's input types: exit 1 when any would fail (nothing is consumed)",
+    )
 
 
 def _dashboard_parser(sub: Any) -> None:
@@ -145,7 +151,13 @@ def _cmd_build(args: argparse.Namespace, out: TextIO, err: TextIO, check: bool) 
         from qgen.codegen.lock_commands import check_lock
 
         locked = check_lock(config, outcome.project, explain=args.explain, out=out, err=err)
+        stale = outcome.exit_code == 1
         outcome.exit_code = max(outcome.exit_code, locked)
+        if args.url:  # the runtime is imported only for this
+            from qgen.cli_check_url import check_url
+
+            live = check_url(config, args.url, out, err, stale=stale)
+            outcome.exit_code = max(outcome.exit_code, live)
     if getattr(args, "timings", False):
         from qgen.codegen.render import TIMINGS
 

@@ -35,7 +35,7 @@ NOT_YET: dict[str, frozenset[str]] = {
     "sqlite": frozenset(),
     "redis": OPERATIONS,
     "postgres": frozenset(),
-    "sqs": OPERATIONS,
+    "sqs": frozenset(),
 }
 
 

@@ -208,7 +208,8 @@ class Backend(Protocol):
     async def counts(self, queue: str) -> QueueCounts:
         """Jobs per status now, and whether the queue is paused. Statuses the backend cannot
         count are 0 and listed in ``unknown``; ``approximate`` when the numbers are estimates.
-        Dead-letter copies count in the dead-letter queue, never in their source queue."""
+        Dead-letter copies count in the dead-letter queue, never in their source queue (SQS,
+        which keeps no failed originals, shows its dead-letter queue's depth as ``failed``)."""
         ...
 
     async def list_jobs(
