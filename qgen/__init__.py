@@ -21,6 +21,7 @@ from qgen.runtime.interaction import (
     SyncQueueInteraction,
 )
 from qgen.runtime.options import BackoffConfig
+from qgen.runtime.schedules import wire_schedule
 from qgen.runtime.wiring import QueueWorkerConfig, wire_queue_worker
 
 __version__ = "0.1.0"
@@ -47,4 +48,5 @@ __all__ = [
     "__version__",
     "sessionless_func",
     "wire_queue_worker",
+    "wire_schedule",
 ]

@@ -170,6 +170,7 @@ def _cmd_list(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
                 "output": q.function.output_type if q.function.output_schema else "None",
                 "config": q.config,
                 "warnings": {b: w for b, w in sorted(warn.items()) if w},
+                **_schedules_of(outcome.project, q.name),
             }
         )
     if args.json:
@@ -189,12 +190,26 @@ def _cmd_list(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         print(f"{pad}config: {settings or '-'}", file=out)
         counts = ", ".join(f"{b} {len(w)}" for b, w in r["warnings"].items()) or "none"
         print(f"{pad}warnings: {counts}", file=out)
+        for name, sched in r.get("schedules", {}).items():
+            print(f"{pad}schedule {name}: {_when(sched)}", file=out)
     details = [(r["queue"], b, w) for r in rows for b, ws in r["warnings"].items() for w in ws]
     if details:
         print("", file=out)
         for queue, backend, text in details:
             print(f"{queue} [{backend}]: {text}", file=out)
     return 0
+
+
+def _schedules_of(project: Any, queue: str) -> dict[str, Any]:
+    """``{"schedules": {name: entry}}`` for a queue with schedules, else nothing."""
+    found = {s.name: s.to_json() for s in project.schedules if s.queue == queue}
+    return {"schedules": found} if found else {}
+
+
+def _when(sched: dict[str, Any]) -> str:
+    if sched["cron"] is not None:
+        return f"cron {sched['cron']} ({sched['tz']}) data={_short(sched['data'])}"
+    return f"every {sched['every_ms']} ms data={_short(sched['data'])}"
 
 
 def _cmd_lock(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:

@@ -1,0 +1,156 @@
+"""Firing schedules inside a worker process: one task beside the consumer, no leader.
+
+Every worker process fires the schedules of the queues it serves. A tick is added with the job
+id ``sched-<name>-<tick ms>`` through the backend's idempotent add, so however many processes
+fire it, the backend keeps one job (SQS: FIFO queues deduplicate; standard queues cannot, see
+the capability table and docs/schedules.md).
+
+At start-up, a schedule with ``catch_up`` fires its last tick at or before now once (the same
+id: if a worker had fired it, nothing is added), so a tick missed while no worker ran is not
+lost and several missed ticks make one job. While running, a tick the loop wakes up late for is
+still fired (each one, up to ``MAX_LATE_TICKS``; beyond that only the newest).
+
+The clock is injectable (:class:`Clock`): tests drive DST transitions and missed ticks with it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator, Mapping, Sequence
+from typing import Any, Protocol
+
+from qgen.runtime.backends.base import AddOptions
+from qgen.runtime.manifest import Manifest
+from qgen.runtime.schedules import (
+    Schedule,
+    next_tick,
+    prev_tick,
+    registered_schedules,
+    tick_job_id,
+)
+
+log = logging.getLogger("qgen.schedules")
+MAX_LATE_TICKS = 100  # ticks fired one by one after a late wake-up; beyond: the newest only
+RETRY_S = 1.0  # pause after a failed add before the same tick is tried again
+MAX_SLEEP_S = 60.0  # wake at least this often (a clock change is noticed within it)
+
+
+class Clock(Protocol):
+    def now_ms(self) -> int: ...
+
+    async def sleep(self, seconds: float) -> None: ...
+
+
+class SystemClock:
+    def now_ms(self) -> int:
+        return int(time.time() * 1000)
+
+    async def sleep(self, seconds: float) -> None:
+        await asyncio.sleep(seconds)
+
+
+class Enqueuer(Protocol):
+    async def enqueue(self, queue: str, data: Any, options: AddOptions) -> str: ...
+
+
+class ScheduleRunner:
+    def __init__(
+        self, backend: Enqueuer, schedules: Sequence[Schedule], clock: Clock | None = None
+    ) -> None:
+        self.backend = backend
+        self.schedules = sorted(schedules, key=lambda s: s.name)
+        self.clock: Clock = clock or SystemClock()
+        self.next: dict[str, int] = {}
+        self.fired: list[tuple[str, int]] = []  # (name, tick) added by this process, for tests
+
+    async def fire(self, schedule: Schedule, tick: int) -> None:
+        job_id = tick_job_id(schedule, tick)
+        await self.backend.enqueue(schedule.queue, schedule.data, AddOptions(job_id=job_id))
+        self.fired.append((schedule.name, tick))
+        log.debug("schedule %s fired tick %d as %s", schedule.name, tick, job_id)
+
+    async def start(self) -> None:
+        """The start-up pass: missed ticks (catch_up) and the first tick to wait for."""
+        now = self.clock.now_ms()
+        for s in self.schedules:
+            if s.catch_up:
+                await self._fire_logged(s, prev_tick(s, now))
+            self.next[s.name] = next_tick(s, now)
+            log.info("%s; next tick at %s", s.describe(), _iso(self.next[s.name]))
+
+    async def step(self) -> float:
+        """Fire every due tick; return the seconds until the next one."""
+        now = self.clock.now_ms()
+        for s in self.schedules:
+            due = self.next[s.name]
+            if due > now:
+                continue
+            ticks = [due]
+            while len(ticks) < MAX_LATE_TICKS and next_tick(s, ticks[-1]) <= now:
+                ticks.append(next_tick(s, ticks[-1]))
+            if next_tick(s, ticks[-1]) <= now:
+                ticks = [prev_tick(s, now)]
+            for tick in ticks:
+                if not await self._fire_logged(s, tick):
+                    self.next[s.name] = tick  # tried again after RETRY_S
+                    break
+            else:
+                self.next[s.name] = next_tick(s, ticks[-1])
+        soonest = min(self.next.values(), default=now + int(MAX_SLEEP_S * 1000))
+        wait = (soonest - self.clock.now_ms()) / 1000
+        if any(v <= now for v in self.next.values()):
+            wait = RETRY_S
+        return min(max(wait, 0.0), MAX_SLEEP_S)
+
+    async def run(self) -> None:
+        """Start, then fire ticks until cancelled."""
+        await self.start()
+        while True:
+            await self.clock.sleep(await self.step())
+
+    async def _fire_logged(self, schedule: Schedule, tick: int) -> bool:
+        try:
+            await self.fire(schedule, tick)
+        except Exception as exc:  # the backend is down: say so, try the same tick again
+            log.warning(
+                "schedule %s: could not add tick %s: %s: %s",
+                schedule.name,
+                _iso(tick),
+                type(exc).__name__,
+                exc,
+                extra={"queue": schedule.queue},
+            )
+            return False
+        return True
+
+
+def _iso(tick: int) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(tick / 1000)) + f".{tick % 1000:03d}Z"
+
+
+def served(schedules: Mapping[str, Schedule], queues: Sequence[str]) -> list[Schedule]:
+    return [s for _, s in sorted(schedules.items()) if s.queue in set(queues)]
+
+
+@contextlib.asynccontextmanager
+async def running(
+    backend: Enqueuer, manifest: Manifest | None, queues: Sequence[str]
+) -> AsyncIterator[ScheduleRunner | None]:
+    """Fire the schedules of ``queues`` while the block runs (the worker's consume phase):
+    those of the build's manifest, or without one those wired in this process."""
+    mine = served(manifest.schedules if manifest else registered_schedules(), queues)
+    if not mine:
+        yield None
+        return
+    runner = ScheduleRunner(backend, mine)
+    task = asyncio.create_task(runner.run(), name="qgen-schedules")
+    try:
+        yield runner
+    finally:
+        task.cancel()
+        (outcome,) = await asyncio.gather(task, return_exceptions=True)
+        if isinstance(outcome, Exception):
+            log.error("the schedule runner stopped: %s: %s", type(outcome).__name__, outcome)
