@@ -1,4 +1,4 @@
-"""The ``qgen`` command: build, check, lock, list, setup (aliases: migrate, sqs
+"""The ``qgen`` command: build, check, lock, list, schedules, setup (aliases: migrate, sqs
 create-queues), dashboard, and the operator commands of ``cli_ops`` (queues, jobs, dlq,
 workers).
 
@@ -16,7 +16,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any, TextIO
 
-from qgen import cli_ops, cli_setup
+from qgen import cli_ops, cli_schedules, cli_setup
 from qgen.cli_common import EPILOG, print_diags, project_args, project_config
 from qgen.config import Config
 
@@ -49,6 +49,7 @@ def _parser() -> argparse.ArgumentParser:
     project_args(lst)
     lst.add_argument("--json", action="store_true", help="print JSON instead of a table")
     cli_setup.add_parsers(sub)
+    cli_schedules.add_parser(sub)
     _dashboard_parser(sub)
     cli_ops.add_parsers(sub)
     return parser
@@ -237,6 +238,8 @@ def main(
             return _cmd_build(args, out, err, check=args.command == "check")
         if args.command == "list":
             return _cmd_list(args, out, err)
+        if args.command == "schedules":
+            return cli_schedules.run(args, out, err)
         if args.command == "setup":
             return cli_setup.cmd_setup(args, out, err)
         if args.command == "lock":
