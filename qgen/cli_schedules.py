@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo
 from qgen.cli_common import print_diags, project_args, project_config
 from qgen.runtime.capabilities import Feature, backend_for_url, supports
 from qgen.runtime.manifest import Manifest, load_manifest
+from qgen.runtime.schedule_runner import store_of
 from qgen.runtime.schedules import Schedule, next_tick, prev_tick, tick_job_id
 from qgen.runtime.urls import mask_url
 
@@ -80,7 +81,8 @@ async def _rows(manifest: Manifest, url: str | None, now: int) -> list[dict[str,
 
 async def _row(s: Schedule, backend: Any, url: str | None, now: int) -> dict[str, Any]:
     last = prev_tick(s, now)
-    job_id = tick_job_id(s, last)
+    store = store_of(backend) if backend is not None else None
+    job_id = tick_job_id(s, last) if store is None else store.job_id(s, last)
     if url is None:
         state = "unknown: no backend (pass --url or set QGEN_URL)"
     elif backend is None:

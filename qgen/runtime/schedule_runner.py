@@ -19,7 +19,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Coroutine, Mapping, Sequence
 from typing import Any, Protocol
 
 from qgen.runtime.backends.base import AddOptions
@@ -36,6 +36,7 @@ log = logging.getLogger("qgen.schedules")
 MAX_LATE_TICKS = 100  # ticks fired one by one after a late wake-up; beyond: the newest only
 RETRY_S = 1.0  # pause after a failed add before the same tick is tried again
 MAX_SLEEP_S = 60.0  # wake at least this often (a clock change is noticed within it)
+STORE_POLL_S = 1.0  # a scheduler store is read at least this often
 
 
 class Clock(Protocol):
@@ -135,22 +136,97 @@ def served(schedules: Mapping[str, Schedule], queues: Sequence[str]) -> list[Sch
     return [s for _, s in sorted(schedules.items()) if s.queue in set(queues)]
 
 
+class SchedulerStore(Protocol):
+    """A backend that stores schedules itself (Redis: BullMQ job schedulers) and makes each
+    iteration's job; the backend's ``job_schedulers()`` returns one."""
+
+    def job_id(self, schedule: Schedule, tick: int) -> str: ...
+
+    async def sync(
+        self, schedules: Sequence[Schedule], known: set[str], queues: Sequence[str], now: int
+    ) -> None: ...
+
+    async def advance(
+        self, schedules: Sequence[Schedule], queues: Sequence[str], now: int
+    ) -> int | None: ...
+
+    async def close(self) -> None: ...
+
+
+class StoreRunner:
+    """The loop for a backend with a :class:`SchedulerStore`: store the schedules at start-up,
+    then advance the due ones, waking at the soonest iteration (at least every
+    ``STORE_POLL_S``, so schedulers made by others, Node BullMQ, are advanced too)."""
+
+    def __init__(
+        self,
+        store: SchedulerStore,
+        schedules: Sequence[Schedule],
+        known: set[str],
+        queues: Sequence[str],
+        clock: Clock | None = None,
+    ) -> None:
+        self.store = store
+        self.schedules = list(schedules)
+        self.known = known
+        self.queues = sorted(set(queues))
+        self.clock: Clock = clock or SystemClock()
+
+    async def run(self) -> None:
+        while not await self._try(
+            self.store.sync(self.schedules, self.known, self.queues, self.clock.now_ms())
+        ):
+            await self.clock.sleep(RETRY_S)
+        while True:
+            now = self.clock.now_ms()
+            soonest: list[int | None] = [None]
+            if not await self._try(self._advance(now, soonest)):
+                await self.clock.sleep(RETRY_S)
+                continue
+            wait = STORE_POLL_S if soonest[0] is None else (soonest[0] - now) / 1000
+            await self.clock.sleep(min(max(wait, 0.005), STORE_POLL_S))
+
+    async def _advance(self, now: int, out: list[int | None]) -> None:
+        out[0] = await self.store.advance(self.schedules, self.queues, now)
+
+    async def _try(self, step: Coroutine[Any, Any, None]) -> bool:
+        try:
+            await step
+        except Exception as exc:  # the backend is down: say so, try again
+            log.warning("schedules: %s: %s", type(exc).__name__, exc)
+            return False
+        return True
+
+
+def store_of(backend: object) -> SchedulerStore | None:
+    """The backend's scheduler store, when it keeps schedules itself (the capability table's
+    ``schedules`` row says which does)."""
+    factory = getattr(backend, "job_schedulers", None)
+    return factory() if callable(factory) else None
+
+
 @contextlib.asynccontextmanager
 async def running(
     backend: Enqueuer, manifest: Manifest | None, queues: Sequence[str]
-) -> AsyncIterator[ScheduleRunner | None]:
+) -> AsyncIterator[ScheduleRunner | StoreRunner | None]:
     """Fire the schedules of ``queues`` while the block runs (the worker's consume phase):
     those of the build's manifest, or without one those wired in this process."""
     mine = served(manifest.schedules if manifest else registered_schedules(), queues)
     if not mine:
         yield None
         return
-    runner = ScheduleRunner(backend, mine)
+    store = store_of(backend)
+    known = set(manifest.schedules if manifest else registered_schedules())
+    runner: ScheduleRunner | StoreRunner = (
+        ScheduleRunner(backend, mine) if store is None else StoreRunner(store, mine, known, queues)
+    )
     task = asyncio.create_task(runner.run(), name="qgen-schedules")
     try:
         yield runner
     finally:
         task.cancel()
         (outcome,) = await asyncio.gather(task, return_exceptions=True)
+        if store is not None:
+            await store.close()
         if isinstance(outcome, Exception):
             log.error("the schedule runner stopped: %s: %s", type(outcome).__name__, outcome)

@@ -200,9 +200,13 @@ def tick_job_id(schedule: Schedule, tick_ms: int) -> str:
 
 
 def tick_of_job_id(name: str, job_id: str) -> int | None:
-    prefix = f"{JOB_ID_PREFIX}{name}-"
-    rest = job_id[len(prefix) :] if job_id.startswith(prefix) else ""
-    return int(rest) if rest.isdigit() else None
+    """The tick of a schedule's job id: ``sched-<name>-<ms>``, or ``repeat:<name>:<ms>`` (a
+    BullMQ job scheduler's iteration, on Redis)."""
+    for prefix in (f"{JOB_ID_PREFIX}{name}-", f"repeat:{name}:"):
+        rest = job_id[len(prefix) :] if job_id.startswith(prefix) else ""
+        if rest.isdigit():
+            return int(rest)
+    return None
 
 
 # -- tick arithmetic --------------------------------------------------------------------------

@@ -28,6 +28,7 @@ from qgen.runtime.backends.base import (
 from qgen.runtime.backends.redis.consumer import RedisLane, RedisNative
 from qgen.runtime.backends.redis.events import EventWatcher, wait_event
 from qgen.runtime.backends.redis.jobs import Catalog, job_info
+from qgen.runtime.backends.redis.schedulers import BullJobSchedulers
 from qgen.runtime.backends.redis.scripts import SCRIPTS
 from qgen.runtime.backends.redis.transport import (
     COMMAND_TIMEOUT,
@@ -73,6 +74,10 @@ class RedisBackend:
         self._watchers.clear()
         with contextlib.suppress(Exception):
             await self.client.aclose()
+
+    def job_schedulers(self) -> BullJobSchedulers:
+        """Schedules stored as BullMQ job schedulers, as Node BullMQ stores them."""
+        return BullJobSchedulers(self.target.client_url, self.target.prefix)
 
     # -- producing ---------------------------------------------------------------------------
 
