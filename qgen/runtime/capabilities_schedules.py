@@ -12,8 +12,9 @@ SCHEDULE_FEATURES: dict[str, dict[str, Support]] = {
             "(queue, id) keeps one job"
         ),
         "redis": N(
-            "every worker fires each tick with the BullMQ jobId sched-<name>-<tick ms>; Redis "
-            "keeps one job (stored as plain jobs, not as BullMQ job schedulers)"
+            "stored as BullMQ job schedulers (the records Node's upsertJobScheduler writes; "
+            "Node BullMQ and Bull Board see them); each iteration is made once by BullMQ's "
+            "updateJobScheduler, whichever qgen or Node worker calls it first"
         ),
         "postgres": N(
             "every worker fires each tick with the job id sched-<name>-<tick ms>; the unique "
