@@ -136,6 +136,20 @@ def served(schedules: Mapping[str, Schedule], queues: Sequence[str]) -> list[Sch
     return [s for _, s in sorted(schedules.items()) if s.queue in set(queues)]
 
 
+def _check_drift(built: Mapping[str, Schedule], wired: Mapping[str, Schedule]) -> None:
+    """The build's schedules are the ones fired; say so when the code now differs."""
+    for name in sorted(set(built) | set(wired)):
+        if built.get(name) != wired.get(name):
+            what = (
+                "is not in the build"
+                if name not in built
+                else "is no longer wired"
+                if name not in wired
+                else "changed since the build"
+            )
+            log.warning("schedule %s %s: the build's schedules fire; run `qgen build`", name, what)
+
+
 class SchedulerStore(Protocol):
     """A backend that stores schedules itself (Redis: BullMQ job schedulers) and makes each
     iteration's job; the backend's ``job_schedulers()`` returns one."""
@@ -211,6 +225,8 @@ async def running(
 ) -> AsyncIterator[ScheduleRunner | StoreRunner | None]:
     """Fire the schedules of ``queues`` while the block runs (the worker's consume phase):
     those of the build's manifest, or without one those wired in this process."""
+    if manifest is not None:
+        _check_drift(manifest.schedules, registered_schedules())
     mine = served(manifest.schedules if manifest else registered_schedules(), queues)
     if not mine:
         yield None

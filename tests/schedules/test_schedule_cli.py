@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+import logging
 from pathlib import Path
 
+import pytest
 import sched_project
 
 from qgen.cli import main
@@ -57,3 +59,42 @@ def test_schedules_without_a_backend_still_say_when() -> None:
     assert code == 0
     assert "fast -> ticks: every 400 ms" in out
     assert "unknown: no backend (pass --url or set QGEN_URL)" in out
+
+
+def test_list_shows_schedules_under_their_queue() -> None:
+    out, err = io.StringIO(), io.StringIO()
+    assert main(["list", "--project", str(sched_project.PROJECT)], out=out, err=err) == 0, err
+    text = out.getvalue()
+    assert 'schedule fast: every 400 ms data={"n":1}' in text
+    assert 'schedule nightly: cron 30 2 * * * (Europe/Berlin) data={"kind":"nightly"}' in text
+    out = io.StringIO()
+    assert main(["list", "--project", str(sched_project.PROJECT), "--json"], out=out) == 0
+    rows = {r["queue"]: r for r in json.loads(out.getvalue())}
+    assert rows["digest"]["schedules"]["nightly"]["tz"] == "Europe/Berlin"
+    assert sorted(rows["ticks"]["schedules"]) == ["fast"]
+
+
+async def test_worker_warns_when_the_code_differs_from_the_build(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from qgen.runtime import schedules
+    from qgen.runtime.schedule_runner import running
+
+    manifest = load_manifest(sched_project.MANIFEST)
+    saved = dict(schedules._REGISTRY)
+    schedules._REGISTRY.clear()
+    try:
+        schedules.wire_schedule(name="fast", queue="ticks", every=500, data={"n": 1})
+        schedules.wire_schedule(name="extra", queue="ticks", every=500, data={"n": 1})
+        with caplog.at_level(logging.WARNING, "qgen.schedules"):
+            async with running(object(), manifest, []) as runner:  # type: ignore[arg-type]
+                assert runner is None  # no served queue: nothing fires
+    finally:
+        schedules._REGISTRY.clear()
+        schedules._REGISTRY.update(saved)
+    assert [r.getMessage() for r in caplog.records] == [
+        "schedule extra is not in the build: the build's schedules fire; run `qgen build`",
+        "schedule fast changed since the build: the build's schedules fire; run `qgen build`",
+        "schedule fast-fifo is no longer wired: the build's schedules fire; run `qgen build`",
+        "schedule nightly is no longer wired: the build's schedules fire; run `qgen build`",
+    ]
