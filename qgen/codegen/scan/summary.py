@@ -196,8 +196,9 @@ class _Summarizer:
     def maybe_wiring(self, call: cst.Call) -> None:
         # wire_queue_worker is keyword-only: a call without queue=/func= is not a wiring;
         # wire_schedule(...) is kept by its name too, so a schedule without queue= is reported
-        named = isinstance(call.func, cst.Name | cst.Attribute) and (
-            _name(call.func).rpartition(".")[2] == "wire_schedule"
+        func = call.func
+        named = (isinstance(func, cst.Name) and func.value == "wire_schedule") or (
+            isinstance(func, cst.Attribute) and func.attr.value == "wire_schedule"
         )
         if named or any(
             a.keyword is not None and a.keyword.value in ("queue", "func") for a in call.args
