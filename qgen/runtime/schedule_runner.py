@@ -77,9 +77,11 @@ class ScheduleRunner:
         """The start-up pass: missed ticks (catch_up) and the first tick to wait for."""
         now = self.clock.now_ms()
         for s in self.schedules:
-            if s.catch_up:
-                await self._fire_logged(s, prev_tick(s, now))
-            self.next[s.name] = next_tick(s, now)
+            missed = prev_tick(s, now)
+            if s.catch_up and not await self._fire_logged(s, missed):
+                self.next[s.name] = missed  # tried again by step(), as a due tick
+            else:
+                self.next[s.name] = next_tick(s, now)
             log.info("%s; next tick at %s", s.describe(), _iso(self.next[s.name]))
 
     async def step(self) -> float:

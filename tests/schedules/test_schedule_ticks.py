@@ -182,6 +182,21 @@ async def test_a_failed_add_is_retried_with_the_same_tick() -> None:
     assert [job_id for _, _, job_id in backend.added] == ["sched-e-11000", "sched-e-12000"]
 
 
+async def test_a_failed_catch_up_is_retried() -> None:
+    sched = make_schedule(name="e", queue="q", every=1000, data=None)
+    backend = Failing()
+    clock = FakeClock(10_500)
+    runner = ScheduleRunner(backend, [sched], clock)
+    await runner.start()  # the backend is down: the missed tick 10 000 is kept
+    backend.fail = False
+    clock.now = 10_700
+    await runner.step()
+    assert [job_id for _, _, job_id in backend.added] == ["sched-e-10000"]
+    clock.now = 11_000
+    await runner.step()
+    assert [job_id for _, _, job_id in backend.added] == ["sched-e-10000", "sched-e-11000"]
+
+
 # -- missed ticks at start-up, on the real SQLite backend ---------------------------------------
 
 
