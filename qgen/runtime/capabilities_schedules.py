@@ -21,10 +21,11 @@ SCHEDULE_FEATURES: dict[str, dict[str, Support]] = {
             "(queue, id) keeps one job"
         ),
         "sqs": E(
-            "FIFO queues: once per tick (MessageDeduplicationId = the tick's job id, for 5 "
-            "minutes); standard queues: every worker process serving the queue sends each tick "
-            "(at least once, up to one job per process). qgen setup creates no EventBridge "
-            "Scheduler definitions: schedules fire from the workers"
+            "workers claim each tick in one FIFO queue (<prefix>qgen-schedule-ticks.fifo, "
+            "deduplicated by the tick's id); the worker that receives the claim sends the job, "
+            "so standard queues get one job per tick too (at least once if that worker dies "
+            "in between). qgen setup creates no EventBridge Scheduler definitions: schedules "
+            "fire from the workers"
         ),
     },
 }

@@ -57,11 +57,28 @@ class Enqueuer(Protocol):
     async def enqueue(self, queue: str, data: Any, options: AddOptions) -> str: ...
 
 
+class TickRelay(Protocol):
+    """A backend that cannot deduplicate every add by id (SQS standard queues) sends ticks
+    through a relay: ``fire`` claims a tick, ``relay_once`` forwards the claims it receives;
+    the backend's ``tick_relay()`` returns one."""
+
+    async def start(self) -> None: ...
+
+    async def fire(self, queue: str, data: Any, job_id: str) -> None: ...
+
+    async def relay_once(self) -> int: ...
+
+
 class ScheduleRunner:
     def __init__(
-        self, backend: Enqueuer, schedules: Sequence[Schedule], clock: Clock | None = None
+        self,
+        backend: Enqueuer,
+        schedules: Sequence[Schedule],
+        clock: Clock | None = None,
+        relay: TickRelay | None = None,
     ) -> None:
         self.backend = backend
+        self.relay = relay
         self.schedules = sorted(schedules, key=lambda s: s.name)
         self.clock: Clock = clock or SystemClock()
         self.next: dict[str, int] = {}
@@ -69,7 +86,10 @@ class ScheduleRunner:
 
     async def fire(self, schedule: Schedule, tick: int) -> None:
         job_id = tick_job_id(schedule, tick)
-        await self.backend.enqueue(schedule.queue, schedule.data, AddOptions(job_id=job_id))
+        if self.relay is not None:
+            await self.relay.fire(schedule.queue, schedule.data, job_id)
+        else:
+            await self.backend.enqueue(schedule.queue, schedule.data, AddOptions(job_id=job_id))
         self.fired.append((schedule.name, tick))
         log.debug("schedule %s fired tick %d as %s", schedule.name, tick, job_id)
 
@@ -109,10 +129,27 @@ class ScheduleRunner:
         return min(max(wait, 0.0), MAX_SLEEP_S)
 
     async def run(self) -> None:
-        """Start, then fire ticks until cancelled."""
-        await self.start()
+        """Start, then fire ticks until cancelled (and forward claims, with a relay)."""
+        relaying: asyncio.Task[None] | None = None
+        if self.relay is not None:
+            await self.relay.start()
+            relaying = asyncio.create_task(self._relay(self.relay), name="qgen-tick-relay")
+        try:
+            await self.start()
+            while True:
+                await self.clock.sleep(await self.step())
+        finally:
+            if relaying is not None:
+                relaying.cancel()
+                await asyncio.gather(relaying, return_exceptions=True)
+
+    async def _relay(self, relay: TickRelay) -> None:
         while True:
-            await self.clock.sleep(await self.step())
+            try:
+                await relay.relay_once()
+            except Exception as exc:
+                log.warning("schedules: relaying ticks: %s: %s", type(exc).__name__, exc)
+                await self.clock.sleep(RETRY_S)
 
     async def _fire_logged(self, schedule: Schedule, tick: int) -> bool:
         try:
@@ -214,6 +251,11 @@ class StoreRunner:
         return True
 
 
+def relay_of(backend: object) -> TickRelay | None:
+    factory = getattr(backend, "tick_relay", None)
+    return factory() if callable(factory) else None
+
+
 def store_of(backend: object) -> SchedulerStore | None:
     """The backend's scheduler store, when it keeps schedules itself (the capability table's
     ``schedules`` row says which does)."""
@@ -236,7 +278,9 @@ async def running(
     store = store_of(backend)
     known = set(manifest.schedules if manifest else registered_schedules())
     runner: ScheduleRunner | StoreRunner = (
-        ScheduleRunner(backend, mine) if store is None else StoreRunner(store, mine, known, queues)
+        ScheduleRunner(backend, mine, relay=relay_of(backend))
+        if store is None
+        else StoreRunner(store, mine, known, queues)
     )
     task = asyncio.create_task(runner.run(), name="qgen-schedules")
     try:
