@@ -246,3 +246,31 @@ async def test_missed_ticks_fire_once_at_start_up(tmp_path: Path) -> None:
         assert job is not None and job.data == {"n": 1}
     finally:
         await backend.close()
+
+
+class Relay:
+    """Stands in for the SQS claim queue (tests/schedules/test_schedule_workers.py runs the
+    real one)."""
+
+    def __init__(self) -> None:
+        self.claims: list[tuple[str, Any, str]] = []
+
+    async def start(self) -> None: ...
+
+    async def fire(self, queue: str, data: Any, job_id: str) -> None:
+        self.claims.append((queue, data, job_id))
+
+    async def relay_once(self) -> int:
+        return 0
+
+
+async def test_with_a_relay_ticks_are_claimed_not_added() -> None:
+    sched = make_schedule(name="e", queue="q", every=1000, data={"n": 1})
+    backend, relay = Recorder(), Relay()
+    clock = FakeClock(10_500)
+    runner = ScheduleRunner(backend, [sched], clock, relay=relay)
+    await runner.start()
+    clock.now = 11_000
+    await runner.step()
+    assert relay.claims == [("q", {"n": 1}, "sched-e-10000"), ("q", {"n": 1}, "sched-e-11000")]
+    assert backend.added == []
