@@ -105,3 +105,29 @@ async def test_a_changed_schedule_is_stored_again_and_a_removed_one_goes(
         {"n": 5},
     )
     assert rec["next"] == next_tick(new, now_ms())
+
+
+async def test_qgen_schedules_looks_up_bullmq_iteration_ids(tmp_path: Path) -> None:
+    import sched_project
+
+    from qgen.cli_schedules import _rows
+    from qgen.runtime.manifest import load_manifest
+
+    manifest = load_manifest(sched_project.MANIFEST)
+    fast = manifest.schedules["fast"]
+    with backend_url(tmp_path) as url:
+        backend = await open_backend(url, {"ticks": {}})
+        store = store_of(backend)
+        assert store is not None
+        try:
+            start = now_ms()
+            await store.sync([fast], set(manifest.schedules), ["ticks"], start)
+            first = next_tick(fast, start)
+            time.sleep(max(first - now_ms(), 0) / 1000 + 0.05)
+            rows = {r["name"]: r for r in await _rows(manifest, url, first + 10)}
+        finally:
+            await store.close()
+            await backend.close()
+    assert rows["fast"]["last_job_id"] == f"repeat:fast:{first}"
+    assert rows["fast"]["last"] == f"fired: job repeat:fast:{first} is delayed"
+    assert rows["nightly"]["last"].startswith("not fired: no job repeat:nightly:")
