@@ -2,8 +2,10 @@
 
 Every worker process fires the schedules of the queues it serves. A tick is added with the job
 id ``sched-<name>-<tick ms>`` through the backend's idempotent add, so however many processes
-fire it, the backend keeps one job (SQS: FIFO queues deduplicate; standard queues cannot, see
-the capability table and docs/schedules.md).
+fire it, the backend keeps one job. Two backends differ, behind two optional backend methods
+(the capability table's ``schedules`` row, docs/schedules.md): SQS sends ticks through a relay
+(``tick_relay()``: a FIFO claim queue, as standard queues cannot deduplicate) and Redis stores
+schedules as BullMQ job schedulers (``job_schedulers()``, run by :class:`StoreRunner`).
 
 At start-up, a schedule with ``catch_up`` fires its last tick at or before now once (the same
 id: if a worker had fired it, nothing is added), so a tick missed while no worker ran is not
@@ -272,10 +274,14 @@ async def running(
     if manifest is not None:
         _check_drift(manifest.schedules, registered_schedules())
     mine = served(manifest.schedules if manifest else registered_schedules(), queues)
-    if not mine:
+    store = store_of(backend)
+    # A store backend runs even without schedules of its own: schedulers removed from the build
+    # are removed at start-up, and schedulers made by others (Node) are advanced.
+    if not mine and (store is None or not queues):
+        if store is not None:
+            await store.close()
         yield None
         return
-    store = store_of(backend)
     known = set(manifest.schedules if manifest else registered_schedules())
     runner: ScheduleRunner | StoreRunner = (
         ScheduleRunner(backend, mine, relay=relay_of(backend))

@@ -131,3 +131,30 @@ async def test_qgen_schedules_looks_up_bullmq_iteration_ids(tmp_path: Path) -> N
     assert rows["fast"]["last_job_id"] == f"repeat:fast:{first}"
     assert rows["fast"]["last"] == f"fired: job repeat:fast:{first} is delayed"
     assert rows["nightly"]["last"].startswith("not fired: no job repeat:nightly:")
+
+
+async def test_a_worker_without_schedules_still_removes_ghosts(tmp_path: Path) -> None:
+    import asyncio
+
+    import sched_project
+
+    from qgen.runtime.manifest import load_manifest
+    from qgen.runtime.schedule_runner import running
+
+    manifest = load_manifest(sched_project.MANIFEST)
+    ghost = make_schedule(name="ghost", queue="other", every=60_000, data={"n": 1})
+    with backend_url(tmp_path) as url:
+        backend = await open_backend(url, {"other": {}})
+        store: Any = store_of(backend)
+        try:
+            await store.sync([ghost], {"ghost"}, ["other"], now_ms())
+            assert [r["key"] for r in await store.records("other")] == ["ghost"]
+            async with running(backend, manifest, ["other"]) as runner:
+                assert runner is not None  # no schedule of its own, but a store to keep
+                deadline = time.monotonic() + 30
+                while await store.records("other"):
+                    assert time.monotonic() < deadline, "the ghost schedule stayed"
+                    await asyncio.sleep(0.05)
+        finally:
+            await store.close()
+            await backend.close()
