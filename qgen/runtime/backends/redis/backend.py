@@ -77,7 +77,7 @@ class RedisBackend:
 
     def job_schedulers(self) -> BullJobSchedulers:
         """Schedules stored as BullMQ job schedulers, as Node BullMQ stores them."""
-        return BullJobSchedulers(self.target.client_url, self.target.prefix)
+        return BullJobSchedulers(self.client, self.target.client_url, self.target.prefix)
 
     # -- producing ---------------------------------------------------------------------------
 

@@ -19,6 +19,8 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
+from redis.asyncio import Redis
+
 from qgen.runtime.schedules import Schedule, next_tick
 
 log = logging.getLogger("qgen.schedules")
@@ -27,8 +29,9 @@ OVERDUE_MS = 1000  # an iteration older than this at start-up was missed while n
 
 
 class BullJobSchedulers:
-    def __init__(self, client_url: str, prefix: str) -> None:
-        self.client_url = client_url
+    def __init__(self, client: Redis, client_url: str, prefix: str) -> None:
+        self.client = client  # the backend's pooled client: reading the records
+        self.client_url = client_url  # bullmq's Queue (its own connection): writing them
         self.prefix = prefix
         self._queues: dict[str, Any] = {}
 
@@ -54,8 +57,30 @@ class BullJobSchedulers:
         return JobScheduler(q, repeat_strategy=lambda millis, _opts: next_tick(schedule, millis))
 
     async def records(self, queue: str) -> list[dict[str, Any]]:
-        found: list[dict[str, Any]] = await self._queue(queue).getJobSchedulers(0, -1, True)
-        return found
+        return (await self.records_of([queue]))[queue]
+
+    async def records_of(self, queues: Sequence[str]) -> dict[str, list[dict[str, Any]]]:
+        """Every scheduler of ``queues`` as bullmq lists them (``getJobSchedulers``), read in
+        two pipelined round trips however many queues (an idle worker reads them each second)."""
+        from bullmq.job_scheduler import _transform_scheduler_data
+
+        pipe = self.client.pipeline(transaction=False)
+        for queue in queues:
+            pipe.zrange(f"{self.prefix}:{queue}:repeat", 0, -1, withscores=True)
+        members: list[list[tuple[str, float]]] = await pipe.execute()
+        found: list[tuple[str, str, int]] = []
+        pipe = self.client.pipeline(transaction=False)
+        for queue, pairs in zip(queues, members, strict=True):
+            for key, score in pairs:
+                found.append((queue, key, int(score)))
+                pipe.hgetall(f"{self.prefix}:{queue}:repeat:{key}")
+        hashes: list[dict[str, str]] = await pipe.execute() if found else []
+        out: dict[str, list[dict[str, Any]]] = {q: [] for q in queues}
+        for (queue, key, score), fields in zip(found, hashes, strict=True):
+            rec = _transform_scheduler_data(key, fields, score) if fields else None
+            if rec is not None:
+                out[queue].append(rec)
+        return out
 
     async def sync(
         self, schedules: Sequence[Schedule], known: set[str], queues: Sequence[str], now: int
@@ -63,8 +88,8 @@ class BullJobSchedulers:
         """Start-up: remove qgen schedulers no longer in the build, create or update the
         served ones, and skip a missed iteration of a ``catch_up=False`` schedule."""
         existing: dict[str, dict[str, Any]] = {}
-        for queue in queues:
-            for rec in await self.records(queue):
+        for queue, recs in (await self.records_of(queues)).items():
+            for rec in recs:
                 key = str(rec.get("key"))
                 existing[key] = rec
                 template = rec.get("template") or {}
@@ -102,8 +127,8 @@ class BullJobSchedulers:
         iteration still to come (``now`` after advancing one: read again; None: no scheduler)."""
         mine = {s.name: s for s in schedules}
         soonest: int | None = None
-        for queue in queues:
-            for rec in await self.records(queue):
+        for queue, recs in (await self.records_of(queues)).items():
+            for rec in recs:
                 current = int(rec.get("next") or 0)
                 if current <= now:
                     await self._advance(queue, rec, current, mine.get(str(rec.get("key"))))
