@@ -198,7 +198,11 @@ class SchedulerStore(Protocol):
     def job_id(self, schedule: Schedule, tick: int) -> str: ...
 
     async def sync(
-        self, schedules: Sequence[Schedule], known: set[str], queues: Sequence[str], now: int
+        self,
+        schedules: Sequence[Schedule],
+        known: Mapping[str, str],
+        queues: Sequence[str],
+        now: int,
     ) -> None: ...
 
     async def advance(
@@ -217,7 +221,7 @@ class StoreRunner:
         self,
         store: SchedulerStore,
         schedules: Sequence[Schedule],
-        known: set[str],
+        known: Mapping[str, str],
         queues: Sequence[str],
         clock: Clock | None = None,
     ) -> None:
@@ -282,7 +286,8 @@ async def running(
             await store.close()
         yield None
         return
-    known = set(manifest.schedules if manifest else registered_schedules())
+    built = manifest.schedules if manifest else registered_schedules()
+    known = {name: s.queue for name, s in built.items()}  # name -> queue
     runner: ScheduleRunner | StoreRunner = (
         ScheduleRunner(backend, mine, relay=relay_of(backend))
         if store is None

@@ -55,12 +55,12 @@ async def test_a_missed_iteration_runs_once_then_the_next_tick(
     backend, store = redis
     s = make_schedule(name="fast", queue="ticks", every=EVERY, data={"n": 1})
     start = now_ms()
-    await store.sync([s], {"fast"}, ["ticks"], start)
+    await store.sync([s], {"fast": "ticks"}, ["ticks"], start)
     first = next_tick(s, start)
     assert (await _record(store, "fast"))["next"] == first
     time.sleep((first - now_ms()) / 1000 + 1.5)  # no worker: three or four ticks pass
     later = now_ms()
-    await store.sync([s], {"fast"}, ["ticks"], later)  # a worker starts: nothing to change
+    await store.sync([s], {"fast": "ticks"}, ["ticks"], later)  # a worker starts: nothing to change
     await store.advance([s], ["ticks"], later)
     assert await _jobs(backend, store, s, start, later + EVERY) == [first, next_tick(s, later)]
     # a second worker advancing the same due iteration adds nothing
@@ -77,11 +77,11 @@ async def test_catch_up_false_drops_the_missed_iteration(
     backend, store = redis
     s = make_schedule(name="skip", queue="ticks", every=EVERY, data={"n": 2}, catch_up=False)
     start = now_ms()
-    await store.sync([s], {"skip"}, ["ticks"], start)
+    await store.sync([s], {"skip": "ticks"}, ["ticks"], start)
     first = next_tick(s, start)
     time.sleep((first - now_ms()) / 1000 + 1.5)
     later = now_ms()
-    await store.sync([s], {"skip"}, ["ticks"], later)
+    await store.sync([s], {"skip": "ticks"}, ["ticks"], later)
     assert await _jobs(backend, store, s, start, later + EVERY) == [next_tick(s, later)]
 
 
@@ -91,11 +91,11 @@ async def test_a_changed_schedule_is_stored_again_and_a_removed_one_goes(
     _backend, store = redis
     old = make_schedule(name="sync", queue="ticks", every=60_000, data={"n": 3})
     gone = make_schedule(name="gone", queue="ticks", every=60_000, data={"n": 4})
-    await store.sync([old, gone], {"sync", "gone"}, ["ticks"], now_ms())
+    await store.sync([old, gone], {"sync": "ticks", "gone": "ticks"}, ["ticks"], now_ms())
     new = make_schedule(
         name="sync", queue="ticks", cron="*/5 * * * *", tz="Asia/Tokyo", data={"n": 5}
     )
-    await store.sync([new], {"sync"}, ["ticks"], now_ms())
+    await store.sync([new], {"sync": "ticks"}, ["ticks"], now_ms())
     records = {r["key"]: r for r in await store.records("ticks")}  # type: ignore[attr-defined]
     assert sorted(records) == ["sync"]
     rec = records["sync"]
@@ -121,7 +121,7 @@ async def test_qgen_schedules_looks_up_bullmq_iteration_ids(tmp_path: Path) -> N
         assert store is not None
         try:
             start = now_ms()
-            await store.sync([fast], set(manifest.schedules), ["ticks"], start)
+            await store.sync([fast], {"fast": "ticks"}, ["ticks"], start)
             first = next_tick(fast, start)
             time.sleep(max(first - now_ms(), 0) / 1000 + 0.05)
             rows = {r["name"]: r for r in await _rows(manifest, url, first + 10)}
@@ -147,7 +147,7 @@ async def test_a_worker_without_schedules_still_removes_ghosts(tmp_path: Path) -
         backend = await open_backend(url, {"other": {}})
         store: Any = store_of(backend)
         try:
-            await store.sync([ghost], {"ghost"}, ["other"], now_ms())
+            await store.sync([ghost], {"ghost": "other"}, ["other"], now_ms())
             assert [r["key"] for r in await store.records("other")] == ["ghost"]
             async with running(backend, manifest, ["other"]) as runner:
                 assert runner is not None  # no schedule of its own, but a store to keep
@@ -158,3 +158,18 @@ async def test_a_worker_without_schedules_still_removes_ghosts(tmp_path: Path) -
         finally:
             await store.close()
             await backend.close()
+
+
+async def test_a_schedule_moved_to_another_queue_leaves_the_old_one(
+    redis: tuple[Any, SchedulerStore],
+) -> None:
+    _backend, store = redis
+    before = make_schedule(name="moved", queue="ticks", every=60_000, data={"n": 1})
+    after = make_schedule(name="moved", queue="other", every=60_000, data={"n": 1})
+    await store.sync([before], {"moved": "ticks"}, ["ticks"], now_ms())
+    await store.sync([after], {"moved": "other"}, ["ticks", "other"], now_ms())
+    records: Any = await store.records_of(["ticks", "other"])  # type: ignore[attr-defined]
+    assert {q: [r["key"] for r in recs] for q, recs in records.items()} == {
+        "ticks": [],
+        "other": ["moved"],
+    }

@@ -16,7 +16,7 @@ worker removes those whose name is no longer in the build (logged) and never tou
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from redis.asyncio import Redis
@@ -26,6 +26,7 @@ from qgen.runtime.schedules import Schedule, next_tick
 log = logging.getLogger("qgen.schedules")
 MARKER = {"qgen": "schedule"}
 OVERDUE_MS = 1000  # an iteration older than this at start-up was missed while no worker ran
+RETRY_STUCK_MS = 1000  # an iteration that did not advance is tried again after this
 
 
 class BullJobSchedulers:
@@ -34,6 +35,7 @@ class BullJobSchedulers:
         self.client_url = client_url  # bullmq's Queue (its own connection): writing them
         self.prefix = prefix
         self._queues: dict[str, Any] = {}
+        self._tried: dict[tuple[str, str], tuple[int, int]] = {}  # (queue, id) -> (iteration, at)
 
     def job_id(self, schedule: Schedule, tick: int) -> str:
         return f"repeat:{schedule.name}:{tick}"
@@ -83,17 +85,23 @@ class BullJobSchedulers:
         return out
 
     async def sync(
-        self, schedules: Sequence[Schedule], known: set[str], queues: Sequence[str], now: int
+        self,
+        schedules: Sequence[Schedule],
+        known: Mapping[str, str],
+        queues: Sequence[str],
+        now: int,
     ) -> None:
-        """Start-up: remove qgen schedulers no longer in the build, create or update the
-        served ones, and skip a missed iteration of a ``catch_up=False`` schedule."""
+        """Start-up: remove qgen schedulers no longer in the build (``known``: every schedule
+        of the build and its queue), create or update the served ones, and skip a missed
+        iteration of a ``catch_up=False`` schedule."""
         existing: dict[str, dict[str, Any]] = {}
         for queue, recs in (await self.records_of(queues)).items():
             for rec in recs:
                 key = str(rec.get("key"))
                 existing[key] = rec
                 template = rec.get("template") or {}
-                if (template.get("opts") or {}).get("qgen") != MARKER["qgen"] or key in known:
+                mine = (template.get("opts") or {}).get("qgen") == MARKER["qgen"]
+                if not mine or known.get(key) == queue:
                     continue
                 await self._queue(queue).removeJobScheduler(key)
                 log.info("schedule %s removed from queue %s: no longer in the build", key, queue)
@@ -131,8 +139,16 @@ class BullJobSchedulers:
             for rec in recs:
                 current = int(rec.get("next") or 0)
                 if current <= now:
-                    await self._advance(queue, rec, current, mine.get(str(rec.get("key"))))
-                    current = now  # read its next iteration again at once
+                    slot = (queue, str(rec.get("key")))
+                    tried = self._tried.get(slot)
+                    if tried and tried[0] == current and now < tried[1] + RETRY_STUCK_MS:
+                        # advanced before and still current (BullMQ found the next iteration's
+                        # job taken): try again in a second, not in a busy loop
+                        current = tried[1] + RETRY_STUCK_MS
+                    else:
+                        self._tried[slot] = (current, now)
+                        await self._advance(queue, rec, current, mine.get(slot[1]))
+                        current = now  # read its next iteration again at once
                 soonest = current if soonest is None else min(soonest, current)
         return soonest
 
