@@ -5,7 +5,7 @@ directly. Each worker sends its claim of a tick to one FIFO queue, ``<prefix>qge
 ticks.fifo``, with the tick's job id (hashed with the queue) as ``MessageDeduplicationId``:
 SQS keeps one claim however many workers send it. Every worker also polls that queue; the one
 that receives a claim adds the tick's job to its target queue and hides the claim (visibility
-12 h) instead of deleting it, and the claim queue's retention (6 minutes) removes it after
+1 h) instead of deleting it, and the claim queue's retention (6 minutes) removes it after
 the 5-minute deduplication window. A hidden claim also keeps a test server that deduplicates
 only against messages still stored (moto) honest.
 
@@ -32,7 +32,7 @@ Enqueue = Callable[[str, Any, AddOptions], Awaitable[str]]
 log = logging.getLogger("qgen.schedules")
 CLAIMS = "qgen-schedule-ticks.fifo"  # a reserved queue name (the URL's prefix is prepended)
 CLAIM_VISIBILITY_S = 30  # a claim whose forwarder died comes back after this
-HIDE_S = 43_200  # a forwarded claim stays hidden until retention removes it
+HIDE_S = 3_600  # a forwarded claim stays hidden until retention removes it (or is stale)
 RETENTION_S = 360  # longer than SQS's 5-minute deduplication window
 WAIT_S = 1  # long poll of the claim queue
 
@@ -45,13 +45,14 @@ class TickRelay:
 
     async def start(self) -> None:
         """Create (or find) the claim queue; without it, ticks go to their queues directly."""
-        name = self.calls.url.sqs_name(CLAIMS)
+        name = self.calls.url.prefix + CLAIMS
         attributes = {
             "FifoQueue": "true",
             "VisibilityTimeout": str(CLAIM_VISIBILITY_S),
             "MessageRetentionPeriod": str(RETENTION_S),
         }
         try:
+            name = self.calls.url.sqs_name(CLAIMS)  # ConfigError: a prefix too long for it
             reply = await self.calls.run(
                 self.calls.client.create_queue, QueueName=name, Attributes=attributes
             )
