@@ -16,23 +16,29 @@ worker removes those whose name is no longer in the build (logged) and never tou
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Any, TypeVar
 
 from redis.asyncio import Redis
 
 from qgen.runtime.schedules import Schedule, next_tick
 
 log = logging.getLogger("qgen.schedules")
+T = TypeVar("T")
 MARKER = {"qgen": "schedule"}
 OVERDUE_MS = 1000  # an iteration older than this at start-up was missed while no worker ran
 RETRY_STUCK_MS = 1000  # an iteration that did not advance is tried again after this
 
 
 class BullJobSchedulers:
-    def __init__(self, client: Redis, client_url: str, prefix: str) -> None:
-        self.client = client  # the backend's pooled client: reading the records
-        self.client_url = client_url  # bullmq's Queue (its own connection): writing them
+    def __init__(
+        self, client: Callable[[], Redis], server_url: Callable[[], str], prefix: str
+    ) -> None:
+        # The backend's shared pool reads the records; bullmq's Queue (its own connection)
+        # writes them. Both are asked for each time: on Redis Cluster the pool moves when the
+        # prefix's slot does (backends/redis/pool.py), and the Queues are opened again then.
+        self._client = client
+        self._server_url = server_url
         self.prefix = prefix
         self._queues: dict[str, Any] = {}
         self._tried: dict[tuple[str, str], tuple[int, int]] = {}  # (queue, id) -> (iteration, at)
@@ -44,7 +50,7 @@ class BullJobSchedulers:
         if name not in self._queues:
             from bullmq import Queue  # type: ignore[import-untyped]
 
-            opts = {"connection": self.client_url, "prefix": self.prefix}
+            opts = {"connection": self._server_url(), "prefix": self.prefix}
             self._queues[name] = Queue(name, opts)
         return self._queues[name]
 
@@ -66,12 +72,13 @@ class BullJobSchedulers:
         two pipelined round trips however many queues (an idle worker reads them each second)."""
         from bullmq.job_scheduler import _transform_scheduler_data
 
-        pipe = self.client.pipeline(transaction=False)
+        client = self._client()
+        pipe = client.pipeline(transaction=False)
         for queue in queues:
             pipe.zrange(f"{self.prefix}:{queue}:repeat", 0, -1, withscores=True)
         members: list[list[tuple[str, float]]] = await pipe.execute()
         found: list[tuple[str, str, int]] = []
-        pipe = self.client.pipeline(transaction=False)
+        pipe = client.pipeline(transaction=False)
         for queue, pairs in zip(queues, members, strict=True):
             for key, score in pairs:
                 found.append((queue, key, int(score)))
@@ -84,7 +91,25 @@ class BullJobSchedulers:
                 out[queue].append(rec)
         return out
 
+    async def _dropping(self, step: Awaitable[T]) -> T:
+        """Run ``step``; on a failure, close the bullmq Queues so the next try opens them
+        again (at the server the pool uses now)."""
+        try:
+            return await step
+        except Exception:
+            await self.close()
+            raise
+
     async def sync(
+        self,
+        schedules: Sequence[Schedule],
+        known: Mapping[str, str],
+        queues: Sequence[str],
+        now: int,
+    ) -> None:
+        await self._dropping(self._sync(schedules, known, queues, now))
+
+    async def _sync(
         self,
         schedules: Sequence[Schedule],
         known: Mapping[str, str],
@@ -129,6 +154,11 @@ class BullJobSchedulers:
         log.info("schedule %s stored as a BullMQ job scheduler of queue %s", s.name, s.queue)
 
     async def advance(
+        self, schedules: Sequence[Schedule], queues: Sequence[str], now: int
+    ) -> int | None:
+        return await self._dropping(self._advance_due(schedules, queues, now))
+
+    async def _advance_due(
         self, schedules: Sequence[Schedule], queues: Sequence[str], now: int
     ) -> int | None:
         """Make the next iteration of every due scheduler of ``queues``; return the soonest
