@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from qgen.runtime import capabilities, logs, schema_changes
+from qgen.runtime import capabilities, logs, schedule_runner, schema_changes
 from qgen.runtime.backends.base import Backend, Consumer, Delivery, Outcome
 from qgen.runtime.backends.registry import open_backend
 from qgen.runtime.errors import BackendUnavailable, ConfigError
@@ -208,7 +208,8 @@ async def run_worker(
             return
         conn = await open_backend(url, app.settings_by_name())
         try:
-            await _consume(conn, app, name, stop, force, grace)
+            async with schedule_runner.running(conn, manifest, [s.name for s in app.settings]):
+                await _consume(conn, app, name, stop, force, grace)
         finally:
             await conn.close()
     finally:

@@ -29,6 +29,7 @@ from qgen.runtime.backends.redis import pool
 from qgen.runtime.backends.redis.consumer import RedisLane, RedisNative
 from qgen.runtime.backends.redis.events import wait_event
 from qgen.runtime.backends.redis.jobs import Catalog, job_info
+from qgen.runtime.backends.redis.schedulers import BullJobSchedulers
 from qgen.runtime.backends.redis.scripts import SCRIPTS
 from qgen.runtime.backends.redis.transport import COMMAND_TIMEOUT, TRANSIENT, ScriptError
 from qgen.runtime.backends.redis.url import RedisTarget, parse_url
@@ -77,6 +78,10 @@ class RedisBackend:
         if not self._closed:
             self._closed = True
             await pool.release(self.shared)
+
+    def job_schedulers(self) -> BullJobSchedulers:
+        """Schedules stored as BullMQ job schedulers, as Node BullMQ stores them."""
+        return BullJobSchedulers(lambda: self.client, lambda: self.shared.url, self.target.prefix)
 
     # -- producing ---------------------------------------------------------------------------
 

@@ -37,6 +37,7 @@ from qgen.runtime.backends.sqs.jobs import Outgoing, encode, message_size
 from qgen.runtime.backends.sqs.lambda_events import LambdaBatch
 from qgen.runtime.backends.sqs.ops import SqsOps
 from qgen.runtime.backends.sqs.provision import check_queues, create_queues, ensure_queues
+from qgen.runtime.backends.sqs.schedules import TickRelay
 from qgen.runtime.backends.sqs.transport import SqsCalls
 from qgen.runtime.backends.sqs.url import SQS_MAX_BATCH, SqsUrl, parse_sqs_url
 from qgen.runtime.errors import ConfigError, QgenError, UnsupportedByBackend
@@ -89,6 +90,10 @@ class SqsBackend(SqsOps):
         for name in known:
             self.calls.forget(name)
         return urls
+
+    def tick_relay(self) -> TickRelay:
+        """Schedule ticks through a FIFO claim queue: once per tick (see :mod:`.schedules`)."""
+        return TickRelay(self.calls, self.enqueue)
 
     # -- sending ------------------------------------------------------------------------------
 
