@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import ClassVar, Self
 
+from qgen.runtime.backends import jobmeta
 from qgen.runtime.backends.base import JSON, AddOptions, Handler, JobInfo, Provisioned
 from qgen.runtime.backends.skeleton import ConsumerSkeleton
 from qgen.runtime.backends.sqlite import sql, transport
@@ -74,6 +75,7 @@ class SqliteBackend:
             max_attempts=int(attempts),
             backoff=None if options.backoff is None else dumps(dict(options.backoff)),
             start_after=now + max(0.0, float(options.delay)),
+            meta=jobmeta.encode(options.meta),
         )
 
     def _wake(self) -> None:

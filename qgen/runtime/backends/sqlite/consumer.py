@@ -38,6 +38,7 @@ import time
 import uuid
 from collections.abc import Callable, Sequence
 
+from qgen.runtime.backends import jobmeta
 from qgen.runtime.backends.base import Delivery, ErrorInfo, Failed
 from qgen.runtime.backends.lanes import Control, Done, Lane
 from qgen.runtime.backends.sqlite import outcomes, sql, transport
@@ -192,11 +193,18 @@ class SqliteNative:
     def _jobs(self, lane: SqliteLane, rows: list[sql.LeasedRow], token: str) -> list[SqliteJob]:
         jobs = []
         queue = lane.name
-        for seq, job_id, priority, data, made, max_attempts, backoff in rows:
+        for seq, job_id, priority, data, made, max_attempts, backoff, meta in rows:
             report = functools.partial(self._progress, seq, token)
             try:
                 delivery = Delivery(
-                    queue, job_id, loads(data), made + 1, max_attempts, loads(backoff), report
+                    queue,
+                    job_id,
+                    loads(data),
+                    made + 1,
+                    max_attempts,
+                    loads(backoff),
+                    report,
+                    meta=None if meta is None else jobmeta.decode(meta),
                 )
             except ValueError as exc:  # a row written by something else: fail it alone
                 delivery = Delivery(queue, job_id, None, made + 1, max_attempts, None, report)

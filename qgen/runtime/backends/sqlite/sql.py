@@ -18,7 +18,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS qgen_jobs (
@@ -41,7 +41,8 @@ CREATE TABLE IF NOT EXISTS qgen_jobs (
     worker TEXT,
     created_at REAL NOT NULL,
     started_at REAL,
-    finished_at REAL
+    finished_at REAL,
+    meta TEXT
 );
 CREATE UNIQUE INDEX IF NOT EXISTS qgen_jobs_queue_id ON qgen_jobs (queue, id);
 CREATE INDEX IF NOT EXISTS qgen_jobs_ready
@@ -51,6 +52,8 @@ CREATE INDEX IF NOT EXISTS qgen_jobs_delayed
 CREATE INDEX IF NOT EXISTS qgen_jobs_leases
     ON qgen_jobs (queue, lease_until) WHERE state = 'active';
 """
+# Version 3 added ``meta`` (the job's metadata beside its data: the trace context, issue 17).
+ADDED_COLUMNS = (("meta", "TEXT"),)
 # Version 1 kept delayed jobs as 'waiting' with a future start_after.
 MIGRATE_1 = "UPDATE qgen_jobs SET state = 'delayed' WHERE state = 'waiting' AND start_after > ?"
 # Created by the first consumer of a queue with remove_on_complete / remove_on_fail: it costs
@@ -62,7 +65,7 @@ FINISHED_INDEX = (
 
 INSERT = (
     "INSERT INTO qgen_jobs (queue, id, state, priority, data, max_attempts, backoff,"
-    " start_after, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    " start_after, created_at, meta) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
     " ON CONFLICT (queue, id) DO NOTHING"
 )
 GET = (
@@ -73,7 +76,7 @@ _LEASE = (
     "UPDATE qgen_jobs SET state = 'active', lease = ?, lease_until = ?, worker = ?,"
     " started_at = ? WHERE seq IN (SELECT seq FROM qgen_jobs INDEXED BY qgen_jobs_ready"
     " WHERE queue = ? AND state = 'waiting' ORDER BY priority DESC, seq LIMIT ?)"
-    " RETURNING seq, id, priority, data, attempts_made, max_attempts, backoff"
+    " RETURNING seq, id, priority, data, attempts_made, max_attempts, backoff, meta"
 )
 _READY = (
     "SELECT EXISTS (SELECT 1 FROM qgen_jobs INDEXED BY qgen_jobs_ready"
@@ -128,8 +131,8 @@ _RECOVER_FAILED = (
     " AND lease_until < ?"
 )
 
-# A leased row: seq, id, priority, data, attempts_made, max_attempts, backoff.
-LeasedRow = tuple[int, str, int, str, int, int, str | None]
+# A leased row: seq, id, priority, data, attempts_made, max_attempts, backoff, meta.
+LeasedRow = tuple[int, str, int, str, int, int, str | None, str | None]
 
 
 def apply_schema(conn: sqlite3.Connection) -> None:
@@ -137,6 +140,10 @@ def apply_schema(conn: sqlite3.Connection) -> None:
     for stmt in SCHEMA.split(";"):
         if stmt.strip():
             conn.execute(stmt)
+    have = {row[1] for row in conn.execute("PRAGMA table_info(qgen_jobs)")}
+    for name, kind in ADDED_COLUMNS:
+        if name not in have:  # names and types are the constants above, never input
+            conn.execute(f"ALTER TABLE qgen_jobs ADD COLUMN {name} {kind}")
     conn.execute(MIGRATE_1, (time.time(),))
     conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 

@@ -1,0 +1,37 @@
+"""A job's metadata (``AddOptions.meta`` / ``Delivery.meta``) as the text each backend stores
+beside the job's data: a flat JSON object of short strings (the W3C trace context).
+
+Reading never fails a job: metadata that is not such an object (a row or message written by
+something else) reads as None, and the job runs without it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+
+MAX_CHARS = 2048  # a traceparent is 55 characters; tracestate is at most 32 list members
+
+
+def encode(meta: Mapping[str, str] | None) -> str | None:
+    if not meta:
+        return None
+    return json.dumps(dict(meta), separators=(",", ":"), ensure_ascii=True)
+
+
+def decode(text: object) -> dict[str, str] | None:
+    """The metadata from stored text (or an already decoded object); None when absent or not
+    a flat object of strings."""
+    value = text
+    if isinstance(text, str | bytes):
+        if not text or len(text) > MAX_CHARS:
+            return None
+        try:
+            value = json.loads(text)
+        except ValueError:
+            return None
+    if not isinstance(value, dict) or not value:
+        return None
+    if not all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
+        return None
+    return value

@@ -1,0 +1,168 @@
+"""OpenTelemetry spans (qgen[otel]: opentelemetry-api only; the application configures the SDK).
+
+Producer: ``add`` / ``add_many`` run inside a PRODUCER span ``send <queue>``; the W3C trace
+context of that span (the global propagator's fields: ``traceparent``, ``tracestate``) goes
+with each job in ``AddOptions.meta``, which every backend stores beside the data, never in it.
+``add_many`` makes one span for the batch; each of its jobs carries that span's context.
+
+Consumer: every attempt is its own CONSUMER span ``process <queue>``, a child of the producer
+span when the job carries a context (a retried job's attempts are sibling spans in the same
+trace), with OpenTelemetry's messaging attributes, ``qgen.attempt``, ``qgen.outcome`` and, on
+a failed attempt, ``error.type`` and an error status.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+from typing import Any
+
+from opentelemetry import propagate, trace
+from opentelemetry.trace import Span, SpanKind, StatusCode
+
+from qgen.runtime.backends.base import (
+    JSON,
+    AddOptions,
+    Backend,
+    Cancelled,
+    Completed,
+    Delivery,
+    Discarded,
+    Failed,
+    Outcome,
+    Retry,
+)
+
+# messaging.system: OpenTelemetry's well-known value where there is one, else the backend.
+SYSTEMS = {"sqs": "aws_sqs"}
+
+_tracer = trace.get_tracer("qgen")
+
+
+def system_of(backend: str) -> str:
+    return SYSTEMS.get(backend, backend)
+
+
+def _attributes(system: str, queue: str, operation: str) -> dict[str, Any]:
+    return {
+        "messaging.system": system_of(system),
+        "messaging.destination.name": queue,
+        "messaging.operation": operation,  # the older name, still read by many backends
+        "messaging.operation.type": operation,
+        "messaging.operation.name": operation,
+    }
+
+
+def _carrier() -> dict[str, str] | None:
+    carrier: dict[str, str] = {}
+    propagate.inject(carrier)
+    return carrier or None
+
+
+class _Producer:
+    async def enqueue(
+        self, backend: Backend, system: str, queue: str, data: JSON, options: AddOptions
+    ) -> str:
+        with _tracer.start_as_current_span(
+            f"send {queue}", kind=SpanKind.PRODUCER, attributes=_attributes(system, queue, "send")
+        ) as span:
+            meta = _carrier()
+            if meta is not None:
+                options = replace(options, meta=meta)
+            job_id = await backend.enqueue(queue, data, options)
+            span.set_attribute("messaging.message.id", job_id)
+            return job_id
+
+    async def enqueue_many(
+        self,
+        backend: Backend,
+        system: str,
+        queue: str,
+        items: Sequence[tuple[JSON, AddOptions]],
+    ) -> list[str]:
+        attributes = _attributes(system, queue, "send")
+        attributes["messaging.batch.message_count"] = len(items)
+        with _tracer.start_as_current_span(
+            f"send {queue}", kind=SpanKind.PRODUCER, attributes=attributes
+        ):
+            meta = _carrier()
+            if meta is not None:
+                items = [(data, replace(options, meta=meta)) for data, options in items]
+            return await backend.enqueue_many(queue, items)
+
+
+PRODUCER = _Producer()
+
+
+def start_attempt(system: str, delivery: Delivery) -> Span:
+    """The CONSUMER span of one attempt, child of the context the job carries (if any)."""
+    parent = propagate.extract(delivery.meta) if delivery.meta else None
+    attributes = _attributes(system, delivery.queue, "process")
+    attributes["messaging.message.id"] = delivery.job_id
+    attributes["qgen.attempt"] = delivery.attempt
+    attributes["qgen.max_attempts"] = delivery.max_attempts
+    return _tracer.start_span(
+        f"process {delivery.queue}", context=parent, kind=SpanKind.CONSUMER, attributes=attributes
+    )
+
+
+def use(span: Span) -> Any:
+    """The context manager that makes ``span`` current (not ending it)."""
+    return trace.use_span(
+        span, end_on_exit=False, record_exception=False, set_status_on_exception=False
+    )
+
+
+def end_attempt(span: Span, outcome: Outcome | None, error: BaseException | None = None) -> None:
+    """Record the attempt's outcome on its span and end it."""
+    if outcome is None:  # the handler raised (a shutdown gives the job back)
+        span.set_attribute("qgen.outcome", "interrupted")
+        if error is not None:
+            span.set_attribute("error.type", type(error).__name__)
+        span.end()
+        return
+    name = outcome_name(outcome)
+    span.set_attribute("qgen.outcome", name)
+    if isinstance(outcome, Retry | Failed):
+        err = outcome.error
+        span.set_attribute("error.type", err.type)
+        span.add_event(
+            "exception",
+            {"exception.type": err.type, "exception.message": err.message[:4096]},
+        )
+        span.set_status(StatusCode.ERROR, f"{err.type}: {err.message}"[:512])
+        if isinstance(outcome, Retry):
+            span.set_attribute("qgen.retry_delay_s", outcome.delay)
+    elif isinstance(outcome, Discarded | Cancelled):
+        span.set_attribute("qgen.reason", outcome.reason[:512])
+    span.end()
+
+
+def outcome_name(outcome: Outcome) -> str:
+    if isinstance(outcome, Completed):
+        return "completed"
+    if isinstance(outcome, Retry):
+        return "retried"
+    if isinstance(outcome, Failed):
+        return "failed"
+    if isinstance(outcome, Discarded):
+        return "discarded"
+    return "cancelled"
+
+
+def current_ids() -> tuple[str, str] | None:
+    """(trace id, span id) in hex of the current span, if it has a valid context."""
+    ctx = trace.get_current_span().get_span_context()
+    if not ctx.is_valid:
+        return None
+    return format(ctx.trace_id, "032x"), format(ctx.span_id, "016x")
+
+
+def context_of(meta: Mapping[str, str] | None) -> tuple[str, str] | None:
+    """(trace id, parent span id) carried by a job's metadata, if any (tests and docs)."""
+    if not meta:
+        return None
+    ctx = trace.get_current_span(propagate.extract(meta)).get_span_context()
+    if not ctx.is_valid:
+        return None
+    return format(ctx.trace_id, "032x"), format(ctx.span_id, "016x")
