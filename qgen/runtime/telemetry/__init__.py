@@ -106,6 +106,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--metrics-host", default=env.get("QGEN_METRICS_HOST", "0.0.0.0"))
     parser.add_argument(
+        "--metrics-interval",
+        type=float,
+        default=float(env.get("QGEN_METRICS_INTERVAL", "15")),
+        help="seconds between samples of each queue's waiting depth and oldest job age",
+    )
+    parser.add_argument(
         "--log-format",
         choices=LOG_FORMATS,
         default=env.get("QGEN_LOG_FORMAT", "text"),
@@ -118,6 +124,7 @@ def configure_cli(args: argparse.Namespace) -> None:
     level = getattr(logging, str(args.log_level).upper(), logging.INFO)
     settings.metrics_port = args.metrics_port
     settings.metrics_host = args.metrics_host
+    settings.sample_interval = max(0.5, float(args.metrics_interval))
     settings.log_format = args.log_format
     if args.log_format == "json":
         from qgen.runtime.telemetry.jsonlog import configure_json

@@ -116,6 +116,10 @@ class SqliteBackend:
         row = await transport.read(lambda: sql.get_row(conn, queue, job_id), self._timeout)
         return None if row is None else job_info(row)
 
+    async def oldest_waiting(self, queue: str) -> float | None:
+        conn = self.conn
+        return await transport.read(lambda: sql.oldest_waiting(conn, queue), self._timeout)
+
     async def wait(self, queue: str, job_id: str, timeout: float | None) -> JobInfo:
         """Poll the row (no notifications cross processes): every 5 ms at first, slowing to
         100 ms, so short jobs return fast and long waits cost little."""

@@ -162,6 +162,16 @@ def get_row(conn: sqlite3.Connection, queue: str, job_id: str) -> tuple[Any, ...
     return row
 
 
+def oldest_waiting(conn: sqlite3.Connection, queue: str) -> float | None:
+    """When the oldest waiting job of ``queue`` was added (epoch s); None when none waits."""
+    row = conn.execute(
+        "SELECT min(created_at) FROM qgen_jobs INDEXED BY qgen_jobs_ready"
+        " WHERE queue = ? AND state = 'waiting'",
+        (queue,),
+    ).fetchone()
+    return None if row is None or row[0] is None else float(row[0])
+
+
 def has_ready(conn: sqlite3.Connection, queue: str, now: float) -> bool:
     """A cheap read: is anything waiting, or delayed and due?"""
     return bool(conn.execute(_READY, (queue, now)).fetchone()[0])
