@@ -81,9 +81,12 @@ def producer() -> Producer | None:
     if not _producer_known:
         _producer = None
         if tracing_wanted():
-            from qgen.runtime.telemetry.tracing import PRODUCER
-
-            _producer = PRODUCER
+            try:
+                from qgen.runtime.telemetry.tracing import PRODUCER
+            except ImportError as exc:  # another opentelemetry-* package, not the API
+                logging.getLogger("qgen.telemetry").warning("tracing is off: %s", exc)
+            else:
+                _producer = PRODUCER
         _producer_known = True
     return _producer
 
@@ -144,4 +147,5 @@ async def worker_started(
     sampler); its ``wrap`` instruments the job handler, its ``close`` stops it all."""
     from qgen.runtime.telemetry.worker import WorkerTelemetry
 
-    return await WorkerTelemetry.start(conn, backend, queues, settings, tracing_wanted())
+    tracing = producer() is not None  # the API imports
+    return await WorkerTelemetry.start(conn, backend, queues, settings, tracing)
