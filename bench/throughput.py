@@ -2,6 +2,7 @@
 
     python bench/throughput.py sqlite [--url URL] [--jobs 10000] [--peers]
         [--synchronous full|normal|full,normal] [--workers 1|2|1,2] [--rounds 3] [--json FILE]
+        [--telemetry off|on|off,on]
 
 For each durability setting (backends that have one), on a fresh place each time:
 
@@ -15,6 +16,12 @@ For each durability setting (backends that have one), on a fresh place each time
   harness sees the last job completed in the store. With several workers: from the moment all
   of them are up, counting only the jobs completed after it.
 
+``--telemetry off,on`` runs every qgen row twice in one run, side by side: ``off`` with
+``QGEN_TRACING=off`` and no metrics; ``on`` with the OpenTelemetry SDK configured in the bench
+(producer spans, the trace context stored with each job) and in each worker process (a span
+per attempt), batching spans to an exporter that drops them (``bench/telemetry_on.py``), and
+the worker serving Prometheus metrics (``--metrics-port``) with its queue sampler running.
+
 Peers (``--peers``) are listed in ``bench/peers/__init__.py`` and run on their own fresh URL with
 the same ``jobs``. The table ends with qgen's ratio to each peer.
 """
@@ -23,9 +30,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib
 import json
 import os
 import signal
+import socket
 import statistics
 import subprocess
 import sys
@@ -79,7 +88,41 @@ async def bulk_adds(url: str, jobs: int, chunk: int = 1000) -> float:
         await client.close()
 
 
-def processed(backend: str, target: Target, url: str, jobs: int, workers: int) -> float:
+def _telemetry(on: bool) -> None:
+    """Tracing on (the SDK, installed once) or off for this process's client, from now on."""
+    from qgen.runtime import telemetry
+
+    if on:
+        os.environ.pop("QGEN_TRACING", None)
+        from opentelemetry import trace
+
+        if not type(trace.get_tracer_provider()).__module__.startswith("opentelemetry.sdk"):
+            sys.path.insert(0, str(BENCH))
+            importlib.import_module("telemetry_on").install()
+    else:
+        os.environ["QGEN_TRACING"] = "off"
+    telemetry.reset()
+
+
+def _worker_cmd(backend: str, url: str, telemetry_on: bool) -> list[str]:
+    module = f"benchapp.generated.workers.{backend}"
+    if not telemetry_on:
+        return [sys.executable, "-m", module, "--url", url]
+    port = str(_free_port())
+    args = ["--url", url, "--metrics-port", port, "--metrics-host", "127.0.0.1"]
+    return [sys.executable, str(BENCH / "telemetry_on.py"), module, *args]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def processed(
+    backend: str, target: Target, url: str, jobs: int, workers: int, telemetry_on: bool = False
+) -> float:
     """Bulk-add ``jobs`` jobs, then time ``workers`` worker processes until all are done."""
     asyncio.run(_fill(url, jobs))
     mark = Path(tempfile.mkstemp(prefix="qgen-bench-", suffix=".mark")[1])
@@ -90,8 +133,8 @@ def processed(backend: str, target: Target, url: str, jobs: int, workers: int) -
         "PYTHONPATH": os.pathsep.join([str(APP), str(ROOT)]),
         "QGEN_LOG_LEVEL": "WARNING",
     }
-    cmd = [sys.executable, "-m", f"benchapp.generated.workers.{backend}", "--url", url]
-    procs = [subprocess.Popen(cmd, env=env, cwd=APP) for _ in range(workers)]
+    cmds = [_worker_cmd(backend, url, telemetry_on) for _ in range(workers)]
+    procs = [subprocess.Popen(cmd, env=env, cwd=APP) for cmd in cmds]
     try:
         start: float | None = None
         end: float | None = None
@@ -161,19 +204,25 @@ def run_qgen(
     jobs: int,
     sync: str | None,
     workers: list[int],
+    telemetry: str | None = None,
 ) -> list[dict[str, Any]]:
+    """``telemetry``: None (as the environment says), "on" or "off" (named in the rows)."""
     rows: list[dict[str, Any]] = []
+    if telemetry is not None:
+        _telemetry(telemetry == "on")
+    suffix = "" if telemetry is None else f", telemetry {telemetry}"
     with target.fresh(url, tmp, sync) as u:
         single = asyncio.run(single_adds(u, jobs))
     with target.fresh(url, tmp, sync) as u:
         bulk = asyncio.run(bulk_adds(u, jobs))
     for n in workers:
         with target.fresh(url, tmp, sync) as u:
-            rate = processed(backend, target, u, jobs, n)
+            rate = processed(backend, target, u, jobs, n, telemetry == "on")
         first = not rows
         rows.append(
             {
-                "name": f"qgen {backend} ({n} worker process{'es' if n > 1 else ''}, batch 10)",
+                "name": f"qgen {backend} ({n} worker process{'es' if n > 1 else ''}, batch 10"
+                f"{suffix})",
                 "single_adds_per_s": single if first else None,
                 "bulk_adds_per_s": bulk if first else None,
                 "processed_per_s": rate,
@@ -242,6 +291,32 @@ def table(title: str, rows: list[dict[str, Any]]) -> str:
     return "\n".join(out)
 
 
+def _modes(arg: str | None, rnd: int) -> list[str | None]:
+    """The telemetry modes of one round, in alternating order (the host's speed drifts)."""
+    if not arg:
+        return [None]
+    modes: list[str | None] = [m.strip().lower() for m in arg.split(",")]
+    if any(m not in ("on", "off") for m in modes):
+        raise SystemExit(f"--telemetry takes off, on or off,on, not {arg!r}")
+    return modes[::-1] if rnd % 2 else modes
+
+
+def telemetry_cost(rows: list[dict[str, Any]]) -> str:
+    """Each figure with telemetry on as a share of the same row with it off."""
+    out = []
+    for on in (r for r in rows if r["name"].endswith("telemetry on)")):
+        off = next((r for r in rows if r["name"] == on["name"][: -len("on)")] + "off)"), None)
+        if off is None:
+            continue
+        shares = [
+            f"{h} {on[f] / off[f]:.1%}"
+            for f, h in zip(FIGURES, HEADS, strict=True)
+            if on.get(f) and off.get(f)
+        ]
+        out.append(f"  telemetry on / off, {on.get('workers', 1)} worker(s): " + ", ".join(shares))
+    return "\n".join(out)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("backend", choices=sorted(TARGETS))
@@ -252,6 +327,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--workers", default="1", help="worker processes: 1, 2 or 1,2")
     ap.add_argument("--rounds", type=int, default=1, help="repeat, alternating; print medians")
     ap.add_argument("--json", type=Path, help="also write the figures to this file")
+    ap.add_argument(
+        "--telemetry",
+        help="off, on or off,on: qgen rows without / with tracing and metrics (see above)",
+    )
     args = ap.parse_args(argv)
     target = TARGETS[args.backend]
     workers = [int(w) for w in str(args.workers).split(",")]
@@ -269,14 +348,19 @@ def main(argv: list[str] | None = None) -> int:
             runs: list[list[dict[str, Any]]] = []
             for rnd in range(args.rounds):
                 # Alternate who goes first: the host's speed drifts over a run.
-                rows = run_qgen(args.backend, target, url, tmp, args.jobs, sync, workers)
+                rows = []
+                modes = _modes(args.telemetry, rnd)
+                for mode in modes:
+                    rows += run_qgen(args.backend, target, url, tmp, args.jobs, sync, workers, mode)
                 if args.peers:
                     peers = [
                         run_peer(peer, target, url, tmp, args.jobs, sync)
                         for peer in PEERS.get(args.backend, [])
                     ]
                     rows = peers + rows if rnd % 2 else rows + peers
-                rows.sort(key=lambda r: (not r["name"].startswith("qgen"), r.get("workers", 0)))
+                rows.sort(
+                    key=lambda r: (not r["name"].startswith("qgen"), r.get("workers", 0), r["name"])
+                )
                 for r in rows:
                     print(f"  round {rnd + 1}: {json.dumps(r)}", file=sys.stderr, flush=True)
                 runs.append(rows)
@@ -286,6 +370,7 @@ def main(argv: list[str] | None = None) -> int:
             if args.rounds > 1:
                 title += f", median of {args.rounds} rounds"
             print(table(title, rows), flush=True)
+            print(telemetry_cost(rows), flush=True)
     if args.json:
         args.json.write_text(json.dumps(results, indent=2) + "\n")
     return 0

@@ -99,7 +99,6 @@ def _check_consumer(
     assert attrs["messaging.operation"] == "process"
     assert attrs[MESSAGE_ID] == job_id
     assert attrs["qgen.attempt"] == attempt
-    assert attrs["qgen.max_attempts"] == 3
     assert attrs["qgen.outcome"] == outcome
 
 

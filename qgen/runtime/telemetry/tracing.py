@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
-from opentelemetry import propagate, trace
+from opentelemetry import context, propagate, trace
 from opentelemetry.trace import Span, SpanKind, StatusCode
 
 from qgen.runtime.backends.base import (
@@ -47,9 +47,8 @@ def _attributes(system: str, queue: str, operation: str) -> dict[str, Any]:
     return {
         "messaging.system": system_of(system),
         "messaging.destination.name": queue,
-        "messaging.operation": operation,  # the older name, still read by many backends
         "messaging.operation.type": operation,
-        "messaging.operation.name": operation,
+        "messaging.operation": operation,  # the older name, still read by many backends
     }
 
 
@@ -94,23 +93,35 @@ class _Producer:
 PRODUCER = _Producer()
 
 
-def start_attempt(system: str, delivery: Delivery) -> Span:
-    """The CONSUMER span of one attempt, child of the context the job carries (if any)."""
-    parent = propagate.extract(delivery.meta) if delivery.meta else None
-    attributes = _attributes(system, delivery.queue, "process")
-    attributes["messaging.message.id"] = delivery.job_id
-    attributes["qgen.attempt"] = delivery.attempt
-    attributes["qgen.max_attempts"] = delivery.max_attempts
-    return _tracer.start_span(
-        f"process {delivery.queue}", context=parent, kind=SpanKind.CONSUMER, attributes=attributes
-    )
+class Attempts:
+    """Starts the CONSUMER span of each attempt of a worker's jobs (per-queue names and
+    attributes made once: a span is the dearest part of a traced job)."""
 
+    def __init__(self, system: str) -> None:
+        self.system = system
+        self._queues: dict[str, tuple[str, dict[str, Any]]] = {}
 
-def use(span: Span) -> Any:
-    """The context manager that makes ``span`` current (not ending it)."""
-    return trace.use_span(
-        span, end_on_exit=False, record_exception=False, set_status_on_exception=False
-    )
+    def start(self, delivery: Delivery) -> tuple[Span, object]:
+        """The attempt's span, child of the context the job carries (if any), made current;
+        returns it and the token :meth:`stop` needs."""
+        known = self._queues.get(delivery.queue)
+        if known is None:
+            q = delivery.queue
+            known = self._queues[q] = (f"process {q}", _attributes(self.system, q, "process"))
+        name, attributes = known
+        attributes = attributes.copy()
+        attributes["messaging.message.id"] = delivery.job_id
+        attributes["qgen.attempt"] = delivery.attempt
+        parent = propagate.extract(delivery.meta) if delivery.meta else None
+        span = _tracer.start_span(name, parent, SpanKind.CONSUMER, attributes)
+        return span, context.attach(trace.set_span_in_context(span, parent))
+
+    @staticmethod
+    def stop(
+        span: Span, token: object, outcome: Outcome | None, error: BaseException | None
+    ) -> None:
+        context.detach(token)  # type: ignore[arg-type]
+        end_attempt(span, outcome, error)
 
 
 def end_attempt(span: Span, outcome: Outcome | None, error: BaseException | None = None) -> None:

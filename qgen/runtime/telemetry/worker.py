@@ -81,24 +81,23 @@ class WorkerTelemetry:
             return _measured(handle, qm)
         from qgen.runtime.telemetry import tracing
 
-        system = self.backend
-        start, use, end = tracing.start_attempt, tracing.use, tracing.end_attempt
+        attempts = tracing.Attempts(self.backend)
+        start, stop = attempts.start, attempts.stop
 
         async def traced(delivery: Delivery) -> Outcome:
             t0 = time.perf_counter()
             m = None if qm is None else qm.get(delivery.queue)
             if m is not None:
                 m.started.inc()
-            span = start(system, delivery)
+            span, ctx_token = start(delivery)
             token = jsonlog.bind_attempt(delivery.attempt)
             outcome: Outcome | None = None
             try:
-                with use(span):
-                    outcome = await handle(delivery)
+                outcome = await handle(delivery)
                 return outcome
             finally:
                 jsonlog.unbind_attempt(token)
-                end(span, outcome, sys.exception())
+                stop(span, ctx_token, outcome, sys.exception())
                 if m is not None and outcome is not None:
                     m.record(outcome, time.perf_counter() - t0)
 
