@@ -13,10 +13,20 @@ from collections.abc import Mapping
 MAX_CHARS = 2048  # a traceparent is 55 characters; tracestate is at most 32 list members
 
 
+_last: tuple[Mapping[str, str] | None, str | None] = (None, None)
+
+
 def encode(meta: Mapping[str, str] | None) -> str | None:
+    """The stored text; the jobs of one ``add_many`` share one metadata object, encoded once."""
+    global _last
     if not meta:
         return None
-    return json.dumps(dict(meta), separators=(",", ":"), ensure_ascii=True)
+    last = _last  # one read: another thread may replace it
+    if last[0] is meta:
+        return last[1]
+    text = json.dumps(dict(meta), separators=(",", ":"), ensure_ascii=True)
+    _last = (meta, text)
+    return text
 
 
 def decode(text: object) -> dict[str, str] | None:

@@ -8,13 +8,15 @@ per queue come from a sampler (:class:`Sampler`) that reads the backend at a bou
 from __future__ import annotations
 
 import asyncio
+import bisect
 import contextlib
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
-from prometheus_client import Counter, Gauge, Histogram, start_http_server
+from prometheus_client import REGISTRY, Gauge, start_http_server
+from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily, Metric
 
 from qgen.runtime.backends.base import (
     Backend,
@@ -32,23 +34,19 @@ log = logging.getLogger("qgen.metrics")
 LABELS = ("backend", "queue")
 BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900)
 OUTCOMES = ("completed", "retried", "failed", "discarded", "cancelled")
+COUNTERS = (  # name (``_total`` added when exposed), help, QueueMetrics attribute
+    ("qgen_jobs_started", "Attempts started by this worker.", "started"),
+    ("qgen_jobs_completed", "Jobs completed.", "completed"),
+    ("qgen_jobs_discarded", "Jobs discarded by the job itself.", "discarded"),
+    ("qgen_jobs_cancelled", "Running jobs cancelled by an operator.", "cancelled"),
+)
+BY_TYPE = (
+    ("qgen_jobs_failed", "Jobs failed for good (no attempt left), by error type.", "failed"),
+    ("qgen_jobs_retried", "Failed attempts with a retry to come, by error type.", "retried"),
+)
+DURATION = "qgen_job_attempt_duration_seconds"
+DURATION_HELP = "Time of one attempt (validation, middleware, the function), by outcome."
 
-STARTED = Counter("qgen_jobs_started", "Attempts started by this worker.", LABELS)
-COMPLETED = Counter("qgen_jobs_completed", "Jobs completed.", LABELS)
-FAILED = Counter(
-    "qgen_jobs_failed", "Jobs failed for good (no attempt left).", (*LABELS, "error_type")
-)
-RETRIED = Counter(
-    "qgen_jobs_retried", "Failed attempts with a retry to come.", (*LABELS, "error_type")
-)
-DISCARDED = Counter("qgen_jobs_discarded", "Jobs discarded by the job itself.", LABELS)
-CANCELLED = Counter("qgen_jobs_cancelled", "Running jobs cancelled by an operator.", LABELS)
-DURATION = Histogram(
-    "qgen_job_attempt_duration_seconds",
-    "Time of one attempt (validation, middleware, the function), by outcome.",
-    (*LABELS, "outcome"),
-    buckets=BUCKETS,
-)
 WAITING = Gauge("qgen_queue_waiting_jobs", "Jobs waiting to run (sampled).", LABELS)
 OLDEST = Gauge(
     "qgen_queue_oldest_waiting_age_seconds",
@@ -57,54 +55,106 @@ OLDEST = Gauge(
 )
 
 
+class Durations:
+    """A histogram kept as plain numbers (the event loop's thread writes, the scrape reads)."""
+
+    __slots__ = ("buckets", "count", "sum")
+
+    def __init__(self) -> None:
+        self.buckets = [0] * (len(BUCKETS) + 1)  # the last: above every bound
+        self.count = 0
+        self.sum = 0.0
+
+    def observe(self, seconds: float) -> None:
+        self.buckets[bisect.bisect_left(BUCKETS, seconds)] += 1
+        self.count += 1
+        self.sum += seconds
+
+    def cumulative(self) -> list[tuple[str, float]]:
+        out, total = [], 0
+        for bound, n in zip(BUCKETS, self.buckets, strict=False):
+            total += n
+            out.append((repr(float(bound)), float(total)))
+        out.append(("+Inf", float(self.count)))
+        return out
+
+
 class QueueMetrics:
-    """The children of one queue, bound once (a label lookup per job costs more)."""
+    """One queue's counts, as plain integers: counting a job costs no lock and no label
+    lookup; :class:`Collector` turns them into Prometheus metrics when ``/metrics`` is read."""
 
     __slots__ = (
-        "_failed",
-        "_labels",
-        "_retried",
         "cancelled",
         "completed",
         "discarded",
         "durations",
+        "failed",
+        "retried",
         "started",
     )
 
-    def __init__(self, backend: str, queue: str) -> None:
-        self._labels = (backend, queue)
-        self.started = STARTED.labels(backend, queue)
-        self.completed = COMPLETED.labels(backend, queue)
-        self.discarded = DISCARDED.labels(backend, queue)
-        self.cancelled = CANCELLED.labels(backend, queue)
-        self.durations = {o: DURATION.labels(backend, queue, o) for o in OUTCOMES}
-        self._failed: dict[str, Any] = {}
-        self._retried: dict[str, Any] = {}
-
-    def _by_type(self, table: dict[str, Any], counter: Counter, error_type: str) -> Any:
-        child = table.get(error_type)
-        if child is None:
-            child = table[error_type] = counter.labels(*self._labels, error_type)
-        return child
+    def __init__(self) -> None:
+        self.started = self.completed = self.discarded = self.cancelled = 0
+        self.failed: dict[str, int] = {}
+        self.retried: dict[str, int] = {}
+        self.durations = {o: Durations() for o in OUTCOMES}
 
     def record(self, outcome: Outcome, seconds: float) -> None:
         if isinstance(outcome, Completed):
-            self.completed.inc()
+            self.completed += 1
             key = "completed"
         elif isinstance(outcome, Retry):
-            self._by_type(self._retried, RETRIED, outcome.error.type).inc()
+            t = outcome.error.type
+            self.retried[t] = self.retried.get(t, 0) + 1
             key = "retried"
         elif isinstance(outcome, Failed):
-            self._by_type(self._failed, FAILED, outcome.error.type).inc()
+            t = outcome.error.type
+            self.failed[t] = self.failed.get(t, 0) + 1
             key = "failed"
         elif isinstance(outcome, Discarded):
-            self.discarded.inc()
+            self.discarded += 1
             key = "discarded"
         else:
             assert isinstance(outcome, Cancelled)
-            self.cancelled.inc()
+            self.cancelled += 1
             key = "cancelled"
         self.durations[key].observe(seconds)
+
+
+class Collector:
+    """The job metrics of every queue this process serves, read at scrape time."""
+
+    def __init__(self) -> None:
+        self.queues: dict[tuple[str, str], QueueMetrics] = {}
+
+    def queue(self, backend: str, queue: str) -> QueueMetrics:
+        m = self.queues.get((backend, queue))
+        if m is None:
+            m = self.queues[(backend, queue)] = QueueMetrics()
+        return m
+
+    def collect(self) -> Iterator[Metric]:
+        queues = list(self.queues.items())
+        for name, text, attr in COUNTERS:
+            family = CounterMetricFamily(name, text, labels=LABELS)
+            for labels, m in queues:
+                family.add_metric(labels, getattr(m, attr))
+            yield family
+        for name, text, attr in BY_TYPE:
+            family = CounterMetricFamily(name, text, labels=(*LABELS, "error_type"))
+            for labels, m in queues:
+                for error_type, n in list(getattr(m, attr).items()):
+                    family.add_metric((*labels, error_type), n)
+            yield family
+        hist = HistogramMetricFamily(DURATION, DURATION_HELP, labels=(*LABELS, "outcome"))
+        for labels, m in queues:
+            for outcome, d in m.durations.items():
+                hist.add_metric((*labels, outcome), d.cumulative(), sum_value=d.sum)
+        yield hist
+
+
+COLLECTOR = Collector()
+REGISTRY.register(COLLECTOR)
 
 
 def serve(port: int, host: str) -> Any:

@@ -86,7 +86,14 @@ class _Producer:
         ):
             meta = _carrier()
             if meta is not None:
-                items = [(data, replace(options, meta=meta)) for data, options in items]
+                made: dict[int, AddOptions] = {}  # the items of one add_many share options
+                out = []
+                for data, options in items:
+                    new = made.get(id(options))
+                    if new is None:
+                        new = made[id(options)] = replace(options, meta=meta)
+                    out.append((data, new))
+                items = out
             return await backend.enqueue_many(queue, items)
 
 

@@ -50,7 +50,7 @@ class WorkerTelemetry:
                     f"--metrics-port needs prometheus-client: pip install 'qgen[metrics]' ({exc})"
                 ) from exc
             names = [q.name for q in queues]
-            self.queue_metrics = {n: metrics.QueueMetrics(backend, n) for n in names}
+            self.queue_metrics = {n: metrics.COLLECTOR.queue(backend, n) for n in names}
             try:
                 self._server = metrics.serve(settings.metrics_port, settings.metrics_host)
             except OSError as exc:
@@ -88,7 +88,7 @@ class WorkerTelemetry:
             t0 = time.perf_counter()
             m = None if qm is None else qm.get(delivery.queue)
             if m is not None:
-                m.started.inc()
+                m.started += 1
             span, ctx_token = start(delivery)
             token = jsonlog.bind_attempt(delivery.attempt)
             outcome: Outcome | None = None
@@ -111,7 +111,7 @@ def _measured(handle: Handler, qm: dict[str, QueueMetrics] | None) -> Handler:
         t0 = time.perf_counter()
         m = None if qm is None else qm.get(delivery.queue)
         if m is not None:
-            m.started.inc()
+            m.started += 1
         token = jsonlog.bind_attempt(delivery.attempt)
         try:
             outcome = await handle(delivery)
