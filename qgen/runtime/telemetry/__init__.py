@@ -17,12 +17,12 @@ import argparse
 import importlib.util
 import logging
 import os
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from qgen.runtime import logs
-from qgen.runtime.backends.base import JSON, AddOptions
+from qgen.runtime.backends.base import JSON, AddOptions, Handler
 
 if TYPE_CHECKING:
     from qgen.runtime.backends.base import Backend
@@ -137,7 +137,12 @@ def configure_cli(args: argparse.Namespace) -> None:
         logs.configure_cli(level)
 
 
-Handle = Callable[[Any], Awaitable[Any]]
+def instrument(handle: Handler, backend: str) -> Handler:
+    """``handle`` with a span per attempt (tracing on) and the attempt bound for the logs, no
+    metrics: the Lambda host's."""
+    from qgen.runtime.telemetry.worker import WorkerTelemetry
+
+    return WorkerTelemetry(backend, producer() is not None).wrap(handle)
 
 
 async def worker_started(
