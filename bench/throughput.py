@@ -138,6 +138,7 @@ def processed(
     try:
         start: float | None = None
         end: float | None = None
+        cpu0: float | None = None  # the workers' CPU seconds when the timing starts
         done0 = 0  # jobs already done when the timing starts
         deadline = time.monotonic() + 900
         while end is None:
@@ -155,6 +156,7 @@ def processed(
                     done0 = target.completed(url, QUEUE) or 0
                 else:
                     start = min(starts)
+                cpu0 = _cpu(procs)
             if starts and _all_done(target, url, jobs):
                 end = time.time()
                 break
@@ -165,6 +167,9 @@ def processed(
             time.sleep(0.005)
         if start is None or done0 >= jobs * 0.9:
             raise RuntimeError(f"too few jobs ({jobs}) to time {workers} workers: use --jobs")
+        cpu1 = _cpu(procs)
+        if cpu0 is not None and cpu1 is not None:
+            LAST_CPU["us_per_job"] = (cpu1 - cpu0) / (jobs - done0) * 1e6
         return (jobs - done0) / (end - start)
     finally:
         for p in procs:
@@ -176,6 +181,21 @@ def processed(
                 p.kill()
                 p.wait()
         mark.unlink(missing_ok=True)
+
+
+LAST_CPU: dict[str, float] = {}  # the last ``processed`` run's worker CPU per job
+
+
+def _cpu(procs: list[subprocess.Popen[bytes]]) -> float | None:
+    """User + system CPU seconds the worker processes used so far (Linux /proc), or None."""
+    total = 0.0
+    for p in procs:
+        try:
+            fields = Path(f"/proc/{p.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            return None
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
 
 
 def _all_done(target: Target, url: str, jobs: int) -> bool:
@@ -216,6 +236,7 @@ def run_qgen(
     with target.fresh(url, tmp, sync) as u:
         bulk = asyncio.run(bulk_adds(u, jobs))
     for n in workers:
+        LAST_CPU.clear()
         with target.fresh(url, tmp, sync) as u:
             rate = processed(backend, target, u, jobs, n, telemetry == "on")
         first = not rows
@@ -226,6 +247,7 @@ def run_qgen(
                 "single_adds_per_s": single if first else None,
                 "bulk_adds_per_s": bulk if first else None,
                 "processed_per_s": rate,
+                "worker_cpu_us_per_job": LAST_CPU.get("us_per_job"),
                 "workers": n,
             }
         )
@@ -261,7 +283,7 @@ def median_rows(runs: list[list[dict[str, Any]]]) -> list[dict[str, Any]]:
     out = []
     for i, first in enumerate(runs[0]):
         row = dict(first)
-        for f in FIGURES:
+        for f in (*FIGURES, "worker_cpu_us_per_job"):
             vals = [r[i][f] for r in runs if r[i].get(f) is not None]
             row[f] = statistics.median(vals) if vals else None
         out.append(row)
@@ -313,6 +335,9 @@ def telemetry_cost(rows: list[dict[str, Any]]) -> str:
             for f, h in zip(FIGURES, HEADS, strict=True)
             if on.get(f) and off.get(f)
         ]
+        cpu_on, cpu_off = on.get("worker_cpu_us_per_job"), off.get("worker_cpu_us_per_job")
+        if cpu_on and cpu_off:
+            shares.append(f"worker CPU per job {cpu_off:.0f} -> {cpu_on:.0f} us")
         out.append(f"  telemetry on / off, {on.get('workers', 1)} worker(s): " + ", ".join(shares))
     return "\n".join(out)
 

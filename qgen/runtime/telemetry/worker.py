@@ -81,6 +81,10 @@ class WorkerTelemetry:
             return _measured(handle, qm)
         from qgen.runtime.telemetry import tracing
 
+        if not tracing.sdk_configured():  # checked once: services (which may set it) are up
+            log.info("tracing: no OpenTelemetry SDK is configured; attempts make no spans")
+            return _measured(handle, qm)
+
         attempts = tracing.Attempts(self.backend)
         start, stop = attempts.start, attempts.stop
 
