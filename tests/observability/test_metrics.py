@@ -4,6 +4,7 @@ backend can count, and a worker that carries on without them where it cannot."""
 
 from __future__ import annotations
 
+import socket
 import time
 import urllib.request
 from pathlib import Path
@@ -139,3 +140,16 @@ async def test_oldest_waiting_is_the_first_job_added(backend: Case) -> None:
         assert await conn.oldest_waiting("obs") == oldest  # a delayed job is not waiting
     finally:
         await conn.close()
+
+
+def test_a_taken_metrics_port_stops_the_worker_with_one_message(tmp_path: Path) -> None:
+    case = Case("sqlite", f"sqlite:///{tmp_path / 'jobs.db'}")
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with worker(case, tmp_path, *_args(port)) as w:
+            assert w.proc.wait(60) == 2
+            out = w.output()
+    assert f"cannot serve metrics on 127.0.0.1:{port}" in out
+    assert "Traceback" not in out

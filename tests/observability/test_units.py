@@ -1,0 +1,83 @@
+"""Small parts of the telemetry on their own: the JSON log line outside and inside a job, the
+histogram's cumulative buckets, job metadata that cannot be read, and an SQLite file of an
+older schema getting the ``meta`` column in place."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sqlite3
+from pathlib import Path
+
+from qgen.runtime import logs
+from qgen.runtime.backends import jobmeta
+from qgen.runtime.backends.sqlite import sql, transport
+from qgen.runtime.telemetry import jsonlog
+from qgen.runtime.telemetry.metrics import BUCKETS, Durations
+
+
+def _line(logger: logging.Logger, message: str) -> dict[str, object]:
+    record = logger.makeRecord(logger.name, logging.INFO, __file__, 1, message, (), None)
+    parsed: dict[str, object] = json.loads(jsonlog.JsonFormatter().format(record))
+    return parsed
+
+
+def test_json_lines_outside_and_inside_a_job() -> None:
+    jsonlog.install()
+    user = logging.getLogger("tests.user")
+    outside = _line(user, "starting")
+    assert outside["queue"] is None and outside["job_id"] is None and outside["attempt"] is None
+    assert outside["trace_id"] is None and outside["span_id"] is None
+    assert outside["message"] == "starting" and outside["logger"] == "tests.user"
+    token = jsonlog.bind_attempt(2)
+    try:
+        with logs.job_context("payments", "job-1"):
+            inside = _line(user, "charging postgresql://u:secret@db/x")
+    finally:
+        jsonlog.unbind_attempt(token)
+    assert (inside["queue"], inside["job_id"], inside["attempt"]) == ("payments", "job-1", 2)
+    assert "secret" not in str(inside["message"])
+
+
+def test_histogram_buckets_are_cumulative() -> None:
+    d = Durations()
+    for seconds in (0.001, 0.005, 0.2, 2.0, 5000.0):
+        d.observe(seconds)
+    buckets = dict(d.cumulative())
+    assert buckets[repr(float(BUCKETS[0]))] == 2  # le 0.005 holds 0.001 and 0.005
+    assert buckets["0.25"] == 3
+    assert buckets["2.5"] == 4
+    assert buckets["900.0"] == 4
+    assert buckets["+Inf"] == 5
+    assert d.count == 5 and abs(d.sum - 5002.206) < 1e-9
+
+
+def test_metadata_that_cannot_be_read_is_no_metadata() -> None:
+    good = {"traceparent": "00-" + "1" * 32 + "-" + "2" * 16 + "-01"}
+    assert jobmeta.decode(jobmeta.encode(good)) == good
+    assert jobmeta.encode(None) is None and jobmeta.encode({}) is None
+    for bad in ("", "not json", "[1, 2]", '{"a": 1}', "{}", "x" * 5000, None, 7):
+        assert jobmeta.decode(bad) is None
+
+
+def test_an_older_sqlite_file_gets_the_meta_column(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    conn = sqlite3.connect(path)
+    old_schema = sql.SCHEMA.replace(",\n    meta TEXT\n", "\n")
+    assert "meta" not in old_schema
+    conn.executescript(old_schema)
+    conn.execute(
+        "INSERT INTO qgen_jobs (queue, id, state, data, max_attempts, start_after, created_at)"
+        " VALUES ('q', 'a', 'waiting', '{}', 3, 0, 0)"
+    )
+    conn.execute("PRAGMA user_version = 2")
+    conn.commit()
+    conn.close()
+    db = transport.open_db(path, "full", 5000)
+    try:
+        columns = {row[1] for row in db.execute("PRAGMA table_info(qgen_jobs)")}
+        assert "meta" in columns
+        assert db.execute("SELECT id, meta FROM qgen_jobs").fetchall() == [("a", None)]
+        assert db.execute("PRAGMA user_version").fetchone()[0] == sql.SCHEMA_VERSION
+    finally:
+        db.close()
