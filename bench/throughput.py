@@ -16,7 +16,8 @@ For each durability setting (backends that have one), on a fresh place each time
   harness sees the last job completed in the store. With several workers: from the moment all
   of them are up, counting only the jobs completed after it.
 
-``--telemetry off,on`` runs every qgen row twice in one run, side by side: ``off`` with
+``--telemetry off,metrics,on`` runs every qgen row once per mode in one run, side by side
+(``metrics``: the worker with ``--metrics-port`` only, tracing off): ``off`` with
 ``QGEN_TRACING=off`` and no metrics; ``on`` with the OpenTelemetry SDK configured in the bench
 (producer spans, the trace context stored with each job) and in each worker process (a span
 per attempt), batching spans to an exporter that drops them (``bench/telemetry_on.py``), and
@@ -104,13 +105,16 @@ def _telemetry(on: bool) -> None:
     telemetry.reset()
 
 
-def _worker_cmd(backend: str, url: str, telemetry_on: bool) -> list[str]:
+def _worker_cmd(backend: str, url: str, telemetry: str | None) -> list[str]:
+    """The worker: plain (None, "off"), with ``--metrics-port`` ("metrics"), and also traced
+    with the SDK ("on")."""
     module = f"benchapp.generated.workers.{backend}"
-    if not telemetry_on:
-        return [sys.executable, "-m", module, "--url", url]
-    port = str(_free_port())
-    args = ["--url", url, "--metrics-port", port, "--metrics-host", "127.0.0.1"]
-    return [sys.executable, str(BENCH / "telemetry_on.py"), module, *args]
+    args = ["--url", url]
+    if telemetry in ("on", "metrics"):
+        args += ["--metrics-port", str(_free_port()), "--metrics-host", "127.0.0.1"]
+    if telemetry == "on":
+        return [sys.executable, str(BENCH / "telemetry_on.py"), module, *args]
+    return [sys.executable, "-m", module, *args]
 
 
 def _free_port() -> int:
@@ -121,7 +125,7 @@ def _free_port() -> int:
 
 
 def processed(
-    backend: str, target: Target, url: str, jobs: int, workers: int, telemetry_on: bool = False
+    backend: str, target: Target, url: str, jobs: int, workers: int, telemetry: str | None = None
 ) -> float:
     """Bulk-add ``jobs`` jobs, then time ``workers`` worker processes until all are done."""
     asyncio.run(_fill(url, jobs))
@@ -133,7 +137,7 @@ def processed(
         "PYTHONPATH": os.pathsep.join([str(APP), str(ROOT)]),
         "QGEN_LOG_LEVEL": "WARNING",
     }
-    cmds = [_worker_cmd(backend, url, telemetry_on) for _ in range(workers)]
+    cmds = [_worker_cmd(backend, url, telemetry) for _ in range(workers)]
     procs = [subprocess.Popen(cmd, env=env, cwd=APP) for cmd in cmds]
     try:
         start: float | None = None
@@ -238,7 +242,7 @@ def run_qgen(
     for n in workers:
         LAST_CPU.clear()
         with target.fresh(url, tmp, sync) as u:
-            rate = processed(backend, target, u, jobs, n, telemetry == "on")
+            rate = processed(backend, target, u, jobs, n, telemetry)
         first = not rows
         rows.append(
             {
@@ -318,16 +322,17 @@ def _modes(arg: str | None, rnd: int) -> list[str | None]:
     if not arg:
         return [None]
     modes: list[str | None] = [m.strip().lower() for m in arg.split(",")]
-    if any(m not in ("on", "off") for m in modes):
-        raise SystemExit(f"--telemetry takes off, on or off,on, not {arg!r}")
+    if any(m not in ("on", "off", "metrics") for m in modes):
+        raise SystemExit(f"--telemetry takes off, metrics and on (comma separated), not {arg!r}")
     return modes[::-1] if rnd % 2 else modes
 
 
 def telemetry_cost(rows: list[dict[str, Any]]) -> str:
-    """Each figure with telemetry on as a share of the same row with it off."""
+    """Each figure with telemetry on (or metrics only) as a share of the same row with it off."""
     out = []
-    for on in (r for r in rows if r["name"].endswith("telemetry on)")):
-        off = next((r for r in rows if r["name"] == on["name"][: -len("on)")] + "off)"), None)
+    for on in (r for r in rows if r["name"].endswith(("telemetry on)", "telemetry metrics)"))):
+        mode = on["name"].rsplit(" ", 1)[1]
+        off = next((r for r in rows if r["name"] == on["name"][: -len(mode)] + "off)"), None)
         if off is None:
             continue
         shares = [
@@ -338,7 +343,10 @@ def telemetry_cost(rows: list[dict[str, Any]]) -> str:
         cpu_on, cpu_off = on.get("worker_cpu_us_per_job"), off.get("worker_cpu_us_per_job")
         if cpu_on and cpu_off:
             shares.append(f"worker CPU per job {cpu_off:.0f} -> {cpu_on:.0f} us")
-        out.append(f"  telemetry on / off, {on.get('workers', 1)} worker(s): " + ", ".join(shares))
+        label = mode.rstrip(")")
+        out.append(
+            f"  telemetry {label} / off, {on.get('workers', 1)} worker(s): " + ", ".join(shares)
+        )
     return "\n".join(out)
 
 
