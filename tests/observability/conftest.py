@@ -95,13 +95,20 @@ class Worker:
 
 @contextlib.contextmanager
 def worker(
-    case: Case, tmp_path: Path, *args: str, env: dict[str, str] | None = None
+    case: Case,
+    tmp_path: Path,
+    *args: str,
+    env: dict[str, str] | None = None,
+    traced: bool = True,
 ) -> Iterator[Worker]:
     """The generated worker of the test project for ``case``, traced (SDK configured by
-    ``traced_worker.py``), in its own process until the block ends (then SIGTERM)."""
+    ``traced_worker.py``; ``traced=False``: no SDK), in its own process until the block ends
+    (then SIGTERM)."""
     spans_file, log_file = tmp_path / "spans.jsonl", tmp_path / "worker.log"
     module = f"obs_app.generated.workers.{case.name}"
     cmd = [sys.executable, str(HERE / "traced_worker.py"), str(spans_file), module]
+    if not traced:
+        cmd = [sys.executable, "-m", module]
     cmd += ["--url", case.url, "--queues", "obs", "--grace", "10", *args]
     with log_file.open("wb") as out:
         proc = subprocess.Popen(

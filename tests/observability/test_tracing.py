@@ -6,6 +6,7 @@ spans of the same trace; the worker's JSON log lines carry the ids."""
 from __future__ import annotations
 
 import json
+import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -123,3 +124,24 @@ def _check_json_logs(
     retry_logs = [r for r in records if r["logger"] == "qgen.runner" and r["level"] == "WARNING"]
     assert {r["attempt"] for r in retry_logs} == {1, 2}
     assert all(r["trace_id"] == flaky_runs[0]["trace_id"] for r in retry_logs)
+
+
+async def test_without_an_sdk_nothing_is_stored_and_no_span_is_made(tmp_path: Path) -> None:
+    """The API installed but no SDK anywhere: the job carries no context (its ``meta`` column
+    stays empty), the worker makes no spans and its log lines have no ids; the job runs."""
+    case = Case("sqlite", f"sqlite:///{tmp_path / 'jobs.db'}")
+    client = AsyncQueueClient.from_url(case.url)
+    try:
+        handle = await client.obs.add({"mode": "ok", "tag": "plain"})
+        with worker(case, tmp_path, "--log-format", "json", traced=False) as w:
+            done = await handle.result(timeout=60)
+            w.check_alive()
+    finally:
+        await client.close()
+    assert done.attempt == 1
+    with sqlite3.connect(tmp_path / "jobs.db") as db:
+        assert db.execute("SELECT meta FROM qgen_jobs").fetchall() == [(None,)]
+    records = [json.loads(line) for line in w.log_lines() if line.strip()]
+    [user] = [r for r in records if r["message"] == "user code runs ok (tag plain)"]
+    assert (user["job_id"], user["attempt"], user["trace_id"]) == (handle.id, 1, None)
+    assert not w.spans_file.exists()
