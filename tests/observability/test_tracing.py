@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from conftest import Case, ClientTracing, worker
-from obs_app.generated.client import AsyncQueueClient
+from obs_app.generated.client import AsyncQueueClient, QueueClient
 from waiting import by_attr, until
 
 MESSAGE_ID = "messaging.message.id"
@@ -145,3 +145,23 @@ async def test_without_an_sdk_nothing_is_stored_and_no_span_is_made(tmp_path: Pa
     [user] = [r for r in records if r["message"] == "user code runs ok (tag plain)"]
     assert (user["job_id"], user["attempt"], user["trace_id"]) == (handle.id, 1, None)
     assert not w.spans_file.exists()
+
+
+def test_the_blocking_client_adds_in_the_callers_trace(
+    tmp_path: Path, client_tracing: ClientTracing
+) -> None:
+    """``QueueClient`` (blocking) runs the add on its own loop in the caller's thread: the
+    producer span is the caller's span's child, and the job stores that span's context."""
+    url = f"sqlite:///{tmp_path / 'jobs.db'}"
+    client = QueueClient.from_url(url)
+    try:
+        with client_tracing.tracer.start_as_current_span("request") as request:
+            handle = client.obs.add({"mode": "ok"})
+    finally:
+        client.close()
+    [send] = [s for s in client_tracing.spans() if s["kind"] == "PRODUCER"]
+    assert send["parent_span_id"] == format(request.get_span_context().span_id, "016x")
+    assert send["attributes"][MESSAGE_ID] == handle.id
+    with sqlite3.connect(tmp_path / "jobs.db") as db:
+        [(meta,)] = db.execute("SELECT meta FROM qgen_jobs").fetchall()
+    assert json.loads(meta)["traceparent"].startswith(f"00-{send['trace_id']}-{send['span_id']}-")
