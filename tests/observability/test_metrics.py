@@ -9,13 +9,17 @@ import time
 import urllib.request
 from pathlib import Path
 
+import pytest
 from conftest import Case, free_port, worker
 from obs_app.generated.client import AsyncQueueClient
 from prometheus_client.parser import text_string_to_metric_families
+from support.ops_pending import pending_on
 from waiting import until
 
+from qgen.runtime import capabilities
 from qgen.runtime.backends.base import AddOptions
 from qgen.runtime.backends.registry import open_backend
+from qgen.runtime.capabilities import Feature
 from qgen.runtime.errors import UnsupportedByBackend
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
@@ -78,45 +82,62 @@ async def test_exact_counts_after_a_known_mix_of_outcomes(backend: Case, tmp_pat
     assert value(samples, "qgen_job_attempt_duration_seconds_sum", **q, outcome="retried") > 0
 
 
-async def test_waiting_depth_and_oldest_age_are_sampled(backend: Case, tmp_path: Path) -> None:
-    """Where the backend counts and pauses: two jobs held in a paused queue show as waiting,
-    with an age; after resuming, the depth falls to 0. Elsewhere the gauges are absent and
-    the worker runs jobs all the same."""
+async def test_waiting_depth_and_oldest_age_are_sampled(
+    backend: Case, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    """Two jobs held in a paused queue show as a depth of 2 with an age (where the backend
+    can tell the age); after resuming, the depth falls to 0."""
+    _needs(backend, request, Feature.PAUSE, Feature.COUNTS)
+    has_age = await _tells_age(backend)
     client = AsyncQueueClient.from_url(backend.url)
     port = free_port()
     q = {"backend": backend.name, "queue": "obs"}
     try:
-        try:
-            await client.obs.pause()
-            paused = True
-        except (UnsupportedByBackend, AttributeError):
-            paused = False
+        await client.obs.pause()
         await client.obs.add_many([{"mode": "ok"}, {"mode": "ok"}])
         with worker(backend, tmp_path, *_args(port)) as w:
-            if paused:
-                held = await until(
-                    lambda: scrape(port),
-                    lambda s: value(s, "qgen_queue_waiting_jobs", **q) == 2,
-                    what="a depth of 2",
-                    alive=w.check_alive,
-                )
-                assert value(held, "qgen_jobs_started_total", **q) == 0
-                age = value(held, "qgen_queue_oldest_waiting_age_seconds", **q)
-                assert age is not None and age > 0
-                await client.obs.resume()
-            done = await until(
+            held = await until(
+                lambda: scrape(port),
+                lambda s: value(s, "qgen_queue_waiting_jobs", **q) == 2,
+                what="a depth of 2",
+                alive=w.check_alive,
+            )
+            assert value(held, "qgen_jobs_started_total", **q) == 0
+            age = value(held, "qgen_queue_oldest_waiting_age_seconds", **q)
+            assert (age is not None and age > 0) if has_age else age is None
+            await client.obs.resume()
+            await until(
                 lambda: scrape(port),
                 lambda s: (
                     value(s, "qgen_jobs_completed_total", **q) == 2
-                    and (not paused or value(s, "qgen_queue_waiting_jobs", **q) == 0)
+                    and value(s, "qgen_queue_waiting_jobs", **q) == 0
                 ),
-                what="both jobs completed (and a depth of 0)",
+                what="both jobs completed and a depth of 0",
                 alive=w.check_alive,
             )
-            if not paused:
-                assert value(done, "qgen_queue_waiting_jobs", **q) is None
     finally:
         await client.close()
+
+
+def _needs(backend: Case, request: pytest.FixtureRequest, *features: Feature) -> None:
+    """Skip where the capability table says no; a strict xfail while the operation is still
+    being written for the backend (tests/support/ops_pending.py)."""
+    for feat in features:
+        support = capabilities.feature(feat, backend.name)
+        if not support.supported:
+            pytest.skip(f"{backend.name} does not support {feat.value}: {support.note}")
+    pending_on(backend.name, request, *features)
+
+
+async def _tells_age(backend: Case) -> bool:
+    conn = await open_backend(backend.url, {"obs": {"attempts": 3}})
+    try:
+        await conn.oldest_waiting("obs")
+        return True
+    except (UnsupportedByBackend, AttributeError):
+        return False
+    finally:
+        await conn.close()
 
 
 async def test_oldest_waiting_is_the_first_job_added(backend: Case) -> None:
@@ -153,3 +174,34 @@ def test_a_taken_metrics_port_stops_the_worker_with_one_message(tmp_path: Path) 
             out = w.output()
     assert f"cannot serve metrics on 127.0.0.1:{port}" in out
     assert "Traceback" not in out
+
+
+async def test_a_cancelled_running_job_is_counted(
+    backend: Case, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    """One held job, cancelled while it runs, counts once in ``qgen_jobs_cancelled_total``
+    and in the cancelled attempts' durations."""
+    _needs(backend, request, Feature.CANCEL)
+    client = AsyncQueueClient.from_url(backend.url)
+    port = free_port()
+    q = {"backend": backend.name, "queue": "obs"}
+    try:
+        handle = await client.obs.add({"mode": "hold"})
+        with worker(backend, tmp_path, *_args(port), "--grace", "1") as w:
+            await until(
+                lambda: scrape(port),
+                lambda s: value(s, "qgen_jobs_started_total", **q) == 1,
+                what="the held job to start",
+                alive=w.check_alive,
+            )
+            assert await handle.cancel()
+            done = await until(
+                lambda: scrape(port),
+                lambda s: value(s, "qgen_jobs_cancelled_total", **q) == 1,
+                what="the cancel in /metrics",
+                alive=w.check_alive,
+            )
+    finally:
+        await client.close()
+    assert value(done, "qgen_job_attempt_duration_seconds_count", **q, outcome="cancelled") == 1
+    assert value(done, "qgen_jobs_completed_total", **q) == 0

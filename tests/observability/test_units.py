@@ -7,13 +7,17 @@ from __future__ import annotations
 import json
 import logging
 import sqlite3
+import time
 from pathlib import Path
+
+from prometheus_client import REGISTRY
 
 from qgen.runtime import logs
 from qgen.runtime.backends import jobmeta
 from qgen.runtime.backends.sqlite import sql, transport
+from qgen.runtime.errors import UnsupportedByBackend
 from qgen.runtime.telemetry import jsonlog
-from qgen.runtime.telemetry.metrics import BUCKETS, Durations
+from qgen.runtime.telemetry.metrics import BUCKETS, Durations, Sampler
 
 
 def _line(logger: logging.Logger, message: str) -> dict[str, object]:
@@ -81,3 +85,41 @@ def test_an_older_sqlite_file_gets_the_meta_column(tmp_path: Path) -> None:
         assert db.execute("PRAGMA user_version").fetchone()[0] == sql.SCHEMA_VERSION
     finally:
         db.close()
+
+
+class _HalfOps:
+    """A backend's two sampled reads: counts refused as a backend without the operator API
+    refuses it, the oldest job's time given."""
+
+    name = "sqlite"
+
+    def __init__(self) -> None:
+        self.calls: list[str] = []
+
+    async def counts(self, queue: str) -> object:
+        self.calls.append("counts")
+        raise UnsupportedByBackend("sqlite", "job counts", "not here")
+
+    async def oldest_waiting(self, queue: str) -> float:
+        self.calls.append("oldest")
+        return time.time() - 30
+
+
+async def test_the_sampler_drops_a_read_the_backend_refuses() -> None:
+    conn = _HalfOps()
+    sampler = Sampler(conn, "sqlite", ["unit-q"], interval=0.5)  # type: ignore[arg-type]
+    await sampler.sample("unit-q")
+    await sampler.sample("unit-q")
+    assert conn.calls == ["counts", "oldest", "oldest"]  # counts asked once, then dropped
+    assert not sampler.counts_ok and sampler.oldest_ok
+    age = REGISTRY.get_sample_value(
+        "qgen_queue_oldest_waiting_age_seconds", {"backend": "sqlite", "queue": "unit-q"}
+    )
+    assert age is not None and 29 <= age <= 60
+    waiting = REGISTRY.get_sample_value(
+        "qgen_queue_waiting_jobs", {"backend": "sqlite", "queue": "unit-q"}
+    )
+    assert waiting is None
+    assert sampler.gap == 0.5  # one queue: every interval
+    many = Sampler(conn, "sqlite", [f"q{i}" for i in range(100)], interval=15.0)  # type: ignore[arg-type]
+    assert many.gap == Sampler.MIN_GAP  # 100 queues in 15 s: capped at 5 reads a second

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Literal
 
@@ -13,7 +14,7 @@ user_log = logging.getLogger("obs_app.user")
 
 
 class Task(BaseModel):
-    mode: Literal["ok", "flaky", "fail", "discard"]
+    mode: Literal["ok", "flaky", "fail", "discard", "hold"]
     tag: str = ""
 
 
@@ -25,7 +26,9 @@ class FlakyError(RuntimeError):
     """Raised by the first two attempts of a ``flaky`` job."""
 
 
-@sessionless_func(docs={"summary": "ok, flaky (fails twice), fail (always) or discard"})
+@sessionless_func(
+    docs={"summary": "ok, flaky (fails twice), fail (always), discard or hold (runs 60 s)"}
+)
 async def act(services: object, data: Task, interaction: Interaction) -> Done:
     q = interaction.queue
     attempt = q.attempt if q is not None else 1
@@ -36,4 +39,6 @@ async def act(services: object, data: Task, interaction: Interaction) -> Done:
         raise ValueError("this job always fails")
     if data.mode == "discard" and q is not None:
         q.discard("not wanted")
+    if data.mode == "hold":
+        await asyncio.sleep(60)  # until an operator cancels it
     return Done(attempt=attempt)
