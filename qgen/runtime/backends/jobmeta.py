@@ -29,17 +29,32 @@ def encode(meta: Mapping[str, str] | None) -> str | None:
     return text
 
 
-def decode(text: object) -> dict[str, str] | None:
+_read: tuple[object, dict[str, str] | None] = (None, None)
+
+
+def decode(text: object) -> Mapping[str, str] | None:
     """The metadata from stored text (or an already decoded object); None when absent or not
-    a flat object of strings."""
+    a flat object of strings. The jobs of one ``add_many`` store the same text: the last one
+    read is kept, so they share one (read-only) mapping."""
+    global _read
     value = text
     if isinstance(text, str | bytes):
+        last = _read
+        if last[0] == text:
+            return last[1]
         if not text or len(text) > MAX_CHARS:
             return None
         try:
             value = json.loads(text)
         except ValueError:
             return None
+        meta = _checked(value)
+        _read = (text, meta)
+        return meta
+    return _checked(value)
+
+
+def _checked(value: object) -> dict[str, str] | None:
     if not isinstance(value, dict) or not value:
         return None
     if not all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
