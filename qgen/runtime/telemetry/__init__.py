@@ -100,18 +100,17 @@ def reset() -> None:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The worker's flags: ``--metrics-port``, ``--metrics-host``, ``--log-format``."""
     env = os.environ
-    port = env.get("QGEN_METRICS_PORT")
     parser.add_argument(
         "--metrics-port",
         type=int,
-        default=int(port) if port else None,
+        default=env.get("QGEN_METRICS_PORT") or None,  # argparse converts a string default
         help="serve Prometheus metrics on this port at /metrics (qgen[metrics])",
     )
     parser.add_argument("--metrics-host", default=env.get("QGEN_METRICS_HOST", "0.0.0.0"))
     parser.add_argument(
         "--metrics-interval",
         type=float,
-        default=float(env.get("QGEN_METRICS_INTERVAL", "15")),
+        default=env.get("QGEN_METRICS_INTERVAL", "15"),
         help="seconds between samples of each queue's waiting depth and oldest job age",
     )
     parser.add_argument(
