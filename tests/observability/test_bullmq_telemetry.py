@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import Case, ClientTracing, worker
 from obs_app.generated.client import AsyncQueueClient
+from obs_harness import Case, ClientTracing, worker
 from support.redis import backend_url
 from support.require import missing
 from waiting import until

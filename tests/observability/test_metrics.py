@@ -10,8 +10,8 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from conftest import Case, free_port, worker
 from obs_app.generated.client import AsyncQueueClient
+from obs_harness import Case, free_port, worker
 from prometheus_client.parser import text_string_to_metric_families
 from support.ops_pending import pending_on
 from waiting import until

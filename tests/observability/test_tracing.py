@@ -10,8 +10,8 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
-from conftest import Case, ClientTracing, worker
 from obs_app.generated.client import AsyncQueueClient, QueueClient
+from obs_harness import Case, ClientTracing, worker
 from waiting import by_attr, until
 
 MESSAGE_ID = "messaging.message.id"

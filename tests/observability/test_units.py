@@ -14,7 +14,7 @@ from prometheus_client import REGISTRY
 
 from qgen.runtime import logs
 from qgen.runtime.backends import jobmeta
-from qgen.runtime.backends.sqlite import sql, transport
+from qgen.runtime.backends.sqlite import migrations, transport
 from qgen.runtime.errors import UnsupportedByBackend
 from qgen.runtime.telemetry import jsonlog
 from qgen.runtime.telemetry.metrics import BUCKETS, Durations, Sampler
@@ -65,24 +65,26 @@ def test_metadata_that_cannot_be_read_is_no_metadata() -> None:
 
 
 def test_an_older_sqlite_file_gets_the_meta_column(tmp_path: Path) -> None:
+    """A version 3 file (the operator API's) steps to version 4 in place: the ``meta`` column
+    is added, version 3's steps are not run again, its jobs are kept."""
     path = tmp_path / "old.db"
     conn = sqlite3.connect(path)
-    old_schema = sql.SCHEMA.replace(",\n    meta TEXT\n", "\n")
-    assert "meta" not in old_schema
-    conn.executescript(old_schema)
+    conn.executescript(migrations.BASE)
+    for stmt in migrations.MIGRATE_3:
+        conn.execute(stmt)
     conn.execute(
         "INSERT INTO qgen_jobs (queue, id, state, data, max_attempts, start_after, created_at)"
         " VALUES ('q', 'a', 'waiting', '{}', 3, 0, 0)"
     )
-    conn.execute("PRAGMA user_version = 2")
+    conn.execute("PRAGMA user_version = 3")
     conn.commit()
     conn.close()
     db = transport.open_db(path, "full", 5000)
     try:
         columns = {row[1] for row in db.execute("PRAGMA table_info(qgen_jobs)")}
-        assert "meta" in columns
+        assert {"meta", "cancel_requested"} <= columns
         assert db.execute("SELECT id, meta FROM qgen_jobs").fetchall() == [("a", None)]
-        assert db.execute("PRAGMA user_version").fetchone()[0] == sql.SCHEMA_VERSION
+        assert db.execute("PRAGMA user_version").fetchone()[0] == migrations.SCHEMA_VERSION == 4
     finally:
         db.close()
 
