@@ -62,6 +62,7 @@ def client_tracing(monkeypatch: pytest.MonkeyPatch) -> Iterator[ClientTracing]:
     provider = TracerProvider()
     provider.add_span_processor(SimpleSpanProcessor(exporter))
     monkeypatch.setattr(tracing, "_tracer", provider.get_tracer("qgen"))
+    monkeypatch.setattr(tracing, "sdk_configured", lambda: True)  # for qgen's tracer, it is
     telemetry.reset()
     yield ClientTracing(provider.get_tracer("tests"), exporter)
     telemetry.reset()

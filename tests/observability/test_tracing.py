@@ -12,6 +12,8 @@ from typing import Any
 
 from obs_app.generated.client import AsyncQueueClient, QueueClient
 from obs_harness import Case, ClientTracing, worker
+from opentelemetry import trace
+from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
 from waiting import by_attr, until
 
 MESSAGE_ID = "messaging.message.id"
@@ -165,3 +167,29 @@ def test_the_blocking_client_adds_in_the_callers_trace(
     with sqlite3.connect(tmp_path / "jobs.db") as db:
         [(meta,)] = db.execute("SELECT meta FROM qgen_jobs").fetchall()
     assert json.loads(meta)["traceparent"].startswith(f"00-{send['trace_id']}-{send['span_id']}-")
+
+
+async def test_without_an_sdk_an_upstream_context_still_goes_with_the_job(
+    tmp_path: Path,
+) -> None:
+    """No SDK, but a context the API alone carries (an upstream service's trace a web
+    framework extracted): qgen makes no span and stores that context with the job."""
+    upstream = SpanContext(
+        trace_id=0x4BF92F3577B34DA6A3CE929D0E0E4736,
+        span_id=0x00F067AA0BA902B7,
+        is_remote=True,
+        trace_flags=TraceFlags(TraceFlags.SAMPLED),
+    )
+    client = AsyncQueueClient.from_url(f"sqlite:///{tmp_path / 'jobs.db'}")
+    try:
+        with trace.use_span(NonRecordingSpan(upstream)):
+            await client.obs.add({"mode": "ok"})
+            await client.obs.add_many([{"mode": "ok"}, {"mode": "ok"}])
+        await client.obs.add({"mode": "ok"})  # no context at all: nothing stored
+    finally:
+        await client.close()
+    with sqlite3.connect(tmp_path / "jobs.db") as db:
+        metas = [m for (m,) in db.execute("SELECT meta FROM qgen_jobs ORDER BY seq")]
+    expected = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+    assert [json.loads(m)["traceparent"] for m in metas[:3]] == [expected] * 3
+    assert metas[3] is None

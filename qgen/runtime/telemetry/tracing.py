@@ -65,10 +65,37 @@ def _carrier() -> dict[str, str] | None:
     return carrier or None
 
 
+def _with_meta(items: Sequence[tuple[JSON, AddOptions]], meta: dict[str, str] | None) -> Any:
+    """``items`` with ``meta`` in their options (the items of one add_many share options)."""
+    if meta is None:
+        return items
+    made: dict[int, AddOptions] = {}
+    out = []
+    for data, options in items:
+        new = made.get(id(options))
+        if new is None:
+            new = made[id(options)] = replace(options, meta=meta)
+        out.append((data, new))
+    return out
+
+
+def _upstream() -> dict[str, str] | None:
+    """Without an SDK qgen makes no span, but a context the API alone propagates (an upstream
+    service's trace, extracted by a web framework) still goes with the job."""
+    if not trace.get_current_span().get_span_context().is_valid:
+        return None
+    return _carrier()
+
+
 class _Producer:
     async def enqueue(
         self, backend: Backend, system: str, queue: str, data: JSON, options: AddOptions
     ) -> str:
+        if not sdk_configured():
+            meta = _upstream()
+            return await backend.enqueue(
+                queue, data, replace(options, meta=meta) if meta else options
+            )
         with _tracer.start_as_current_span(
             f"send {queue}", kind=SpanKind.PRODUCER, attributes=_attributes(system, queue, "send")
         ) as span:
@@ -86,22 +113,14 @@ class _Producer:
         queue: str,
         items: Sequence[tuple[JSON, AddOptions]],
     ) -> list[str]:
+        if not sdk_configured():
+            return await backend.enqueue_many(queue, _with_meta(items, _upstream()))
         attributes = _attributes(system, queue, "send")
         attributes["messaging.batch.message_count"] = len(items)
         with _tracer.start_as_current_span(
             f"send {queue}", kind=SpanKind.PRODUCER, attributes=attributes
         ):
-            meta = _carrier()
-            if meta is not None:
-                made: dict[int, AddOptions] = {}  # the items of one add_many share options
-                out = []
-                for data, options in items:
-                    new = made.get(id(options))
-                    if new is None:
-                        new = made[id(options)] = replace(options, meta=meta)
-                    out.append((data, new))
-                items = out
-            return await backend.enqueue_many(queue, items)
+            return await backend.enqueue_many(queue, _with_meta(items, _carrier()))
 
 
 PRODUCER = _Producer()
