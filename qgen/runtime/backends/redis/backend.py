@@ -25,7 +25,7 @@ from qgen.runtime.backends.base import (
     JobStatus,
     Provisioned,
 )
-from qgen.runtime.backends.redis import pool
+from qgen.runtime.backends.redis import depth, pool
 from qgen.runtime.backends.redis.consumer import RedisLane, RedisNative
 from qgen.runtime.backends.redis.events import wait_event
 from qgen.runtime.backends.redis.jobs import Catalog, job_info
@@ -104,6 +104,9 @@ class RedisBackend:
         return out
 
     # -- reading -----------------------------------------------------------------------------
+
+    async def oldest_waiting(self, queue: str) -> float | None:
+        return await depth.oldest_waiting(self.client, self.catalog.keys(queue))
 
     async def get(self, queue: str, job_id: str) -> JobInfo | None:
         keys = self.catalog.keys(queue)

@@ -21,10 +21,18 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
+from qgen.runtime.backends import jobmeta
 from qgen.runtime.backends.base import Delivery, ErrorInfo, Failed
 from qgen.runtime.backends.lanes import Control, Done, Lane
 from qgen.runtime.backends.redis import pool
-from qgen.runtime.backends.redis.jobs import Catalog, RedisJob, attempts_made, job_data, pairs
+from qgen.runtime.backends.redis.jobs import (
+    TELEMETRY_FIELD,
+    Catalog,
+    RedisJob,
+    attempts_made,
+    job_data,
+    pairs,
+)
 from qgen.runtime.backends.redis.markers import MarkerWait
 from qgen.runtime.backends.redis.outcomes import Outcomes, ProgressReport
 from qgen.runtime.backends.redis.scripts import Call, pack
@@ -262,6 +270,7 @@ class RedisNative:
             max_attempts=attempts,
             backoff=backoff,
             report_progress=ProgressReport(self.batcher, lane.keys, job_id).report,
+            meta=jobmeta.decode(opts[TELEMETRY_FIELD]) if TELEMETRY_FIELD in opts else None,
         )
         return RedisJob(delivery, token, opts, fields.get("defa"))
 

@@ -11,6 +11,8 @@ Decisions (documented in docs and the capability table):
   ``PRIORITY_OFFSET - p``. Jobs a Node producer adds without a priority run first.
 - Attempts: a job without ``attempts`` in its options (Node's default) gets the queue's
   configured ``attempts``; qgen always writes the option explicitly.
+- The W3C trace context of the add (issue 17) goes where Node BullMQ's telemetry keeps it, the
+  job option ``tm``, so traces continue across Node and Python producers and workers.
 - Failures keep BullMQ's ``failedReason`` (the message) and add two qgen fields to the hash:
   ``qge`` (the error as JSON: type, message, traceback) and ``qgd`` = "1" for a discarded job,
   which BullMQ and Node see as failed.
@@ -23,6 +25,7 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
+from qgen.runtime.backends import jobmeta
 from qgen.runtime.backends.base import JSON, AddOptions, Delivery, ErrorInfo, JobInfo, JobStatus
 from qgen.runtime.backends.lanes import Job
 from qgen.runtime.backends.redis.keys import QueueKeys
@@ -36,6 +39,9 @@ MIN_PRIORITY = PRIORITY_OFFSET - 2**21
 MAX_PRIORITY = PRIORITY_OFFSET - 1
 DISCARDED_FIELD = "qgd"
 ERROR_FIELD = "qge"
+# The job option in which Node BullMQ (>= 5) keeps ``opts.telemetry.metadata``: its propagation
+# metadata, a JSON object of the trace context (bullmq-otel's format), as text.
+TELEMETRY_FIELD = "tm"
 
 _STATES = {
     "completed": JobStatus.COMPLETED,
@@ -138,6 +144,8 @@ class JobBuilder:
             opts["delay"] = delay_ms
         if job_id:
             opts["jobId"] = job_id
+        if options.meta:  # where Node BullMQ's telemetry keeps the trace context
+            opts[TELEMETRY_FIELD] = jobmeta.encode(options.meta)
         if self.remove_on_complete is not None:
             opts["removeOnComplete"] = _remove_opt(self.remove_on_complete)
         if self.remove_on_fail is not None:

@@ -36,6 +36,10 @@ A_ATTEMPTS = "qgen.attempts"
 A_BACKOFF = "qgen.backoff"
 A_SOURCE = "qgen.source"
 A_ERROR = "qgen.error"
+# Job metadata (the trace context: traceparent, tracestate) travels as message attributes of
+# its own names; names qgen does not own and SQS accepts.
+_META_NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9_.-]{0,63}")
+_RESERVED = ("qgen.", "AWS.", "Amazon.", "aws.", "amazon.")
 DEFAULT_GROUP = "default"
 _ERROR_CHARS = 4000  # keep dead-letter copies far below the size limit
 # SQS refuses a visibility that ends more than 12 h after the receive. Receive times are taken
@@ -94,6 +98,9 @@ def encode(queue: str, data: Any, options: AddOptions, *, max_bytes: int) -> Out
         attributes[A_ATTEMPTS] = _attr(str(int(options.attempts)), "Number")
     if options.backoff is not None:
         attributes[A_BACKOFF] = _attr(json.dumps(dict(options.backoff), sort_keys=True))
+    for key, value in (options.meta or {}).items():  # the trace context, as OTel's botocore does
+        if _META_NAME.fullmatch(key) and not key.startswith(_RESERVED) and value:
+            attributes[key] = _attr(value)
     size = message_size(body, attributes)
     if size > max_bytes:
         raise PayloadTooLarge(queue, size, max_bytes)
@@ -195,6 +202,11 @@ class Received:
             return None
         return value if isinstance(value, dict) else None
 
+    def meta(self) -> dict[str, str] | None:
+        """The job's metadata: every attribute that is not qgen's own (the trace context)."""
+        meta = {k: v for k, v in self.attributes.items() if not k.startswith("qgen.")}
+        return meta or None
+
     def data(self) -> tuple[Any, ErrorInfo | None]:
         """The decoded body, or an error when it is not JSON (such a job fails at once)."""
         try:
@@ -256,6 +268,7 @@ class SqsJob(Job):
             max_attempts=max_attempts,
             backoff=msg.backoff(),
             report_progress=_no_progress,
+            meta=msg.meta(),
         )
         self.verdict: Outcome | None = None
         if error is not None:
