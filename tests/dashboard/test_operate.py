@@ -240,7 +240,13 @@ def test_read_only_hides_and_refuses_every_action(served: Served) -> None:
     app = create_app(manifest=served.manifest, url=served.url, read_only=True)
     with TestClient(app, follow_redirects=False, **LOCAL) as client:
         token = csrf(client)
-        pages = [client.get(p).text for p in ("/", "/queues/echo", "/queues/orders?status=failed")]
+        later = served.api.add("echo", "read-only", delay=3600)  # cancellable, were it allowed
+        paths = ["/", "/queues/echo", "/queues/echo?status=delayed", f"/queues/echo/job?id={later}"]
+        pages = [client.get(p).text for p in paths]
+        if served.backend == "postgres":  # the dry run is a read: it stays, without its button
+            dry = client.get("/queues/echo/redrive")
+            assert dry.status_code == 200 and "Would move back" in dry.text
+            pages.append(dry.text)
         assert not any("/actions/" in page or 'method="post"' in page for page in pages)
         for path, fields in [
             ("/queues/echo/actions/pause", {}),
