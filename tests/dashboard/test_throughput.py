@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import math
 from dataclasses import dataclass, field
-from typing import Any
 
 from qgen.dashboard.throughput import BUCKET, CACHE_FOR, WINDOW, ThroughputCache, bucketed
 
@@ -65,7 +64,7 @@ def test_the_cache_reads_once_per_period_and_a_full_page_bounds_what_is_known() 
     clock = [NOW]
     data = FakeData(
         {
-            "completed": FakePage([FakeJob(NOW - 1), FakeJob(NOW - 8)], next_cursor="more"),
+            "completed": FakePage([FakeJob(NOW - 1), FakeJob(NOW - 15)], next_cursor="more"),
             "failed": FakePage([FakeJob(NOW - 100)]),
             "discarded": FakePage([FakeJob(None)]),
         }
@@ -74,8 +73,8 @@ def test_the_cache_reads_once_per_period_and_a_full_page_bounds_what_is_known() 
 
     first = asyncio.run(cache.get("q"))
     assert first is not None and data.reads == ["completed", "failed", "discarded"]
-    assert first.buckets[-1] == 2  # the failed job (100 s ago) is before what is known
-    assert first.buckets[-2] is None  # older than the oldest completed job read
+    assert first.buckets[-1] == 1  # the job 15 s ago is in a bucket only partly known
+    assert first.buckets[-2] is None and first.buckets[0] is None  # the failed one's too
     clock[0] += CACHE_FOR / 2
     assert asyncio.run(cache.get("q")) is first and len(data.reads) == 3
     clock[0] += CACHE_FOR
