@@ -5,8 +5,9 @@ completed by default), so on a busy queue the completed count stands still while
 finish. Instead each queue's newest finished jobs (at most :data:`SAMPLE` per status, one
 indexed page of the operator API's listing) are put into buckets by their finish time. When
 a listing has more jobs than that, the buckets older than the oldest job read are unknown
-(drawn as gaps), never guessed. Results are kept for :data:`CACHE_FOR` seconds, so several
-open pages cost one listing per queue.
+(drawn as gaps), never guessed. Retention bounds what can be known the same way: a busy queue
+keeping its default 1,000 completed jobs shows only the seconds those jobs span. Results are
+kept for :data:`CACHE_FOR` seconds, so several open pages cost one listing per queue.
 """
 
 from __future__ import annotations
@@ -22,7 +23,8 @@ from qgen.dashboard.data import DashboardData
 WINDOW = 300.0  # seconds shown
 BUCKET = 10.0  # seconds per bar
 RATE_OVER = 60.0  # the rate printed beside the chart: jobs per second over the last minute
-SAMPLE = 500  # newest jobs read per finished status
+SAMPLE = 1000  # newest jobs read per finished status: the API's largest page
+MIN_SPAN = 1.0  # seconds known before a rate is printed
 CACHE_FOR = 4.0
 COUNTED = ("completed", "failed", "discarded")  # cancelled jobs did not run to an end
 
@@ -63,7 +65,7 @@ def bucketed(finished: list[float], known_from: float, now: float) -> Throughput
     since = max(now - RATE_OVER, known_from)
     span = now - since
     recent = sum(1 for when in finished if when >= since)
-    rate = recent / span if span >= BUCKET else None
+    rate = recent / span if span >= MIN_SPAN else None
     return Throughput(buckets, rate)
 
 

@@ -30,7 +30,8 @@ def test_buckets_older_than_what_was_read_are_unknown() -> None:
 
 
 def test_too_little_known_gives_no_rate() -> None:
-    assert bucketed([NOW - 1], NOW - 5, NOW).per_second is None
+    assert bucketed([NOW - 0.1], NOW - 0.5, NOW).per_second is None
+    assert bucketed([NOW - 1, NOW - 2], NOW - 4, NOW).per_second == 0.5  # busy: seconds known
 
 
 def test_a_database_clock_ahead_counts_in_the_last_bucket() -> None:
