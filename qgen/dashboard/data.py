@@ -123,6 +123,10 @@ class DashboardData:
         """The queue's :class:`QueueCounts` (or why not)."""
         return await self._read("counts", self.client.queue(queue).counts())
 
+    async def workers(self, queue: str) -> Read:
+        """The worker processes serving ``queue`` (a list of ``WorkerInfo``), or why not."""
+        return await self._read("workers", self.client.workers(queue))
+
     async def jobs(self, queue: str, status: str, limit: int, cursor: str | None) -> Read:
         """One :class:`JobPage` of a status, newest first (or why not). A bad cursor is the
         caller's: ConfigError."""

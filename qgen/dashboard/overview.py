@@ -15,7 +15,7 @@ from qgen import ConfigError, QgenError
 from qgen.dashboard.data import FINISHED_STATUSES, LIST_STATUSES, Read
 from qgen.dashboard.pages import path_for, queue_of, render, settings
 from qgen.dashboard.project import QueueView, backend_features
-from qgen.runtime.backends.ops import decode_cursor
+from qgen.runtime.backends.ops import WORKER_LISTED_FOR, decode_cursor
 from qgen.runtime.capabilities import Feature, supports
 
 PAGE_SIZE = 50
@@ -71,11 +71,15 @@ async def api_queues(request: Request) -> Response:
 
 
 async def _state(request: Request, queue: QueueView) -> dict[str, Any]:
-    counts: Read = await settings(request).data.counts(queue.name)
+    data = settings(request).data
+    counts: Read = await data.counts(queue.name)
+    workers: Read = await data.workers(queue.name) if counts.value is not None else Read()
     return {
         "queue": queue,
         "counts": counts.value,
         "counts_problem": counts.problem,
+        "workers": workers.value,
+        "listed_for": WORKER_LISTED_FOR,
         "statuses": LIST_STATUSES,
     }
 

@@ -102,6 +102,8 @@ def test_the_pages_show_the_apis_counts(
     assert '<svg class="chart"' in row.group(0) and 'class="bar"' in row.group(0)
     state = app.get("/queues/echo/parts/state").text
     assert re.search(rf'data-count="delayed".*?<span class="n">{expected["delayed"]}<', state)
+    assert 'class="worker"' in state  # the worker's heartbeat
+    assert "no worker seen" in app.get("/queues/echo-dead/parts/state").text  # autorun off
 
 
 def test_job_lists_page_with_a_cursor(
