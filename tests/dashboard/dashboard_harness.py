@@ -48,6 +48,18 @@ def build_project(dest: Path) -> Path:
     return dest
 
 
+def outward_address() -> str | None:
+    """This machine's address on its default route (not loopback), or None without one. A UDP
+    socket's connect sends nothing; it only picks the source address."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        try:
+            s.connect(("10.254.254.254", 9))
+            address: str = s.getsockname()[0]
+        except OSError:
+            return None
+    return None if address.startswith("127.") or address == "0.0.0.0" else address
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -107,12 +119,18 @@ def _wait_until_up(base: str, proc: subprocess.Popen[Any], log: Path) -> None:
 
 @contextlib.contextmanager
 def dashboard(
-    project: Path, url: str, log: Path, *, token: str | None = TOKEN, read_only: bool = False
+    project: Path,
+    url: str,
+    log: Path,
+    *,
+    token: str | None = TOKEN,
+    read_only: bool = False,
+    host: str = "127.0.0.1",
 ) -> Iterator[str]:
-    """`qgen dashboard` on 127.0.0.1 and a free port; yields its base URL."""
+    """`qgen dashboard` on ``host`` and a free port; yields its base URL."""
     port = free_port()
     cmd = [sys.executable, "-m", "qgen.cli", "dashboard", "--project", str(project)]
-    cmd += ["--url", url, "--port", str(port)]
+    cmd += ["--url", url, "--port", str(port), "--host", host]
     if token:
         cmd += ["--token", token]
     if read_only:
@@ -122,7 +140,7 @@ def dashboard(
             cmd, cwd=project, env=_env(project), stdout=out, stderr=subprocess.STDOUT
         )
         try:
-            base = f"http://127.0.0.1:{port}"
+            base = f"http://{host}:{port}"
             _wait_until_up(base, proc, log)
             yield base
         finally:

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from dashboard_harness import TOKEN, Api, dashboard, wait_for, worker
+from dashboard_harness import TOKEN, Api, dashboard, outward_address, wait_for, worker
 from playwright.sync_api import Page, expect
 from support.ops_pending import pending_on
 
@@ -159,3 +159,38 @@ def test_markup_in_the_job_list_is_text(
     expect(cell).to_contain_text("<script>window.__pwned = 1</script>")
     assert page.locator("#jobs script, #jobs img").count() == 0
     assert page.evaluate("window.__pwned") is None
+
+
+def test_a_non_loopback_app_answers_401_without_the_token(
+    browser: Any,
+    served: Served,
+    built_project: Path,
+    tmp_path: Path,
+    request: pytest.FixtureRequest,
+) -> None:
+    """`qgen dashboard --host <this machine's address> --token ...`, reached from the browser
+    at that address (not loopback): every page and the API answer 401 until the login."""
+    pending_on(served.backend, request, Feature.COUNTS)
+    address = outward_address()
+    if address is None:
+        pytest.skip("this machine has no address besides loopback")
+    url = served.api.url
+    with dashboard(built_project, url, tmp_path / "outward.log", host=address) as base:
+        assert not base.startswith("http://127.")
+        context = browser.new_context(base_url=base)
+        try:
+            tab = context.new_page()
+            answer = tab.goto("/")
+            assert answer is not None and answer.status == 401
+            expect(tab.locator("#token")).to_be_visible()
+            expect(tab.locator("body")).not_to_contain_text("echo")
+            assert context.request.get("/api/queues").status == 401
+            assert context.request.get("/queues/echo/parts/state").status == 401
+            tab.fill("#token", TOKEN)
+            with tab.expect_navigation():
+                tab.get_by_role("button", name="Log in").click()
+            expect(tab.locator("tr[data-queue=echo] [data-count=waiting]")).to_have_text(
+                str(served.api.counts("echo")["waiting"])
+            )
+        finally:
+            context.close()
