@@ -215,5 +215,8 @@ async def job_action(request: Request) -> Response:
     if op not in JOB_ACTIONS:
         raise HTTPException(404, f"no job action {op!r}")
     back = str(path_for(request, "job", queue=queue.name).include_query_params(id=job_id))
+    status = form.get("back_status")  # sent from a job list: back to that list
+    if isinstance(status, str) and status in LIST_STATUSES:
+        back = str(path_for(request, "queue", queue=queue.name).include_query_params(status=status))
     done = await _run_action(request, settings(request).data.job_action(queue.name, job_id, op))
     return _done(request, _job_message(job_id, op, done), back, done)

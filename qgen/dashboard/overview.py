@@ -125,6 +125,7 @@ async def queue_page(request: Request) -> Response:
             "page": listing.value,
             "page_problem": listing.problem,
             "first_page": not request.query_params.get("cursor"),
+            "row_action": _row_action(request, status),
             "can_delay": supports(Feature.DELAY, backend),
             "can_priority": supports(Feature.PRIORITY, backend),
             "can_job_id": supports(Feature.JOB_ID, backend),
@@ -143,6 +144,19 @@ async def _data_of(request: Request, queue: str, job_id: str) -> Any:
     except QgenError:
         return None
     return None if info is None else info.data
+
+
+def _row_action(request: Request, status: str) -> str | None:
+    """The action each listed job gets a button for: retry where jobs have ended without
+    completing, cancel where they have not started or still run; none when read-only."""
+    s = settings(request)
+    if s.read_only:
+        return None
+    if status in ("failed", "discarded", "cancelled") and s.data.available("retry"):
+        return "retry"
+    if status in ("waiting", "delayed", "active") and s.data.available("cancel"):
+        return "cancel"
+    return None
 
 
 async def redrive_page(request: Request) -> Response:

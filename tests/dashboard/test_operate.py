@@ -261,3 +261,28 @@ def test_read_only_hides_and_refuses_every_action(served: Served) -> None:
             assert answer.status_code == 403 and "read-only" in answer.json()["error"]
     if served.backend == "postgres":  # the capability is there: nothing was paused
         assert served.api.counts("echo")["paused"] is False
+
+
+def test_a_listed_job_is_retried_or_cancelled_from_its_row(
+    app: TestClient, served: Served, request: pytest.FixtureRequest
+) -> None:
+    pending_on(served.backend, request, Feature.LIST_JOBS, Feature.RETRY, Feature.CANCEL)
+    failed = served.api.add("orders", order(f"row-{uuid.uuid4().hex[:6]}", amount=17))
+    later = served.api.add("orders", order(f"row-{uuid.uuid4().hex[:6]}"), delay=3600)
+    settled(served, "orders", failed, "failed")
+    listing = app.get("/queues/orders?status=failed").text
+    row = re.search(rf'<tr data-job="{failed}">.*?</tr>', listing, re.S)
+    assert row and ">retry</button>" in row.group(0)
+    answer = app.post(
+        "/queues/orders/job/actions/retry",
+        data={"csrf": csrf(app), "id": failed, "back_status": "failed"},
+    )
+    assert answer.status_code == 303
+    assert answer.headers["location"] == "/queues/orders?status=failed"  # back to the list
+    settled(served, "orders", failed, "completed")
+    delayed = app.get("/queues/orders?status=delayed").text
+    row = re.search(rf'<tr data-job="{later}">.*?</tr>', delayed, re.S)
+    assert row and ">cancel</button>" in row.group(0)
+    after = act(app, "/queues/orders/job/actions/cancel", id=later, back_status="delayed")
+    assert "is cancelled" in flash(after) and f'<tr data-job="{later}">' not in after.text
+    assert ">retry</button>" not in app.get("/queues/orders?status=completed").text
