@@ -203,3 +203,24 @@ def test_a_password_in_the_url_never_reaches_the_page(manifest: Path) -> None:
         assert "s3cret-pw" not in page and "app:***@127.0.0.1:9" in page
         down = client.get("/queues/orders/job?id=abc", headers={"accept": "text/html"})
         assert down.status_code == 503 and "s3cret-pw" not in down.text
+
+
+def test_on_sqs_counts_are_estimates_and_unknown_ones_say_so(
+    manifest: Path, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    from support import sqs
+    from support.ops_pending import pending_on
+
+    from qgen.runtime.capabilities import Feature
+
+    pending_on("sqs", request, Feature.COUNTS)
+    with (
+        sqs.backend_url(tmp_path) as url,
+        TestClient(create_app(manifest=manifest, url=url), follow_redirects=False, **LOCAL) as c,
+    ):
+        assert add(c, "echo", "hello").status_code == 201
+        row = re.search(r'<tr data-queue="echo">.*?</tr>', c.get("/").text, re.S)
+        assert row
+        assert re.search(r'data-count="waiting">≈[01]<', row.group(0))  # an estimate
+        assert 'data-count="completed"><span class="muted" title="this backend' in row.group(0)
+        assert "?status=" not in row.group(0)  # SQS lists no jobs: no links to lists
