@@ -45,6 +45,9 @@ def install_filters(env: jinja2.Environment) -> None:
     # tojson (Jinja's own) escapes <, >, & and ' so the schema is safe inside a script block.
 
 
+PARTS = frozenset({"queue_rows.html", "queue_state.html", "job_detail.html"})
+
+
 def render(request: Request, name: str, context: Mapping[str, Any], status: int = 200) -> Response:
     s = settings(request)
     base = {
@@ -57,7 +60,8 @@ def render(request: Request, name: str, context: Mapping[str, Any], status: int 
         "backend": s.data.backend,
         "shown_url": mask_url(s.data.client.url),
         "ops": s.data.operations(),
-        "flash": request.session.pop("flash", None),
+        # a live part (polled) leaves the message of the last action to the page it is for
+        "flash": None if name in PARTS else request.session.pop("flash", None),
     }
     html = s.templates.get_template(name).render({**base, **context})
     return HTMLResponse(html, status_code=status)
