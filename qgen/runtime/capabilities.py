@@ -31,6 +31,8 @@ SCHEMES: dict[str, str] = {
     "sqlite": "sqlite",
     "redis": "redis",
     "rediss": "redis",
+    "redis+cluster": "redis",
+    "rediss+cluster": "redis",
     "postgresql": "postgres",
     "postgres": "postgres",
     "sqs": "sqs",
