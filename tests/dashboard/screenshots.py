@@ -26,11 +26,10 @@ sys.path.insert(0, str(HERE))
 import dashboard_harness as harness  # noqa: E402
 
 sys.path.insert(0, str(HERE.parent))
-from support import postgres  # noqa: E402
+from support.postgres import SERVER  # noqa: E402
 
 ROOT = HERE.parent.parent
 DOCS = ROOT / "docs"
-SERVER = postgres.SERVER  # the tests' PostgreSQL ($QGEN_TEST_PG)
 SCHEMA = "qgen_dashboard_screenshots"
 URL = f"{SERVER}?schema={SCHEMA}"
 WAIT = 60_000
