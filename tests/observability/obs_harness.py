@@ -9,7 +9,6 @@ from __future__ import annotations
 import contextlib
 import importlib
 import signal
-import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -67,13 +66,6 @@ def client_tracing(monkeypatch: pytest.MonkeyPatch) -> Iterator[ClientTracing]:
     yield ClientTracing(provider.get_tracer("tests"), exporter)
     telemetry.reset()
     provider.shutdown()
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 @dataclass

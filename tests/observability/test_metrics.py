@@ -4,6 +4,7 @@ backend can count, and a worker that carries on without them where it cannot."""
 
 from __future__ import annotations
 
+import re
 import socket
 import time
 import urllib.request
@@ -11,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from obs_app.generated.client import AsyncQueueClient
-from obs_harness import Case, free_port, worker
+from obs_harness import Case, Worker, worker
 from prometheus_client.parser import text_string_to_metric_families
 from support.ops_pending import pending_on
 from waiting import until
@@ -45,6 +46,21 @@ def value(samples: Samples | None, name: str, **labels: str) -> float | None:
     return samples.get((name, frozenset(labels.items())))
 
 
+async def _port_of(w: Worker) -> int:
+    """The port the worker serves metrics on: it binds port 0 (no race for a free port with
+    other processes) and logs the one it got."""
+    found = await until(
+        lambda: [m for line in w.log_lines() for m in _SERVING.findall(line)],
+        bool,
+        what="the worker's metrics address in its log",
+        alive=w.check_alive,
+    )
+    return int(found[0])
+
+
+_SERVING = re.compile(r"metrics at http://[^/\s]+:(\d+)/metrics")
+
+
 def _args(port: int) -> tuple[str, ...]:
     return ("--metrics-port", str(port), "--metrics-host", "127.0.0.1", "--metrics-interval", "0.5")
 
@@ -56,9 +72,9 @@ async def test_exact_counts_after_a_known_mix_of_outcomes(backend: Case, tmp_pat
             await client.obs.add({"mode": mode})
     finally:
         await client.close()
-    port = free_port()
     q = {"backend": backend.name, "queue": "obs"}
-    with worker(backend, tmp_path, *_args(port)) as w:
+    with worker(backend, tmp_path, *_args(0)) as w:
+        port = await _port_of(w)
         samples = await until(
             lambda: scrape(port),
             lambda s: (
@@ -90,12 +106,12 @@ async def test_waiting_depth_and_oldest_age_are_sampled(
     _needs(backend, request, Feature.PAUSE, Feature.COUNTS)
     has_age = await _tells_age(backend)
     client = AsyncQueueClient.from_url(backend.url)
-    port = free_port()
     q = {"backend": backend.name, "queue": "obs"}
     try:
         await client.obs.pause()
         await client.obs.add_many([{"mode": "ok"}, {"mode": "ok"}])
-        with worker(backend, tmp_path, *_args(port)) as w:
+        with worker(backend, tmp_path, *_args(0)) as w:
+            port = await _port_of(w)
             held = await until(
                 lambda: scrape(port),
                 lambda s: value(s, "qgen_queue_waiting_jobs", **q) == 2,
@@ -183,11 +199,11 @@ async def test_a_cancelled_running_job_is_counted(
     and in the cancelled attempts' durations."""
     _needs(backend, request, Feature.CANCEL)
     client = AsyncQueueClient.from_url(backend.url)
-    port = free_port()
     q = {"backend": backend.name, "queue": "obs"}
     try:
         handle = await client.obs.add({"mode": "hold"})
-        with worker(backend, tmp_path, *_args(port), "--grace", "1") as w:
+        with worker(backend, tmp_path, *_args(0), "--grace", "1") as w:
+            port = await _port_of(w)
             await until(
                 lambda: scrape(port),
                 lambda s: value(s, "qgen_jobs_started_total", **q) == 1,
