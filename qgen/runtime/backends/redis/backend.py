@@ -28,6 +28,8 @@ from qgen.runtime.backends.base import (
 from qgen.runtime.backends.redis.consumer import RedisLane, RedisNative
 from qgen.runtime.backends.redis.events import EventWatcher, wait_event
 from qgen.runtime.backends.redis.jobs import Catalog, job_info
+from qgen.runtime.backends.redis.ops import RedisOps
+from qgen.runtime.backends.redis.registry import Registry
 from qgen.runtime.backends.redis.scripts import SCRIPTS
 from qgen.runtime.backends.redis.transport import (
     COMMAND_TIMEOUT,
@@ -43,7 +45,9 @@ from qgen.runtime.settings import QueueConfigs, QueueSettings, SettingsBook, for
 __all__ = ["RedisBackend"]
 
 
-class RedisBackend:
+class RedisBackend(RedisOps):
+    """The operator API (counts, lists, cancel, pause, ...) is :class:`.ops.RedisOps`."""
+
     name: ClassVar[str] = "redis"
 
     def __init__(self, target: RedisTarget, queues: QueueConfigs) -> None:
@@ -52,6 +56,7 @@ class RedisBackend:
         self.catalog = Catalog(target.prefix, self.settings)
         self.client = new_client(target)
         self.scripts = Scripts(self.client)
+        self.registry = Registry(target)
         self._watchers: dict[str, EventWatcher] = {}
 
     @classmethod
@@ -67,6 +72,7 @@ class RedisBackend:
         return Provisioned("nothing to set up: BullMQ makes its keys as jobs are added")
 
     async def close(self) -> None:
+        await self.registry.close()
         await self.scripts.close()
         for watcher in self._watchers.values():
             await watcher.close()

@@ -21,9 +21,16 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from qgen.runtime.backends.base import Delivery, ErrorInfo, Failed
+from qgen.runtime.backends.base import Cancelled, Delivery, ErrorInfo, Failed, Outcome
 from qgen.runtime.backends.lanes import Control, Done, Lane
-from qgen.runtime.backends.redis.jobs import Catalog, RedisJob, attempts_made, job_data, pairs
+from qgen.runtime.backends.redis.jobs import (
+    CANCEL_REQUEST_FIELD,
+    Catalog,
+    RedisJob,
+    attempts_made,
+    job_data,
+    pairs,
+)
 from qgen.runtime.backends.redis.outcomes import Outcomes, ProgressReport
 from qgen.runtime.backends.redis.scripts import Call, pack
 from qgen.runtime.backends.redis.transport import (
@@ -185,13 +192,19 @@ class RedisNative:
         return True
 
     def _take_in(self, lane: RedisLane, jobs: list[RedisJob]) -> None:
-        """Start the fetched jobs; one BullMQ marked as stalled too often fails unrun."""
-        doomed = [job for job in jobs if job.deferred_failure]
+        """Start the fetched jobs; one BullMQ marked as stalled too often fails unrun, one an
+        operator asked to cancel while it was active (it came back since) ends cancelled."""
+        doomed = [job for job in jobs if job.deferred_failure or job.cancel_reason]
         if doomed:
-            jobs = [job for job in jobs if not job.deferred_failure]
+            jobs = [job for job in jobs if not (job.deferred_failure or job.cancel_reason)]
             for job in doomed:
-                error = ErrorInfo("JobStalled", str(job.deferred_failure))
-                lane.finished.append((job, Failed(error, lane.settings.dead_letter)))
+                outcome: Outcome
+                if job.cancel_reason:
+                    outcome = Cancelled(job.cancel_reason)
+                else:
+                    error = ErrorInfo("JobStalled", str(job.deferred_failure))
+                    outcome = Failed(error, lane.settings.dead_letter)
+                lane.finished.append((job, outcome))
             lane.held += len(doomed)
             lane.wake.set()
         lane.offer(jobs)
@@ -259,7 +272,7 @@ class RedisNative:
             backoff=backoff,
             report_progress=ProgressReport(self.batcher, lane.keys, job_id).report,
         )
-        return RedisJob(delivery, token, opts, fields.get("defa"))
+        return RedisJob(delivery, token, opts, fields.get("defa"), fields.get(CANCEL_REQUEST_FIELD))
 
     async def idle(self, group: list[RedisLane], wake: asyncio.Event) -> None:
         await wake.wait()  # the marker waiter, the delayed-job timer or a finished job
@@ -298,20 +311,30 @@ class RedisNative:
     def renew_every(self, lane: RedisLane) -> float:
         return max(lane.lock_ms / 2000, 0.05)
 
-    async def renew(self, lane: RedisLane, jobs: list[RedisJob]) -> None:
+    async def renew(self, lane: RedisLane, jobs: list[RedisJob]) -> list[str]:
+        """Extends the locks and, in the same pipeline, returns the ids an operator asked to
+        cancel (their ``qgcr`` field: ``ops_lua``)."""
         ids, tokens = [job.id for job in jobs], [job.token for job in jobs]
         call: Call = (
             "extendLocks",
             [lane.keys.stalled],
             [lane.keys.base, pack(tokens), pack(ids), lane.lock_ms],
         )
-        lost = await self.batcher.run(call)
+        asked: Call = ("qgenAskedToCancel", [lane.keys.job(i) for i in ids], ids)
+        replies: tuple[Any, ...] = await asyncio.gather(
+            self.batcher.submit(call), self.batcher.submit(asked), return_exceptions=True
+        )
+        for reply in replies:
+            if isinstance(reply, BaseException):
+                raise reply
+        lost, cancel = replies
         held = {job.id for job in lane.held_jobs()}
         for job_id in lost or ():
             if job_id in held:
                 log.warning(
                     "lost the lock of job %s", job_id, extra={"queue": lane.name, "job_id": job_id}
                 )
+        return [str(job_id) for job_id in cancel or ()]
 
     def recover_every(self, lane: RedisLane) -> float:
         return lane.stalled_ms / 1000

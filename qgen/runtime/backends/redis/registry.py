@@ -1,0 +1,147 @@
+"""BullMQ's worker registry on Redis: named connections that ``CLIENT LIST`` shows (issue 14).
+
+A Node BullMQ worker names its blocking connection ``<prefix>:<base64(queue)>`` or, with a
+worker name, ``<prefix>:<base64(queue)>:w:<name>``; Node's ``queue.getWorkers()`` lists the
+connections whose names match (the Python ``bullmq`` package names them ``<prefix>:<queue>...``
+without base64; both forms are read here). A qgen worker process keeps, while it runs, one idle
+connection per queue it serves, named in Node's form, so Node's ``getWorkers()`` and Bull Board
+list it, with what qgen's own listing needs after the worker name:
+``<prefix>:<base64(queue)>:w:<name>~qgen~<base64url(JSON of name, host, pid, start)>``. Each
+beat (every ``ops.WORKER_BEAT`` s) pings those connections, so their ``idle`` time is the age of
+the last beat; a clean stop closes them, and a dead process's connections are closed by Redis.
+
+Listed: qgen workers whose last beat is at most ``ops.WORKER_LISTED_FOR`` s old (one entry per
+process, every queue it serves), and every other named worker connection while it is open (a
+Node worker busy with a long job does not touch its blocking connection, so its idle time says
+nothing): name from after ``:w:`` (else ``bullmq@<addr>``), host from its address, pid 0,
+started when the connection opened, last seen now.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import contextlib
+import json
+import re
+import time
+from typing import Any
+
+from redis.asyncio import Redis
+
+from qgen.runtime.backends.ops import WORKER_LISTED_FOR, WorkerInfo
+from qgen.runtime.backends.redis.transport import new_client
+from qgen.runtime.backends.redis.url import RedisTarget
+from qgen.runtime.names import QUEUE_NAME_PATTERN
+
+QGEN_MARK = "~qgen~"
+_QUEUE_RE = re.compile(QUEUE_NAME_PATTERN)
+_SHOWN_RE = re.compile(r"[^A-Za-z0-9_.@-]")
+
+
+def queue_part(queue: str) -> str:
+    """A queue's part of a client name, as Node BullMQ writes it."""
+    return base64.b64encode(queue.encode()).decode()
+
+
+def client_name(prefix: str, queue: str, worker: WorkerInfo) -> str:
+    record = {"n": worker.name, "h": worker.host, "p": worker.pid, "s": worker.started_at}
+    packed = base64.urlsafe_b64encode(json.dumps(record, separators=(",", ":")).encode())
+    shown = _SHOWN_RE.sub("_", worker.name)[:64]
+    return f"{prefix}:{queue_part(queue)}:w:{shown}{QGEN_MARK}{packed.decode().rstrip('=')}"
+
+
+class Registry:
+    """This process's named connections (one per queue it serves) while it beats."""
+
+    def __init__(self, target: RedisTarget) -> None:
+        self.target = target
+        self._conns: dict[str, Redis] = {}
+
+    async def beat(self, worker: WorkerInfo, *, stopping: bool = False) -> None:
+        if stopping:
+            await self.close()
+            return
+        for queue in worker.queues:
+            conn = self._conns.get(queue)
+            if conn is None:
+                name = client_name(self.target.prefix, queue, worker)
+                conn = self._conns[queue] = new_client(self.target, single=True, name=name)
+            await conn.ping()
+
+    async def close(self) -> None:
+        conns, self._conns = list(self._conns.values()), {}
+        for conn in conns:
+            with contextlib.suppress(Exception):
+                await conn.client_setname("")  # unlisted before the socket is even closed
+            with contextlib.suppress(Exception):
+                await conn.aclose()
+
+    async def workers(self, client: Redis, queue: str | None) -> list[WorkerInfo]:
+        entries: list[dict[str, Any]] = await client.client_list()
+        now = time.time()
+        qgen: dict[tuple[str, int, float], tuple[WorkerInfo, float]] = {}
+        others: list[WorkerInfo] = []
+        for entry in entries:
+            found = _parse(self.target.prefix, str(entry.get("name") or ""), queue)
+            if found is None:
+                continue
+            served, shown, record = found
+            idle, age = float(entry.get("idle", 0)), float(entry.get("age", 0))
+            if record is None:
+                host = str(entry.get("addr", "?")).rpartition(":")[0] or "?"
+                name = shown or f"bullmq@{entry.get('addr', '?')}"
+                others.append(WorkerInfo(name, host, 0, (served,), now - age, now, "redis"))
+                continue
+            if idle > WORKER_LISTED_FOR:
+                continue
+            key = (str(record["h"]), int(record["p"]), float(record["s"]))
+            seen = now - idle
+            old = qgen.get(key)
+            queues = (served,) if old is None else (*old[0].queues, served)
+            latest = seen if old is None else max(seen, old[1])
+            info = WorkerInfo(
+                str(record["n"]), key[0], key[1], tuple(sorted(queues)), key[2], latest, "redis"
+            )
+            qgen[key] = (info, latest)
+        listed = [info for info, _ in qgen.values()] + others  # asked for one queue: just it
+        return sorted(listed, key=lambda w: (w.name, w.host, w.pid))
+
+
+def _parse(
+    prefix: str, name: str, wanted: str | None
+) -> tuple[str, str, dict[str, Any] | None] | None:
+    """(queue, worker name, qgen record or None) of a worker connection's name, else None."""
+    head = prefix + ":"
+    if not name.startswith(head):
+        return None
+    part, sep, shown = name[len(head) :].partition(":w:")
+    queue = _queue_of(part, wanted)
+    if queue is None:
+        return None
+    if not sep:
+        return queue, "", None
+    shown, mark, packed = shown.partition(QGEN_MARK)
+    if not mark:
+        return queue, shown, None
+    try:
+        raw = base64.urlsafe_b64decode(packed + "=" * (-len(packed) % 4))
+        record = json.loads(raw)
+        if not isinstance(record, dict) or not {"n", "h", "p", "s"} <= set(record):
+            return None
+    except (ValueError, binascii.Error):
+        return None
+    return queue, shown, record
+
+
+def _queue_of(part: str, wanted: str | None) -> str | None:
+    """The queue a name's part stands for: Node's base64 form, or the plain name."""
+    if wanted is not None:
+        return wanted if part in (queue_part(wanted), wanted) else None
+    try:
+        decoded = base64.b64decode(part, validate=True).decode()
+        if _QUEUE_RE.fullmatch(decoded):
+            return decoded
+    except (ValueError, binascii.Error):
+        pass
+    return part if _QUEUE_RE.fullmatch(part) else None
