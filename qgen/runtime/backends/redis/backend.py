@@ -115,8 +115,9 @@ class RedisBackend(RedisOps):
                 job_id,
                 keys.job(job_id),
             )
+            pipe.zscore(keys.delayed, job_id)  # a delayed job's due time (retries included)
             async with asyncio.timeout(COMMAND_TIMEOUT):
-                fields, state = await pipe.execute(raise_on_error=False)
+                fields, state, due = await pipe.execute(raise_on_error=False)
             if isinstance(state, NoScriptError):
                 await self.scripts.load()
                 continue
@@ -127,7 +128,8 @@ class RedisBackend(RedisOps):
             if not fields:
                 return None
             default = self.settings[queue].attempts
-            return job_info(queue, job_id, fields, str(state), default)
+            score = due if isinstance(due, int | float) else None
+            return job_info(queue, job_id, fields, str(state), default, score)
         raise RuntimeError("getStateV2 script could not be loaded")
 
     async def wait(self, queue: str, job_id: str, timeout: float | None) -> JobInfo:

@@ -34,6 +34,7 @@ from qgen.runtime.names import validate_job_id, validate_queue_name
 from qgen.runtime.settings import QueueSettings, SettingsBook
 
 PRIORITY_OFFSET = 2**20  # BullMQ accepts priorities 1 .. 2**21
+DELAY_SCALE = 0x1000  # BullMQ's delayed score: due ms * 4096 + a counter
 MIN_PRIORITY = PRIORITY_OFFSET - 2**21
 MAX_PRIORITY = PRIORITY_OFFSET - 1
 DISCARDED_FIELD = "qgd"
@@ -203,8 +204,14 @@ def error_of(fields: Mapping[str, Any]) -> ErrorInfo | None:
 
 
 def job_info(
-    queue: str, job_id: str, fields: Mapping[str, Any], state: str, default_attempts: int
+    queue: str,
+    job_id: str,
+    fields: Mapping[str, Any],
+    state: str,
+    default_attempts: int,
+    delayed_score: float | None = None,
 ) -> JobInfo:
+    """``delayed_score``: the job's score in BullMQ's delayed set (due ms * 4096 + counter)."""
     status = _STATES.get(state, JobStatus.UNKNOWN)
     if status is JobStatus.FAILED and fields.get(DISCARDED_FIELD) == "1":
         status = JobStatus.DISCARDED
@@ -229,7 +236,7 @@ def job_info(
         started_at=_seconds(fields.get("processedOn")),
         worker=fields.get("pb") or None,
         priority=_qgen_priority(fields.get("priority")),
-        run_at=_run_at(fields) if status is JobStatus.DELAYED else None,
+        run_at=_run_at(fields, delayed_score) if status is JobStatus.DELAYED else None,
         dead_letter_of=str(source["queue"]) if isinstance(source, dict) else None,
     )
 
@@ -253,8 +260,11 @@ def _qgen_priority(raw: Any) -> int | None:
     return PRIORITY_OFFSET - bull if bull else None
 
 
-def _run_at(fields: Mapping[str, Any]) -> float | None:
-    """When a delayed job is due: its add time plus its delay (BullMQ's own sum)."""
+def _run_at(fields: Mapping[str, Any], score: float | None) -> float | None:
+    """When a delayed job is due: from its delayed score, else its add time plus its delay
+    (right for a first delay, not for a retry's)."""
+    if score is not None:
+        return float(score) // DELAY_SCALE / 1000
     created, delay = _seconds(fields.get("timestamp")), _seconds(fields.get("delay"))
     return None if created is None else created + (delay or 0.0)
 

@@ -20,7 +20,6 @@ a job that stayed. A delayed job's time is when it is due; a retried job gets a 
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any, Protocol
 
 from redis.asyncio import Redis
@@ -35,7 +34,6 @@ from qgen.runtime.errors import ConfigError
 from qgen.runtime.settings import SettingsBook
 
 LOOK_AT = 20_000  # ids a finished-status page looks at, at most, before it hands a cursor back
-DELAY_SCALE = 0x1000  # BullMQ's delayed score: due ms * 4096 + a counter
 
 _SCORED = {
     JobStatus.COMPLETED: ("completed", "plain"),
@@ -124,10 +122,8 @@ async def _infos(
     for (job_id, score), fields in zip(found, hashes, strict=True):
         if not fields:
             continue  # removed between the page and the read
-        info = job_info(queue, job_id, fields, _STATE[status], default)
-        if status is JobStatus.DELAYED:
-            info = dataclasses.replace(info, run_at=float(score) // DELAY_SCALE / 1000)
-        out.append(info)
+        due = float(score) if status is JobStatus.DELAYED else None
+        out.append(job_info(queue, job_id, fields, _STATE[status], default, due))
     return out
 
 
