@@ -218,7 +218,7 @@ async def test_workers_list_each_process_once_with_its_queues(
         await other.heartbeat(me)
         (listed,) = await ops.workers(None)
         assert (listed.name, listed.host, listed.pid, listed.queues) == ("w", "h", 7, ("a", "b"))
-        assert [w.pid for w in await ops.workers("b")] == [7]
+        assert [(w.pid, w.queues) for w in await ops.workers("b")] == [(7, ("a", "b"))]
         assert await ops.workers("c") == []
         await other.heartbeat(me, stopping=True)
         assert await ops.workers(None) == []

@@ -80,31 +80,35 @@ class Registry:
     async def workers(self, client: Redis, queue: str | None) -> list[WorkerInfo]:
         entries: list[dict[str, Any]] = await client.client_list()
         now = time.time()
-        qgen: dict[tuple[str, int, float], tuple[WorkerInfo, float]] = {}
+        qgen: dict[tuple[str, int, float], WorkerInfo] = {}
+        wanted: set[tuple[str, int, float]] = set()  # qgen processes serving ``queue``
         others: list[WorkerInfo] = []
         for entry in entries:
-            found = _parse(self.target.prefix, str(entry.get("name") or ""), queue)
+            name = str(entry.get("name") or "")
+            found = _parse(self.target.prefix, name, None)
             if found is None:
                 continue
             served, shown, record = found
+            hit = queue is None or _parse(self.target.prefix, name, queue) is not None
             idle, age = float(entry.get("idle", 0)), float(entry.get("age", 0))
             if record is None:
-                host = str(entry.get("addr", "?")).rpartition(":")[0] or "?"
-                name = shown or f"bullmq@{entry.get('addr', '?')}"
-                others.append(WorkerInfo(name, host, 0, (served,), now - age, now, "redis"))
+                if hit:
+                    host = str(entry.get("addr", "?")).rpartition(":")[0] or "?"
+                    shown = shown or f"bullmq@{entry.get('addr', '?')}"
+                    others.append(WorkerInfo(shown, host, 0, (served,), now - age, now, "redis"))
                 continue
             if idle > WORKER_LISTED_FOR:
                 continue
             key = (str(record["h"]), int(record["p"]), float(record["s"]))
-            seen = now - idle
             old = qgen.get(key)
-            queues = (served,) if old is None else (*old[0].queues, served)
-            latest = seen if old is None else max(seen, old[1])
-            info = WorkerInfo(
-                str(record["n"]), key[0], key[1], tuple(sorted(queues)), key[2], latest, "redis"
+            queues = (served,) if old is None else (*old.queues, served)
+            seen = now - idle if old is None else max(now - idle, old.last_seen)
+            qgen[key] = WorkerInfo(
+                str(record["n"]), key[0], key[1], tuple(sorted(queues)), key[2], seen, "redis"
             )
-            qgen[key] = (info, latest)
-        listed = [info for info, _ in qgen.values()] + others  # asked for one queue: just it
+            if hit:
+                wanted.add(key)
+        listed = [info for key, info in qgen.items() if key in wanted] + others
         return sorted(listed, key=lambda w: (w.name, w.host, w.pid))
 
 
@@ -129,7 +133,8 @@ def _parse(
         record = json.loads(raw)
         if not isinstance(record, dict) or not {"n", "h", "p", "s"} <= set(record):
             return None
-    except (ValueError, binascii.Error):
+        int(record["p"]), float(record["s"])
+    except (ValueError, TypeError, binascii.Error):
         return None
     return queue, shown, record
 
