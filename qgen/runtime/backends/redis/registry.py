@@ -28,10 +28,12 @@ import time
 from typing import Any
 
 from redis.asyncio import Redis
+from redis.exceptions import ResponseError
 
 from qgen.runtime.backends.ops import WORKER_LISTED_FOR, WorkerInfo
 from qgen.runtime.backends.redis.transport import new_client
 from qgen.runtime.backends.redis.url import RedisTarget
+from qgen.runtime.errors import UnsupportedByBackend
 from qgen.runtime.names import QUEUE_NAME_PATTERN
 
 QGEN_MARK = "~qgen~"
@@ -78,7 +80,11 @@ class Registry:
                 await conn.aclose()
 
     async def workers(self, client: Redis, queue: str | None) -> list[WorkerInfo]:
-        entries: list[dict[str, Any]] = await client.client_list()
+        try:
+            entries: list[dict[str, Any]] = await client.client_list()
+        except ResponseError as exc:  # managed servers may refuse it (ACL, renamed commands)
+            reason = f"this server refuses CLIENT LIST, BullMQ's worker registry: {exc}"
+            raise UnsupportedByBackend("redis", "listing workers", reason) from None
         now = time.time()
         qgen: dict[tuple[str, int, float], WorkerInfo] = {}
         wanted: set[tuple[str, int, float]] = set()  # qgen processes serving ``queue``
