@@ -29,7 +29,6 @@ from qgen.runtime.backends.redis.consumer import RedisLane, RedisNative
 from qgen.runtime.backends.redis.events import EventWatcher, wait_event
 from qgen.runtime.backends.redis.jobs import Catalog, job_info
 from qgen.runtime.backends.redis.ops import RedisOps
-from qgen.runtime.backends.redis.registry import Registry
 from qgen.runtime.backends.redis.scripts import SCRIPTS
 from qgen.runtime.backends.redis.transport import (
     COMMAND_TIMEOUT,
@@ -56,7 +55,6 @@ class RedisBackend(RedisOps):
         self.catalog = Catalog(target.prefix, self.settings)
         self.client = new_client(target)
         self.scripts = Scripts(self.client)
-        self.registry = Registry(target)
         self._watchers: dict[str, EventWatcher] = {}
 
     @classmethod

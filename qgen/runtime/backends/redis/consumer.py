@@ -21,16 +21,9 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from qgen.runtime.backends.base import Cancelled, Delivery, ErrorInfo, Failed, Outcome
+from qgen.runtime.backends.base import Delivery, ErrorInfo, Failed
 from qgen.runtime.backends.lanes import Control, Done, Lane
-from qgen.runtime.backends.redis.jobs import (
-    CANCEL_REQUEST_FIELD,
-    Catalog,
-    RedisJob,
-    attempts_made,
-    job_data,
-    pairs,
-)
+from qgen.runtime.backends.redis.jobs import Catalog, RedisJob, attempts_made, job_data, pairs
 from qgen.runtime.backends.redis.outcomes import Outcomes, ProgressReport
 from qgen.runtime.backends.redis.scripts import Call, pack
 from qgen.runtime.backends.redis.transport import (
@@ -198,13 +191,12 @@ class RedisNative:
         if doomed:
             jobs = [job for job in jobs if not (job.deferred_failure or job.cancel_reason)]
             for job in doomed:
-                outcome: Outcome
-                if job.cancel_reason:
-                    outcome = Cancelled(job.cancel_reason)
-                else:
-                    error = ErrorInfo("JobStalled", str(job.deferred_failure))
-                    outcome = Failed(error, lane.settings.dead_letter)
-                lane.finished.append((job, outcome))
+                cancelled = job.cancelled()
+                if cancelled is not None:
+                    lane.finished.append((job, cancelled))
+                    continue
+                error = ErrorInfo("JobStalled", str(job.deferred_failure))
+                lane.finished.append((job, Failed(error, lane.settings.dead_letter)))
             lane.held += len(doomed)
             lane.wake.set()
         lane.offer(jobs)
@@ -272,7 +264,8 @@ class RedisNative:
             backoff=backoff,
             report_progress=ProgressReport(self.batcher, lane.keys, job_id).report,
         )
-        return RedisJob(delivery, token, opts, fields.get("defa"), fields.get(CANCEL_REQUEST_FIELD))
+        cancel = fields.get(RedisJob.cancel_field)
+        return RedisJob(delivery, token, opts, fields.get("defa"), cancel)
 
     async def idle(self, group: list[RedisLane], wake: asyncio.Event) -> None:
         await wake.wait()  # the marker waiter, the delayed-job timer or a finished job

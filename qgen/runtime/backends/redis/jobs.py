@@ -23,9 +23,17 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, ClassVar
 
-from qgen.runtime.backends.base import JSON, AddOptions, Delivery, ErrorInfo, JobInfo, JobStatus
+from qgen.runtime.backends.base import (
+    JSON,
+    AddOptions,
+    Cancelled,
+    Delivery,
+    ErrorInfo,
+    JobInfo,
+    JobStatus,
+)
 from qgen.runtime.backends.lanes import Job
 from qgen.runtime.backends.redis.keys import QueueKeys
 from qgen.runtime.backends.redis.scripts import Call, pack
@@ -282,6 +290,7 @@ class RedisJob(Job):
     which the finishing call fetches); ``opts`` are its parsed BullMQ options."""
 
     __slots__ = ("cancel_reason", "deferred_failure", "id", "opts", "token")
+    cancel_field: ClassVar[str] = CANCEL_REQUEST_FIELD
 
     def __init__(
         self,
@@ -300,6 +309,10 @@ class RedisJob(Job):
         # An operator asked to cancel it while it was active and it came back (given back,
         # stalled): it ends cancelled without running.
         self.cancel_reason = cancel_reason
+
+    def cancelled(self) -> Cancelled | None:
+        """The outcome of a job fetched with a cancel request on it: it ends unrun."""
+        return Cancelled(self.cancel_reason) if self.cancel_reason else None
 
 
 class Catalog:

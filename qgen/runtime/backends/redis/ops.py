@@ -16,7 +16,7 @@ Semantics of each method: ``base.Backend``.
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import Any, Protocol, cast
 
 from redis.asyncio import Redis
 
@@ -28,6 +28,7 @@ from qgen.runtime.backends.redis.keys import QueueKeys
 from qgen.runtime.backends.redis.registry import Registry
 from qgen.runtime.backends.redis.scripts import SCRIPTS, Call
 from qgen.runtime.backends.redis.transport import ScriptError, Scripts
+from qgen.runtime.backends.redis.url import RedisTarget
 from qgen.runtime.backends.unsupported import UnsupportedOps
 from qgen.runtime.errors import ConfigError
 from qgen.runtime.settings import SettingsBook
@@ -45,12 +46,29 @@ def now_ms() -> int:
     return int(time.time() * 1000)
 
 
+class _WithClient(Protocol):
+    client: Redis
+
+
 class RedisOps(UnsupportedOps):
     catalog: Catalog
     settings: SettingsBook
     scripts: Scripts
-    client: Redis
-    registry: Registry
+    target: RedisTarget
+    _registry: Registry | None = None
+
+    @property
+    def redis(self) -> Redis:
+        """The backend's pooled client (whether the backend keeps it as an attribute or as a
+        property)."""
+        return cast(_WithClient, self).client
+
+    @property
+    def registry(self) -> Registry:
+        """This process's worker registry connections, made at its first beat."""
+        if self._registry is None:
+            self._registry = Registry(self.target.prefix, lambda: self.target.client_url)
+        return self._registry
 
     # -- reading -----------------------------------------------------------------------------
 
@@ -96,7 +114,7 @@ class RedisOps(UnsupportedOps):
 
     async def retry_all(self, queue: str, limit: int | None) -> int:
         k = self.catalog.keys(queue)
-        ids = await ops_list.failed_oldest_first(self.client, k)
+        ids = await ops_list.failed_oldest_first(self.redis, k)
         if limit is not None:
             ids = ids[:limit]
         moved = 0
@@ -131,7 +149,7 @@ class RedisOps(UnsupportedOps):
         await self.scripts.call("pause", keys, ["resumed", "1"])
 
     async def is_paused(self, queue: str) -> bool:
-        return bool(await self.client.hexists(self.catalog.keys(queue).meta, "paused"))
+        return bool(await self.redis.hexists(self.catalog.keys(queue).meta, "paused"))
 
     async def clean(
         self, queue: str, status: JobStatus, older_than: float | None, keep: int | None
@@ -146,7 +164,7 @@ class RedisOps(UnsupportedOps):
                 "cleanJobsInSet", keys, [k.base, cutoff, 0, "completed"]
             )
             return len(removed or ())
-        finished = await ops_list.finished_newest_first(self.client, k, status)
+        finished = await ops_list.finished_newest_first(self.redis, k, status)
         doomed = [job_id for job_id, at in finished[keep or 0 :] if at <= cutoff]
         removed_n = 0
         for start in range(0, len(doomed), 500):
@@ -173,7 +191,7 @@ class RedisOps(UnsupportedOps):
         await self.registry.beat(worker, stopping=stopping)
 
     async def workers(self, queue: str | None) -> list[WorkerInfo]:
-        return await self.registry.workers(self.client, queue)
+        return await self.registry.workers(self.redis, queue)
 
     # -- calls -------------------------------------------------------------------------------
 
@@ -188,7 +206,7 @@ class RedisOps(UnsupportedOps):
     async def atomic(self, calls: list[Call]) -> list[Any]:
         """Script calls in one MULTI/EXEC, sent as EVAL with their source: a transaction cannot
         reload a script that Redis lost halfway, so it never depends on one being loaded."""
-        pipe = self.client.pipeline(transaction=True)
+        pipe = self.redis.pipeline(transaction=True)
         for name, keys, args in calls:
             assert isinstance(keys, list)
             pipe.execute_command("EVAL", SCRIPTS[name].source, len(keys), *keys, *args)

@@ -59,7 +59,9 @@ class OpsHost(Protocol):
     catalog: Catalog
     settings: SettingsBook
     scripts: Scripts
-    client: Redis
+
+    @property
+    def redis(self) -> Redis: ...
 
     async def atomic(self, calls: list[Call]) -> list[Any]: ...
 
@@ -113,7 +115,7 @@ async def _infos(
     ops: OpsHost, queue: str, status: JobStatus, found: list[tuple[str, str]]
 ) -> list[JobInfo]:
     k = ops.catalog.keys(queue)
-    pipe = ops.client.pipeline(transaction=False)
+    pipe = ops.redis.pipeline(transaction=False)
     for job_id, _ in found:
         pipe.hgetall(k.job(job_id))
     hashes = await pipe.execute() if found else []

@@ -23,9 +23,6 @@ from __future__ import annotations
 
 from qgen.runtime.backends.redis.scripts import register
 
-CANCEL_REQUEST_FIELD = "qgcr"  # on an active job's hash: the reason an operator gave
-CANCELLED_FIELD = "qgc"  # "1" on a job that ended cancelled (BullMQ and Node: failed)
-
 _CANCEL = """
 local jobKey, id, now = KEYS[7], ARGV[1], ARGV[2]
 if redis.call("EXISTS", jobKey) == 0 then return -1 end

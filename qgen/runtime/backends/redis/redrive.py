@@ -61,7 +61,7 @@ async def redrive(
 async def _dead_letters(ops: OpsHost, dlq: str, target: str) -> list[tuple[str, str, str]]:
     """(copy id, original id, data text) of ``target``'s copies in ``dlq``, oldest first."""
     k = ops.catalog.keys(dlq)
-    pipe = ops.client.pipeline(transaction=False)
+    pipe = ops.redis.pipeline(transaction=False)
     for key in (k.wait, k.paused):
         pipe.lrange(key, 0, -1)
     for key in (k.prioritized, k.delayed, k.failed, k.completed):
@@ -70,7 +70,7 @@ async def _dead_letters(ops: OpsHost, dlq: str, target: str) -> list[tuple[str, 
     out: list[tuple[int, str, str, str]] = []
     for start in range(0, len(ids), READ_CHUNK):
         chunk = ids[start : start + READ_CHUNK]
-        pipe = ops.client.pipeline(transaction=False)
+        pipe = ops.redis.pipeline(transaction=False)
         for copy_id in chunk:
             pipe.hmget(k.job(copy_id), "opts", "data", "timestamp")
         for copy_id, (opts, data, ts) in zip(chunk, await pipe.execute(), strict=True):

@@ -25,14 +25,14 @@ import contextlib
 import json
 import re
 import time
+from collections.abc import Callable
 from typing import Any
 
 from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 
 from qgen.runtime.backends.ops import WORKER_LISTED_FOR, WorkerInfo
-from qgen.runtime.backends.redis.transport import new_client
-from qgen.runtime.backends.redis.url import RedisTarget
+from qgen.runtime.backends.redis.transport import COMMAND_TIMEOUT
 from qgen.runtime.errors import UnsupportedByBackend
 from qgen.runtime.names import QUEUE_NAME_PATTERN
 
@@ -54,10 +54,14 @@ def client_name(prefix: str, queue: str, worker: WorkerInfo) -> str:
 
 
 class Registry:
-    """This process's named connections (one per queue it serves) while it beats."""
+    """This process's named connections (one per queue it serves) while it beats.
+    ``server_url``: where they go, asked at each new connection (the server; on a Redis
+    Cluster the node serving the prefix's slot, where Node's workers' blocking connections
+    go too)."""
 
-    def __init__(self, target: RedisTarget) -> None:
-        self.target = target
+    def __init__(self, prefix: str, server_url: Callable[[], str]) -> None:
+        self.prefix = prefix
+        self.server_url = server_url
         self._conns: dict[str, Redis] = {}
 
     async def beat(self, worker: WorkerInfo, *, stopping: bool = False) -> None:
@@ -67,8 +71,14 @@ class Registry:
         for queue in worker.queues:
             conn = self._conns.get(queue)
             if conn is None:
-                name = client_name(self.target.prefix, queue, worker)
-                conn = self._conns[queue] = new_client(self.target, single=True, name=name)
+                name = client_name(self.prefix, queue, worker)
+                conn = self._conns[queue] = Redis.from_url(
+                    self.server_url(),
+                    decode_responses=True,
+                    single_connection_client=True,
+                    client_name=name,  # set again by redis-py on every reconnect
+                    socket_timeout=COMMAND_TIMEOUT,
+                )
             await conn.ping()
 
     async def close(self) -> None:
@@ -91,11 +101,11 @@ class Registry:
         others: list[WorkerInfo] = []
         for entry in entries:
             name = str(entry.get("name") or "")
-            found = _parse(self.target.prefix, name, None)
+            found = _parse(self.prefix, name, None)
             if found is None:
                 continue
             served, shown, record = found
-            hit = queue is None or _parse(self.target.prefix, name, queue) is not None
+            hit = queue is None or _parse(self.prefix, name, queue) is not None
             idle, age = float(entry.get("idle", 0)), float(entry.get("age", 0))
             if record is None:
                 if hit:

@@ -49,9 +49,8 @@ class ScriptError(Exception):
         self.name, self.code, self.job_id = name, code, job_id
 
 
-def new_client(target: RedisTarget, *, single: bool = False, name: str | None = None) -> Redis:
-    """A redis-py client for ``target``; ``single``: one dedicated connection (blocking reads);
-    ``name``: its CLIENT SETNAME (kept across reconnects; the worker registry's)."""
+def new_client(target: RedisTarget, *, single: bool = False) -> Redis:
+    """A redis-py client for ``target``; ``single``: one dedicated connection (blocking reads)."""
     retry = RedisRetry(ExponentialBackoff(cap=1.0, base=0.05), 5)
     client: Redis = Redis.from_url(
         target.client_url,
@@ -59,7 +58,7 @@ def new_client(target: RedisTarget, *, single: bool = False, name: str | None = 
         retry=retry,
         retry_on_error=[RedisConnectionError, RedisTimeoutError],
         single_connection_client=single,
-        client_name=name or f"qgen:{target.prefix}",  # CLIENT LIST shows who is connected
+        client_name=f"qgen:{target.prefix}",  # CLIENT LIST shows who is connected
         # No per-read timeout: blocking readers (BZPOPMIN, XREAD BLOCK) wait longer than
         # redis-py's default 5 s, and script calls run under one asyncio timeout per pipeline
         # (COMMAND_TIMEOUT), which costs less than one per read.
