@@ -22,7 +22,7 @@ from redis.asyncio import Redis
 
 from qgen.runtime.backends.base import ErrorInfo, JobInfo, JobStatus
 from qgen.runtime.backends.ops import QueueCounts, RedriveReport, Validate, WorkerInfo
-from qgen.runtime.backends.redis import ops_list, redrive
+from qgen.runtime.backends.redis import ops_list, ops_lua, redrive
 from qgen.runtime.backends.redis.jobs import Catalog, dumps
 from qgen.runtime.backends.redis.keys import QueueKeys
 from qgen.runtime.backends.redis.registry import Registry
@@ -40,6 +40,7 @@ BEFORE_IT_RAN = "cancelled before it ran"
 ASKED = "cancelled by an operator"
 EVER = 2**53 - 1  # ms: "any age" for cleanJobsInSet
 RETRY_CHUNK = 100  # jobs retried per transaction
+SCRIPTS_OF_QGEN = ops_lua.NAMES  # registered with BullMQ's, loaded with them
 
 
 def now_ms() -> int:

@@ -184,13 +184,15 @@ end
 return out
 """
 
-for _name, _source in (
-    ("qgenCancel", _CANCEL),
-    ("qgenAskedToCancel", _ASKED_TO_CANCEL),
-    ("qgenMark", _MARK),
-    ("qgenUnmark", _UNMARK),
-    ("qgenSubsets", _SUBSETS),
-    ("qgenPage", _PAGE),
-    ("qgenPageByField", _PAGE_BY_FIELD),
-):
+_SOURCES = {
+    "qgenCancel": _CANCEL,
+    "qgenAskedToCancel": _ASKED_TO_CANCEL,
+    "qgenMark": _MARK,
+    "qgenUnmark": _UNMARK,
+    "qgenSubsets": _SUBSETS,
+    "qgenPage": _PAGE,
+    "qgenPageByField": _PAGE_BY_FIELD,
+}
+NAMES = tuple(_SOURCES)
+for _name, _source in _SOURCES.items():
     register(_name, _source)
