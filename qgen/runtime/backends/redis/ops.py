@@ -22,7 +22,7 @@ from redis.asyncio import Redis
 
 from qgen.runtime.backends.base import ErrorInfo, JobInfo, JobStatus
 from qgen.runtime.backends.ops import QueueCounts, RedriveReport, Validate, WorkerInfo
-from qgen.runtime.backends.redis import ops_list, ops_lua, redrive
+from qgen.runtime.backends.redis import ops_list, ops_lua, redrive  # noqa: F401  (scripts)
 from qgen.runtime.backends.redis.jobs import Catalog, dumps
 from qgen.runtime.backends.redis.keys import QueueKeys
 from qgen.runtime.backends.redis.registry import Registry
@@ -40,7 +40,6 @@ BEFORE_IT_RAN = "cancelled before it ran"
 ASKED = "cancelled by an operator"
 EVER = 2**53 - 1  # ms: "any age" for cleanJobsInSet
 RETRY_CHUNK = 100  # jobs retried per transaction
-SCRIPTS_OF_QGEN = ops_lua.NAMES  # registered with BullMQ's, loaded with them
 
 
 def now_ms() -> int:
@@ -68,8 +67,15 @@ class RedisOps(UnsupportedOps):
     def registry(self) -> Registry:
         """This process's worker registry connections, made at its first beat."""
         if self._registry is None:
-            self._registry = Registry(self.target.prefix, lambda: self.target.client_url)
+            self._registry = Registry(self.target.prefix, self._server_url)
         return self._registry
+
+    def _server_url(self) -> str:
+        """Where the registry's connections go: the server of the backend's pool (when the
+        backend shares a process pool, its server: on a Redis Cluster, the node serving the
+        prefix's slot, where Node's workers' blocking connections go too)."""
+        shared = getattr(self, "shared", None)
+        return str(shared.url) if shared is not None else self.target.client_url
 
     # -- reading -----------------------------------------------------------------------------
 
