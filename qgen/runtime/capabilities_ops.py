@@ -77,8 +77,8 @@ OPERATOR_FEATURES: dict[str, dict[str, Support]] = {
     "workers": {
         "sqlite": N("a workers table; each worker beats every 10 s"),
         "redis": N(
-            "BullMQ's worker registry (named connections, CLIENT LIST): Node's getWorkers "
-            "lists qgen workers and qgen lists Node's"
+            "a heartbeat hash per prefix, and BullMQ's registry of named connections (CLIENT "
+            "LIST): Node's getWorkers lists qgen workers and qgen lists Node's"
         ),
         "postgres": N("a workers table; each worker beats every 10 s"),
         "sqs": U(

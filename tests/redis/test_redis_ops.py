@@ -192,21 +192,20 @@ async def test_retention_options_go_on_every_job_as_bullmq_keepjobs(
     assert opts["removeOnFail"] == {"age": 7 * 86_400}
 
 
-def test_worker_names_are_nodes_and_carry_qgens_record() -> None:
+def test_registry_names_are_nodes_and_qgens_own_are_told_apart() -> None:
     me = WorkerInfo("pay ments", "host-1", 42, ("q",), 1700000000.5, 1700000001.0, "redis")
     name = client_name("bull", "payments", me)
-    assert name.startswith(f"bull:{queue_part('payments')}:w:pay_ments~qgen~")
-    assert " " not in name
-    queue, shown, record = _parse("bull", name, None) or ("", "", None)
-    assert (queue, shown) == ("payments", "pay_ments")
-    assert record == {"n": "pay ments", "h": "host-1", "p": 42, "s": 1700000000.5}
+    assert name == f"bull:{queue_part('payments')}:w:pay_ments~qgen"  # what Node matches
+    assert _parse("bull", name, None) is None  # qgen lists its own from its record
     node_named = f"bull:{queue_part('payments')}:w:mailer"
-    assert _parse("bull", node_named, None) == ("payments", "mailer", None)
-    assert _parse("bull", f"bull:{queue_part('payments')}", "payments") == ("payments", "", None)
-    assert _parse("bull", "bull:payments:w:py", "payments") == ("payments", "py", None)
+    assert _parse("bull", node_named, None) == ("payments", "mailer")
+    assert _parse("bull", node_named, "payments") == ("payments", "mailer")
+    assert _parse("bull", node_named, "other") is None
+    assert _parse("bull", f"bull:{queue_part('payments')}", None) == ("payments", "")
+    assert _parse("bull", "bull:payments:w:py", "payments") == ("payments", "py")  # bullmq.py
     assert _parse("bull", f"bull:{queue_part('payments')}:qe", None) is None  # QueueEvents
     assert _parse("bull", "qgen:bull", None) is None  # qgen's own client connections
-    assert _parse("other", name, None) is None
+    assert _parse("other", node_named, None) is None
 
 
 async def test_workers_list_each_process_once_with_its_queues(

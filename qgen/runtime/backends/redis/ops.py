@@ -195,7 +195,7 @@ class RedisOps(UnsupportedOps):
     # -- workers -----------------------------------------------------------------------------
 
     async def heartbeat(self, worker: WorkerInfo, *, stopping: bool = False) -> None:
-        await self.registry.beat(worker, stopping=stopping)
+        await self.registry.beat(self.redis, worker, stopping=stopping)
 
     async def workers(self, queue: str | None) -> list[WorkerInfo]:
         return await self.registry.workers(self.redis, queue)

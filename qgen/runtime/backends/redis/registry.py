@@ -1,20 +1,26 @@
-"""BullMQ's worker registry on Redis: named connections that ``CLIENT LIST`` shows (issue 14).
+"""Worker presence on Redis (issue 14): BullMQ's registry of named connections, and qgen's record.
 
-A Node BullMQ worker names its blocking connection ``<prefix>:<base64(queue)>`` or, with a
-worker name, ``<prefix>:<base64(queue)>:w:<name>``; Node's ``queue.getWorkers()`` lists the
-connections whose names match (the Python ``bullmq`` package names them ``<prefix>:<queue>...``
-without base64; both forms are read here). A qgen worker process keeps, while it runs, one idle
-connection per queue it serves, named in Node's form, so Node's ``getWorkers()`` and Bull Board
-list it, with what qgen's own listing needs after the worker name:
-``<prefix>:<base64(queue)>:w:<name>~qgen~<base64url(JSON of name, host, pid, start)>``. Each
-beat (every ``ops.WORKER_BEAT`` s) pings those connections, so their ``idle`` time is the age of
-the last beat; a clean stop closes them, and a dead process's connections are closed by Redis.
+BullMQ's registry is ``CLIENT LIST``: a Node BullMQ worker names its blocking connection
+``<prefix>:<base64(queue)>`` or, with a worker name, ``<prefix>:<base64(queue)>:w:<name>``, and
+Node's ``queue.getWorkers()`` (and Bull Board) list the connections so named (the Python
+``bullmq`` package writes the queue name without base64; both forms are read here).
 
-Listed: qgen workers whose last beat is at most ``ops.WORKER_LISTED_FOR`` s old (one entry per
-process, every queue it serves), and every other named worker connection while it is open (a
-Node worker busy with a long job does not touch its blocking connection, so its idle time says
-nothing): name from after ``:w:`` (else ``bullmq@<addr>``), host from its address, pid 0,
-started when the connection opened, last seen now.
+A qgen worker process, while it runs:
+
+- beats into one hash per prefix, ``<prefix>:qgen#workers`` (field: the process's key, value:
+  its :class:`WorkerInfo` as JSON; no queue name holds ``#``, so no BullMQ key can take this
+  name), every ``ops.WORKER_BEAT`` s; a clean stop deletes its field, and fields older than
+  ``ops.WORKER_LISTED_FOR`` s are dropped when the workers are listed. qgen lists its own
+  workers from there: one entry per process, with every queue it serves.
+- keeps one idle connection per queue it serves, for at most :data:`NAMED_MAX` queues, named as
+  Node names a worker's (``...:w:<name>~qgen``), so Node's ``getWorkers()`` lists it. BullMQ's
+  registry costs a connection per queue; the cap keeps a process with hundreds of queues within
+  its connection bound (docs/decisions.md), and its other queues are listed by qgen only.
+
+Other named worker connections (Node's, the Python ``bullmq`` package's) are listed while they
+are open: name from after ``:w:`` (else ``bullmq@<addr>``), host from the address, pid 0,
+started when the connection opened, last seen now (a busy Node worker does not touch its
+blocking connection, so its idle time says nothing).
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ import base64
 import binascii
 import contextlib
 import json
+import logging
 import re
 import time
 from collections.abc import Callable
@@ -33,10 +40,12 @@ from redis.exceptions import ResponseError
 
 from qgen.runtime.backends.ops import WORKER_LISTED_FOR, WorkerInfo
 from qgen.runtime.backends.redis.transport import COMMAND_TIMEOUT
-from qgen.runtime.errors import UnsupportedByBackend
 from qgen.runtime.names import QUEUE_NAME_PATTERN
 
-QGEN_MARK = "~qgen~"
+log = logging.getLogger("qgen.redis")
+
+NAMED_MAX = 16  # queues per process with a named connection that Node's getWorkers() sees
+QGEN_MARK = "~qgen"  # ends the names of qgen's own registry connections
 _QUEUE_RE = re.compile(QUEUE_NAME_PATTERN)
 _SHOWN_RE = re.compile(r"[^A-Za-z0-9_.@-]")
 
@@ -47,39 +56,47 @@ def queue_part(queue: str) -> str:
 
 
 def client_name(prefix: str, queue: str, worker: WorkerInfo) -> str:
-    record = {"n": worker.name, "h": worker.host, "p": worker.pid, "s": worker.started_at}
-    packed = base64.urlsafe_b64encode(json.dumps(record, separators=(",", ":")).encode())
     shown = _SHOWN_RE.sub("_", worker.name)[:64]
-    return f"{prefix}:{queue_part(queue)}:w:{shown}{QGEN_MARK}{packed.decode().rstrip('=')}"
+    return f"{prefix}:{queue_part(queue)}:w:{shown}{QGEN_MARK}"
 
 
 class Registry:
-    """This process's named connections (one per queue it serves) while it beats.
-    ``server_url``: where they go, asked at each new connection (the server; on a Redis
-    Cluster the node serving the prefix's slot, where Node's workers' blocking connections
-    go too)."""
+    """This process's record and named connections. ``server_url``: where the connections
+    go, asked at each new one (the server; on a Redis Cluster the node serving the prefix's
+    slot, where Node's workers' blocking connections go too)."""
 
     def __init__(self, prefix: str, server_url: Callable[[], str]) -> None:
         self.prefix = prefix
+        self.key = f"{prefix}:qgen#workers"
         self.server_url = server_url
         self._conns: dict[str, Redis] = {}
 
-    async def beat(self, worker: WorkerInfo, *, stopping: bool = False) -> None:
+    async def beat(self, client: Redis, worker: WorkerInfo, *, stopping: bool = False) -> None:
         if stopping:
-            await self.close()
+            try:
+                await client.hdel(self.key, worker.key)
+            finally:
+                await self.close()
             return
-        for queue in worker.queues:
-            conn = self._conns.get(queue)
-            if conn is None:
-                name = client_name(self.prefix, queue, worker)
-                conn = self._conns[queue] = Redis.from_url(
-                    self.server_url(),
-                    decode_responses=True,
-                    single_connection_client=True,
-                    client_name=name,  # set again by redis-py on every reconnect
-                    socket_timeout=COMMAND_TIMEOUT,
-                )
-            await conn.ping()
+        await client.hset(self.key, worker.key, json.dumps(worker.to_json()))
+        for queue in worker.queues[:NAMED_MAX]:
+            try:
+                await self._named(queue, worker).ping()
+            except Exception as exc:  # Node's view only; qgen's record is written
+                log.warning("could not register with BullMQ's worker registry: %s", exc)
+                return
+
+    def _named(self, queue: str, worker: WorkerInfo) -> Redis:
+        conn = self._conns.get(queue)
+        if conn is None:
+            conn = self._conns[queue] = Redis.from_url(
+                self.server_url(),
+                decode_responses=True,
+                single_connection_client=True,
+                client_name=client_name(self.prefix, queue, worker),  # kept on reconnects
+                socket_timeout=COMMAND_TIMEOUT,
+            )
+        return conn
 
     async def close(self) -> None:
         conns, self._conns = list(self._conns.values()), {}
@@ -90,69 +107,61 @@ class Registry:
                 await conn.aclose()
 
     async def workers(self, client: Redis, queue: str | None) -> list[WorkerInfo]:
-        try:
-            entries: list[dict[str, Any]] = await client.client_list()
-        except ResponseError as exc:  # managed servers may refuse it (ACL, renamed commands)
-            reason = f"this server refuses CLIENT LIST, BullMQ's worker registry: {exc}"
-            raise UnsupportedByBackend("redis", "listing workers", reason) from None
-        now = time.time()
-        qgen: dict[tuple[str, int, float], WorkerInfo] = {}
-        wanted: set[tuple[str, int, float]] = set()  # qgen processes serving ``queue``
-        others: list[WorkerInfo] = []
-        for entry in entries:
-            name = str(entry.get("name") or "")
-            found = _parse(self.prefix, name, None)
-            if found is None:
-                continue
-            served, shown, record = found
-            hit = queue is None or _parse(self.prefix, name, queue) is not None
-            idle, age = float(entry.get("idle", 0)), float(entry.get("age", 0))
-            if record is None:
-                if hit:
-                    host = str(entry.get("addr", "?")).rpartition(":")[0] or "?"
-                    shown = shown or f"bullmq@{entry.get('addr', '?')}"
-                    others.append(WorkerInfo(shown, host, 0, (served,), now - age, now, "redis"))
-                continue
-            if idle > WORKER_LISTED_FOR:
-                continue
-            key = (str(record["h"]), int(record["p"]), float(record["s"]))
-            old = qgen.get(key)
-            queues = (served,) if old is None else (*old.queues, served)
-            seen = now - idle if old is None else max(now - idle, old.last_seen)
-            qgen[key] = WorkerInfo(
-                str(record["n"]), key[0], key[1], tuple(sorted(queues)), key[2], seen, "redis"
-            )
-            if hit:
-                wanted.add(key)
-        listed = [info for key, info in qgen.items() if key in wanted] + others
+        listed = await self._qgen(client, queue) + await self._others(client, queue)
         return sorted(listed, key=lambda w: (w.name, w.host, w.pid))
 
+    async def _qgen(self, client: Redis, queue: str | None) -> list[WorkerInfo]:
+        records: dict[Any, Any] = await client.hgetall(self.key)
+        now = time.time()
+        out: list[WorkerInfo] = []
+        stale: list[str] = []
+        for key, text in records.items():
+            try:
+                info = WorkerInfo.from_json(json.loads(str(text)))
+            except ValueError:
+                stale.append(key)
+                continue
+            if now - info.last_seen > WORKER_LISTED_FOR:
+                stale.append(key)
+            elif queue is None or queue in info.queues:
+                out.append(info)
+        if stale:
+            await client.hdel(self.key, *stale)
+        return out
 
-def _parse(
-    prefix: str, name: str, wanted: str | None
-) -> tuple[str, str, dict[str, Any] | None] | None:
-    """(queue, worker name, qgen record or None) of a worker connection's name, else None."""
+    async def _others(self, client: Redis, queue: str | None) -> list[WorkerInfo]:
+        """Worker connections named by Node BullMQ (or the Python bullmq package)."""
+        try:
+            entries: list[dict[str, Any]] = await client.client_list()
+        except ResponseError as exc:  # managed servers may refuse it (ACL, renamed command)
+            log.warning("CLIENT LIST refused: only qgen's workers are listed (%s)", exc)
+            return []
+        now = time.time()
+        out: list[WorkerInfo] = []
+        for entry in entries:
+            found = _parse(self.prefix, str(entry.get("name") or ""), queue)
+            if found is None:
+                continue
+            served, shown = found
+            addr = str(entry.get("addr", "?"))
+            host = addr.rpartition(":")[0] or "?"
+            started = now - float(entry.get("age", 0))
+            name = shown or f"bullmq@{addr}"
+            out.append(WorkerInfo(name, host, 0, (served,), started, now, "redis"))
+        return out
+
+
+def _parse(prefix: str, name: str, wanted: str | None) -> tuple[str, str] | None:
+    """(queue, worker name) of another worker's connection name, else None (qgen's own, a
+    queue's event reader, anything else)."""
     head = prefix + ":"
-    if not name.startswith(head):
+    if not name.startswith(head) or name.endswith(QGEN_MARK):
         return None
     part, sep, shown = name[len(head) :].partition(":w:")
     queue = _queue_of(part, wanted)
     if queue is None:
         return None
-    if not sep:
-        return queue, "", None
-    shown, mark, packed = shown.partition(QGEN_MARK)
-    if not mark:
-        return queue, shown, None
-    try:
-        raw = base64.urlsafe_b64decode(packed + "=" * (-len(packed) % 4))
-        record = json.loads(raw)
-        if not isinstance(record, dict) or not {"n", "h", "p", "s"} <= set(record):
-            return None
-        int(record["p"]), float(record["s"])
-    except (ValueError, TypeError, binascii.Error):
-        return None
-    return queue, shown, record
+    return queue, shown if sep else ""
 
 
 def _queue_of(part: str, wanted: str | None) -> str | None:
