@@ -25,7 +25,7 @@ from qgen.runtime.backends.base import (
     Outcome,
 )
 from qgen.runtime.backends.ops import WorkerInfo
-from qgen.runtime.backends.redis import RedisBackend
+from qgen.runtime.backends.redis import RedisBackend, ops_list
 from qgen.runtime.backends.redis.registry import _parse, client_name, queue_part
 from qgen.runtime.backends.redis.scripts import pack
 from qgen.runtime.backends.redis.url import parse_url
@@ -223,3 +223,28 @@ async def test_workers_list_each_process_once_with_its_queues(
         assert await ops.workers(None) == []
     finally:
         await other.close()
+
+
+async def test_waiting_pages_read_in_chunks_stay_exact(
+    ops: RedisBackend, raw: aioredis.Redis, prefix: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(ops_list, "BY_FIELD_CHUNK", 3)  # many chunks per structure
+    k = ops.catalog.keys("o")
+    for n in range(12):  # priorities shuffle the prioritized set's order against time
+        await ops.enqueue("o", {"n": n}, AddOptions(job_id=f"p{n:02}", priority=(n * 7) % 5))
+    for n in range(4):  # as a plain Node producer adds them: BullMQ's wait list
+        base_args = [k.base, f"w{n}", "o", int(time.time() * 1000), None, None, None, None, None]
+        args = [pack(base_args), json.dumps({"n": n}), pack({"attempts": 1})]
+        await ops.scripts.call("addStandardJob", k.add_standard(), args)
+    times = {}
+    for job_id in [f"p{n:02}" for n in range(12)] + [f"w{n}" for n in range(4)]:
+        times[job_id] = int(await raw.hget(f"{prefix}:o:{job_id}", "timestamp") or 0)
+    expected = sorted(times, key=lambda i: (times[i], i), reverse=True)
+    seen: list[str] = []
+    cursor = None
+    while True:
+        page, cursor = await ops.list_jobs("o", JobStatus.WAITING, 4, cursor)
+        seen += [i.id for i in page]
+        if cursor is None:
+            break
+    assert seen == expected

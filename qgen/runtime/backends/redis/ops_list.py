@@ -7,9 +7,10 @@ Each status reads BullMQ's own structures, so jobs Node added are listed too:
   cursor's score, ties at that score by id (``ops_lua.qgenPage``). Failed skips the jobs in
   qgen's discarded and cancelled sets; those two list their own set's members still failed.
 - waiting (wait, paused, prioritized, waiting-children) and active (the active list): not
-  scored by time, so one script reads each job's ``timestamp`` (waiting) or ``processedOn``
-  (active) and returns the page below the cursor (``ops_lua.qgenPageByField``): one pass over
-  the jobs in that status per page.
+  scored by time, so each job's ``timestamp`` (waiting) or ``processedOn`` (active) is read,
+  :data:`BY_FIELD_CHUNK` jobs per script call (``ops_lua.qgenPageByField``), and the newest
+  below the cursor kept: one pass over the jobs in that status per page, never holding Redis
+  for long.
 
 Why pages stay stable: a cursor is the (time, id) of the last job listed, and the next page is
 the jobs strictly below it in that order, never an offset. A job that moves to another status
@@ -20,6 +21,7 @@ a job that stayed. A delayed job's time is when it is due; a retried job gets a 
 
 from __future__ import annotations
 
+import heapq
 from typing import Any, Protocol
 
 from redis.asyncio import Redis
@@ -34,6 +36,7 @@ from qgen.runtime.errors import ConfigError
 from qgen.runtime.settings import SettingsBook
 
 LOOK_AT = 20_000  # ids a finished-status page looks at, at most, before it hands a cursor back
+BY_FIELD_CHUNK = 2_000  # waiting / active jobs one script call reads
 
 _SCORED = {
     JobStatus.COMPLETED: ("completed", "plain"),
@@ -66,6 +69,13 @@ class OpsHost(Protocol):
     async def atomic(self, calls: list[Call]) -> list[Any]: ...
 
 
+def _ms(text: Any) -> float:
+    try:
+        return float(text)
+    except (TypeError, ValueError):
+        return 0.0
+
+
 def _score(value: float) -> str:
     return str(int(value)) if float(value).is_integer() else repr(float(value))
 
@@ -83,21 +93,15 @@ async def page(
     after = decode_cursor(cursor) if cursor is not None else None
     top, after_id = ("", "") if after is None else (_score(after[0]), after[1])
     if status in (JobStatus.WAITING, JobStatus.ACTIVE):
-        if status is JobStatus.WAITING:
-            keys = [k.meta, k.wait, k.paused, k.prioritized, k.waiting_children]
-            field = "timestamp"
-        else:
-            keys, field = [k.meta, k.active], "processedOn"
-        args: list[Any] = [k.base, field, top, after_id, limit + 1]
-        flat = await ops.scripts.call("qgenPageByField", keys, args)
+        found = await _by_field(ops, k, status, top, after_id, limit + 1)
     elif status in _SCORED:
         key, mode = _sorted_set(k, status)
         keys = [key, k.failed, k.marked("discarded"), k.marked("cancelled")]
         args = [mode, top or "+inf", after_id, limit + 1, LOOK_AT]
         flat = await ops.scripts.call("qgenPage", keys, args)
+        found = [(str(flat[i]), str(flat[i + 1])) for i in range(0, len(flat) - 1, 2)]
     else:
         raise ConfigError(f"jobs cannot be listed by status {status.value!r}")
-    found = [(str(flat[i]), str(flat[i + 1])) for i in range(0, len(flat) - 1, 2)]
     resume: tuple[float, str] | None = None
     if found and found[-1][0] == "":  # it looked at LOOK_AT ids: go on from the last one
         score, _, last_id = found.pop()[1].partition(" ")
@@ -109,6 +113,32 @@ async def page(
     if resume is not None:
         return infos, encode_cursor(*resume)
     return infos, None
+
+
+async def _by_field(
+    ops: OpsHost, k: QueueKeys, status: JobStatus, top: str, after_id: str, want: int
+) -> list[tuple[str, str]]:
+    """The newest ``want`` waiting (by ``timestamp``) or active (by ``processedOn``) jobs below
+    the cursor, read chunk by chunk from each of BullMQ's structures for that status."""
+    if status is JobStatus.WAITING:
+        field = "timestamp"
+        where = [(k.wait, "list"), (k.paused, "list"), (k.prioritized, "zset")]
+        where.append((k.waiting_children, "zset"))
+    else:
+        field, where = "processedOn", [(k.active, "list")]
+    found: dict[str, float] = {}
+    for key, kind in where:
+        start = "0" if kind == "list" else "-inf"
+        while True:
+            args = [k.base, field, top, after_id, kind, start, BY_FIELD_CHUNK]
+            reply = await ops.scripts.call("qgenPageByField", [key], args)
+            for i in range(1, len(reply) - 1, 2):
+                found[str(reply[i])] = _ms(reply[i + 1])
+            if not reply[0]:
+                break
+            start = str(reply[0])
+    best = heapq.nlargest(want, found.items(), key=lambda item: (item[1], item[0].encode()))
+    return [(job_id, _score(at)) for job_id, at in best]
 
 
 async def _infos(

@@ -15,8 +15,9 @@ BullMQ's own keys, and never change a BullMQ key in a way BullMQ would not:
   the failed set no longer holds (BullMQ's retention removes jobs without knowing the sets).
 - ``qgenPage``: one page of a time-scored sorted set (completed, failed, delayed, the marked
   sets), newest first after a keyset cursor.
-- ``qgenPageByField``: one page of jobs in lists and sorted sets not scored by time (waiting,
-  active), ordered by a field of each job's hash.
+- ``qgenPageByField``: one chunk of jobs in a list or sorted set not scored by time (waiting,
+  active) below a cursor, with a field of each job's hash; read chunk by chunk, so Redis is
+  never held for long.
 """
 
 from __future__ import annotations
@@ -142,10 +143,14 @@ end
 return out
 """
 
-# KEYS: lists and sorted sets of job ids (KEYS[1] is the job key prefix's stand-in: the queue's
-# meta key, unused but declared so the script's keys name the queue). ARGV: job key prefix,
-# hash field holding the time (ms), cursor time ("" for the first page), cursor id, how many.
-# Returns {id, time, ...}, newest first, ties by id descending.
+# One chunk of a list or sorted set of job ids not scored by time (waiting, active): its jobs
+# below the cursor with the time a field of each job's hash holds (the caller picks the newest;
+# ties by id). KEYS[1]: the list or sorted set. ARGV: job key prefix, the field (ms), cursor
+# time ("" for the first page), cursor id, "list" or "zset", where to start (list: an index
+# from the head; sorted set: "-inf" or "(<score>" after the last one read), chunk size.
+# Returns {next start or "" at the end, id, time, id, time, ...}. A list is read from its head
+# (new jobs are pushed there, workers pop the tail: nothing shifts past the reader); a sorted
+# set by score (a job taken meanwhile shifts no rank).
 _PAGE_BY_FIELD = """
 local function lt(a, b)
   local la, lb = #a, #b
@@ -155,31 +160,26 @@ local function lt(a, b)
   end
   return la < lb
 end
-local prefix, field, top, after, want = ARGV[1], ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5])
-local cursor = tonumber(top)
-local found = {}
-for k = 2, #KEYS do
-  local ids
-  if redis.call("TYPE", KEYS[k]).ok == "list" then
-    ids = redis.call("LRANGE", KEYS[k], 0, -1)
-  else
-    ids = redis.call("ZRANGE", KEYS[k], 0, -1)
-  end
-  for _, id in ipairs(ids) do
-    local t = tonumber(redis.call("HGET", prefix .. id, field) or "0") or 0
-    if cursor == nil or t < cursor or (t == cursor and lt(id, after)) then
-      found[#found + 1] = {t, id}
-    end
-  end
+local prefix, field, after = ARGV[1], ARGV[2], ARGV[4]
+local cursor, kind, from, size = tonumber(ARGV[3]), ARGV[5], ARGV[6], tonumber(ARGV[7])
+local ids, nxt = {}, ""
+if kind == "list" then
+  local start = tonumber(from)
+  ids = redis.call("LRANGE", KEYS[1], start, start + size - 1)
+  if #ids == size then nxt = tostring(start + size) end
+else
+  local got = redis.call("ZRANGEBYSCORE", KEYS[1], from, "+inf", "WITHSCORES", "LIMIT", 0, size)
+  for i = 1, #got, 2 do ids[#ids + 1] = got[i] end
+  if #got == 2 * size then nxt = "(" .. got[#got] end
 end
-table.sort(found, function(a, b)
-  if a[1] ~= b[1] then return a[1] > b[1] end
-  return lt(b[2], a[2])
-end)
-local out = {}
-for i = 1, math.min(want, #found) do
-  out[#out + 1] = found[i][2]
-  out[#out + 1] = tostring(found[i][1])
+local out = {nxt}
+for _, id in ipairs(ids) do
+  local t = redis.call("HGET", prefix .. id, field) or "0"
+  local n = tonumber(t) or 0
+  if cursor == nil or n < cursor or (n == cursor and lt(id, after)) then
+    out[#out + 1] = id
+    out[#out + 1] = t
+  end
 end
 return out
 """
