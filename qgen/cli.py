@@ -16,12 +16,16 @@ import sys
 from collections.abc import Sequence
 from typing import Any, TextIO
 
-from qgen import cli_ops, cli_setup
+from qgen import cli_setup
 from qgen.cli_common import EPILOG, print_diags, project_args, project_config
 from qgen.config import Config
 
+# Commands whose parser is built alone: the others' modules (operator commands, dashboard) import
+# the runtime, which a warm `qgen build` never needs (start-up is most of its time).
+_CODEGEN_COMMANDS = ("build", "check", "lock", "list")
 
-def _parser() -> argparse.ArgumentParser:
+
+def _parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="qgen",
         description="Typed background queues: scan job functions, generate schemas, a typed "
@@ -48,6 +52,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     project_args(lst)
     lst.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    first = list(sys.argv[1:] if argv is None else argv)[:1]
+    if first and first[0] in _CODEGEN_COMMANDS:
+        return parser
+    from qgen import cli_ops
+
     cli_setup.add_parsers(sub)
     _dashboard_parser(sub)
     cli_ops.add_parsers(sub)
@@ -133,7 +142,7 @@ def _cmd_build(args: argparse.Namespace, out: TextIO, err: TextIO, check: bool) 
     for line in outcome.lines:
         print(line, file=out)
     if check and outcome.exit_code != 2 and outcome.project is not None:
-        from qgen.codegen.lock.commands import check_lock
+        from qgen.codegen.lock_commands import check_lock
 
         locked = check_lock(config, outcome.project, explain=args.explain, out=out, err=err)
         outcome.exit_code = max(outcome.exit_code, locked)
@@ -198,7 +207,7 @@ def _cmd_list(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 
 def _cmd_lock(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    from qgen.codegen.lock.commands import run_lock
+    from qgen.codegen.lock_commands import run_lock
 
     config = _config(args, err)
     return 2 if config is None else run_lock(config, jobs=args.jobs, out=out, err=err)
@@ -217,7 +226,7 @@ def main(
     out = out or sys.stdout
     err = err or sys.stderr
     try:
-        args = _parser().parse_args(argv)
+        args = _parser(argv).parse_args(argv)
         if args.command in ("build", "check"):
             return _cmd_build(args, out, err, check=args.command == "check")
         if args.command == "list":
@@ -230,6 +239,8 @@ def main(
             return cli_setup.cmd_migrate(args, out, err)
         if args.command == "dashboard":
             return _cmd_dashboard(args, err)
+        from qgen import cli_ops
+
         if args.command in cli_ops.COMMANDS:
             return cli_ops.run(args, out, err)
         return cli_setup.cmd_sqs_create(args, out, err)

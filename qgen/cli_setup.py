@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 from typing import Any, TextIO
 
 from qgen.cli_common import EPILOG, print_diags, project_args, project_config, url_of
@@ -61,6 +60,8 @@ def _manifest_queues(args: argparse.Namespace, err: TextIO, *, required: bool) -
 
 
 def _provision(url: str, queues: dict[str, Any]) -> Any:
+    import asyncio  # here: the codegen commands start without it
+
     from qgen.runtime.backends.registry import provision
 
     return asyncio.run(provision(url, queues))

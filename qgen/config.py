@@ -89,7 +89,28 @@ def load_config(
             _diag(shown, f"unknown key {key!r} in [tool.qgen] (known: out, services, source)")
         )
 
-    source: object = list(ov.source) if ov.source is not None else table.get("source")
+    sources = _sources(
+        list(ov.source) if ov.source is not None else table.get("source"), pyproject, diags
+    )
+    out = _out(ov.out if ov.out is not None else table.get("out"), diags)
+
+    services_raw: object = ov.services if ov.services is not None else table.get("services")
+    services: str | None = None
+    if services_raw is not None and services_raw != "":
+        if not isinstance(services_raw, str) or not _SERVICES.fullmatch(services_raw):
+            diags.append(
+                _diag(shown, f"services {services_raw!r} must look like 'package.module:attr'")
+            )
+        else:
+            services = services_raw
+    if diags:
+        return None, diags
+    return Config(pyproject.parent, tuple(sources), out, services), []
+
+
+def _sources(source: object, pyproject: Path, diags: list[Diagnostic]) -> list[str]:
+    """``source``: packages to scan, each a dotted name found under the project."""
+    shown = "pyproject.toml"
     if isinstance(source, str):
         source = [source]
     sources: list[str] = []
@@ -107,8 +128,12 @@ def load_config(
                 )
             else:
                 sources.append(item)
+    return sources
 
-    out_raw: object = ov.out if ov.out is not None else table.get("out")
+
+def _out(out_raw: object, diags: list[Diagnostic]) -> str:
+    """``out``: the generated package's directory, relative, of identifiers."""
+    shown = "pyproject.toml"
     out = ""
     if out_raw is None:
         diags.append(_diag(shown, '[tool.qgen] out is missing (e.g. out = "shop/generated")'))
@@ -129,16 +154,4 @@ def load_config(
                     "Python identifiers (e.g. shop/generated)",
                 )
             )
-
-    services_raw: object = ov.services if ov.services is not None else table.get("services")
-    services: str | None = None
-    if services_raw is not None and services_raw != "":
-        if not isinstance(services_raw, str) or not _SERVICES.fullmatch(services_raw):
-            diags.append(
-                _diag(shown, f"services {services_raw!r} must look like 'package.module:attr'")
-            )
-        else:
-            services = services_raw
-    if diags:
-        return None, diags
-    return Config(pyproject.parent, tuple(sources), out, services), []
+    return out

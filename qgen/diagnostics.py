@@ -36,6 +36,7 @@ CODES: dict[str, str] = {
     "QG201": "unsupported annotation",
     "QG202": "typing.TypedDict is not validated by pydantic on Python < 3.12",
     "QG203": "unsupported Field(...) argument or default",
+    "QG204": "default, bound or example is not finite (NaN, Infinity): JSON cannot carry it",
     "QG301": "config key unsupported by a backend",
     "QG302": "function returns a value but the backend stores no results",
     # the schema lock (qgen.lock.json; rules in docs/schema-lock.md)

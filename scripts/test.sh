@@ -19,8 +19,9 @@ echo "== mypy --strict qgen"
 "$VENV/bin/mypy"
 echo "== lint-imports"
 PYTHONPATH=examples/shop:bench/app "$VENV/bin/lint-imports" --no-cache
-echo "== qgen check examples/shop"
+echo "== qgen check examples/shop, then mypy --strict on it (its code and the generated client)"
 (cd examples/shop && "$VENV/bin/qgen" check)
+(cd examples/shop && "$VENV/bin/mypy" --strict shop)
 echo "== pytest"
 # QGEN_REQUIRE_ALL: a missing dependency (node, a backend) fails its tests instead of skipping
 # them; tests/conftest.py also fails a run in which no test passed.

@@ -71,7 +71,8 @@ def _sqlite_completed(url: str, queue: str) -> int | None:
 
 
 def _sqlite_all_done(url: str, queue: str, jobs: int) -> bool:
-    """Nothing waiting or running (two index probes), then one count of the completed."""
+    """Nothing waiting, delayed or running (three index probes). The completed rows are not
+    counted: retention (by default at most 1,000 completed per queue) deletes most of them."""
     path = url[len("sqlite:///") :].partition("?")[0]
     conn = sqlite3.connect(path, timeout=10)
     try:
@@ -79,7 +80,8 @@ def _sqlite_all_done(url: str, queue: str, jobs: int) -> bool:
             "SELECT EXISTS (SELECT 1 FROM qgen_jobs INDEXED BY qgen_jobs_ready"
             " WHERE queue = ?1 AND state = 'waiting') OR EXISTS (SELECT 1 FROM qgen_jobs"
             " INDEXED BY qgen_jobs_leases WHERE queue = ?1 AND state = 'active')"
-            " OR EXISTS (SELECT 1 FROM qgen_jobs WHERE queue = ?1 AND state = 'delayed')",
+            " OR EXISTS (SELECT 1 FROM qgen_jobs INDEXED BY qgen_jobs_delayed"
+            " WHERE queue = ?1 AND state = 'delayed')",
             (queue,),
         ).fetchone()[0]
         if busy:
@@ -88,7 +90,7 @@ def _sqlite_all_done(url: str, queue: str, jobs: int) -> bool:
         return False
     finally:
         conn.close()
-    return (_sqlite_completed(url, queue) or 0) >= jobs
+    return True
 
 
 from bench.peers import pg_target as _pg  # noqa: E402

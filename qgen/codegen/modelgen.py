@@ -6,28 +6,58 @@ of ``BaseModel`` or of the module) gets a cleaned name and ``Field(alias=key)``,
 travel by the key the JSON Schema states. TypedDict twins are keyed by the JSON keys themselves
 (functional syntax when a key is not an identifier).
 
-Defaults: a default that type-checks as written is written as is; one whose JSON form differs
-from the Python type (a date as a string, a model as a dict) goes through ``_schema_default``;
-a field that may be left out but has no default (``default_factory``, ``NotRequired``) defaults
-to ``_unset``. Both are typed ``Any`` for the type checkers; neither value ever travels, since
-the client sends only the fields that were set.
+Defaults: a default that type-checks as written is written as is (a ``Decimal``'s as
+``decimal.Decimal("1.50")``); one whose JSON form differs from the Python type (a date as a
+string, a model as a dict) goes through ``_schema_default``, typed ``Any`` for the type checkers
+(the value never travels: the client sends only the fields that were set). A field that may be
+left out but has no default
+(``default_factory``, ``NotRequired``) is ``X | MISSING = MISSING`` (pydantic's sentinel): left
+out, it reads as ``MISSING`` and is never serialized, so it stays absent on the way to the
+worker (whose own default or factory then applies) and back.
 """
 
 from __future__ import annotations
 
+import functools
 import keyword
 import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from pydantic import BaseModel
-
 from qgen.codegen.literals import doc_literal, py_literal
-from qgen.codegen.pytypes import DICT, MODEL, REF, Raw, TypeWriter, Unsupported, kwargs_text
+from qgen.codegen.pytypes import (
+    DICT,
+    MODEL,
+    REF,
+    Raw,
+    TypeWriter,
+    Unsupported,
+    is_decimal,
+    kwargs_text,
+)
 from qgen.codegen.schema_merge import RESERVED
 
-_MODEL_ATTRS = frozenset(dir(BaseModel))
-_HELPERS = frozenset({"_unset", "_schema_default"})
+# What a field must not shadow: BaseModel's v1-era methods (a closed list: pydantic puts new API
+# under ``model_``) and, for a ``model_`` name, the installed pydantic's own attributes (imported
+# only then: a build whose fields need no check never loads pydantic).
+V1_ATTRS = frozenset(
+    {"construct", "copy", "dict", "from_orm", "json", "parse_file", "parse_obj", "parse_raw",
+     "schema", "schema_json", "update_forward_refs", "validate"}
+)  # fmt: skip
+
+
+@functools.cache
+def _model_attrs() -> frozenset[str]:
+    from pydantic import BaseModel
+
+    return frozenset(dir(BaseModel))
+
+
+def _shadows_model(name: str) -> bool:
+    return name in _model_attrs() if name.startswith(("model_", "_")) else name in V1_ATTRS
+
+
+_HELPERS = frozenset({"_schema_default"})
 _NOT_IDENT = re.compile(r"[^A-Za-z0-9_]+")
 
 
@@ -58,7 +88,7 @@ def _field_names(keys: list[str], taken: set[str]) -> dict[str, str]:
         while (
             name in used
             or name in taken
-            or name in _MODEL_ATTRS
+            or _shadows_model(name)
             or keyword.iskeyword(name)
             or keyword.issoftkeyword(name)
         ):
@@ -159,14 +189,18 @@ class ModelWriter:
         default: str | None = None
         if "default" in prop:
             value = prop["default"]
-            if self._plain_default(value, prop, 0):
+            if _decimal_default(value, prop):
+                tw.uses.add("decimal")
+                default = f"decimal.Decimal({py_literal(str(value))})"
+            elif self._plain_default(value, prop, 0):
                 default = py_literal(value, nonfinite=True)
             else:
                 tw.uses.add("qgen:_schema_default")
                 default = f"_schema_default({py_literal(value, nonfinite=True)})"
-        elif not required:
-            default = "_unset"
-            tw.uses.add("qgen:_unset")
+        elif not required:  # may be left out, no default: absent stays absent (never sent)
+            default = "MISSING"
+            ann = f"{ann} | MISSING"
+            tw.uses.add("pydantic.MISSING")
         if kwargs:
             tw.uses.add("pydantic.Field")
             if default is not None:
@@ -176,7 +210,7 @@ class ModelWriter:
 
     def _plain_default(self, value: Any, schema: Any, depth: int) -> bool:
         """Whether ``value`` type-checks as written against the type ``schema`` renders to."""
-        if not isinstance(schema, dict) or depth > 20:
+        if not isinstance(schema, dict) or depth > 20 or is_decimal(schema):
             return False
         members = schema.get("anyOf") or schema.get("oneOf")
         if isinstance(members, list):
@@ -237,6 +271,18 @@ class ModelWriter:
         tw = self.writer()
         tw.uses.add("typing_extensions.TypeAliasType")
         return Piece(tw.type(schema, flavor), tw.refs, tw.uses, eager=True)
+
+
+def _decimal_default(value: Any, prop: dict[str, Any]) -> bool:
+    """Whether ``value`` is the JSON form of a ``Decimal`` default (``"1.5"``, as pydantic writes
+    it), for a field whose type is a Decimal (or a Decimal or None)."""
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        return False
+    members = prop.get("anyOf")
+    if not isinstance(members, list):
+        return False
+    real = [m for m in members if m != {"type": "null"}]
+    return bool(real) and all(is_decimal(m) for m in real)
 
 
 _FORMATTED = frozenset(

@@ -32,8 +32,6 @@ __all__ = ["CombinedSchema", "QueueModelNames", "QueueTypes", "combine", "render
 
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
 _HELPER_SOURCE = {
-    "_unset": '''_unset: Any = None
-"""Default of a field that may be left out but has no default in the schema."""''',
     "_schema_default": '''def _schema_default(value: Any) -> Any:
     """A default as the JSON Schema states it (its JSON form, e.g. a date as a string)."""
     return value''',

@@ -50,6 +50,8 @@ _FORMATS = {
     "ipv6": "ipaddress.IPv6Address",
 }
 _SIMPLE = {"integer": "int", "number": "float", "boolean": "bool", "null": "None"}
+# The mark qgen's scanner puts on each member of a ``Decimal``'s schema (number | string).
+DECIMAL_MARK = ("x-qgen-type", "decimal")
 
 
 class Unsupported(Exception):
@@ -80,6 +82,8 @@ class TypeWriter:
             return self._any(), {}
         if not isinstance(schema, dict):
             raise Unsupported(f"schema {schema!r}")
+        if is_decimal(schema):
+            return self._decimal(schema, flavor)
         s = {
             k: v
             for k, v in schema.items()
@@ -118,6 +122,16 @@ class TypeWriter:
         if extra:
             raise Unsupported(f"keywords {sorted(extra)}")
 
+    def _decimal(self, schema: Schema, flavor: str) -> tuple[str, dict[str, Any]]:
+        """``decimal.Decimal`` (a dict may also hold the float or string pydantic accepts)."""
+        s = {k: v for k, v in schema.items() if k not in DOC_KEYS and k != "default"}
+        s.pop(DECIMAL_MARK[0])
+        constraints = {_CONSTRAINTS[k]: s.pop(k) for k in list(s) if k in _CONSTRAINTS}
+        if s.pop("type", None) not in ("number", "string") or s or constraints:
+            raise Unsupported("a Decimal with keywords beside its type")
+        self.uses.add("decimal")
+        return ("decimal.Decimal | float | str" if flavor == DICT else "decimal.Decimal"), {}
+
     def _ref(self, s: Schema, flavor: str) -> str:
         self._only(s, "$ref")
         ref = s["$ref"]
@@ -130,7 +144,7 @@ class TypeWriter:
     def _union(self, s: Schema, flavor: str) -> str:
         key = "anyOf" if "anyOf" in s else "oneOf"
         self._only(s, key, "discriminator")
-        members = [self.type(m, flavor) for m in s[key]]
+        members = [part for m in s[key] for part in _top_level(self.type(m, flavor))]
         unique = list(dict.fromkeys(members))
         if "None" in unique:  # None last, as people write it
             unique = [m for m in unique if m != "None"] + ["None"]
@@ -180,11 +194,53 @@ class TypeWriter:
         return f"list[{item}]"
 
     def _object(self, s: Schema, flavor: str) -> str:
-        self._only(s, "additionalProperties")
-        values = s.get("additionalProperties", True)
+        """A dict; constrained keys (pydantic's ``patternProperties`` / ``propertyNames``)
+        become the key type of the model flavour (``dict[Annotated[str, Field(...)], V]``)."""
+        self._only(s, "additionalProperties", "patternProperties", "propertyNames")
+        key: Schema = {"type": "string"}
+        patterns = s.get("patternProperties")
+        if patterns is not None:
+            if not isinstance(patterns, dict) or len(patterns) != 1 or "additionalProperties" in s:
+                raise Unsupported("patternProperties beside other properties")
+            ((key["pattern"], values),) = patterns.items()
+        else:
+            values = s.get("additionalProperties", True)
         if values is False:
             raise Unsupported("an object that takes no keys")
-        return f"dict[str, {self.type(values, flavor)}]"
+        names = s.get("propertyNames")
+        if names is not None:
+            if not isinstance(names, dict) or ("$ref" in names and len(key) > 1):
+                raise Unsupported("propertyNames beside a key pattern")
+            key = names if "$ref" in names else {**key, **names}
+        return f"dict[{self.type(key, flavor)}, {self.type(values, flavor)}]"
+
+
+def _top_level(union: str) -> list[str]:
+    """The members of a written union (``a | list[b | c]`` -> ``a``, ``list[b | c]``); string
+    literals in it (``Literal["]|"]``) are skipped."""
+    parts, depth, start, quote, i = [], 0, 0, "", 0
+    while i < len(union):
+        ch = union[i]
+        if quote:
+            if ch == "\\":
+                i += 1
+            elif ch == quote:
+                quote = ""
+        elif ch in "'\"":
+            quote = ch
+        elif ch in "[(":
+            depth += 1
+        elif ch in "])":
+            depth -= 1
+        elif ch == "|" and depth == 0:
+            parts.append(union[start:i].strip())
+            start = i + 1
+        i += 1
+    return [*parts, union[start:].strip()]
+
+
+def is_decimal(schema: Any) -> bool:
+    return isinstance(schema, dict) and schema.get(DECIMAL_MARK[0]) == DECIMAL_MARK[1]
 
 
 def kwargs_text(kwargs: dict[str, Any]) -> str:
@@ -192,6 +248,6 @@ def kwargs_text(kwargs: dict[str, Any]) -> str:
 
 
 class Raw(str):
-    """A keyword argument value that is code already (``_unset``), not data."""
+    """A keyword argument value that is code already (``MISSING``), not data."""
 
     __slots__ = ()

@@ -14,12 +14,12 @@ A queue whose function returns ``None`` has no ``<queue>.output.json``; its mani
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import subprocess
 import sys
 import tempfile
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,7 +27,7 @@ from typing import Any
 import jinja2
 
 import qgen
-from qgen.codegen import models
+from qgen.codegen import jsontext, models
 from qgen.codegen.client_view import client_view
 from qgen.codegen.ir import ProjectSpec
 from qgen.codegen.literals import (
@@ -78,7 +78,7 @@ def _env() -> jinja2.Environment:
 
 
 def _json(data: Any) -> str:
-    return json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    return jsontext.dumps(data) + "\n"  # json.dumps(indent=2, sort_keys=True, ensure_ascii=False)
 
 
 def _schema_file(schema: dict[str, Any]) -> str:
@@ -95,7 +95,7 @@ def _check(project: ProjectSpec) -> None:
 def render_sources(
     inp: RenderInput, cache_dir: Path | None = None, jobs: int | None = None
 ) -> dict[str, str]:
-    """Every generated file but manifest.json, unformatted."""
+    """Every generated Python file and py.typed, unformatted."""
     project = inp.project
     _check(project)
     env = _env()
@@ -115,10 +115,6 @@ def render_sources(
             combined, models_banner, None if cache_dir is None else cache_dir / "models"
         )
     files["models.py"] = module.text
-    for q in project.queues:
-        files[f"schemas/{q.name}.input.json"] = _schema_file(q.function.input_schema)
-        if q.function.output_schema is not None:
-            files[f"schemas/{q.name}.output.json"] = _schema_file(q.function.output_schema)
     root_parts = [p for p in inp.project_root.split("/") if p and p != "."]
     view = client_view(BANNER, project.out_package, root_parts, project.queues, module.queues)
     files["client.py"] = env.get_template("client.py.jinja").render(v=view)
@@ -220,14 +216,29 @@ def format_python(files: dict[str, str]) -> dict[str, str]:
     return out
 
 
+def schema_files(project: ProjectSpec) -> dict[str, str]:
+    """``schemas/<queue>.input.json`` and ``.output.json``."""
+    files: dict[str, str] = {}
+    for q in project.queues:
+        files[f"schemas/{q.name}.input.json"] = _schema_file(q.function.input_schema)
+        if q.function.output_schema is not None:
+            files[f"schemas/{q.name}.output.json"] = _schema_file(q.function.output_schema)
+    return files
+
+
 def render_tree(
     inp: RenderInput, cache_dir: Path | None = None, jobs: int | None = None
 ) -> dict[str, bytes]:
-    """The complete generated tree, formatted, manifest.json included."""
+    """The complete generated tree, formatted, manifest.json included. The schema files are
+    written while ruff formats the Python ones (a subprocess: the two overlap)."""
     with phase("render"):
         sources = render_sources(inp, cache_dir, jobs)
-    with phase("ruff"):
-        text = format_python(sources)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        formatted = pool.submit(format_python, sources)
+        with phase("schemas"):
+            schemas = schema_files(inp.project)
+        with phase("ruff"):  # what is left of it
+            text = {**formatted.result(), **schemas}
     files = {p: t.encode("utf-8") for p, t in sorted(text.items())}
     files["manifest.json"] = _json(manifest_data(inp, files)).encode("utf-8")
     return dict(sorted(files.items()))

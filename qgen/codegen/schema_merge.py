@@ -15,7 +15,6 @@
 
 from __future__ import annotations
 
-import copy
 import itertools
 import keyword
 import re
@@ -35,11 +34,13 @@ RESERVED = frozenset(
         "ConfigDict",
         "Field",
         "Literal",
+        "MISSING",
         "NotRequired",
         "TypeAliasType",
         "TypedDict",
         "annotations",
         "datetime",
+        "decimal",
         "ipaddress",
         "uuid",
     }
@@ -189,7 +190,7 @@ def _place_side(
     schema: dict[str, Any], alias: str, defs: dict[str, Any], reserved: set[str]
 ) -> str:
     """Merge one root schema into ``defs``; returns the definition its queue alias names."""
-    local = copy.deepcopy(schema)
+    local = dict(schema)  # only this level changes: what is kept is rebuilt, never mutated
     local_defs: dict[str, Any] = dict(local.pop("$defs", {}) or {})
     local.pop("$schema", None)
     ref = local.get("$ref")

@@ -8,7 +8,7 @@ from qgen.runtime.capability_cells import E, N, Support, U
 
 OPERATOR_FEATURES: dict[str, dict[str, Support]] = {
     "counts": {
-        "sqlite": N("one grouped count over the jobs of the queue"),
+        "sqlite": N("counts over the partial indexes of the queue's jobs, per status"),
         "redis": N(
             "BullMQ's getCounts over its status lists and sorted sets; discarded and "
             "cancelled are counted inside BullMQ's failed set"
@@ -51,7 +51,10 @@ OPERATOR_FEATURES: dict[str, dict[str, Support]] = {
         "sqs": U("a failed message exists only in the dead-letter queue; use redrive"),
     },
     "pause": {
-        "sqlite": N("a paused flag per queue that every lease round reads"),
+        "sqlite": N(
+            "a paused flag per queue, read by each worker's one poll read and checked by every "
+            "lease"
+        ),
         "redis": N("BullMQ's own paused state: Node workers and Bull Board see the same pause"),
         "postgres": N("a paused flag per queue read by every fetch; resume wakes by NOTIFY"),
         "sqs": E("a queue tag every worker reads at most once per poll"),
@@ -86,7 +89,9 @@ OPERATOR_FEATURES: dict[str, dict[str, Support]] = {
         ),
     },
     "retention_age": {
-        "sqlite": N("finished rows older than the age deleted as outcomes are recorded"),
+        "sqlite": N(
+            "finished rows past the age or count deleted in the rounds that record outcomes"
+        ),
         "redis": N("KeepJobs age, applied by BullMQ when a job finishes"),
         "postgres": N("finished rows older than the age deleted as outcomes are recorded"),
         "sqs": U("SQS keeps no finished messages"),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, TypeVar, overload
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -18,13 +18,33 @@ class FuncMeta:
     docs: dict[str, Any] = field(default_factory=dict)
 
 
+@overload
+def sessionless_func(
+    func: F,
+    *,
+    auth: bool = False,
+    permissions: list[str] | tuple[str, ...] | None = None,
+    docs: dict[str, Any] | None = None,
+) -> F: ...
+
+
+@overload
+def sessionless_func(
+    func: None = None,
+    *,
+    auth: bool = False,
+    permissions: list[str] | tuple[str, ...] | None = None,
+    docs: dict[str, Any] | None = None,
+) -> Callable[[F], F]: ...
+
+
 def sessionless_func(
     func: F | None = None,
     *,
     auth: bool = False,
     permissions: list[str] | tuple[str, ...] | None = None,
     docs: dict[str, Any] | None = None,
-) -> Any:
+) -> F | Callable[[F], F]:
     """Mark ``func`` as a job function. The function object itself is returned, so it stays
     directly callable (and unit-testable) with the same signature.
 

@@ -3,11 +3,11 @@ generated client nor ``qgen.runtime.client`` imports the worker side to name the
 
 from __future__ import annotations
 
-from typing import TypedDict
+from typing import Literal, TypedDict
 
 
 class BackoffConfig(TypedDict, total=False):
-    type: str  # "fixed" | "exponential" (default)
+    type: Literal["fixed", "exponential"]  # default "exponential"
     delay: float  # ms before the first retry (default 1000); doubles each try if exponential
     max_delay: float  # ms cap of the delay
     jitter: float  # 0..1: the delay is reduced by a random share of up to this fraction

@@ -74,20 +74,23 @@ async def test_job_backoff_type_delay_and_cap_override_the_queue(backend: Backen
 
 async def test_job_backoff_jitter_shortens_the_waits(backend: BackendCase) -> None:
     """Jitter 1.0 on a fixed backoff d makes each wait uniform in [0, d]: never longer than d,
-    and over eight jobs at least one clearly shorter. Without jitter every wait is at least d
-    (causal), so a lost jitter always fails; with it, all eight landing in the top fifth
-    (plus scheduling delay) has a chance far below one in a thousand."""
-    d = 3.0
+    and over sixteen jobs at least one clearly shorter. Without jitter every wait is at least d
+    (causal), so a lost jitter always fails. Whole-second backends round each wait up, and
+    moto's long poll sees a message made visible again up to 1 s late (it rechecks once a
+    second), so there d is 6 s: a wait shorter than 0.8 d then needs a jittered delay of at most
+    3 s, which sixteen draws all miss with a chance of 1 in 65,536."""
+    d = 6.0 if backend.whole_seconds else 3.0
+    n = 16
     backoff = {"type": "fixed", "delay": int(d * 1000), "jitter": 1.0}
     async with backend.client() as client, worker(backend, ["backoff"]) as task:
         handles = [
             await client.add("backoff", Task(n=i, mode="boom"), attempts=2, backoff=backoff)
-            for i in range(8)
+            for i in range(n)
         ]
-        await eventually(lambda: _runs("backoff"), lambda n: n >= 16, worker_task=task)
+        await eventually(lambda: _runs("backoff"), lambda k: k >= 2 * n, worker_task=task)
         await settled(backend, "backoff", handles, worker_task=task)
     gaps = [g for h in handles for g in _gaps("backoff", h.id)]
-    assert len(gaps) == 8, jobs.SEEN["backoff"]
+    assert len(gaps) == n, jobs.SEEN["backoff"]
     assert all(g <= backend.latest(d) for g in gaps), gaps  # jitter never lengthens a wait
     assert min(gaps) < 0.8 * d, gaps
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 from tests.golden.harness import (
@@ -35,6 +37,31 @@ def test_second_build_is_skipped_and_forced_build_rewrites_nothing(tmp_path: Pat
     code, out, _ = run_cli(project, "build", "--force")
     assert code == 0 and "wrote 0 file(s)" in out, out
     assert read_tree(out_dir(project)) == before
+
+
+def test_a_warm_build_loads_neither_the_runtime_nor_the_scanner(tmp_path: Path) -> None:
+    """Start-up is most of a warm build: `qgen build` with nothing changed imports no pydantic,
+    asyncio, libcst or jinja2 (the operator commands and the public API load them lazily)."""
+    project = build_case("shop", tmp_path)
+    script = (
+        "import json, sys\n"
+        "from qgen.cli import main\n"
+        f"code = main(['build', '--project', {str(project)!r}])\n"
+        "print(json.dumps([code, sorted(sys.modules)]))\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=120
+    )
+    code, modules = json.loads(proc.stdout.splitlines()[-1])
+    assert code == 0
+    heavy = {"pydantic", "asyncio", "libcst", "jinja2", "qgen.runtime.client"}
+    loaded = [m for m in modules if m in heavy or m.startswith("qgen.runtime.")]
+    assert heavy.isdisjoint(modules), (
+        f"{sorted(heavy.intersection(modules))} loaded: a module qgen/cli.py imports at its top "
+        f"(or one the codegen commands import) imports the runtime at its own top; import it "
+        f"where it is used. Runtime modules loaded: {sorted(loaded)}"
+    )
+    assert "qgen.codegen.build" in modules  # it did run the build command
 
 
 def test_warm_check_notices_a_tampered_output(tmp_path: Path) -> None:

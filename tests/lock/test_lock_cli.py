@@ -238,10 +238,9 @@ def test_lock_help(capsys: pytest.CaptureFixture[str]) -> None:
     assert "--explain" in capsys.readouterr().out
 
 
-def test_lock_keeps_schemas_exactly(tmp_path: Path) -> None:
-    """An infinite default is written as the schema files write it, so the lock matches."""
+def test_lock_refuses_what_json_cannot_carry(tmp_path: Path) -> None:
+    """An infinite default is refused where it is written (QG204), and no lock is written."""
     root = write_project(tmp_path, source("class In(BaseModel):\n    x: float = 1e999\n"))
-    assert qgen(root, "lock")[0] == 0
-    assert '"default": Infinity' in (root / "qgen.lock.json").read_text(encoding="utf-8")
-    code, out, _ = qgen(root, "check", "--explain")
-    assert code == 0 and "no schema changes since qgen.lock.json" in out
+    code, out, err = qgen(root, "lock")
+    assert code == 2 and "QG204" in err, err
+    assert "not written" in out and not (root / "qgen.lock.json").exists()

@@ -32,7 +32,7 @@ OPERATIONS = frozenset(
 
 # backend -> operations not implemented yet (Feature values of the operator rows).
 NOT_YET: dict[str, frozenset[str]] = {
-    "sqlite": OPERATIONS,
+    "sqlite": frozenset(),
     "redis": frozenset(),
     "postgres": frozenset(),
     "sqs": OPERATIONS,

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 Direction = Literal["input", "output"]
+Schema = dict[str, Any]
 
 # (breaks_input, breaks_output) of a change that makes the accepted set of values smaller,
 # larger, or neither (different values on both sides).
@@ -99,3 +100,24 @@ def show_values(values: list[Any]) -> str:
 
 def show_types(types: frozenset[str] | None) -> str:
     return "any value" if types is None else " or ".join(sorted(types))
+
+
+def as_schema(value: Any) -> Schema:
+    """``true`` -> ``{}``; ``false`` -> a schema nothing matches; a dict as is."""
+    if value is True:
+        return {}
+    if value is False:
+        return {"not": {}}
+    return dict(value) if isinstance(value, dict) else {}
+
+
+class Comparer(Protocol):
+    """What the keyword and object rules need of ``compare.Differ``, which calls them."""
+
+    def add(
+        self, at: At, code: str, text: str, verdict: tuple[bool, bool], *, lifecycle: bool = False
+    ) -> None: ...
+
+    def compare(self, old_ref: Schema, new_ref: Schema, at: At) -> None: ...
+
+    def probe(self, old: Any, new: Any) -> list[Change]: ...

@@ -1,11 +1,11 @@
 """Compare two JSON Schemas qgen generated for one queue side: the changes between them.
 
-The schemas are the ones ``qgen.codegen.schema`` writes (pydantic's validation-mode JSON Schema
-2020-12). ``$ref``s are followed into each side's own ``$defs``; a pair of definitions already
-being compared further up is not compared again, so recursive models end. Unions (``anyOf`` /
-``oneOf``) are compared member by member: members are paired by definition name, then by kind
-(the same JSON type), and a member left without a partner is a value set that appeared or went.
-Every rule is in docs/schema-lock.md.
+The schemas are the ones ``qgen.codegen.scan.schema`` writes (pydantic's validation-mode JSON
+Schema 2020-12). ``$ref``s are followed into each side's own ``$defs``; a pair of definitions
+already being compared further up is not compared again, so recursive models end. Unions
+(``anyOf`` / ``oneOf``) are compared member by member: members are paired by definition name,
+then by kind (the same JSON type), and a member left without a partner is a value set that
+appeared or went. Every rule is in docs/schema-lock.md.
 """
 
 from __future__ import annotations
@@ -23,11 +23,12 @@ from qgen.codegen.lock.changes import (
     WIDER,
     At,
     Change,
+    Schema,
+    as_schema,
     show_types,
     show_values,
 )
 
-Schema = dict[str, Any]
 _REF = "#/$defs/"
 # Keywords that describe and never reject a value (so do ``x-...`` extensions). ``default`` is
 # read by the object rules.
@@ -314,15 +315,6 @@ def values_of(schema: Schema) -> list[Any] | None:
 def is_any(schema: Schema) -> bool:
     """True when the schema accepts every value."""
     return all(k in ANNOTATIONS or k.startswith("x-") for k in schema)
-
-
-def as_schema(value: Any) -> Schema:
-    """``true`` -> ``{}``; ``false`` -> a schema nothing matches; a dict as is."""
-    if value is True:
-        return {}
-    if value is False:
-        return {"not": {}}
-    return dict(value) if isinstance(value, dict) else {}
 
 
 def _without_defs(schema: Schema) -> Schema:

@@ -9,12 +9,18 @@ from __future__ import annotations
 
 import math
 from fractions import Fraction
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from qgen.codegen.lock.changes import BOTH, CONSTRAINT, NARROWER, WIDER, At, show
-
-if TYPE_CHECKING:
-    from qgen.codegen.lock.compare import Differ, Schema
+from qgen.codegen.lock.changes import (
+    BOTH,
+    CONSTRAINT,
+    NARROWER,
+    WIDER,
+    At,
+    Comparer,
+    Schema,
+    show,
+)
 
 _LOWER = ("minLength", "minItems", "minProperties")
 _UPPER = ("maxLength", "maxItems", "maxProperties")
@@ -29,7 +35,7 @@ KEYWORDS = frozenset(
 Bound = tuple[float, bool] | None  # (value, exclusive); None: no bound
 
 
-def compare(differ: Differ, old: Schema, new: Schema, at: At, *, integers: bool) -> None:
+def compare(differ: Comparer, old: Schema, new: Schema, at: At, *, integers: bool) -> None:
     _bounds(differ, old, new, at, integers)
     _multiple(differ, old.get("multipleOf"), new.get("multipleOf"), at)
     for key in _LOWER:
@@ -45,7 +51,7 @@ def compare(differ: Differ, old: Schema, new: Schema, at: At, *, integers: bool)
         differ.add(at, CONSTRAINT, "items no longer need to be unique", WIDER)
 
 
-def _bounds(differ: Differ, old: Schema, new: Schema, at: At, integers: bool) -> None:
+def _bounds(differ: Comparer, old: Schema, new: Schema, at: At, integers: bool) -> None:
     for side, inclusive, exclusive in (
         ("minimum", "minimum", "exclusiveMinimum"),
         ("maximum", "maximum", "exclusiveMaximum"),
@@ -115,7 +121,7 @@ def _show(bound: Bound, lower: bool) -> str:
     return f"{op} {show(int(value) if value.is_integer() else value)}"
 
 
-def _multiple(differ: Differ, old: Any, new: Any, at: At) -> None:
+def _multiple(differ: Comparer, old: Any, new: Any, at: At) -> None:
     if old == new or not (_number(old) or _number(new)):
         return
     if not _number(new):
@@ -133,7 +139,7 @@ def _multiple(differ: Differ, old: Any, new: Any, at: At) -> None:
             differ.add(at, CONSTRAINT, shown, BOTH)
 
 
-def _length(differ: Differ, key: str, old: Any, new: Any, at: At, *, lower: bool) -> None:
+def _length(differ: Comparer, key: str, old: Any, new: Any, at: At, *, lower: bool) -> None:
     """minLength & co. (absent: 0) and maxLength & co. (absent: no limit)."""
     if not _number(old) and not _number(new):
         return
@@ -155,7 +161,7 @@ def _length(differ: Differ, key: str, old: Any, new: Any, at: At, *, lower: bool
         differ.add(at, CONSTRAINT, f"{key} {word} from {show(old)} to {show(new)}", verdict)
 
 
-def _text(differ: Differ, key: str, old: Any, new: Any, at: At) -> None:
+def _text(differ: Comparer, key: str, old: Any, new: Any, at: At) -> None:
     if old == new:
         return
     if old is None:

@@ -19,8 +19,8 @@ from qgen.codegen.lock.store import queue_line
 from qgen.codegen.scan.expr import Expr, pos
 from qgen.codegen.scan.files import summaries
 from qgen.codegen.scan.resolve import Index
+from qgen.codegen.scan.schema import Schema, SchemaBuilder, _def_names
 from qgen.codegen.scan.sources import discover
-from qgen.codegen.schema import Schema, SchemaBuilder, _def_names
 from qgen.config import Config
 
 _REF = "#/$defs/"

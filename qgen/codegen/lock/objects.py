@@ -12,12 +12,18 @@ the model, defaults included, even though the validation schema does not list it
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from qgen.codegen.lock.changes import EXTRA, REMOVED, REQUIRED, At, show
-
-if TYPE_CHECKING:
-    from qgen.codegen.lock.compare import Differ, Schema
+from qgen.codegen.lock.changes import (
+    EXTRA,
+    REMOVED,
+    REQUIRED,
+    At,
+    Comparer,
+    Schema,
+    as_schema,
+    show,
+)
 
 KEYWORDS = frozenset(
     {"properties", "required", "additionalProperties", "patternProperties", "propertyNames"}
@@ -26,7 +32,7 @@ _NONE = "none"  # no extra keys (produced or accepted)
 _ANY: dict[str, Any] = {}
 
 
-def compare(differ: Differ, old: Schema, new: Schema, at: At) -> None:
+def compare(differ: Comparer, old: Schema, new: Schema, at: At) -> None:
     old_p: dict[str, Any] = dict(old.get("properties") or {})
     new_p: dict[str, Any] = dict(new.get("properties") or {})
     old_r, new_r = set(old.get("required") or ()), set(new.get("required") or ())
@@ -55,7 +61,7 @@ def compare(differ: Differ, old: Schema, new: Schema, at: At) -> None:
 
 
 def _kept(
-    differ: Differ, name: str, o: Schema, n: Schema, old_r: set[str], new_r: set[str], at: At
+    differ: Comparer, name: str, o: Schema, n: Schema, old_r: set[str], new_r: set[str], at: At
 ) -> None:
     if name in new_r and name not in old_r:
         text = "lost its default and became required" if "default" in o else "became required"
@@ -70,13 +76,11 @@ def _kept(
         differ.add(at, "", f"default {show(o['default'])} removed", (False, False))
 
 
-def _extra(differ: Differ, old: Schema, new: Schema, at: At) -> None:
+def _extra(differ: Comparer, old: Schema, new: Schema, at: At) -> None:
     a, b = old.get("additionalProperties"), new.get("additionalProperties")
     if a == b:
         return
     if a is not None and a is not False and b is not None and b is not False:
-        from qgen.codegen.lock.compare import as_schema
-
         differ.compare(as_schema(a), as_schema(b), at.part("{}"))
         return
     breaks_in = _refused(differ, _produced(old), _accepted(new), new_side_accepts=True)
@@ -110,7 +114,7 @@ def _accepted(schema: Schema) -> Schema | str:
 
 
 def _refused(
-    differ: Differ, produced: Schema | str, accepted: Schema | str, *, new_side_accepts: bool
+    differ: Comparer, produced: Schema | str, accepted: Schema | str, *, new_side_accepts: bool
 ) -> bool:
     if produced == _NONE or accepted == _ANY:
         return False
@@ -122,21 +126,20 @@ def _refused(
     return any(c.breaks_output for c in differ.probe(accepted, produced))
 
 
-def _rejects(differ: Differ, value: Schema, holder: Schema, *, old_side: bool) -> bool:
+def _rejects(differ: Comparer, value: Schema, holder: Schema, *, old_side: bool) -> bool:
     """Does ``holder`` (the other side's object) refuse an extra key whose values follow
     ``value``? ``old_side``: ``value`` is from the old schema and ``holder`` the new one."""
     return _refused(differ, value, _accepted(holder), new_side_accepts=old_side)
 
 
-def _sends_other(differ: Differ, old: Schema, field: Schema) -> bool:
+def _sends_other(differ: Comparer, old: Schema, field: Schema) -> bool:
     """An old producer that may send extra keys may already have sent this new field's name
     with a value the new field refuses."""
     return _refused(differ, _produced(old), field, new_side_accepts=True)
 
 
-def _keyed(differ: Differ, key: str, old: Any, new: Any, at: At) -> None:
+def _keyed(differ: Comparer, key: str, old: Any, new: Any, at: At) -> None:
     from qgen.codegen.lock.changes import BOTH, UNKNOWN
-    from qgen.codegen.lock.compare import as_schema
 
     if key == "propertyNames":
         differ.compare(as_schema(old if old is not None else True), as_schema(new), at)

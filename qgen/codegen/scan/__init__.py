@@ -47,9 +47,9 @@ def scan_project(
     from qgen.codegen.scan.files import inputs_hash, summaries
     from qgen.codegen.scan.functions import FunctionReader
     from qgen.codegen.scan.resolve import Index
+    from qgen.codegen.scan.schema import SchemaBuilder
     from qgen.codegen.scan.sources import discover_checked
     from qgen.codegen.scan.wirings import WiringReader
-    from qgen.codegen.schema import SchemaBuilder
 
     files, file_diags = discover_checked(root, sources, out_package)
     digest = inputs_hash(files, file_diags)

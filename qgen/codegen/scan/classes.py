@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from qgen.codegen.scan.builder import Builder, Schema
 from qgen.codegen.scan.expr import Expr, NotLiteral, literal, text
 from qgen.codegen.scan.fields import (
     MISSING,
@@ -16,9 +17,6 @@ from qgen.codegen.scan.fields import (
 )
 from qgen.codegen.scan.resolve import Ref
 from qgen.codegen.scan.summary import parse_annotation
-
-if TYPE_CHECKING:
-    from qgen.codegen.schema import Schema, SchemaBuilder
 
 _ENUM_BASES = {"enum.Enum": None, "enum.IntEnum": "int", "enum.StrEnum": "str"}
 _KINDS = ("model", "root", "typeddict", "typing_typeddict", "enum")
@@ -39,7 +37,7 @@ _CONFIG_NO_SCHEMA_EFFECT = frozenset(
 )  # fmt: skip
 
 
-def class_kind(b: SchemaBuilder, ref: Ref, depth: int = 0) -> str:
+def class_kind(b: Builder, ref: Ref, depth: int = 0) -> str:
     """model, typeddict, typing_typeddict, enum, dataclass or other."""
     info = b.index.get_def(ref)
     if info["k"] != "class" or depth > 32:
@@ -72,7 +70,7 @@ def class_kind(b: SchemaBuilder, ref: Ref, depth: int = 0) -> str:
     return "other"
 
 
-def class_schema(b: SchemaBuilder, ref: Ref, e: Expr, module: str) -> Schema:
+def class_schema(b: Builder, ref: Ref, e: Expr, module: str) -> Schema:
     kind = class_kind(b, ref)
     if kind == "typing_typeddict":
         b.diag(
@@ -98,7 +96,7 @@ def class_schema(b: SchemaBuilder, ref: Ref, e: Expr, module: str) -> Schema:
     return b.define(ref, lambda: _object_schema(b, ref, kind))
 
 
-def _def_bases(b: SchemaBuilder, ref: Ref) -> list[Ref]:
+def _def_bases(b: Builder, ref: Ref) -> list[Ref]:
     info = b.index.get_def(ref)
     out = []
     for base in info["bases"]:
@@ -108,7 +106,7 @@ def _def_bases(b: SchemaBuilder, ref: Ref) -> list[Ref]:
     return out
 
 
-def _mro(b: SchemaBuilder, ref: Ref, depth: int = 0) -> list[Ref]:
+def _mro(b: Builder, ref: Ref, depth: int = 0) -> list[Ref]:
     """Bases first, the class last (a simple linearization; diamonds keep first sight)."""
     out: list[Ref] = []
     if depth < 32:
@@ -120,7 +118,7 @@ def _mro(b: SchemaBuilder, ref: Ref, depth: int = 0) -> list[Ref]:
     return out
 
 
-def _config(b: SchemaBuilder, chain: list[Ref]) -> dict[str, Any]:
+def _config(b: Builder, chain: list[Ref]) -> dict[str, Any]:
     config: dict[str, Any] = {}
     for ref in chain:
         info = b.index.get_def(ref)
@@ -145,7 +143,7 @@ def _config(b: SchemaBuilder, chain: list[Ref]) -> dict[str, Any]:
     return config
 
 
-def _literal(b: SchemaBuilder, e: Expr, module: str) -> Any:
+def _literal(b: Builder, e: Expr, module: str) -> Any:
     try:
         return literal(e)
     except NotLiteral:
@@ -153,7 +151,7 @@ def _literal(b: SchemaBuilder, e: Expr, module: str) -> Any:
         return None
 
 
-def _unwrap(b: SchemaBuilder, ann: Expr, module: str) -> tuple[Expr, list[Expr], bool | None, bool]:
+def _unwrap(b: Builder, ann: Expr, module: str) -> tuple[Expr, list[Expr], bool | None, bool]:
     """Peel Annotated / Required / NotRequired / ClassVar: (type, metadata, required, classvar)."""
     metas: list[Expr] = []
     required: bool | None = None
@@ -185,7 +183,7 @@ def _unwrap(b: SchemaBuilder, ann: Expr, module: str) -> tuple[Expr, list[Expr],
             return ann, metas, required, False
 
 
-def _object_schema(b: SchemaBuilder, ref: Ref, kind: str) -> Schema:
+def _object_schema(b: Builder, ref: Ref, kind: str) -> Schema:
     # pydantic also collects the annotations of plain mixin classes in a model's MRO
     kinds = (kind, "other") if kind == "model" else (kind,)
     chain = [r for r in _mro(b, ref) if class_kind(b, r) in kinds]
@@ -245,7 +243,7 @@ def _object_schema(b: SchemaBuilder, ref: Ref, kind: str) -> Schema:
     return out
 
 
-def _root_schema(b: SchemaBuilder, ref: Ref, e: Expr, module: str) -> Schema:
+def _root_schema(b: Builder, ref: Ref, e: Expr, module: str) -> Schema:
     """A RootModel: the schema of its root type, titled by the class."""
     chain = [r for r in _mro(b, ref) if class_kind(b, r) == "root"]
     schema: Schema | None = None
@@ -279,7 +277,7 @@ def _root_schema(b: SchemaBuilder, ref: Ref, e: Expr, module: str) -> Schema:
     return schema
 
 
-def enum_values(b: SchemaBuilder, ref: Ref) -> dict[str, Any] | None:
+def enum_values(b: Builder, ref: Ref) -> dict[str, Any] | None:
     """Member name -> value, or None (with a diagnostic) when a value is not a literal."""
     info = b.index.get_def(ref)
     base_kind = None
@@ -318,7 +316,7 @@ def enum_values(b: SchemaBuilder, ref: Ref) -> dict[str, Any] | None:
     return values if ok else None
 
 
-def _enum_schema(b: SchemaBuilder, ref: Ref) -> Schema:
+def _enum_schema(b: Builder, ref: Ref) -> Schema:
     info = b.index.get_def(ref)
     values = enum_values(b, ref) or {}
     out: Schema = {"title": ref[2]}

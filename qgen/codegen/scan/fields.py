@@ -3,15 +3,27 @@ defaults, read statically and turned into the JSON Schema keys pydantic would em
 
 from __future__ import annotations
 
+import decimal
+import math
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from qgen.codegen.scan.expr import Expr, NotLiteral, as_set, literal, text
-
-if TYPE_CHECKING:
-    from qgen.codegen.schema import SchemaBuilder
+from qgen.codegen.scan.builder import Builder
+from qgen.codegen.scan.expr import Expr, NotLiteral, as_set, literal, pos, text
+from qgen.codegen.scan.summary import parse_annotation
 
 MISSING: Any = object()
+_NOT_FINITE = "is not a finite number: JSON (job data, schemas) cannot carry NaN or Infinity"
+_NON_FINITE = (("ext", "math.inf"), ("ext", "math.nan"))
+_EXTRA_RULE = "must be a literal dict without x-qgen- keys (qgen's own marks)"
+
+
+class NotFinite(NotLiteral):
+    """A NaN or an infinity where a JSON value is needed."""
+
+    def __init__(self, expr: Expr) -> None:
+        super().__init__(expr, "not finite")
+
 
 # Field(...) arguments that change nothing in a validation-mode JSON Schema.
 _NO_SCHEMA_EFFECT = frozenset(
@@ -64,7 +76,7 @@ class FieldInfo:
         return self.default is MISSING and not self.factory
 
 
-def read_field_call(b: SchemaBuilder, call: Expr, module: str, info: FieldInfo) -> None:
+def read_field_call(b: Builder, call: Expr, module: str, info: FieldInfo) -> None:
     """Merge a ``pydantic.Field(...)`` call into ``info``."""
     if call[2]:
         first = call[2][0]
@@ -110,19 +122,17 @@ def read_field_call(b: SchemaBuilder, call: Expr, module: str, info: FieldInfo) 
             info.deprecated = bool(got) if got is not MISSING else False
         elif key == "json_schema_extra":
             got = _lit(b, value, module)
-            if isinstance(got, dict):
+            if isinstance(got, dict) and not any(str(k).startswith("x-qgen-") for k in got):
                 info.extra.update(_jsonable(got))
             elif got is not MISSING:
-                b.diag(
-                    "QG203", module, value, "Field(json_schema_extra=...) must be a literal dict"
-                )
+                b.diag("QG203", module, value, f"Field(json_schema_extra=...) {_EXTRA_RULE}")
         elif key == "init":
             info.init = _lit(b, value, module) is not False
         elif key not in _NO_SCHEMA_EFFECT:
             b.diag("QG203", module, value, f"Field({key}=...) is not supported by qgen's scanner")
 
 
-def read_dataclass_field(b: SchemaBuilder, call: Expr, module: str, info: FieldInfo) -> None:
+def read_dataclass_field(b: Builder, call: Expr, module: str, info: FieldInfo) -> None:
     for key, value, _p in call[3]:
         if key == "default":
             info.default = default_value(b, value, module)
@@ -134,17 +144,15 @@ def read_dataclass_field(b: SchemaBuilder, call: Expr, module: str, info: FieldI
             info.init = _lit(b, value, module) is not False
 
 
-def _read_metadata_dict(b: SchemaBuilder, e: Expr, module: str, info: FieldInfo) -> None:
+def _read_metadata_dict(b: Builder, e: Expr, module: str, info: FieldInfo) -> None:
     """pydantic reads ``field(metadata=...)`` as ``Field(**metadata)``, ignoring unknown keys."""
-    from qgen.codegen.scan.classes import class_kind
-
     items: list[list[Any]] = []
     if e[0] == "dict" and all(k[0] == "const" for k, _ in e[1]):
         items = [[k[1], v, v[-1]] for k, v in e[1]]
     elif e[0] == "call" and not e[2]:
         head = b.index.resolve_follow(e[1], module)
         is_dict = head == ("ext", "builtins.dict")
-        if is_dict or (head[0] == "def" and class_kind(b, head) in _TYPEDDICTS):
+        if is_dict or (head[0] == "def" and b.class_kind(head) in _TYPEDDICTS):
             items = list(e[3])
         else:
             b.diag("QG203", module, e, f"field metadata {text(e)} is not a literal dict")
@@ -156,10 +164,14 @@ def _read_metadata_dict(b: SchemaBuilder, e: Expr, module: str, info: FieldInfo)
     read_field_call(b, ["call", e, [], known, e[-1]], module, info)
 
 
-def default_value(b: SchemaBuilder, e: Expr, module: str) -> Any:
-    """A default as JSON (enum members by value, tuples as lists); QG203 when not a literal."""
+def default_value(b: Builder, e: Expr, module: str) -> Any:
+    """A default as JSON (enum members by value, tuples as lists); QG203 when not a literal,
+    QG204 when not finite."""
     try:
         return _jsonable(_evaluate(b, e, module))
+    except NotFinite as exc:
+        b.diag("QG204", module, e, f"default {_shown(e, exc.expr)} {_NOT_FINITE}")
+        return MISSING
     except NotLiteral as exc:
         b.diag("QG203", module, exc.expr, f"default {text(e)} is not a literal qgen can evaluate")
         return MISSING
@@ -174,10 +186,11 @@ _EMPTY: dict[str, Any] = {
 }
 
 
-def _evaluate(b: SchemaBuilder, e: Expr, module: str, depth: int = 0) -> Any:
+def _evaluate(b: Builder, e: Expr, module: str, depth: int = 0) -> Any:
     """``literal`` plus what is as certain without running code: enum members
-    (``Color.RED``), module-level constants of the scanned packages (``DEFAULT_LIMIT``) and
-    empty ``list()`` / ``dict()`` / ``set()`` / ``frozenset()`` / ``tuple()``, also nested."""
+    (``Color.RED``), module-level constants of the scanned packages (``DEFAULT_LIMIT``, also
+    negated), empty ``list()`` / ``dict()`` / ``set()`` / ``frozenset()`` / ``tuple()``,
+    ``float("1.5")`` and ``Decimal("1.5")``, also nested. NaN and infinities are NotFinite."""
     kind = e[0]
     if kind in ("name", "attr") and depth < 16:
         if kind == "attr":
@@ -185,6 +198,8 @@ def _evaluate(b: SchemaBuilder, e: Expr, module: str, depth: int = 0) -> Any:
             if value is not MISSING:
                 return value
         ref = b.index.resolve_follow(e, module)
+        if ref in _NON_FINITE:
+            raise NotFinite(e)
         if ref[0] == "def":
             info = b.index.get_def(ref)
             if info["k"] == "var":
@@ -193,6 +208,12 @@ def _evaluate(b: SchemaBuilder, e: Expr, module: str, depth: int = 0) -> Any:
         head = b.index.resolve_follow(e[1], module)
         if head[0] == "ext" and head[1] in _EMPTY:
             return type(_EMPTY[head[1]])()
+    if kind == "call" and len(e[2]) == 1 and not e[3]:
+        return _number_call(b, e, module)
+    if kind == "const" and isinstance(e[1], float) and not math.isfinite(e[1]):
+        raise NotFinite(e)
+    if kind == "?" and isinstance(e[1], str) and e[1].startswith("-") and depth < 16:
+        return _negated(b, e, module, depth)
     if kind in ("list", "tuple", "set"):
         items = [_evaluate(b, x, module, depth) for x in e[1]]
         return as_set(items, e) if kind == "set" else items
@@ -201,9 +222,51 @@ def _evaluate(b: SchemaBuilder, e: Expr, module: str, depth: int = 0) -> Any:
     return literal(e)
 
 
-def _lit(b: SchemaBuilder, e: Expr, module: str) -> Any:
+def _negated(b: Builder, e: Expr, module: str, depth: int) -> Any:
+    """``-NAME``, ``-math.inf``: the summary keeps a minus before anything but a number as
+    source text; read what follows it, and negate a number."""
+    inner = parse_annotation(e[1][1:], list(pos(e)))
+    value = MISSING if inner is None else _evaluate(b, inner, module, depth + 1)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise NotLiteral(e, text(e))
+    return -value
+
+
+def _shown(e: Expr, inner: Expr) -> str:
+    outer = text(e)
+    return outer if inner is e else f"{outer} (holding {text(inner)})"
+
+
+def _number_call(b: Builder, e: Expr, module: str) -> Any:
+    """``float("1.5")`` and ``Decimal("1.5")`` (as pydantic writes a Decimal default: its
+    string); ``float("nan")``, ``Decimal("Infinity")`` and the like are :class:`NotFinite`."""
+    head = b.index.resolve_follow(e[1], module)
+    arg = e[2][0]
+    value = arg[1] if arg[0] == "const" else None
+    if head not in (("ext", "builtins.float"), ("ext", "decimal.Decimal")) or (
+        isinstance(value, bool) or not isinstance(value, str | int | float)
+    ):
+        raise NotLiteral(e, text(e))
+    try:
+        if head == ("ext", "builtins.float"):
+            number = float(value)
+            if not math.isfinite(number):
+                raise NotFinite(e)
+            return number
+        exact = decimal.Decimal(value)
+    except (ValueError, decimal.InvalidOperation):
+        raise NotLiteral(e, text(e)) from None
+    if not exact.is_finite():
+        raise NotFinite(e)
+    return str(exact)
+
+
+def _lit(b: Builder, e: Expr, module: str) -> Any:
     try:
         return _evaluate(b, e, module)
+    except NotFinite as exc:
+        b.diag("QG204", module, e, f"{_shown(e, exc.expr)} {_NOT_FINITE}")
+        return MISSING
     except NotLiteral as exc:
         b.diag("QG203", module, exc.expr, f"{text(e)} is not a literal qgen can evaluate")
         return MISSING
@@ -218,7 +281,7 @@ def _jsonable(value: Any) -> Any:
 
 
 def apply_constraints(
-    b: SchemaBuilder, schema: dict[str, Any], info: FieldInfo, module: str, where: Expr
+    b: Builder, schema: dict[str, Any], info: FieldInfo, module: str, where: Expr
 ) -> dict[str, Any]:
     """Put Field constraints on the schema of the type they constrain (through ``X | None``)."""
     if info.discriminator is not None:
@@ -265,7 +328,7 @@ def decorate(schema: dict[str, Any], info: FieldInfo, *, title: str | None) -> d
 
 
 def _discriminate(
-    b: SchemaBuilder, schema: dict[str, Any], prop: str, module: str, where: Expr
+    b: Builder, schema: dict[str, Any], prop: str, module: str, where: Expr
 ) -> dict[str, Any]:
     """A union of definitions tagged by ``prop`` -> pydantic's ``oneOf`` + ``discriminator``."""
     members = schema.get("anyOf")

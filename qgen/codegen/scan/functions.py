@@ -7,7 +7,7 @@ from typing import Any
 from qgen.codegen.ir import FunctionSpec, SourceLocation
 from qgen.codegen.scan.expr import Expr, NotLiteral, literal, pos, text
 from qgen.codegen.scan.resolve import Index, Ref
-from qgen.codegen.schema import SchemaBuilder
+from qgen.codegen.scan.schema import SchemaBuilder
 from qgen.diagnostics import Diagnostic, Severity
 
 SESSIONLESS = ("ext", "qgen.sessionless_func")
@@ -57,54 +57,12 @@ class FunctionReader:
         module, name = ref[1], ref[2]
         info = self.index.get_def(ref)
         fpos = info["pos"]
-        deco = decorator_call(self.index, ref)
-        if deco is None:
-            self.err(
-                wired_at[0],
-                wired_at[1],
-                "QG105",
-                f"{module}.{name} is wired to a queue but not decorated with @sessionless_func",
-            )
+        marks = self._marks(ref, wired_at)
+        positional = None if marks is None else self._signature(module, name, info)
+        if marks is None or positional is None:
             return None
-        kw = {k: v for k, v, _ in deco[3]}
-        ok = True
-        auth = self._lit(module, kw.get("auth"), False)
-        perms = self._lit(module, kw.get("permissions"), None)
-        if auth is True or perms:
-            what = "auth=True" if auth is True else "permissions"
-            where = kw["auth"] if auth is True else kw["permissions"]
-            self.err(
-                module,
-                where,
-                "QG106",
-                f"{name}: {what} on a function wired to a queue; queue jobs carry no user session",
-            )
-            ok = False
-        docs = self._docs(module, kw.get("docs"))
-        params = info["params"]
-        positional = [p for p in params if p["kind"] in ("posonly", "pos")]
-        bad = [
-            p
-            for p in params
-            if p["kind"] in ("star", "starstar", "kwonly") and not p.get("default")
-        ]
-        if len(positional) < 2 or len(positional) > 3 or bad:
-            self.err(
-                module,
-                fpos,
-                "QG107",
-                f"{name} must take (services, data) or (services, data, interaction)",
-            )
-            return None
+        ok, auth, perms, docs = marks
         data = positional[1]
-        if data["ann"] is None:
-            self.err(
-                module,
-                data["pos"],
-                "QG108",
-                f"{name}: parameter {data['name']} needs a type annotation",
-            )
-            return None
         n_before = len(self.builder.diagnostics)
         input_schema = self.builder.build(data["ann"], module)
         ret = info["ret"]
@@ -130,6 +88,68 @@ class FunctionReader:
             permissions=tuple(str(p) for p in perms or ()),
             location=SourceLocation(self.index.path_of(module), fpos[0], fpos[1]),
         )
+
+    def _marks(
+        self, ref: Ref, wired_at: tuple[str, Expr]
+    ) -> tuple[bool, Any, Any, dict[str, Any]] | None:
+        """(ok, auth, permissions, docs) of the ``@sessionless_func`` on ``ref``; None (QG105)
+        when it has none. Not ok (QG106) when it asks for a user session."""
+        module, name = ref[1], ref[2]
+        deco = decorator_call(self.index, ref)
+        if deco is None:
+            self.err(
+                wired_at[0],
+                wired_at[1],
+                "QG105",
+                f"{module}.{name} is wired to a queue but not decorated with @sessionless_func",
+            )
+            return None
+        kw = {k: v for k, v, _ in deco[3]}
+        ok = True
+        auth = self._lit(module, kw.get("auth"), False)
+        perms = self._lit(module, kw.get("permissions"), None)
+        if auth is True or perms:
+            what = "auth=True" if auth is True else "permissions"
+            where = kw["auth"] if auth is True else kw["permissions"]
+            self.err(
+                module,
+                where,
+                "QG106",
+                f"{name}: {what} on a function wired to a queue; queue jobs carry no user session",
+            )
+            ok = False
+        return ok, auth, perms, self._docs(module, kw.get("docs"))
+
+    def _signature(
+        self, module: str, name: str, info: dict[str, Any]
+    ) -> list[dict[str, Any]] | None:
+        """The positional parameters (services, data[, interaction]), or None after QG107 or
+        QG108."""
+        params = info["params"]
+        positional = [p for p in params if p["kind"] in ("posonly", "pos")]
+        bad = [
+            p
+            for p in params
+            if p["kind"] in ("star", "starstar", "kwonly") and not p.get("default")
+        ]
+        if len(positional) < 2 or len(positional) > 3 or bad:
+            self.err(
+                module,
+                info["pos"],
+                "QG107",
+                f"{name} must take (services, data) or (services, data, interaction)",
+            )
+            return None
+        data = positional[1]
+        if data["ann"] is None:
+            self.err(
+                module,
+                data["pos"],
+                "QG108",
+                f"{name}: parameter {data['name']} needs a type annotation",
+            )
+            return None
+        return positional
 
     def _lit(self, module: str, e: Expr | None, default: Any) -> Any:
         if e is None:

@@ -26,7 +26,14 @@ SIMPLE: dict[str, Schema] = {
     "datetime.time": {"format": "time", "type": "string"},
     "datetime.timedelta": {"format": "duration", "type": "string"},
     "uuid.UUID": {"format": "uuid", "type": "string"},
-    "decimal.Decimal": {"anyOf": [{"type": "number"}, {"type": "string"}]},
+    # pydantic's schema, each member marked (the mark survives a union's flattening): JSON
+    # Schema has no decimal type, and the generated model must hold a Decimal again.
+    "decimal.Decimal": {
+        "anyOf": [
+            {"type": "number", "x-qgen-type": "decimal"},
+            {"type": "string", "x-qgen-type": "decimal"},
+        ]
+    },
     "pathlib.Path": {"format": "path", "type": "string"},
     "ipaddress.IPv4Address": {"format": "ipv4", "type": "string"},
     "ipaddress.IPv6Address": {"format": "ipv6", "type": "string"},

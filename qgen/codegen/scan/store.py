@@ -24,15 +24,12 @@ RESULT_FILE = "scan-result.json"
 def scanner_fingerprint() -> str:
     """Hash of the code that decides what a scan returns."""
     import qgen.codegen.client_names as client_names
-    import qgen.codegen.scan as scan_pkg
-    import qgen.codegen.schema as schema_mod
     import qgen.runtime.config_keys as config_keys
     import qgen.runtime.names as names
 
     h = hashlib.sha256()
-    scan_dir = Path(scan_pkg.__file__).parent
-    paths = sorted(scan_dir.glob("*.py"))
-    paths += [Path(m.__file__ or "") for m in (schema_mod, client_names, config_keys, names)]
+    paths = sorted(Path(__file__).resolve().parent.glob("*.py"))  # the scanner, schemas included
+    paths += [Path(m.__file__ or "") for m in (client_names, config_keys, names)]
     for p in paths:
         h.update(p.name.encode())
         h.update(p.read_bytes())

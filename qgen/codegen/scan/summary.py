@@ -15,6 +15,7 @@ from typing import Any
 
 import libcst as cst
 
+from qgen.codegen.scan.fastparse import parse_module
 from qgen.codegen.scan.guards import complexity_error, python_syntax_error, too_deep
 from qgen.codegen.scan.positions import PosState
 
@@ -77,6 +78,16 @@ class _Summarizer:
                 return ["const", node.expression.evaluated_value, p]
         if isinstance(node, cst.Ellipsis):
             return ["ellipsis", p]
+        if isinstance(node, cst.Subscript | cst.Call | cst.List | cst.Tuple | cst.Set | cst.Dict):
+            return self._compound(node, p)
+        if isinstance(node, cst.BinaryOperation) and isinstance(node.operator, cst.BitOr):
+            return ["or", self.expr(node.left), self.expr(node.right), p]
+        return ["?", self.module.code_for_node(node).strip()[:80], p]
+
+    def _compound(
+        self, node: cst.Subscript | cst.Call | cst.List | cst.Tuple | cst.Set | cst.Dict, p: Pos
+    ) -> Expr:
+        """Subscripts, calls and displays (list, tuple, set, dict)."""
         if isinstance(node, cst.Subscript):
             elems: list[Expr] = []
             for sel in node.slice:
@@ -105,17 +116,13 @@ class _Summarizer:
                 else:
                     items.append(self.expr(el.value))
             return [kind, items, p]
-        if isinstance(node, cst.Dict):
-            pairs: list[list[Expr]] = []
-            for del_ in node.elements:
-                if isinstance(del_, cst.DictElement):
-                    pairs.append([self.expr(del_.key), self.expr(del_.value)])
-                else:
-                    pairs.append([["?", "**unpacking", self.pos(del_)], ["const", None, p]])
-            return ["dict", pairs, p]
-        if isinstance(node, cst.BinaryOperation) and isinstance(node.operator, cst.BitOr):
-            return ["or", self.expr(node.left), self.expr(node.right), p]
-        return ["?", self.module.code_for_node(node).strip()[:80], p]
+        pairs: list[list[Expr]] = []  # a dict
+        for del_ in node.elements:
+            if isinstance(del_, cst.DictElement):
+                pairs.append([self.expr(del_.key), self.expr(del_.value)])
+            else:
+                pairs.append([["?", "**unpacking", self.pos(del_)], ["const", None, p]])
+        return ["dict", pairs, p]
 
     # -- statements ------------------------------------------------------------------------
     def run(self, body: Any) -> None:
@@ -333,7 +340,7 @@ def summarize(source: bytes, modname: str, path: str, is_pkg: bool) -> dict[str,
         out["syntax_error"] = err
         return out
     try:
-        module = cst.parse_module(source)
+        module = parse_module(source)  # libcst's, without re-validating its nodes
     except cst.ParserSyntaxError as exc:
         out["syntax_error"] = python_syntax_error(source) or [
             exc.raw_line,

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
+import decimal
 from typing import Any
 
 import psycopg
+from pydantic import MISSING
 from typo.generated import models
 from typo.generated.client import AsyncQueueClient, QueueClient
+from typo.jobs import take_order
+from typo.types import Order
 
 BASE: models.OrderDict = {"order_id": "o1", "from": "a", "total": {"amount": 5}}
 
@@ -67,6 +71,21 @@ def dataclass_and_typeddict(client: QueueClient) -> int:
     return client.moneys.add({"amount": 1}).result().amount
 
 
+def decimals(client: QueueClient) -> decimal.Decimal:
+    """A Decimal field is a Decimal in the model; a dict may hold what pydantic accepts."""
+    client.orders.add({**BASE, "price": decimal.Decimal("1.10")})
+    client.orders.add({**BASE, "price": "1.10"})
+    client.orders.add({**BASE, "price": 2})
+    return models.Order.model_validate(BASE).price + decimal.Decimal("0.01")
+
+
+def left_out(client: QueueClient) -> str:
+    """A key that may be left out and has no default stays absent: pydantic's MISSING."""
+    line = models.Line(sku="a", qty=1)
+    client.lines.add(line)
+    return line.note if line.note is not MISSING else "none"
+
+
 def many(client: QueueClient) -> list[str]:
     handles = client.orders.add_many([BASE, models.Order.model_validate(BASE)], delay=1, attempts=3)
     return [h.id for h in handles]
@@ -106,3 +125,9 @@ async def operate_async(client: AsyncQueueClient) -> str | None:
     await client.orders.pause()
     await client.orders.resume()
     return page.jobs[0].data.order_id if page.jobs else page.next_cursor
+
+
+async def direct_call() -> int:
+    """A job function stays directly callable, typed as written."""
+    receipt = await take_order(object(), Order.model_validate(BASE))
+    return receipt.total

@@ -7,6 +7,8 @@ from typing import Any
 
 from typo.generated import models
 from typo.generated.client import AsyncQueueClient, QueueClient
+from typo.jobs import count_nodes, take_order
+from typo.types import Node
 
 BASE: models.OrderDict = {"order_id": "o1", "from": "a", "total": {"amount": 5}}
 
@@ -39,6 +41,7 @@ def wrong(client: QueueClient, conn: Any) -> None:
     client.orders.add(BASE, delay="soon")  # E
     client.orders.add(BASE, job_id=5)  # E
     client.orders.add(BASE, backoff={"type": "fixed", "delai": 1})  # E
+    client.orders.add(BASE, backoff={"type": "linear", "delay": 1})  # E
     client.orders.add_many([BASE], job_id="x")  # E
     other: int = client.orders.get("o1").result()  # E
     client.orderz.add(BASE)  # E
@@ -49,7 +52,11 @@ def wrong(client: QueueClient, conn: Any) -> None:
     client.orders.add(models.Receipt(order_id="x", total=1))  # E
     client.orders.add({**BASE, "when": 5})  # E
     client.add("orders", BASE, jobid="x")  # E
-    print(text, number, other, conn)
+    client.orders.add({**BASE, "price": [1]})  # E
+    client.orders.add({**BASE, "price": None})  # E
+    as_float: float = models.Order.model_validate(BASE).price  # E
+    client.lines.add({"sku": "a", "note": None})  # E
+    print(text, number, other, conn, as_float)
 
 
 async def wrong_async(client: AsyncQueueClient) -> None:
@@ -62,3 +69,10 @@ async def wrong_async(client: AsyncQueueClient) -> None:
     wrong_result: str = page.jobs[0].result  # E
     await client.orders.clean("completed", keep="all")  # E
     print(receipt, label, wrong_id, wrong_result)
+
+
+async def wrong_direct_calls() -> None:
+    """``@sessionless_func`` keeps the function's signature: a direct call is checked."""
+    await take_order(object(), BASE)  # E
+    total: str = await count_nodes(object(), Node(name="n"))  # E
+    print(total)

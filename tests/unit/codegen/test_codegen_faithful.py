@@ -25,8 +25,8 @@ from qgen.codegen import models
 from qgen.codegen.ir import FunctionSpec, QueueSpec, SourceLocation
 from qgen.codegen.scan.files import summaries
 from qgen.codegen.scan.resolve import Index
+from qgen.codegen.scan.schema import SchemaBuilder
 from qgen.codegen.scan.sources import discover
-from qgen.codegen.schema import SchemaBuilder
 from tests.unit.schema.test_schema_corpus import CASES, PKG, ROOT
 
 # A description on a reference (``Annotated[Cat, Field(description=...)]``) documents the use,

@@ -171,7 +171,8 @@ def test_rendered_models_validate_and_twins_mirror_the_schema(load: Any) -> None
 
 
 def test_shapes_qgen_does_not_write_go_to_datamodel_code_generator(load: Any) -> None:
-    odd = _model("Odd", {"m": {"type": "object", "patternProperties": {"^a": {"type": "integer"}}}})
+    two = {"^a": {"type": "integer"}, "^b": {"type": "string"}}  # one pattern qgen writes itself
+    odd = _model("Odd", {"m": {"type": "object", "patternProperties": two}})
     combined = models.combine([_queue("odd", odd, None), _queue("fine", ORDER, None)])
     module_text = models.render_models(combined, "# banner")
     mod = load(module_text.text)

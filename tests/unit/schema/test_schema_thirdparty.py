@@ -21,8 +21,8 @@ from pydantic import TypeAdapter
 from qgen.codegen.scan.classes import class_kind
 from qgen.codegen.scan.files import summaries
 from qgen.codegen.scan.resolve import Index
+from qgen.codegen.scan.schema import SchemaBuilder
 from qgen.codegen.scan.sources import discover
-from qgen.codegen.schema import SchemaBuilder
 
 PACKAGE = "datamodel_code_generator"
 KINDS = ("model", "root", "typeddict", "dataclass", "enum")

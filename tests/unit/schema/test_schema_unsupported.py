@@ -12,8 +12,8 @@ import pytest
 
 from qgen.codegen.scan.files import summaries
 from qgen.codegen.scan.resolve import Index
+from qgen.codegen.scan.schema import SchemaBuilder
 from qgen.codegen.scan.sources import discover
-from qgen.codegen.schema import SchemaBuilder
 
 HEADER = """\
 import datetime

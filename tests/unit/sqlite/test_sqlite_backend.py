@@ -124,9 +124,11 @@ def test_fetch_walks_only_the_ready_index(backend: SqliteBackend) -> None:
     conn = backend.conn
     plans = {
         "lease": (db._LEASE, ("t", 0.0, "w", 0.0, "q", 10)),
-        "ready": (db._READY, ("q", 0.0)),
+        "poll": (db._POLL, ('["q", "r"]', 0.0)),
         "promote": (db._PROMOTE, ("q", 0.0)),
-        "expired": (db._EXPIRED, ("q", 0.0)),
+        "expired": (db._EXPIRED, ('["q", "r"]', 0.0)),
+        "trim by count": (db._TRIM_COUNT, ("q", "completed", 1000, 100)),
+        "trim by age": (db._TRIM_AGE, ("q", "completed", 0.0, 100)),
     }
     for name, (sql, params) in plans.items():
         detail = " ".join(r[3] for r in conn.execute("EXPLAIN QUERY PLAN " + sql, params))
@@ -137,24 +139,39 @@ def test_fetch_walks_only_the_ready_index(backend: SqliteBackend) -> None:
 def test_version_1_files_are_migrated(tmp_path: Path) -> None:
     import sqlite3
 
-    from qgen.runtime.backends.sqlite import sql as db
+    from qgen.runtime.backends.sqlite import migrations
     from qgen.runtime.backends.sqlite.transport import open_db
 
     path = tmp_path / "old.db"
-    conn = open_db(path, "FULL", 1000)
-    conn.execute(
+    old = sqlite3.connect(path)
+    old.executescript(migrations.BASE)  # a file as version 1 and 2 made it
+    old.execute(  # made by version 2 workers of queues with retention
+        "CREATE INDEX qgen_jobs_finished ON qgen_jobs (queue, state, finished_at)"
+        " WHERE finished_at IS NOT NULL"
+    )
+    old.execute(
         "INSERT INTO qgen_jobs (queue, id, state, data, max_attempts, start_after, created_at)"
         " VALUES ('q', 'a', 'waiting', '1', 3, 1e12, 0), ('q', 'b', 'waiting', '1', 3, 0, 0)"
     )
-    conn.execute("PRAGMA user_version = 1")
-    conn.close()
+    old.execute("PRAGMA user_version = 1")
+    old.commit()
+    old.close()
     open_db(path, "FULL", 1000).close()
+    open_db(path, "FULL", 1000).close()  # a second open changes nothing
     check = sqlite3.connect(path)
-    assert check.execute("SELECT id, state FROM qgen_jobs ORDER BY id").fetchall() == [
-        ("a", "delayed"),
-        ("b", "waiting"),
+    assert check.execute(
+        "SELECT id, state, cancel_requested FROM qgen_jobs ORDER BY id"
+    ).fetchall() == [
+        ("a", "delayed", 0),
+        ("b", "waiting", 0),
     ]
-    assert check.execute("PRAGMA user_version").fetchone() == (db.SCHEMA_VERSION,)
+    assert check.execute("PRAGMA user_version").fetchone() == (migrations.SCHEMA_VERSION,)
+    tables = {name for (name,) in check.execute("SELECT name FROM sqlite_master")}
+    assert {"qgen_queues", "qgen_workers", "qgen_jobs_finished", "qgen_jobs_waiting"} <= tables
+    (finished,) = check.execute(
+        "SELECT sql FROM sqlite_master WHERE name = 'qgen_jobs_finished'"
+    ).fetchone()
+    assert "finished_at, id)" in finished  # the wider index of version 3
 
 
 async def test_new_files_use_small_pages(backend: SqliteBackend) -> None:

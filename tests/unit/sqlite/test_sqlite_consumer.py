@@ -276,7 +276,8 @@ async def test_many_jobs_each_once(backend: SqliteBackend) -> None:
             backend, "SELECT 1 FROM qgen_jobs WHERE state != 'completed' LIMIT 1"
         )
 
-    await run_until(backend, q({"batch_size": 10}), handle, all_done)
+    settings = q({"batch_size": 10, "remove_on_complete": False})  # keep every result
+    await run_until(backend, settings, handle, all_done)
     assert set(seen) == set(ids) and set(seen.values()) == {1}
     results = rows(backend, "SELECT result FROM qgen_jobs ORDER BY seq")
     assert [json.loads(r[0]) for r in results] == list(range(2000))

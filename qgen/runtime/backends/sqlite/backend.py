@@ -20,13 +20,14 @@ from qgen.runtime.backends.skeleton import ConsumerSkeleton
 from qgen.runtime.backends.sqlite import sql, transport
 from qgen.runtime.backends.sqlite.consumer import SqliteLane, SqliteNative
 from qgen.runtime.backends.sqlite.jobs import NewJob, dumps, job_info, new_id
+from qgen.runtime.backends.sqlite.ops import SqliteOps
 from qgen.runtime.backends.sqlite.url import SqliteUrl, parse_url
 from qgen.runtime.errors import JobNotFound, JobTimeout
 from qgen.runtime.names import validate_job_id, validate_queue_name
 from qgen.runtime.settings import QueueConfigs, QueueSettings, SettingsBook, for_backend
 
 
-class SqliteBackend:
+class SqliteBackend(SqliteOps):
     name: ClassVar[str] = "sqlite"
 
     def __init__(self, url: SqliteUrl, queues: QueueConfigs) -> None:
@@ -38,6 +39,8 @@ class SqliteBackend:
         self._timeout = url.busy_timeout
         self._names: set[str] = set()  # queue names already validated
         self._wakers: list[Callable[[], None]] = []  # consumers in this process, woken by adds
+        # and told at once of a cancel of a job they may run (others learn it at renewal)
+        self._cancellers: list[Callable[[str, str], None]] = []
 
     @classmethod
     async def connect(cls, url: str, queues: QueueConfigs) -> Self:
@@ -55,6 +58,10 @@ class SqliteBackend:
         if self._conn is None:
             raise RuntimeError("the SQLite backend is closed")
         return self._conn
+
+    @property
+    def busy_timeout(self) -> float:
+        return self._timeout
 
     async def close(self) -> None:
         if self._conn is not None:
@@ -136,5 +143,5 @@ class SqliteBackend:
     def consume(
         self, queues: Sequence[QueueSettings], handle: Handler
     ) -> ConsumerSkeleton[SqliteLane]:
-        native = SqliteNative(self.url, self.max_attempts, self._wakers)
+        native = SqliteNative(self.url, self.max_attempts, self._wakers, self._cancellers)
         return ConsumerSkeleton(native, for_backend(queues, self.name), handle)

@@ -21,8 +21,20 @@ Trade-offs: jobs leased ahead show as ``active`` until they start; on stop they 
 queue at once, but if the worker is killed they wait for their lease to expire like the running
 ones, and that recovery counts as a stall for them too (the file cannot tell a started job from a
 prefetched one without a write per job start). Set ``prefetch`` low where that matters. An idle
-worker notices jobs added by other processes within ``poll_interval`` (one cheap indexed read
-per poll), and at once for adds made through the same backend object.
+worker notices jobs added by other processes within ``poll_interval``, and at once for adds
+made through the same backend object.
+
+One poll for all queues (issue 13): every ``poll_interval`` (the shortest of the worker's
+queues; half of it while busy) the worker makes ONE indexed read that tells, for each of its
+queues, whether anything is ready and whether the queue is paused. A queue that ran dry is
+leased from again only once a poll saw work in it, so an idle queue costs nothing between
+polls, and a queue with a deep backlog never delays a quiet one by more than one poll: every
+round leases for every queue with work and free slots. The same poll is how a pause reaches
+every worker process within one poll interval (issue 14); the lease itself is also guarded by
+the paused flag.
+
+Operator cancels reach a running job through the lease renewal (``renew`` returns the ids);
+renewals and recovery are in :mod:`.side`.
 """
 
 from __future__ import annotations
@@ -30,18 +42,21 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import json
 import logging
 import os
 import socket
 import sqlite3
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 from qgen.runtime.backends.base import Delivery, ErrorInfo, Failed
 from qgen.runtime.backends.lanes import Control, Done, Lane
 from qgen.runtime.backends.sqlite import outcomes, sql, transport
 from qgen.runtime.backends.sqlite.jobs import SqliteJob, dumps, loads
+from qgen.runtime.backends.sqlite.side import SideWork
 from qgen.runtime.backends.sqlite.url import SqliteUrl
 from qgen.runtime.interaction import Progress
 from qgen.runtime.settings import QueueSettings
@@ -56,11 +71,11 @@ class SqliteLane(Lane[SqliteJob]):
         # leased ahead, which start as soon as a slot frees without waiting for a round.
         self.capacity = max(1, settings.batch_size) + max(1, settings.prefetch)
         self.poll = settings.poll_interval / 1000.0
-        self.idle_until = 0.0  # monotonic: the queue ran dry; poll it again then
-        self.maybe_empty = True  # check with a cheap read before leasing
+        self.maybe_empty = True  # ran dry: lease again once a poll saw work
+        self.retainer = outcomes.Retainer(settings)
 
 
-class SqliteNative:
+class SqliteNative(SideWork):
     settles = False
     gather_yields = 4  # a round blocks the loop while it commits: let running jobs finish first
 
@@ -69,15 +84,22 @@ class SqliteNative:
         url: SqliteUrl,
         attempts_of: Callable[[str], int],
         wakers: list[Callable[[], None]],
+        cancellers: list[Callable[[str, str], None]] | None = None,
     ) -> None:
         self.url = url
         self.attempts_of = attempts_of  # max attempts of dead-letter copies, per target queue
         self.wakers = wakers  # adds through the backend in this process call these
+        self.cancellers = [] if cancellers is None else cancellers  # and cancels these
         self.worker = f"{socket.gethostname()}:{os.getpid()}"
         self.token_base = uuid.uuid4().hex[:12]
         self.rounds = 0
         self.kicked = False
         self.lanes: list[SqliteLane] = []
+        self.by_name: Mapping[str, SqliteLane] = {}
+        self.names = "[]"  # the lanes' queue names as a JSON array, in lane order
+        self.poll_every = 0.1  # s: the shortest poll_interval of the lanes
+        self.last_poll = -float("inf")  # monotonic
+        self._next_recover = 0.0
         self.control = Control()
         self._conn: sqlite3.Connection | None = None
 
@@ -102,21 +124,28 @@ class SqliteNative:
         if self.lanes:
             self.lanes[0].wake.set()
 
+    def cancel_now(self, queue: str, job_id: str) -> None:
+        """A cancel through the backend in this process: the lane holding the job hears it
+        now instead of at its next lease renewal."""
+        lane = self.by_name.get(queue)
+        if lane is not None:
+            lane.request_cancel([job_id])
+
     async def open(self, control: Control) -> None:
         self.control = control
+        self.by_name = {lane.name: lane for lane in self.lanes}
+        self.names = json.dumps([lane.name for lane in self.lanes])
+        self.poll_every = max(0.001, min((lane.poll for lane in self.lanes), default=0.1))
         self.wakers.append(self.kick)
+        self.cancellers.append(self.cancel_now)
         url = self.url
         self._conn = transport.open_db(url.path, url.synchronous, url.busy_timeout_ms)
-        if any(lane.settings.keep_completed is not None for lane in self.lanes) or any(
-            lane.settings.keep_failed is not None for lane in self.lanes
-        ):
-            await transport.write(
-                self._conn, lambda c: c.execute(sql.FINISHED_INDEX), url.busy_timeout
-            )
 
     async def close(self) -> None:
         with contextlib.suppress(ValueError):
             self.wakers.remove(self.kick)
+        with contextlib.suppress(ValueError):
+            self.cancellers.remove(self.cancel_now)
         if self._conn is not None:
             self._conn.close()
             self._conn = None
@@ -126,68 +155,84 @@ class SqliteNative:
 
     # -- rounds ------------------------------------------------------------------------------
 
+    async def _poll(self) -> None:
+        """The one read of a poll: what is ready and what is paused, for every queue."""
+        conn, names, now = self.conn, self.names, time.time()
+        rows = await transport.read(lambda: sql.poll(conn, names, now), self.url.busy_timeout)
+        for lane, (ready, paused) in zip(self.lanes, rows, strict=True):
+            if bool(paused) != lane.paused:
+                log.info("queue %s %s", lane.name, "paused" if paused else "resumed")
+                lane.set_paused(bool(paused))
+            if ready:
+                lane.maybe_empty = False
+
     def _wanted(self, group: list[SqliteLane], done: list[list[Done[SqliteJob]]]) -> list[int]:
         if self.control.stopping:
             return [0] * len(group)
-        kicked, self.kicked = self.kicked, False
-        now = time.monotonic()
         want = []
         for lane, batch in zip(group, done, strict=True):
             free = lane.capacity - lane.held + len(batch)  # the batch's slots free up now
-            want.append(free if free > 0 and (kicked or lane.idle_until <= now) else 0)
+            ok = free > 0 and not lane.maybe_empty and not lane.paused
+            want.append(free if ok else 0)
         return want
 
     async def exchange(self, group: list[SqliteLane], done: list[list[Done[SqliteJob]]]) -> bool:
-        want = self._wanted(group, done)
-        if not any(done) and not any(want):
-            return False
-        got = await self._round(group, done, want)
         now = time.monotonic()
-        for lane, n, jobs in zip(group, want, got, strict=True):
-            if not n:
-                continue
-            if len(jobs) < n:  # the queue ran dry: poll it at its interval
-                lane.idle_until = now + lane.poll
-                lane.maybe_empty = True
-            else:
-                lane.idle_until = 0.0
-                lane.maybe_empty = False
+        # a busy worker (outcomes to record) polls its dry queues twice per interval: the
+        # read is cheap beside its rounds, and a quiet queue's job starts sooner
+        every = self.poll_every / 2 if any(done) else self.poll_every
+        if not self.control.stopping and (self.kicked or now >= self.last_poll + every):
+            self.kicked = False
+            self.last_poll = now
+            await self._poll()
+        want = self._wanted(group, done)
+        trims = [lane.retainer.due(now) for lane in group]
+        if not any(done) and not any(want) and not any(trims):
+            return False
+        got, trimmed = await self._round(group, done, want, trims)
+        behind = False
+        for lane, n, jobs, did in zip(group, want, got, trimmed, strict=True):
+            lane.retainer.trimmed(did, now)
+            behind = behind or any(full for _, full in did)
+            if n:
+                lane.maybe_empty = len(jobs) < n
             if jobs:
                 lane.offer(jobs)
-        return any(done) or any(got)
+        return any(done) or any(got) or behind
 
     async def _round(
-        self, group: list[SqliteLane], done: list[list[Done[SqliteJob]]], want: list[int]
-    ) -> list[list[SqliteJob]]:
-        conn = self.conn
+        self,
+        group: list[SqliteLane],
+        done: list[list[Done[SqliteJob]]],
+        want: list[int],
+        trims: list[tuple[int, ...]],
+    ) -> tuple[list[list[SqliteJob]], list[list[tuple[int, bool]]]]:
         now = time.time()
-        ready = [
-            bool(n) and (not lane.maybe_empty or sql.has_ready(conn, lane.name, now))
-            for lane, n in zip(group, want, strict=True)
-        ]
-        if not any(done) and not any(ready):
-            return [[] for _ in group]
         self.rounds += 1
         token = f"{self.token_base}-{self.rounds}"
         plan = outcomes.Plan(now=now)
         for lane, batch in zip(group, done, strict=True):
             if batch:
-                outcomes.plan(lane.settings, batch, self.attempts_of, now, plan)
+                touched = outcomes.plan(lane.settings, batch, self.attempts_of, now, plan)
+                lane.retainer.touch(touched)
 
-        def body(c: sqlite3.Connection) -> list[list[sql.LeasedRow]]:
+        def body(c: sqlite3.Connection) -> tuple[list[list[Any]], list[list[tuple[int, bool]]]]:
             outcomes.apply(c, plan)
             got: list[list[sql.LeasedRow]] = []
-            for lane, n, take in zip(group, want, ready, strict=True):
-                if not take:
+            trimmed = []
+            for lane, n, groups in zip(group, want, trims, strict=True):
+                trimmed.append(lane.retainer.trim(c, groups) if groups else [])
+                if not n:
                     got.append([])
                     continue
                 sql.promote(c, lane.name, now)
                 until = now + lane.settings.visibility_timeout
                 got.append(sql.lease(c, lane.name, n, token, self.worker, now, until))
-            return got
+            return got, trimmed
 
-        rows = await transport.write(conn, body, self.url.busy_timeout)
-        return [self._jobs(lane, got, token) for lane, got in zip(group, rows, strict=True)]
+        rows, trimmed = await transport.write(self.conn, body, self.url.busy_timeout)
+        jobs = [self._jobs(lane, got, token) for lane, got in zip(group, rows, strict=True)]
+        return jobs, trimmed
 
     def _jobs(self, lane: SqliteLane, rows: list[sql.LeasedRow], token: str) -> list[SqliteJob]:
         jobs = []
@@ -195,80 +240,44 @@ class SqliteNative:
         for seq, job_id, priority, data, made, max_attempts, backoff in rows:
             report = functools.partial(self._progress, seq, token)
             try:
+                options = loads(backoff)
+                if options is not None and not isinstance(options, dict):
+                    raise ValueError(f"the backoff is not a JSON object: {backoff!r:.80}")
                 delivery = Delivery(
-                    queue, job_id, loads(data), made + 1, max_attempts, loads(backoff), report
+                    queue, job_id, loads(data), made + 1, max_attempts, options, report
                 )
-            except ValueError as exc:  # a row written by something else: fail it alone
+            except (ValueError, TypeError, RecursionError) as exc:  # written by something else
                 delivery = Delivery(queue, job_id, None, made + 1, max_attempts, None, report)
                 self._unreadable(lane, SqliteJob(delivery, seq, priority, token), exc)
                 continue
             jobs.append(SqliteJob(delivery, seq, priority, token))
         return jobs
 
-    def _unreadable(self, lane: SqliteLane, job: SqliteJob, exc: ValueError) -> None:
-        error = ErrorInfo("InvalidJobData", f"the job's stored data or backoff is not JSON: {exc}")
+    def _unreadable(self, lane: SqliteLane, job: SqliteJob, exc: Exception) -> None:
+        """Fail a leased job whose row cannot be read, alone: its outcome is recorded by the
+        next round like any other, which frees its place."""
+        what = "nested too deep" if isinstance(exc, RecursionError) else f"not JSON: {exc}"
+        message = f"the job's stored data or backoff is {what}"[:500]
+        log.error(
+            "job %s: %s; failed",
+            job.delivery.job_id,
+            message,
+            extra={"queue": lane.name, "job_id": job.delivery.job_id},
+        )
         lane.held += 1
+        error = ErrorInfo("InvalidJobData", message)
         lane.finished.append((job, Failed(error, lane.settings.dead_letter)))
         lane.wake.set()
 
     async def idle(self, group: list[SqliteLane], wake: asyncio.Event) -> None:
-        now = time.monotonic()
-        waits = [
-            lane.idle_until - now
-            for lane in group
-            if lane.held < lane.capacity and not self.control.stopping
-        ]
-        timeout = max(0.0, min(waits)) if waits else None
+        timeout = None
+        if not self.control.stopping:
+            due = self.last_poll + self.poll_every
+            due = min([due] + [lane.retainer.next_due() for lane in group])
+            timeout = max(0.0, due - time.monotonic())
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(wake.wait(), timeout)
 
     async def _progress(self, seq: int, lease: str, value: Progress) -> None:
         text = dumps(value)
         await transport.write(self.conn, lambda c: sql.set_progress(c, text, seq, lease), 30)
-
-    # -- heartbeats --------------------------------------------------------------------------
-
-    def renew_every(self, lane: SqliteLane) -> float:
-        return max(0.05, lane.settings.visibility_timeout / 3)
-
-    recover_every = renew_every
-
-    async def renew(self, lane: SqliteLane, jobs: list[SqliteJob]) -> None:
-        until = time.time() + lane.settings.visibility_timeout
-        rows = [(job.seq, job.lease) for job in jobs]
-        await transport.write(self.conn, lambda c: sql.renew(c, until, rows), self.url.busy_timeout)
-
-    async def recover(self, lane: SqliteLane) -> None:
-        """Take back expired leases of this queue (dead workers)."""
-        conn, now = self.conn, time.time()
-        timeout = self.url.busy_timeout
-        stale = await transport.read(functools.partial(sql.expired, conn, lane.name, now), timeout)
-        if stale:
-            recover = functools.partial(self._recover, lane.settings, stale, now)
-            await transport.write(conn, recover, timeout)
-
-    def _recover(
-        self,
-        settings: QueueSettings,
-        stale: list[tuple[int, str, int, str | None]],
-        now: float,
-        c: sqlite3.Connection,
-    ) -> None:
-        limit = settings.max_stalled_count
-        for seq, job_id, stalled, lease in stale:
-            count = stalled + 1
-            error = None
-            if count > limit:
-                msg = f"job stalled {count} time(s), more than max_stalled_count={limit}"
-                error = dumps(ErrorInfo("JobStalled", msg).to_json())
-                if settings.dead_letter:
-                    attempts = self.attempts_of(settings.dead_letter)
-                    sql.dead_letter_copy(c, settings.dead_letter, seq, lease, attempts, now)
-            if sql.recover(c, seq, count, error, now):
-                log.warning(
-                    "job %s on %s: lease expired (worker gone?); %s",
-                    job_id,
-                    settings.name,
-                    "failed" if error else "given back to the queue",
-                    extra={"queue": settings.name, "job_id": job_id},
-                )

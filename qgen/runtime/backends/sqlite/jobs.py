@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -71,7 +72,10 @@ class SqliteJob(Job):
 def state(state: str, start_after: float, now: float) -> JobStatus:
     if state == "delayed" and start_after <= now:
         return JobStatus.WAITING  # due; the next round of a worker takes it
-    return JobStatus(state)
+    try:
+        return JobStatus(state)
+    except ValueError:  # a row written by something else
+        return JobStatus.UNKNOWN
 
 
 def _shown(text: str | None) -> Any:
@@ -83,19 +87,34 @@ def _shown(text: str | None) -> Any:
         return text
 
 
-def job_info(row: tuple[Any, ...]) -> JobInfo:
-    """A row of ``sql.GET`` as the client sees it."""
-    (jid, q, st, data, progress, result, error, made, max_att, created, finished, start) = row
+def job_info(row: Sequence[Any], strict: bool = False) -> JobInfo:
+    """A row of ``sql.INFO`` as the client sees it. ``strict`` (listing): data that cannot be
+    decoded is None with an error saying so, else it is shown as its text."""
+    jid, q, st, data, progress, result, error, made, max_att, created, finished, start = row[:12]
+    started, worker, priority, dead_letter_of = row[12:16]
+    status = state(st, start, time.time())
+    error_info = None if error is None else ErrorInfo.from_json(_shown(error))
+    try:
+        data = loads(data)
+    except (ValueError, RecursionError) as exc:
+        if strict:
+            data = None
+            error_info = ErrorInfo("InvalidJobData", f"the job's data cannot be read: {exc!r:.200}")
     return JobInfo(
         id=jid,
         queue=q,
-        status=state(st, start, time.time()),
-        data=_shown(data),
+        status=status,
+        data=data,
         progress=_shown(progress),
         result=_shown(result),
-        error=None if error is None else ErrorInfo.from_json(_shown(error)),
+        error=error_info,
         attempts_made=made,
         max_attempts=max_att,
         created_at=created,
-        finished_at=finished,
+        finished_at=finished if status.finished else None,
+        started_at=started,
+        worker=worker,
+        priority=priority,
+        run_at=start if status is JobStatus.DELAYED else None,
+        dead_letter_of=dead_letter_of,
     )

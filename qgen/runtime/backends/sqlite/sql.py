@@ -1,4 +1,5 @@
-"""The SQL of the SQLite queue file: its schema and one function per statement.
+"""The SQL of the SQLite queue file's consumer: one function per statement (the schema is in
+:mod:`.migrations`, the operator API's statements in :mod:`.ops_sql`).
 
 Every function runs on the caller's connection, inside the caller's transaction where it says
 so (``transport.with_write``); queue names and job ids only ever reach SQL as parameters.
@@ -14,71 +15,42 @@ delayed rows are ever scanned.
 from __future__ import annotations
 
 import sqlite3
-import time
 from collections.abc import Sequence
 from typing import Any
 
-SCHEMA_VERSION = 2
+from qgen.runtime.backends.sqlite import migrations
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS qgen_jobs (
-    seq INTEGER PRIMARY KEY,
-    queue TEXT NOT NULL,
-    id TEXT NOT NULL,
-    state TEXT NOT NULL,
-    priority INTEGER NOT NULL DEFAULT 0,
-    data TEXT NOT NULL,
-    attempts_made INTEGER NOT NULL DEFAULT 0,
-    max_attempts INTEGER NOT NULL,
-    backoff TEXT,
-    start_after REAL NOT NULL,
-    lease TEXT,
-    lease_until REAL,
-    stalled INTEGER NOT NULL DEFAULT 0,
-    progress TEXT,
-    result TEXT,
-    error TEXT,
-    worker TEXT,
-    created_at REAL NOT NULL,
-    started_at REAL,
-    finished_at REAL
-);
-CREATE UNIQUE INDEX IF NOT EXISTS qgen_jobs_queue_id ON qgen_jobs (queue, id);
-CREATE INDEX IF NOT EXISTS qgen_jobs_ready
-    ON qgen_jobs (queue, priority DESC, seq) WHERE state = 'waiting';
-CREATE INDEX IF NOT EXISTS qgen_jobs_delayed
-    ON qgen_jobs (queue, start_after) WHERE state = 'delayed';
-CREATE INDEX IF NOT EXISTS qgen_jobs_leases
-    ON qgen_jobs (queue, lease_until) WHERE state = 'active';
-"""
-# Version 1 kept delayed jobs as 'waiting' with a future start_after.
-MIGRATE_1 = "UPDATE qgen_jobs SET state = 'delayed' WHERE state = 'waiting' AND start_after > ?"
-# Created by the first consumer of a queue with remove_on_complete / remove_on_fail: it costs
-# every finished job an index entry, which files without retention need not pay.
-FINISHED_INDEX = (
-    "CREATE INDEX IF NOT EXISTS qgen_jobs_finished"
-    " ON qgen_jobs (queue, state, finished_at) WHERE finished_at IS NOT NULL"
-)
+SCHEMA_VERSION = migrations.SCHEMA_VERSION
+apply_schema = migrations.apply_schema
 
 INSERT = (
     "INSERT INTO qgen_jobs (queue, id, state, priority, data, max_attempts, backoff,"
     " start_after, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
     " ON CONFLICT (queue, id) DO NOTHING"
 )
-GET = (
-    "SELECT id, queue, state, data, progress, result, error, attempts_made, max_attempts,"
-    " created_at, finished_at, start_after FROM qgen_jobs WHERE queue = ? AND id = ?"
+# A job as the client sees it (jobs.job_info reads the columns in this order).
+INFO = (
+    "id, queue, state, data, progress, result, error, attempts_made, max_attempts,"
+    " created_at, finished_at, start_after, started_at, worker, priority, dead_letter_of"
 )
+GET = "SELECT " + INFO + " FROM qgen_jobs WHERE queue = ? AND id = ?"
+# Nothing is leased from a paused queue (the poll reads the flag too; this guard closes the
+# gap between a poll and the round).
 _LEASE = (
-    "UPDATE qgen_jobs SET state = 'active', lease = ?, lease_until = ?, worker = ?,"
-    " started_at = ? WHERE seq IN (SELECT seq FROM qgen_jobs INDEXED BY qgen_jobs_ready"
-    " WHERE queue = ? AND state = 'waiting' ORDER BY priority DESC, seq LIMIT ?)"
+    "UPDATE qgen_jobs SET state = 'active', lease = ?1, lease_until = ?2, worker = ?3,"
+    " started_at = ?4 WHERE seq IN (SELECT seq FROM qgen_jobs INDEXED BY qgen_jobs_ready"
+    " WHERE queue = ?5 AND state = 'waiting' ORDER BY priority DESC, seq LIMIT ?6)"
+    " AND NOT EXISTS (SELECT 1 FROM qgen_queues WHERE name = ?5 AND paused)"
     " RETURNING seq, id, priority, data, attempts_made, max_attempts, backoff"
 )
-_READY = (
+# One read for every queue of a worker: is anything ready (waiting, or delayed and due), and
+# is the queue paused? Params: the queue names as a JSON array, now.
+_POLL = (
     "SELECT EXISTS (SELECT 1 FROM qgen_jobs INDEXED BY qgen_jobs_ready"
-    " WHERE queue = ?1 AND state = 'waiting') OR EXISTS (SELECT 1 FROM qgen_jobs"
-    " INDEXED BY qgen_jobs_delayed WHERE queue = ?1 AND state = 'delayed' AND start_after <= ?2)"
+    " WHERE queue = q.value AND state = 'waiting') OR EXISTS (SELECT 1 FROM qgen_jobs"
+    " INDEXED BY qgen_jobs_delayed WHERE queue = q.value AND state = 'delayed'"
+    " AND start_after <= ?2), coalesce((SELECT paused FROM qgen_queues"
+    " WHERE name = q.value), 0) FROM json_each(?1) AS q ORDER BY q.key"
 )
 _PROMOTE = (
     "UPDATE qgen_jobs SET state = 'waiting' WHERE seq IN (SELECT seq FROM qgen_jobs"
@@ -90,55 +62,77 @@ _FINISH = (
     " WHERE seq = ? AND lease = ?"
 )
 _DELETE_LEASED = "DELETE FROM qgen_jobs WHERE seq = ? AND lease = ?"
+# What an operator's cancel turns a job into when its worker gives it back, retries it or
+# loses its lease: it never runs again.
+_CANCELLED_ERROR = """'{"type":"Cancelled","message":"cancelled by request","traceback":null}'"""
+_CANCELLED = (
+    "state = 'cancelled', finished_at = ?1, lease = NULL, lease_until = NULL,"
+    " error = " + _CANCELLED_ERROR
+)
 _RETRY = (
-    "UPDATE qgen_jobs SET state = ?, error = ?, start_after = ?,"
+    "UPDATE qgen_jobs SET state = CASE WHEN cancel_requested THEN 'cancelled' ELSE ?2 END,"
+    " error = CASE WHEN cancel_requested THEN " + _CANCELLED_ERROR + " ELSE ?3 END,"
+    " start_after = ?4,"
+    " finished_at = CASE WHEN cancel_requested THEN ?1 END,"
     " attempts_made = attempts_made + 1, lease = NULL, lease_until = NULL"
-    " WHERE seq = ? AND lease = ?"
+    " WHERE seq = ?5 AND lease = ?6"
 )
 _RELEASE = (
     "UPDATE qgen_jobs SET state = 'waiting', lease = NULL, lease_until = NULL"
-    " WHERE seq = ? AND lease = ?"
+    " WHERE seq = ?2 AND lease = ?3 AND NOT cancel_requested"
+)
+_RELEASE_CANCELLED = (
+    "UPDATE qgen_jobs SET " + _CANCELLED + " WHERE seq = ?2 AND lease = ?3 AND cancel_requested"
 )
 _RENEW = "UPDATE qgen_jobs SET lease_until = ? WHERE seq = ? AND lease = ?"
+# Of the jobs just renewed (seqs as a JSON array), the ones an operator asked to cancel.
+_CANCEL_REQUESTED = (
+    "SELECT id FROM qgen_jobs WHERE seq IN (SELECT value FROM json_each(?)) AND cancel_requested"
+)
 _PROGRESS = "UPDATE qgen_jobs SET progress = ? WHERE seq = ? AND lease = ?"
 _DEAD_COPY = (
     "INSERT INTO qgen_jobs (queue, id, state, priority, data, max_attempts, start_after,"
-    " created_at) SELECT ?, id, 'waiting', priority, data, ?, ?, ? FROM qgen_jobs"
-    " WHERE seq = ? AND lease IS ?"
+    " created_at, dead_letter_of) SELECT ?, id, 'waiting', priority, data, ?, ?, ?, queue"
+    " FROM qgen_jobs WHERE seq = ? AND lease IS ?"
     " ON CONFLICT (queue, id) DO NOTHING"
 )
+# Expired leases of the worker's queues (as a JSON array), and rows left active with no lease
+# at all (written by something else): both are recovered.
 _EXPIRED = (
-    "SELECT seq, id, stalled, lease FROM qgen_jobs INDEXED BY qgen_jobs_leases"
-    " WHERE queue = ? AND state = 'active' AND lease_until < ?"
+    "SELECT seq, queue, id, stalled, lease, cancel_requested FROM qgen_jobs"
+    " INDEXED BY qgen_jobs_leases WHERE queue IN (SELECT value FROM json_each(?1))"
+    " AND state = 'active' AND (lease_until IS NULL OR lease_until < ?2)"
 )
-_TRIM = (
-    "DELETE FROM qgen_jobs WHERE seq IN (SELECT seq FROM qgen_jobs INDEXED BY qgen_jobs_finished"
-    " WHERE queue = ?1 AND state = ?2 AND finished_at IS NOT NULL"
-    " ORDER BY finished_at DESC, seq DESC LIMIT -1 OFFSET ?3)"
-)
-
-
+_STALE = "seq = ?2 AND state = 'active' AND (lease_until IS NULL OR lease_until < ?1)"
 _RECOVER = (
     "UPDATE qgen_jobs SET state = 'waiting', lease = NULL, lease_until = NULL,"
-    " stalled = ? WHERE seq = ? AND state = 'active' AND lease_until < ?"
+    " stalled = ?3 WHERE " + _STALE + " AND NOT cancel_requested"
 )
 _RECOVER_FAILED = (
     "UPDATE qgen_jobs SET state = 'failed', lease = NULL, lease_until = NULL,"
-    " stalled = ?, error = ?, finished_at = ? WHERE seq = ? AND state = 'active'"
-    " AND lease_until < ?"
+    " stalled = ?3, error = ?4, finished_at = ?1 WHERE " + _STALE + " AND NOT cancel_requested"
+)
+_RECOVER_CANCELLED = (
+    "UPDATE qgen_jobs SET " + _CANCELLED + " WHERE " + _STALE + " AND cancel_requested"
+)
+# Retention: the finished rows of one state past the newest ``keep`` (newest first), or
+# finished before a time (oldest first), at most ``limit`` per statement so that a trim that
+# fell behind catches up in steps that each hold the write lock briefly.
+_TRIM_COUNT = (
+    "DELETE FROM qgen_jobs WHERE seq IN (SELECT seq FROM qgen_jobs INDEXED BY qgen_jobs_finished"
+    " WHERE queue = ?1 AND state = ?2 AND finished_at IS NOT NULL"
+    " ORDER BY finished_at DESC, id DESC LIMIT ?4 OFFSET ?3)"
+)
+_TRIM_AGE = (
+    "DELETE FROM qgen_jobs WHERE seq IN (SELECT seq FROM qgen_jobs INDEXED BY qgen_jobs_finished"
+    " WHERE queue = ?1 AND state = ?2 AND finished_at IS NOT NULL AND finished_at < ?3"
+    " ORDER BY finished_at, id LIMIT ?4)"
 )
 
 # A leased row: seq, id, priority, data, attempts_made, max_attempts, backoff.
-LeasedRow = tuple[int, str, int, str, int, int, str | None]
-
-
-def apply_schema(conn: sqlite3.Connection) -> None:
-    """Inside a write transaction: create what is missing and upgrade older files."""
-    for stmt in SCHEMA.split(";"):
-        if stmt.strip():
-            conn.execute(stmt)
-    conn.execute(MIGRATE_1, (time.time(),))
-    conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+LeasedRow = tuple[int, str, Any, str, int, int, str | None]
+# An expired lease: seq, queue, id, stall count, lease, cancel requested.
+ExpiredRow = tuple[int, str, str, int, str | None, int]
 
 
 def insert_one(conn: sqlite3.Connection, row: tuple[Any, ...]) -> None:
@@ -155,14 +149,24 @@ def get_row(conn: sqlite3.Connection, queue: str, job_id: str) -> tuple[Any, ...
     return row
 
 
-def has_ready(conn: sqlite3.Connection, queue: str, now: float) -> bool:
-    """A cheap read: is anything waiting, or delayed and due?"""
-    return bool(conn.execute(_READY, (queue, now)).fetchone()[0])
+def poll(conn: sqlite3.Connection, queues: str, now: float) -> list[tuple[int, int]]:
+    """(anything ready, paused) per queue of ``queues`` (a JSON array), in its order."""
+    rows: list[tuple[int, int]] = conn.execute(_POLL, (queues, now)).fetchall()
+    return rows
 
 
 def promote(conn: sqlite3.Connection, queue: str, now: float) -> int:
     """Inside a write transaction: delayed jobs whose time has come become waiting."""
     return conn.execute(_PROMOTE, (queue, now)).rowcount
+
+
+def _order(row: LeasedRow) -> tuple[float, int]:
+    """Fetch order of a leased row; a priority that is not a number (a row written by
+    something else) sorts as 0 instead of failing the round."""
+    priority = row[2]
+    if not isinstance(priority, int | float) or priority != priority:
+        priority = 0
+    return (-priority, row[0])
 
 
 def lease(
@@ -174,12 +178,12 @@ def lease(
     now: float,
     lease_until: float,
 ) -> list[LeasedRow]:
-    """Inside a write transaction: mark up to ``limit`` ready jobs active for ``token``; the
-    rows in fetch order (RETURNING has none)."""
+    """Inside a write transaction: mark up to ``limit`` ready jobs active for ``token`` (none
+    while the queue is paused); the rows in fetch order (RETURNING has none)."""
     rows: list[LeasedRow] = conn.execute(
         _LEASE, (token, lease_until, worker, now, queue, limit)
     ).fetchall()
-    rows.sort(key=lambda r: (-r[2], r[0]))
+    rows.sort(key=_order)
     return rows
 
 
@@ -195,17 +199,28 @@ def delete_leased(conn: sqlite3.Connection, rows: Sequence[tuple[int, str]]) -> 
     return conn.executemany(_DELETE_LEASED, rows).rowcount
 
 
-def retry(conn: sqlite3.Connection, rows: Sequence[tuple[str, str, float, int, str]]) -> int:
-    """(state, error JSON, start_after, seq, lease) per job."""
-    return conn.executemany(_RETRY, rows).rowcount
+def retry(
+    conn: sqlite3.Connection, now: float, rows: Sequence[tuple[str, str, float, int, str]]
+) -> int:
+    """(state, error JSON, start_after, seq, lease) per job; a job an operator asked to cancel
+    ends cancelled instead."""
+    return conn.executemany(_RETRY, [(now, *row) for row in rows]).rowcount
 
 
-def release(conn: sqlite3.Connection, rows: Sequence[tuple[int, str]]) -> int:
-    return conn.executemany(_RELEASE, rows).rowcount
+def release(conn: sqlite3.Connection, now: float, rows: Sequence[tuple[int, str]]) -> int:
+    """Give leased jobs back untouched; a job an operator asked to cancel ends cancelled."""
+    params = [(now, seq, lease) for seq, lease in rows]
+    back = conn.executemany(_RELEASE, params).rowcount
+    return back + conn.executemany(_RELEASE_CANCELLED, params).rowcount
 
 
-def renew(conn: sqlite3.Connection, lease_until: float, rows: Sequence[tuple[int, str]]) -> int:
-    return conn.executemany(_RENEW, [(lease_until, s, t) for s, t in rows]).rowcount
+def renew(
+    conn: sqlite3.Connection, lease_until: float, rows: Sequence[tuple[int, str]]
+) -> list[str]:
+    """Extend the leases; returns the ids among them an operator asked to cancel."""
+    conn.executemany(_RENEW, [(lease_until, s, t) for s, t in rows])
+    seqs = "[" + ",".join(str(int(s)) for s, _ in rows) + "]"
+    return [job_id for (job_id,) in conn.execute(_CANCEL_REQUESTED, (seqs,))]
 
 
 def set_progress(conn: sqlite3.Connection, progress: str, seq: int, token: str) -> None:
@@ -220,30 +235,46 @@ def dead_letter_copy(
     max_attempts: int,
     now: float,
 ) -> None:
-    """Insert a fresh waiting copy of job ``seq`` (same id and data) into queue ``target``, if
-    the job is still held under ``lease``. An id already in ``target`` is left as it is."""
+    """Insert a fresh waiting copy of job ``seq`` (same id and data, its queue recorded as
+    ``dead_letter_of``) into queue ``target``, if the job is still held under ``lease``. An
+    id already in ``target`` is left as it is."""
     conn.execute(_DEAD_COPY, (target, max_attempts, now, now, seq, lease))
 
 
-def expired(
-    conn: sqlite3.Connection, queue: str, now: float
-) -> list[tuple[int, str, int, str | None]]:
-    rows: list[tuple[int, str, int, str | None]] = conn.execute(_EXPIRED, (queue, now)).fetchall()
+def expired(conn: sqlite3.Connection, queues: str, now: float) -> list[ExpiredRow]:
+    """Leases of ``queues`` (a JSON array) that ran out, or rows active with none."""
+    rows: list[ExpiredRow] = conn.execute(_EXPIRED, (queues, now)).fetchall()
     return rows
 
 
 def recover(
     conn: sqlite3.Connection, seq: int, stalled: int, fail_error: str | None, now: float
 ) -> bool:
-    """Give an expired lease back (stall counted), or fail the job when ``fail_error`` is set.
-    Guarded by state and lease_until, so a lease renewed meanwhile is left alone."""
+    """Give an expired lease back (stall counted), or fail the job when ``fail_error`` is set;
+    a job an operator asked to cancel ends cancelled. Guarded by state and lease_until, so a
+    lease renewed meanwhile is left alone."""
     if fail_error is None:
-        cur = conn.execute(_RECOVER, (stalled, seq, now))
+        cur = conn.execute(_RECOVER, (now, seq, stalled))
     else:
-        cur = conn.execute(_RECOVER_FAILED, (stalled, fail_error, now, seq, now))
-    return cur.rowcount == 1
+        cur = conn.execute(_RECOVER_FAILED, (now, seq, stalled, fail_error))
+    if cur.rowcount == 1:
+        return True
+    return conn.execute(_RECOVER_CANCELLED, (now, seq)).rowcount == 1
 
 
-def trim(conn: sqlite3.Connection, queue: str, state: str, keep: int) -> int:
-    """Delete finished rows of ``state`` beyond the ``keep`` most recently finished."""
-    return conn.execute(_TRIM, (queue, state, keep)).rowcount
+def trim(
+    conn: sqlite3.Connection,
+    queue: str,
+    state: str,
+    keep: int | None,
+    before: float | None,
+    limit: int,
+) -> int:
+    """Delete finished rows of ``state`` finished before ``before`` and beyond the ``keep``
+    most recently finished, at most ``limit`` of each; returns how many went."""
+    gone = 0
+    if before is not None:
+        gone += conn.execute(_TRIM_AGE, (queue, state, before, limit)).rowcount
+    if keep is not None:
+        gone += conn.execute(_TRIM_COUNT, (queue, state, keep, limit)).rowcount
+    return gone

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import decimal
 import enum
 from typing import Literal, NotRequired
 
@@ -55,6 +56,7 @@ class Order(BaseModel):
     tags: set[str] = Field(default_factory=set)
     code: int | str = 0
     when: datetime.date | None = None
+    price: decimal.Decimal = decimal.Decimal("9.99")
 
 
 class Receipt(BaseModel):

@@ -5,6 +5,7 @@ model per type and its TypedDict twin (the dict form a caller may write)."""
 from __future__ import annotations
 
 import datetime
+import decimal
 import uuid
 from typing import Annotated, Literal, NotRequired, TypeAlias
 
@@ -42,7 +43,9 @@ class Invoice(BaseModel):
     id: uuid.UUID
     issued: datetime.date
     at: datetime.datetime
-    total: float | str
+    total: decimal.Decimal
+    tip: decimal.Decimal = decimal.Decimal("0.50")
+    fee: decimal.Decimal | None = None
     color: Color = "red"
     level: Level = 1
     mode: Literal["fast", "slow"] = "fast"
@@ -63,7 +66,9 @@ class InvoiceDict(TypedDict):
     id: uuid.UUID | str
     issued: datetime.date | str
     at: datetime.datetime | str
-    total: float | str
+    total: decimal.Decimal | float | str
+    tip: NotRequired[decimal.Decimal | float | str]
+    fee: NotRequired[decimal.Decimal | float | str | None]
     color: NotRequired[Color]
     level: NotRequired[Level]
     mode: NotRequired[Literal["fast", "slow"]]

@@ -44,6 +44,8 @@ class Invoice(BaseModel):
     issued: dt.date
     at: dt.datetime
     total: Decimal
+    tip: Decimal = Decimal("0.50")
+    fee: Decimal | None = None
     color: Color = Color.RED
     level: Level = Level.LOW
     mode: Literal["fast", "slow"] = "fast"

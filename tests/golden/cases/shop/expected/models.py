@@ -4,13 +4,10 @@ model per type and its TypedDict twin (the dict form a caller may write)."""
 
 from __future__ import annotations
 
-from typing import Any, NotRequired, TypeAlias
+from typing import NotRequired, TypeAlias
 
-from pydantic import BaseModel, Field
+from pydantic import MISSING, BaseModel, Field
 from typing_extensions import TypeAliasType, TypedDict
-
-_unset: Any = None
-"""Default of a field that may be left out but has no default in the schema."""
 
 
 class Article(BaseModel):
@@ -48,7 +45,7 @@ class PaymentResult(BaseModel):
 class WelcomeEmail(BaseModel):
     to: str
     name: str
-    locale: str = _unset
+    locale: str | MISSING = MISSING
 
 
 class WelcomeEmailDict(TypedDict):

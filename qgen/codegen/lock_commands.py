@@ -1,4 +1,5 @@
-"""``qgen lock`` and the lock half of ``qgen check``.
+"""``qgen lock`` and the lock half of ``qgen check`` (beside ``build``, which it runs: the
+``lock`` package stays below ``build``).
 
 ``qgen check``: every change from qgen.lock.json to the current build that breaks old jobs
 (input) or old callers (output) is printed as ``path:line:col: QG4xx ...`` and exits 1;

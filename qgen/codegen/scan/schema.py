@@ -282,6 +282,11 @@ class SchemaBuilder:
                 continue  # pydantic ignores plain values (e.g. documentation strings)
             self.diag("QG201", module, meta, f"unsupported Annotated metadata {text(meta)}")
 
+    def class_kind(self, ref: Ref) -> str:
+        from qgen.codegen.scan.classes import class_kind
+
+        return class_kind(self, ref)
+
     def enum_member_value(self, e: Expr, module: str) -> Any:
         ref = self.index.resolve(e, module)
         if ref[0] != "member":
