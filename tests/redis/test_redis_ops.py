@@ -248,3 +248,25 @@ async def test_waiting_pages_read_in_chunks_stay_exact(
         if cursor is None:
             break
     assert seen == expected
+
+
+async def test_the_python_bullmq_package_sees_the_same_state(
+    ops: RedisBackend, redis_url: str, prefix: str
+) -> None:
+    from bullmq import Queue  # the pinned wheel whose scripts qgen runs
+
+    await ops.enqueue("o", {"n": 1}, AddOptions(job_id="a"))
+    await ops.enqueue("o", {"n": 2}, AddOptions(job_id="b", delay=60))
+    await ops.cancel("o", "a")
+    await ops.pause("o")
+    queue = Queue("o", {"connection": parse_url(redis_url).client_url, "prefix": prefix})
+    try:
+        assert await queue.isPaused() is True
+        counts = await queue.getJobCounts("failed", "delayed", "waiting", "prioritized")
+        assert counts == {"failed": 1, "delayed": 1, "waiting": 0, "prioritized": 0}
+        (failed,) = await queue.getJobs(["failed"])
+        assert (failed.id, failed.failedReason) == ("a", "Cancelled: cancelled before it ran")
+        await queue.resume()
+        assert await ops.is_paused("o") is False
+    finally:
+        await queue.close()
