@@ -120,6 +120,10 @@ async def test_failed_discarded_and_cancelled_are_apart_in_bullmqs_failed_set(
     assert info is not None and (info.status, info.error) == (JobStatus.WAITING, None)
     assert await raw.hget(f"{prefix}:o:later", "qgc") is None
     assert (await ops.counts("o")).cancelled == 0
+    # ids BullMQ's retention removed from failed are dropped from qgen's sets once they pile up
+    await raw.zadd(f"{prefix}:o:qgen#discarded", {f"gone{i}": i for i in range(150)})
+    assert (await ops.counts("o")).discarded == 0
+    assert await raw.zcard(f"{prefix}:o:qgen#discarded") == 0
 
 
 async def test_pages_stay_exact_when_jobs_finish_in_the_same_millisecond(

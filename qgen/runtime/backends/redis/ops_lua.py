@@ -11,8 +11,9 @@ BullMQ's own keys, and never change a BullMQ key in a way BullMQ would not:
   every lock extension).
 - ``qgenMark`` / ``qgenUnmark``: the per-queue sets of failed jobs that are discarded or
   cancelled (so they count and list apart), and their clearing when a job is retried.
-- ``qgenSubsets``: how many of a queue's failed jobs are discarded and cancelled, pruning ids
-  the failed set no longer holds (BullMQ's retention removes jobs without knowing the sets).
+- ``qgenSubsets``: how many of a queue's failed jobs are discarded and cancelled (``ZINTERCARD``
+  where the server has it), pruning ids the failed set no longer holds once they pile up
+  (BullMQ's retention removes jobs without knowing the sets).
 - ``qgenPage``: one page of a time-scored sorted set (completed, failed, delayed, the marked
   sets), newest first after a keyset cursor.
 - ``qgenPageByField``: one chunk of jobs in a list or sorted set not scored by time (waiting,
@@ -70,13 +71,20 @@ redis.call("ZREM", KEYS[4], ARGV[1])
 return 1
 """
 
+# ZINTERCARD (Redis 7) counts in C; older servers walk the set. A set that holds many more ids
+# than the failed set still has (BullMQ's retention removed them) is pruned, keeping scores.
 _SUBSETS = """
 local out = {}
 for k = 2, #KEYS do
-  local n = 0
-  local ids = redis.call("ZRANGE", KEYS[k], 0, -1)
-  for _, id in ipairs(ids) do
-    if redis.call("ZSCORE", KEYS[1], id) then n = n + 1 else redis.call("ZREM", KEYS[k], id) end
+  local ok, n = pcall(redis.call, "ZINTERCARD", 2, KEYS[1], KEYS[k])
+  if not ok then
+    n = 0
+    for _, id in ipairs(redis.call("ZRANGE", KEYS[k], 0, -1)) do
+      if redis.call("ZSCORE", KEYS[1], id) then n = n + 1 end
+    end
+  end
+  if redis.call("ZCARD", KEYS[k]) > 2 * n + 100 then
+    redis.call("ZINTERSTORE", KEYS[k], 2, KEYS[k], KEYS[1], "WEIGHTS", 1, 0)
   end
   out[#out + 1] = n
 end
