@@ -171,6 +171,8 @@ async def test_a_cancel_request_outlives_the_worker_that_held_the_job(
         await asyncio.wait_for(task, 10)
     assert info.status is JobStatus.CANCELLED and ran == []
     assert info.error is not None and info.error.type == "Cancelled"
+    counts = await ops.counts("o")
+    assert (counts.cancelled, counts.failed, counts.active) == (1, 0, 0)
 
 
 async def test_pause_is_bullmqs_meta_field_and_resume_wakes_the_queue(

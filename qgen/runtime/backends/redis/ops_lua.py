@@ -59,7 +59,10 @@ end
 return out
 """
 
+# Sent just before BullMQ's moveToFinished of the same job in the same pipeline: marks it only
+# while this worker holds its lock (KEYS[2], the token in ARGV[3]), as moveToFinished checks.
 _MARK = """
+if redis.call("GET", KEYS[2]) ~= ARGV[3] then return 0 end
 return redis.call("ZADD", KEYS[1], ARGV[1], ARGV[2])
 """
 

@@ -140,12 +140,12 @@ class Outcomes:
         elif isinstance(outcome, Cancelled):
             error, extra = ErrorInfo("Cancelled", outcome.reason), {CANCELLED_FIELD: "1"}
             reason = f"Cancelled: {outcome.reason}"
-            calls.append(("qgenMark", [k.marked("cancelled")], [now, jid]))
+            calls.append(_mark(k, "cancelled", jid, token, now))
         else:
             assert isinstance(outcome, Discarded)
             error, extra = ErrorInfo("Discarded", outcome.reason), {DISCARDED_FIELD: "1"}
             reason = error.message
-            calls.append(("qgenMark", [k.marked("discarded")], [now, jid]))
+            calls.append(_mark(k, "discarded", jid, token, now))
         keep = opts.get("removeOnFail", self.keep_fail)
         packed = self._finish_opts(token, keep, d.max_attempts, d.attempt - 1)
         update = _fields(error, extra, reason)
@@ -186,6 +186,11 @@ def _fields(error: ErrorInfo, extra: dict[str, str] | None = None, reason: str =
     for key, value in values.items():
         flat += [key, value]
     return pack(flat)
+
+
+def _mark(k: QueueKeys, status: str, job_id: str, token: str, now: int) -> Call:
+    """qgen's set of discarded (or cancelled) jobs, while this worker holds the job's lock."""
+    return ("qgenMark", [k.marked(status), k.job(job_id) + ":lock"], [now, job_id, token])
 
 
 def _dlq_options(copy_id: str, queue: str, job_id: str) -> AddOptions:
