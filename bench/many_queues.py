@@ -14,7 +14,7 @@ On a fresh place of the backend (``bench/peers`` targets), one run measures:
 - connections: the most the worker process held at once, sampled every 50 ms through the whole
   run: its TCP connections to the server (psutil), and the server's own view where it has one
   (PostgreSQL: ``pg_stat_activity`` rows with the worker's application_name; Redis: ``CLIENT
-  LIST`` rows from the worker's ports); SQLite: open handles on the database file;
+  LIST`` rows with the worker's client_name); SQLite: open handles on the database file;
 - idle CPU: the worker's CPU time over ``idle-seconds`` with every queue empty, as a share of
   one core;
 - idle-queue start latency: ``backlog`` jobs are added to the first queue; while the worker
@@ -68,6 +68,8 @@ def _worker_url(backend: str, url: str, tag: str) -> str:
     """The worker's URL: on PostgreSQL it names its connections, for pg_stat_activity."""
     if backend == "postgres":
         return f"{url}{'&' if '?' in url else '?'}application_name={tag}"
+    if backend == "redis":  # CLIENT LIST names them <tag>, <tag>:wait, <tag>:events
+        return f"{url}{'&' if '?' in url else '?'}client_name={tag}"
     return url
 
 
@@ -86,13 +88,12 @@ def _server_view(backend: str, url: str, tag: str, proc: psutil.Process) -> int 
     if backend == "redis":
         import redis
 
-        ports = {c.laddr.port for c in proc.net_connections(kind="tcp") if c.raddr}
-        client = redis.Redis.from_url(url.split("?")[0])
+        client = redis.Redis.from_url(url.split("?")[0], decode_responses=True)
         try:
             listed = client.client_list()
         finally:
             client.close()
-        return sum(1 for c in listed if int(str(c["addr"]).rsplit(":", 1)[1]) in ports)
+        return sum(1 for c in listed if c["name"] == tag or c["name"].startswith(tag + ":"))
     return None
 
 

@@ -2,6 +2,7 @@
 
     python bench/throughput.py sqlite [--url URL] [--jobs 10000] [--peers]
         [--synchronous full|normal|full,normal] [--workers 1|2|1,2] [--rounds 3] [--json FILE]
+        [--telemetry off|on|off,on]
 
 For each durability setting (backends that have one), on a fresh place each time:
 
@@ -15,6 +16,13 @@ For each durability setting (backends that have one), on a fresh place each time
   harness sees the last job completed in the store. With several workers: from the moment all
   of them are up, counting only the jobs completed after it.
 
+``--telemetry off,metrics,on`` runs every qgen row once per mode in one run, side by side
+(``metrics``: the worker with ``--metrics-port`` only, tracing off): ``off`` with
+``QGEN_TRACING=off`` and no metrics; ``on`` with the OpenTelemetry SDK configured in the bench
+(producer spans, the trace context stored with each job) and in each worker process (a span
+per attempt), batching spans to an exporter that drops them (``bench/telemetry_on.py``), and
+the worker serving Prometheus metrics (``--metrics-port``) with its queue sampler running.
+
 Peers (``--peers``) are listed in ``bench/peers/__init__.py`` and run on their own fresh URL with
 the same ``jobs``. The table ends with qgen's ratio to each peer.
 """
@@ -23,9 +31,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib
 import json
 import os
 import signal
+import socket
 import statistics
 import subprocess
 import sys
@@ -79,7 +89,44 @@ async def bulk_adds(url: str, jobs: int, chunk: int = 1000) -> float:
         await client.close()
 
 
-def processed(backend: str, target: Target, url: str, jobs: int, workers: int) -> float:
+def _telemetry(on: bool) -> None:
+    """Tracing on (the SDK, installed once) or off for this process's client, from now on."""
+    from qgen.runtime import telemetry
+
+    if on:
+        os.environ.pop("QGEN_TRACING", None)
+        from opentelemetry import trace
+
+        if not type(trace.get_tracer_provider()).__module__.startswith("opentelemetry.sdk"):
+            sys.path.insert(0, str(BENCH))
+            importlib.import_module("telemetry_on").install()
+    else:
+        os.environ["QGEN_TRACING"] = "off"
+    telemetry.reset()
+
+
+def _worker_cmd(backend: str, url: str, telemetry: str | None) -> list[str]:
+    """The worker: plain (None, "off"), with ``--metrics-port`` ("metrics"), and also traced
+    with the SDK ("on")."""
+    module = f"benchapp.generated.workers.{backend}"
+    args = ["--url", url]
+    if telemetry in ("on", "metrics"):
+        args += ["--metrics-port", str(_free_port()), "--metrics-host", "127.0.0.1"]
+    if telemetry == "on":
+        return [sys.executable, str(BENCH / "telemetry_on.py"), module, *args]
+    return [sys.executable, "-m", module, *args]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def processed(
+    backend: str, target: Target, url: str, jobs: int, workers: int, telemetry: str | None = None
+) -> float:
     """Bulk-add ``jobs`` jobs, then time ``workers`` worker processes until all are done."""
     asyncio.run(_fill(url, jobs))
     mark = Path(tempfile.mkstemp(prefix="qgen-bench-", suffix=".mark")[1])
@@ -90,11 +137,12 @@ def processed(backend: str, target: Target, url: str, jobs: int, workers: int) -
         "PYTHONPATH": os.pathsep.join([str(APP), str(ROOT)]),
         "QGEN_LOG_LEVEL": "WARNING",
     }
-    cmd = [sys.executable, "-m", f"benchapp.generated.workers.{backend}", "--url", url]
-    procs = [subprocess.Popen(cmd, env=env, cwd=APP) for _ in range(workers)]
+    cmds = [_worker_cmd(backend, url, telemetry) for _ in range(workers)]
+    procs = [subprocess.Popen(cmd, env=env, cwd=APP) for cmd in cmds]
     try:
         start: float | None = None
         end: float | None = None
+        cpu0: float | None = None  # the workers' CPU seconds when the timing starts
         done0 = 0  # jobs already done when the timing starts
         deadline = time.monotonic() + 900
         while end is None:
@@ -112,6 +160,7 @@ def processed(backend: str, target: Target, url: str, jobs: int, workers: int) -
                     done0 = target.completed(url, QUEUE) or 0
                 else:
                     start = min(starts)
+                cpu0 = _cpu(procs)
             if starts and _all_done(target, url, jobs):
                 end = time.time()
                 break
@@ -122,6 +171,9 @@ def processed(backend: str, target: Target, url: str, jobs: int, workers: int) -
             time.sleep(0.005)
         if start is None or done0 >= jobs * 0.9:
             raise RuntimeError(f"too few jobs ({jobs}) to time {workers} workers: use --jobs")
+        cpu1 = _cpu(procs)
+        if cpu0 is not None and cpu1 is not None:
+            LAST_CPU["us_per_job"] = (cpu1 - cpu0) / (jobs - done0) * 1e6
         return (jobs - done0) / (end - start)
     finally:
         for p in procs:
@@ -133,6 +185,21 @@ def processed(backend: str, target: Target, url: str, jobs: int, workers: int) -
                 p.kill()
                 p.wait()
         mark.unlink(missing_ok=True)
+
+
+LAST_CPU: dict[str, float] = {}  # the last ``processed`` run's worker CPU per job
+
+
+def _cpu(procs: list[subprocess.Popen[bytes]]) -> float | None:
+    """User + system CPU seconds the worker processes used so far (Linux /proc), or None."""
+    total = 0.0
+    for p in procs:
+        try:
+            fields = Path(f"/proc/{p.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            return None
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
 
 
 def _all_done(target: Target, url: str, jobs: int) -> bool:
@@ -161,22 +228,30 @@ def run_qgen(
     jobs: int,
     sync: str | None,
     workers: list[int],
+    telemetry: str | None = None,
 ) -> list[dict[str, Any]]:
+    """``telemetry``: None (as the environment says), "on" or "off" (named in the rows)."""
     rows: list[dict[str, Any]] = []
+    if telemetry is not None:
+        _telemetry(telemetry == "on")
+    suffix = "" if telemetry is None else f", telemetry {telemetry}"
     with target.fresh(url, tmp, sync) as u:
         single = asyncio.run(single_adds(u, jobs))
     with target.fresh(url, tmp, sync) as u:
         bulk = asyncio.run(bulk_adds(u, jobs))
     for n in workers:
+        LAST_CPU.clear()
         with target.fresh(url, tmp, sync) as u:
-            rate = processed(backend, target, u, jobs, n)
+            rate = processed(backend, target, u, jobs, n, telemetry)
         first = not rows
         rows.append(
             {
-                "name": f"qgen {backend} ({n} worker process{'es' if n > 1 else ''}, batch 10)",
+                "name": f"qgen {backend} ({n} worker process{'es' if n > 1 else ''}, batch 10"
+                f"{suffix})",
                 "single_adds_per_s": single if first else None,
                 "bulk_adds_per_s": bulk if first else None,
                 "processed_per_s": rate,
+                "worker_cpu_us_per_job": LAST_CPU.get("us_per_job"),
                 "workers": n,
             }
         )
@@ -212,7 +287,7 @@ def median_rows(runs: list[list[dict[str, Any]]]) -> list[dict[str, Any]]:
     out = []
     for i, first in enumerate(runs[0]):
         row = dict(first)
-        for f in FIGURES:
+        for f in (*FIGURES, "worker_cpu_us_per_job"):
             vals = [r[i][f] for r in runs if r[i].get(f) is not None]
             row[f] = statistics.median(vals) if vals else None
         out.append(row)
@@ -242,6 +317,39 @@ def table(title: str, rows: list[dict[str, Any]]) -> str:
     return "\n".join(out)
 
 
+def _modes(arg: str | None, rnd: int) -> list[str | None]:
+    """The telemetry modes of one round, in alternating order (the host's speed drifts)."""
+    if not arg:
+        return [None]
+    modes: list[str | None] = [m.strip().lower() for m in arg.split(",")]
+    if any(m not in ("on", "off", "metrics") for m in modes):
+        raise SystemExit(f"--telemetry takes off, metrics and on (comma separated), not {arg!r}")
+    return modes[::-1] if rnd % 2 else modes
+
+
+def telemetry_cost(rows: list[dict[str, Any]]) -> str:
+    """Each figure with telemetry on (or metrics only) as a share of the same row with it off."""
+    out = []
+    for on in (r for r in rows if r["name"].endswith(("telemetry on)", "telemetry metrics)"))):
+        mode = on["name"].rsplit(" ", 1)[1]
+        off = next((r for r in rows if r["name"] == on["name"][: -len(mode)] + "off)"), None)
+        if off is None:
+            continue
+        shares = [
+            f"{h} {on[f] / off[f]:.1%}"
+            for f, h in zip(FIGURES, HEADS, strict=True)
+            if on.get(f) and off.get(f)
+        ]
+        cpu_on, cpu_off = on.get("worker_cpu_us_per_job"), off.get("worker_cpu_us_per_job")
+        if cpu_on and cpu_off:
+            shares.append(f"worker CPU per job {cpu_off:.0f} -> {cpu_on:.0f} us")
+        label = mode.rstrip(")")
+        out.append(
+            f"  telemetry {label} / off, {on.get('workers', 1)} worker(s): " + ", ".join(shares)
+        )
+    return "\n".join(out)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("backend", choices=sorted(TARGETS))
@@ -252,6 +360,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--workers", default="1", help="worker processes: 1, 2 or 1,2")
     ap.add_argument("--rounds", type=int, default=1, help="repeat, alternating; print medians")
     ap.add_argument("--json", type=Path, help="also write the figures to this file")
+    ap.add_argument(
+        "--telemetry",
+        help="off, on or off,on: qgen rows without / with tracing and metrics (see above)",
+    )
     args = ap.parse_args(argv)
     target = TARGETS[args.backend]
     workers = [int(w) for w in str(args.workers).split(",")]
@@ -269,14 +381,19 @@ def main(argv: list[str] | None = None) -> int:
             runs: list[list[dict[str, Any]]] = []
             for rnd in range(args.rounds):
                 # Alternate who goes first: the host's speed drifts over a run.
-                rows = run_qgen(args.backend, target, url, tmp, args.jobs, sync, workers)
+                rows = []
+                modes = _modes(args.telemetry, rnd)
+                for mode in modes:
+                    rows += run_qgen(args.backend, target, url, tmp, args.jobs, sync, workers, mode)
                 if args.peers:
                     peers = [
                         run_peer(peer, target, url, tmp, args.jobs, sync)
                         for peer in PEERS.get(args.backend, [])
                     ]
                     rows = peers + rows if rnd % 2 else rows + peers
-                rows.sort(key=lambda r: (not r["name"].startswith("qgen"), r.get("workers", 0)))
+                rows.sort(
+                    key=lambda r: (not r["name"].startswith("qgen"), r.get("workers", 0), r["name"])
+                )
                 for r in rows:
                     print(f"  round {rnd + 1}: {json.dumps(r)}", file=sys.stderr, flush=True)
                 runs.append(rows)
@@ -286,6 +403,7 @@ def main(argv: list[str] | None = None) -> int:
             if args.rounds > 1:
                 title += f", median of {args.rounds} rounds"
             print(table(title, rows), flush=True)
+            print(telemetry_cost(rows), flush=True)
     if args.json:
         args.json.write_text(json.dumps(results, indent=2) + "\n")
     return 0

@@ -32,6 +32,7 @@ if TYPE_CHECKING:
         SyncQueueInteraction,
     )
     from qgen.runtime.options import BackoffConfig
+    from qgen.runtime.schedules import wire_schedule
     from qgen.runtime.wiring import QueueWorkerConfig, wire_queue_worker
 
 __version__ = "0.1.0"
@@ -56,6 +57,7 @@ _HOMES = {
     "BackoffConfig": "qgen.runtime.options",
     "QueueWorkerConfig": "qgen.runtime.wiring",
     "wire_queue_worker": "qgen.runtime.wiring",
+    "wire_schedule": "qgen.runtime.schedules",
 }  # fmt: skip
 
 
@@ -94,4 +96,5 @@ __all__ = [
     "__version__",
     "sessionless_func",
     "wire_queue_worker",
+    "wire_schedule",
 ]

@@ -1,4 +1,4 @@
-"""The ``qgen`` command: build, check, lock, list, setup (aliases: migrate, sqs
+"""The ``qgen`` command: build, check, lock, list, schedules, setup (aliases: migrate, sqs
 create-queues), dashboard, and the operator commands of ``cli_ops`` (queues, jobs, dlq,
 workers).
 
@@ -55,9 +55,10 @@ def _parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     first = list(sys.argv[1:] if argv is None else argv)[:1]
     if first and first[0] in _CODEGEN_COMMANDS:
         return parser
-    from qgen import cli_ops
+    from qgen import cli_ops, cli_schedules
 
     cli_setup.add_parsers(sub)
+    cli_schedules.add_parser(sub)
     _dashboard_parser(sub)
     cli_ops.add_parsers(sub)
     return parser
@@ -99,6 +100,12 @@ def _build_parsers(sub: Any) -> None:
         "--explain",
         action="store_true",
         help="also list the compatible schema changes since qgen.lock.json",
+    )
+    check.add_argument(
+        "--url",
+        metavar="URL",
+        help="also validate the jobs waiting or delayed in this live backend against the "
+        "build's input types: exit 1 when any would fail (nothing is consumed)",
     )
 
 
@@ -145,7 +152,13 @@ def _cmd_build(args: argparse.Namespace, out: TextIO, err: TextIO, check: bool) 
         from qgen.codegen.lock_commands import check_lock
 
         locked = check_lock(config, outcome.project, explain=args.explain, out=out, err=err)
+        stale = outcome.exit_code == 1
         outcome.exit_code = max(outcome.exit_code, locked)
+        if args.url:  # the runtime is imported only for this
+            from qgen.cli_check_url import check_url
+
+            live = check_url(config, args.url, out, err, stale=stale)
+            outcome.exit_code = max(outcome.exit_code, live)
     if getattr(args, "timings", False):
         from qgen.codegen.render import TIMINGS
 
@@ -179,6 +192,7 @@ def _cmd_list(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
                 "output": q.function.output_type if q.function.output_schema else "None",
                 "config": q.config,
                 "warnings": {b: w for b, w in sorted(warn.items()) if w},
+                **_schedules_of(outcome.project, q.name),
             }
         )
     if args.json:
@@ -198,12 +212,26 @@ def _cmd_list(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         print(f"{pad}config: {settings or '-'}", file=out)
         counts = ", ".join(f"{b} {len(w)}" for b, w in r["warnings"].items()) or "none"
         print(f"{pad}warnings: {counts}", file=out)
+        for name, sched in r.get("schedules", {}).items():
+            print(f"{pad}schedule {name}: {_when(sched)}", file=out)
     details = [(r["queue"], b, w) for r in rows for b, ws in r["warnings"].items() for w in ws]
     if details:
         print("", file=out)
         for queue, backend, text in details:
             print(f"{queue} [{backend}]: {text}", file=out)
     return 0
+
+
+def _schedules_of(project: Any, queue: str) -> dict[str, Any]:
+    """``{"schedules": {name: entry}}`` for a queue with schedules, else nothing."""
+    found = {s.name: s.to_json() for s in project.schedules if s.queue == queue}
+    return {"schedules": found} if found else {}
+
+
+def _when(sched: dict[str, Any]) -> str:
+    if sched["cron"] is not None:
+        return f"cron {sched['cron']} ({sched['tz']}) data={_short(sched['data'])}"
+    return f"every {sched['every_ms']} ms data={_short(sched['data'])}"
 
 
 def _cmd_lock(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
@@ -231,6 +259,10 @@ def main(
             return _cmd_build(args, out, err, check=args.command == "check")
         if args.command == "list":
             return _cmd_list(args, out, err)
+        if args.command == "schedules":
+            from qgen import cli_schedules
+
+            return cli_schedules.run(args, out, err)
         if args.command == "setup":
             return cli_setup.cmd_setup(args, out, err)
         if args.command == "lock":

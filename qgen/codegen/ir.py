@@ -56,11 +56,39 @@ class QueueSpec:
 
 
 @dataclass(frozen=True, slots=True)
+class ScheduleSpec:
+    """One wire_schedule(...) call (checked: valid cron/zone, wired queue, data fits)."""
+
+    name: str
+    queue: str
+    cron: str | None  # exactly one of cron and every_ms
+    every_ms: int | None
+    tz: str
+    data: JSON
+    catch_up: bool
+    wiring_module: str
+    location: SourceLocation
+
+    def to_json(self) -> dict[str, JSON]:
+        """The manifest's entry (``qgen.runtime.schedules.Schedule.from_json`` reads it)."""
+        return {
+            "queue": self.queue,
+            "cron": self.cron,
+            "every_ms": self.every_ms,
+            "tz": self.tz,
+            "data": self.data,
+            "catch_up": self.catch_up,
+        }
+
+
+@dataclass(frozen=True, slots=True)
 class ProjectSpec:
     queues: tuple[QueueSpec, ...]  # sorted by name
     services: str | None  # "module:attr" of the services factory, from [tool.qgen]
     out_package: str  # dotted package of the generated output
+    schedules: tuple[ScheduleSpec, ...] = ()  # sorted by name
 
     @property
     def wiring_modules(self) -> tuple[str, ...]:
-        return tuple(sorted({q.wiring_module for q in self.queues}))
+        modules = {q.wiring_module for q in self.queues}
+        return tuple(sorted(modules | {s.wiring_module for s in self.schedules}))

@@ -157,7 +157,11 @@ def manifest_data(inp: RenderInput, files: Mapping[str, bytes]) -> dict[str, Any
             "location": {"path": loc.path, "line": loc.line, "col": loc.col},
             "warnings": {b: list(t) for b, t in sorted(inp.warnings.get(q.name, {}).items())},
         }
+    extra: dict[str, Any] = {}
+    if project.schedules:  # only when there are some: older manifests stay byte-identical
+        extra["schedules"] = {s.name: s.to_json() for s in project.schedules}
     return {
+        **extra,
         "format": MANIFEST_FORMAT,
         "qgen_version": qgen.__version__,
         "out_package": project.out_package,

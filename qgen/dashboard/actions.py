@@ -15,9 +15,16 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from qgen import ConfigError, QgenError, ValidationFailed
-from qgen.dashboard.data import AddRequest, OperationUnavailable
+from qgen.dashboard.data import (
+    JOB_ACTIONS,
+    LIST_STATUSES,
+    QUEUE_ACTIONS,
+    AddRequest,
+    OperationUnavailable,
+)
 from qgen.dashboard.pages import path_for, queue_of, settings
 from qgen.dashboard.security import csrf_ok, safe_next, same_secret
+from qgen.runtime.backends.ops import RedriveReport
 from qgen.runtime.capabilities import Feature, supports
 
 log = logging.getLogger("qgen.dashboard")
@@ -120,30 +127,59 @@ async def add_job(request: Request) -> Response:
 
 
 def _queue_params(op: str, form: FormData) -> dict[str, Any]:
-    """The form fields of a queue action, as the client's keyword arguments."""
+    """The form fields of a queue action, as the client's keyword arguments (ValueError for a
+    number that is not one; the client checks ranges)."""
     if op == "clean":
-        status = form.get("status")
-        older = form.get("older_than") or None
-        keep = form.get("keep") or None
+        older = str(form.get("older_than") or "").strip()
+        keep = str(form.get("keep") or "").strip()
         return {
-            "status": status,
-            "older_than": float(str(older)) if older else None,
-            "keep": int(str(keep)) if keep else None,
+            "status": str(form.get("status") or ""),
+            "older_than": float(older) if older else None,
+            "keep": int(keep) if keep else None,
         }
-    if op == "redrive":
-        return {"dry_run": form.get("dry_run") == "1"}
     return {}
 
 
-async def _run_action(request: Request, call: Awaitable[Any], back: str) -> Response:
+def _queue_message(queue: str, op: str, params: dict[str, Any], outcome: Any) -> str:
+    if op == "pause":
+        return f"Paused {queue}: workers take no new jobs from it; running ones finish."
+    if op == "resume":
+        return f"Resumed {queue}."
+    if op == "retry_failed":
+        return f"{outcome} failed job{'s' if outcome != 1 else ''} of {queue} will run again."
+    if op == "clean":
+        return f"Deleted {outcome} {params['status']} job{'s' if outcome != 1 else ''}."
+    report: RedriveReport = outcome
+    kept = f"; {len(report.kept)} kept (their data fails the current schema)" if report.kept else ""
+    return f"Moved {len(report.moved)} dead letter(s) back to {queue}{kept}."
+
+
+def _job_message(job_id: str, op: str, done: bool) -> str:
+    if op == "retry":
+        if done:
+            return f"Job {job_id} will run again."
+        return f"Job {job_id} was not retried: only failed, discarded or cancelled jobs can be."
+    if done:
+        return f"Job {job_id} is cancelled (a running job is asked to stop)."
+    return f"Job {job_id} was not cancelled: it had already finished."
+
+
+async def _run_action(request: Request, call: Awaitable[Any]) -> Any:
     try:
-        outcome = await call
+        return await call
     except OperationUnavailable as exc:
         raise HTTPException(501, str(exc)) from None
-    except (QgenError, ValueError) as exc:
-        raise HTTPException(409, str(exc)) from None
+    except ConfigError as exc:  # a value the client refuses (status, age, no dead letter)
+        raise HTTPException(400, str(exc)) from None
+    except QgenError as exc:  # the backend refused or is unreachable; the text masks secrets
+        raise HTTPException(503, str(exc)) from None
+
+
+def _done(request: Request, message: str, back: str, outcome: Any) -> Response:
     if "application/json" in request.headers.get("accept", ""):
-        return JSONResponse({"ok": True, "outcome": repr(outcome)})
+        plain = outcome.as_dict() if hasattr(outcome, "as_dict") else outcome
+        return JSONResponse({"ok": True, "message": message, "outcome": plain})
+    request.session["flash"] = message
     return RedirectResponse(back, status_code=303)
 
 
@@ -151,15 +187,21 @@ async def _run_action(request: Request, call: Awaitable[Any], back: str) -> Resp
 async def queue_action(request: Request) -> Response:
     queue = queue_of(request)
     op = request.path_params["op"]
+    if op not in QUEUE_ACTIONS:
+        raise HTTPException(404, f"no queue action {op!r}")
     form = await request.form()
     try:
         params = _queue_params(op, form)
     except ValueError as exc:
         raise HTTPException(400, f"bad value: {exc}") from None
-    back = str(path_for(request, "queue", queue=queue.name))
-    return await _run_action(
-        request, settings(request).data.queue_action(queue.name, op, params), back
+    back = path_for(request, "queue", queue=queue.name)
+    status = form.get("back_status")
+    if isinstance(status, str) and status in LIST_STATUSES:
+        back = back.include_query_params(status=status)
+    outcome = await _run_action(
+        request, settings(request).data.queue_action(queue.name, op, params)
     )
+    return _done(request, _queue_message(queue.name, op, params, outcome), str(back), outcome)
 
 
 @guarded()
@@ -169,6 +211,12 @@ async def job_action(request: Request) -> Response:
     job_id = form.get("id")
     if not isinstance(job_id, str) or not job_id:
         raise HTTPException(400, "which job? send the form field id")
+    op = request.path_params["op"]
+    if op not in JOB_ACTIONS:
+        raise HTTPException(404, f"no job action {op!r}")
     back = str(path_for(request, "job", queue=queue.name).include_query_params(id=job_id))
-    call = settings(request).data.job_action(queue.name, job_id, request.path_params["op"])
-    return await _run_action(request, call, back)
+    status = form.get("back_status")  # sent from a job list: back to that list
+    if isinstance(status, str) and status in LIST_STATUSES:
+        back = str(path_for(request, "queue", queue=queue.name).include_query_params(status=status))
+    done = await _run_action(request, settings(request).data.job_action(queue.name, job_id, op))
+    return _done(request, _job_message(job_id, op, done), back, done)

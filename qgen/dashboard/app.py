@@ -21,10 +21,11 @@ from starlette.middleware.sessions import SessionMiddleware
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from qgen.dashboard import actions, pages
+from qgen.dashboard import actions, overview, pages
 from qgen.dashboard.data import DashboardData
 from qgen.dashboard.project import Project, client_class, load_project, manifest_beside
 from qgen.dashboard.security import SESSION_COOKIE, Gate, check_token, session_secret
+from qgen.dashboard.throughput import ThroughputCache
 from qgen.runtime.client import AsyncClientBase
 
 HERE = Path(__file__).resolve().parent
@@ -40,6 +41,7 @@ class Settings:
     templates: jinja2.Environment
     read_only: bool
     token: str | None
+    throughput: ThroughputCache
 
 
 def _templates() -> jinja2.Environment:
@@ -56,11 +58,14 @@ def _templates() -> jinja2.Environment:
 
 def _routes() -> list[Route | Mount]:
     return [
-        Route("/", pages.index, name="index"),
+        Route("/", overview.index, name="index"),
+        Route("/parts/queues", overview.queue_rows, name="queue_rows"),
         Route("/login", pages.login_form, methods=["GET"], name="login"),
         Route("/login", actions.login, methods=["POST"], name="login_post"),
         Route("/logout", actions.logout, methods=["POST"], name="logout"),
-        Route("/queues/{queue}", pages.queue_page, name="queue"),
+        Route("/queues/{queue}", overview.queue_page, name="queue"),
+        Route("/queues/{queue}/parts/state", overview.queue_state, name="queue_state"),
+        Route("/queues/{queue}/redrive", overview.redrive_page, name="redrive"),
         Route("/queues/{queue}/job", pages.job_page, name="job"),
         Route("/queues/{queue}/job/detail", pages.job_detail, name="job_detail"),
         Route("/queues/{queue}/jobs", actions.add_job, methods=["POST"], name="add_job"),
@@ -76,7 +81,7 @@ def _routes() -> list[Route | Mount]:
             methods=["POST"],
             name="job_action",
         ),
-        Route("/api/queues", pages.api_queues, name="api_queues"),
+        Route("/api/queues", overview.api_queues, name="api_queues"),
         Route("/api/queues/{queue}/job", pages.api_job, name="api_job"),
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
     ]
@@ -108,7 +113,8 @@ def create_app(
         client = client_class(project.manifest)(url)
     else:
         project = load_project(manifest if manifest is not None else manifest_beside(client))
-    settings = Settings(project, DashboardData(client), _templates(), read_only, token)
+    data = DashboardData(client)
+    settings = Settings(project, data, _templates(), read_only, token, ThroughputCache(data))
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

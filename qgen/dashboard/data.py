@@ -1,10 +1,11 @@
 """The one place the dashboard reaches the queues: through the generated client, nothing else.
 
-Job lookup and adds use today's client (``queue(name).get(id).info()``, ``add``). The operator
-operations of the client (counts, job lists, retry, cancel, pause/resume, clean, redrive,
-workers: qgen issue 14) are called when the client has them; until then :meth:`available`
-says no, the pages leave those parts out and the action routes answer 501. Nothing here talks
-to a backend directly, so the page adds no backend code of its own.
+Job lookup and adds use the client's ``queue(name).get(id).info()`` and ``add``; counts, job
+lists, retry, cancel, pause/resume, clean and redrive use its operator API (issue 14). Which
+of those a backend offers comes from the capability table (``qgen/runtime/capabilities*.py``),
+never from the backend's name: the pages show what the table allows, a read the backend
+refuses (``UnsupportedByBackend``) is left out of the page, and an action it refuses answers
+501 with the backend's reason. Nothing here talks to a backend directly.
 """
 
 from __future__ import annotations
@@ -14,19 +15,37 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from qgen import ConfigError, JobInfo, JobNotFound, JobStatus, UnsupportedByBackend
+from qgen import ConfigError, JobInfo, JobNotFound, JobStatus, QgenError, UnsupportedByBackend
+from qgen.runtime.backends.ops import QueueCounts, RedriveReport
+from qgen.runtime.capabilities import Feature, feature, supports
 from qgen.runtime.client import AsyncClientBase
+from qgen.runtime.jobviews import JobPage
 
-# Operations of a queue accessor (``client.<queue>.<op>``), of a job handle and of the client.
-QUEUE_OPS = ("counts", "jobs", "pause", "resume", "is_paused", "clean", "redrive", "retry_failed")
-JOB_OPS = ("retry", "cancel")
-CLIENT_OPS = ("workers",)
+# The page's names for the operator operations, and the capability row each one needs.
+OPERATIONS: Mapping[str, Feature] = {
+    "counts": Feature.COUNTS,
+    "jobs": Feature.LIST_JOBS,
+    "pause": Feature.PAUSE,
+    "resume": Feature.PAUSE,
+    "retry_failed": Feature.RETRY,
+    "clean": Feature.CLEAN,
+    "redrive": Feature.REDRIVE,
+    "retry": Feature.RETRY,
+    "cancel": Feature.CANCEL,
+    "workers": Feature.WORKERS,
+}
+QUEUE_ACTIONS = ("pause", "resume", "retry_failed", "clean", "redrive")
+JOB_ACTIONS = ("retry", "cancel")
 # Job states a job list can show, in the order the page lists them.
 LIST_STATUSES = ("waiting", "delayed", "active", "completed", "failed", "discarded", "cancelled")
+FINISHED_STATUSES = ("completed", "failed", "discarded", "cancelled")
+# A job can be retried in these states, and cancelled in those (the handle says False else).
+RETRYABLE = frozenset({JobStatus.FAILED, JobStatus.DISCARDED, JobStatus.CANCELLED})
+CANCELLABLE = frozenset({JobStatus.WAITING, JobStatus.DELAYED, JobStatus.ACTIVE})
 
 
 class OperationUnavailable(Exception):
-    """The client has no such operation yet (or the backend refused it with a reason)."""
+    """The backend cannot do this operation (the capability table's or the backend's reason)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,29 +60,36 @@ class AddRequest:
         return {k: v for k, v in given.items() if v is not None}
 
 
+@dataclass(frozen=True, slots=True)
+class Read:
+    """A read the page can do without: its value, or why there is none (``problem``)."""
+
+    value: Any = None
+    problem: str | None = None
+
+
 class DashboardData:
     def __init__(self, client: AsyncClientBase) -> None:
         self.client = client
-        self._available: dict[str, bool] | None = None
 
     @property
     def backend(self) -> str:
         return self.client.backend_name
 
     def operations(self) -> dict[str, bool]:
-        """Which operations the client offers, looked up once (the client class is fixed)."""
-        if self._available is None:
-            names = list(self.client.QUEUES)
-            queue = self.client.queue(names[0]) if names else None
-            handle = queue.get("probe") if queue is not None else None
-            found = {op: hasattr(queue, op) for op in QUEUE_OPS}
-            found |= {op: hasattr(handle, op) for op in JOB_OPS}
-            found |= {op: hasattr(self.client, op) for op in CLIENT_OPS}
-            self._available = found
-        return self._available
+        """Which operator operations the capability table gives this backend."""
+        return {op: supports(feat, self.backend) for op, feat in OPERATIONS.items()}
 
     def available(self, op: str) -> bool:
-        return self.operations().get(op, False)
+        feat = OPERATIONS.get(op)
+        return feat is not None and supports(feat, self.backend)
+
+    def why_not(self, op: str) -> str:
+        """The capability table's reason this backend cannot do ``op``."""
+        feat = OPERATIONS.get(op)
+        if feat is None:
+            return f"no operation {op!r}"
+        return f"{self.backend}: {feature(feat, self.backend).note}"
 
     async def job(self, queue: str, job_id: str) -> JobInfo | None:
         """The job, or None when there is none (or the id is one no backend accepts)."""
@@ -82,51 +108,77 @@ class DashboardData:
         handle = await self.client.queue(queue).add(request.data, **request.options())
         return str(handle.id)
 
-    # -- operator operations (issue 14): called only when the client has them --------------
+    # -- reads the pages can do without --------------------------------------------------------
 
-    async def _call(self, target: object, op: str, *args: Any, **kwargs: Any) -> Any:
-        method = getattr(target, op, None)
-        if method is None:
-            raise OperationUnavailable(f"this qgen client has no {op}() yet")
+    async def _read(self, op: str, call: Any) -> Read:
+        if not self.available(op):
+            call.close()  # never awaited: the table says the backend cannot
+            return Read(problem=self.why_not(op))
         try:
-            return await method(*args, **kwargs)
+            return Read(await call)
+        except QgenError as exc:  # unsupported here, or the backend cannot be reached
+            return Read(problem=str(exc))
+
+    async def counts(self, queue: str) -> Read:
+        """The queue's :class:`QueueCounts` (or why not)."""
+        return await self._read("counts", self.client.queue(queue).counts())
+
+    async def workers(self, queue: str) -> Read:
+        """The worker processes serving ``queue`` (a list of ``WorkerInfo``), or why not."""
+        return await self._read("workers", self.client.workers(queue))
+
+    async def jobs(self, queue: str, status: str, limit: int, cursor: str | None) -> Read:
+        """One :class:`JobPage` of a status, newest first (or why not). A bad cursor is the
+        caller's: ConfigError."""
+        q = self.client.queue(queue)
+        return await self._read(
+            "jobs", q.jobs(status=JobStatus(status), limit=limit, cursor=cursor)
+        )
+
+    async def page(self, queue: str, status: str, limit: int) -> JobPage[Any, Any] | None:
+        """The newest ``limit`` jobs of a status, or None where the backend cannot list."""
+        read = await self.jobs(queue, status, limit, None)
+        value: JobPage[Any, Any] | None = read.value
+        return value
+
+    # -- actions ---------------------------------------------------------------------------------
+
+    async def _act(self, op: str, call: Any) -> Any:
+        if not self.available(op):
+            call.close()
+            raise OperationUnavailable(self.why_not(op))
+        try:
+            return await call
         except UnsupportedByBackend as exc:
             raise OperationUnavailable(str(exc)) from exc
 
-    async def _optional(self, target: object, op: str, *args: Any, **kwargs: Any) -> Any | None:
-        """A read the page can do without: None where the backend cannot do it."""
-        try:
-            return await self._call(target, op, *args, **kwargs)
-        except OperationUnavailable:
-            return None
-
-    async def counts(self, queue: str) -> Any | None:
-        """The queue's ``QueueCounts``, or None while the client has no ``counts()``."""
-        if not self.available("counts"):
-            return None
-        return await self._optional(self.client.queue(queue), "counts")
-
-    async def jobs(self, queue: str, status: str, limit: int, cursor: str | None) -> Any | None:
-        """One ``JobPage`` of a status, newest first, or None while there are no job lists."""
-        if not self.available("jobs"):
-            return None
-        q = self.client.queue(queue)
-        return await self._optional(q, "jobs", status=JobStatus(status), limit=limit, cursor=cursor)
-
     async def queue_action(self, queue: str, op: str, params: Mapping[str, Any]) -> Any:
-        if op not in QUEUE_OPS:
+        """pause, resume, retry_failed, clean (status, older_than, keep), redrive (dry_run)."""
+        if op not in QUEUE_ACTIONS:
             raise OperationUnavailable(f"no queue operation {op!r}")
-        return await self._call(self.client.queue(queue), op, **params)
+        return await self._act(op, getattr(self.client.queue(queue), op)(**params))
 
-    async def job_action(self, queue: str, job_id: str, op: str) -> Any:
-        if op not in JOB_OPS:
+    async def job_action(self, queue: str, job_id: str, op: str) -> bool:
+        """retry or cancel one job; False when its state does not allow it."""
+        if op not in JOB_ACTIONS:
             raise OperationUnavailable(f"no job operation {op!r}")
-        return await self._call(self.client.queue(queue).get(job_id), op)
+        try:
+            handle = self.client.queue(queue).get(job_id)
+        except ConfigError as exc:
+            raise OperationUnavailable(str(exc)) from exc
+        done: bool = await self._act(op, getattr(handle, op)())
+        return done
 
-    async def workers(self) -> Any | None:
-        if not self.available("workers"):
-            return None
-        return await self._optional(self.client, "workers")
+    async def redrive_preview(self, queue: str) -> RedriveReport:
+        """What a redrive would do now (nothing moves)."""
+        report: RedriveReport = await self._act(
+            "redrive", self.client.queue(queue).redrive(dry_run=True)
+        )
+        return report
+
+
+def counts_dict(counts: QueueCounts) -> dict[str, Any]:
+    return counts.as_dict()
 
 
 def timestamp(value: float | None) -> str:

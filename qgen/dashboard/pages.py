@@ -1,6 +1,7 @@
-"""The pages (GET): queue list, one queue, one job, the login form, and the small JSON API the
-page's script polls. Every text from jobs reaches HTML only through the autoescaping
-templates."""
+"""The pages' shared parts (rendering, the queue and job of a request, error pages), one
+job's page with its live part and JSON, and the login form. The queue list and one queue's
+page are in :mod:`.overview`. Every text from jobs reaches HTML only through the
+autoescaping templates."""
 
 from __future__ import annotations
 
@@ -15,8 +16,8 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
 from qgen import JobInfo, JobStatus, QgenError
-from qgen.dashboard.data import LIST_STATUSES, timestamp
-from qgen.dashboard.project import QueueView, backend_features
+from qgen.dashboard.data import CANCELLABLE, RETRYABLE, OperationUnavailable, timestamp
+from qgen.dashboard.project import QueueView
 from qgen.dashboard.schema_view import view
 from qgen.dashboard.security import csrf_token, safe_next
 from qgen.runtime.capabilities import Feature, supports
@@ -24,8 +25,6 @@ from qgen.runtime.urls import mask_url
 
 if TYPE_CHECKING:
     from qgen.dashboard.app import Settings
-
-PAGE_SIZE = 50
 
 
 def path_for(request: Request, name: str, **params: Any) -> URL:
@@ -42,7 +41,11 @@ def settings(request: Request) -> Settings:
 def install_filters(env: jinja2.Environment) -> None:
     env.filters["time"] = timestamp
     env.filters["json"] = lambda v: json.dumps(v, ensure_ascii=False, indent=2, sort_keys=True)
+    env.filters["compact"] = lambda v: json.dumps(v, ensure_ascii=False, separators=(",", ":"))
     # tojson (Jinja's own) escapes <, >, & and ' so the schema is safe inside a script block.
+
+
+PARTS = frozenset({"queue_rows.html", "queue_state.html", "job_detail.html"})
 
 
 def render(request: Request, name: str, context: Mapping[str, Any], status: int = 200) -> Response:
@@ -57,6 +60,8 @@ def render(request: Request, name: str, context: Mapping[str, Any], status: int 
         "backend": s.data.backend,
         "shown_url": mask_url(s.data.client.url),
         "ops": s.data.operations(),
+        # a live part (polled) leaves the message of the last action to the page it is for
+        "flash": None if name in PARTS else request.session.pop("flash", None),
     }
     html = s.templates.get_template(name).render({**base, **context})
     return HTMLResponse(html, status_code=status)
@@ -77,52 +82,6 @@ def job_id_of(request: Request) -> str:
     return job_id
 
 
-async def index(request: Request) -> Response:
-    s = settings(request)
-    counts = {name: await s.data.counts(name) for name in s.project.queues}
-    return render(
-        request,
-        "index.html",
-        {
-            "queues": list(s.project.queues.values()),
-            "counts": counts,
-            "features": backend_features(s.data.backend),
-        },
-    )
-
-
-async def queue_page(request: Request) -> Response:
-    s = settings(request)
-    queue = queue_of(request)
-    if request.query_params.get("id"):  # the "find a job" form
-        target = path_for(request, "job", queue=queue.name).include_query_params(
-            id=request.query_params["id"].strip()
-        )
-        return RedirectResponse(str(target), status_code=303)
-    status = request.query_params.get("status", "failed")
-    if status not in LIST_STATUSES:
-        raise HTTPException(400, f"unknown status {status!r}")
-    cursor = request.query_params.get("cursor") or None
-    backend = s.data.backend
-    return render(
-        request,
-        "queue.html",
-        {
-            "queue": queue,
-            "key_support": queue.key_support(backend),
-            "warnings": queue.warnings.get(backend, ()),
-            "counts": await s.data.counts(queue.name),
-            "status": status,
-            "statuses": LIST_STATUSES,
-            "page": await s.data.jobs(queue.name, status, PAGE_SIZE, cursor),
-            "can_delay": supports(Feature.DELAY, backend),
-            "can_priority": supports(Feature.PRIORITY, backend),
-            "can_job_id": supports(Feature.JOB_ID, backend),
-            "can_status": supports(Feature.STATUS, backend),
-        },
-    )
-
-
 def job_context(queue: QueueView, info: JobInfo) -> dict[str, Any]:
     """What the job page shows; fields the operator API adds to JobInfo (started_at, worker,
     ...) appear as soon as JobInfo has them."""
@@ -133,6 +92,8 @@ def job_context(queue: QueueView, info: JobInfo) -> dict[str, Any]:
         "job": info,
         "finished": finished,
         "failed": info.status in (JobStatus.FAILED, JobStatus.DISCARDED),
+        "can_retry": info.status in RETRYABLE,
+        "can_cancel": info.status in CANCELLABLE,
         "progress_percent": progress if isinstance(progress, int | float) else None,
         "progress_other": None if isinstance(progress, int | float) else progress,
         "data_view": view(info.data, queue.input_schema),
@@ -205,25 +166,6 @@ async def api_job(request: Request) -> Response:
     )
 
 
-async def api_queues(request: Request) -> Response:
-    """Per queue: counts (null until the client has counts()), for the page's live update."""
-    s = settings(request)
-    out: dict[str, Any] = {}
-    for name in s.project.queues:
-        counts = await s.data.counts(name)
-        out[name] = None if counts is None else _plain(counts)
-    return JSONResponse({"backend": s.data.backend, "counts": out})
-
-
-def _plain(value: Any) -> Any:
-    """A dataclass value (QueueCounts) as JSON-ready data."""
-    if hasattr(value, "__dataclass_fields__"):
-        return {k: _plain(getattr(value, k)) for k in value.__dataclass_fields__}
-    if isinstance(value, frozenset | set):
-        return sorted(value)
-    return value
-
-
 async def login_form(request: Request) -> Response:
     """The login page; also what the gate shows (with 401) in place of any page before login,
     with that page as the place to return to."""
@@ -253,4 +195,13 @@ async def _queue_error(request: Request, exc: Exception) -> Response:
     return await _http_error(request, HTTPException(503, str(exc)))
 
 
-EXCEPTION_HANDLERS = {HTTPException: _http_error, QgenError: _queue_error}
+async def _unavailable(request: Request, exc: Exception) -> Response:
+    """The backend cannot do this (the capability table's or its own reason)."""
+    return await _http_error(request, HTTPException(501, str(exc)))
+
+
+EXCEPTION_HANDLERS = {
+    HTTPException: _http_error,
+    QgenError: _queue_error,
+    OperationUnavailable: _unavailable,
+}

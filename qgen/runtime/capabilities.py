@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from qgen.runtime.capabilities_ops import OPERATOR_FEATURES
+from qgen.runtime.capabilities_schedules import SCHEDULE_FEATURES
 from qgen.runtime.capability_cells import E as E
 from qgen.runtime.capability_cells import Level as Level
 from qgen.runtime.capability_cells import N as N
@@ -31,6 +32,8 @@ SCHEMES: dict[str, str] = {
     "sqlite": "sqlite",
     "redis": "redis",
     "rediss": "redis",
+    "redis+cluster": "redis",
+    "rediss+cluster": "redis",
     "postgresql": "postgres",
     "postgres": "postgres",
     "sqs": "sqs",
@@ -196,6 +199,7 @@ class Feature(enum.StrEnum):
     REDRIVE = "redrive"  # redrive(): dead letters back to their queue, validated first
     WORKERS = "workers"  # workers(): the worker processes serving each queue, by heartbeat
     RETENTION_AGE = "retention_age"  # remove_on_*: {"age": s} removes finished jobs by age
+    SCHEDULES = "schedules"  # wire_schedule: each tick fires one job across worker processes
 
 
 FEATURES: dict[Feature, dict[str, Support]] = {
@@ -266,6 +270,7 @@ FEATURES: dict[Feature, dict[str, Support]] = {
         "sqs": N("MessageGroupId on FIFO queues (one default group when not given)"),
     },
     **{Feature(name): row for name, row in OPERATOR_FEATURES.items()},
+    **{Feature(name): row for name, row in SCHEDULE_FEATURES.items()},
 }
 
 

@@ -16,7 +16,8 @@ OPERATOR_FEATURES: dict[str, dict[str, Support]] = {
         "postgres": N("one grouped count over the jobs of the queue"),
         "sqs": E(
             "approximate: ApproximateNumberOfMessages (waiting), ...NotVisible (active), "
-            "...Delayed; finished jobs are not kept, so they are unknown"
+            "...Delayed, the dead-letter queue's depth as failed; finished jobs are not kept, "
+            "so they are unknown"
         ),
     },
     "list_jobs": {
@@ -57,7 +58,10 @@ OPERATOR_FEATURES: dict[str, dict[str, Support]] = {
         ),
         "redis": N("BullMQ's own paused state: Node workers and Bull Board see the same pause"),
         "postgres": N("a paused flag per queue read by every fetch; resume wakes by NOTIFY"),
-        "sqs": E("a queue tag every worker reads at most once per poll"),
+        "sqs": E(
+            "a queue tag every worker reads every pause_check seconds (URL parameter, "
+            "default 10; AWS limits tagging requests per account)"
+        ),
     },
     "clean": {
         "sqlite": N("DELETE of finished rows by state, age and count"),

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Generic
 
 from typing_extensions import TypeVar
 
+from qgen.runtime import telemetry
 from qgen.runtime.backends.base import JobInfo, JobStatus
 from qgen.runtime.backends.ops import WORKER_LISTED_FOR
 from qgen.runtime.capabilities import Feature, supports
@@ -193,7 +194,11 @@ class AsyncQueue(AsyncQueueOps[ModelT, OutT], Generic[InT, OutT, ModelT]):
             extra=extra,
         )
         backend = await self.client._connect()
-        new_id = await backend.enqueue(self.meta.name, payload, options)
+        if (traced := telemetry.producer()) is None:
+            new_id = await backend.enqueue(self.meta.name, payload, options)
+        else:  # a producer span, its trace context stored with the job
+            name = self.client.backend_name
+            new_id = await traced.enqueue(backend, name, self.meta.name, payload, options)
         return AsyncJobHandle(self.client, self.meta.name, new_id)
 
     async def add_many(
@@ -223,7 +228,12 @@ class AsyncQueue(AsyncQueueOps[ModelT, OutT], Generic[InT, OutT, ModelT]):
         if not payloads:
             return []
         backend = await self.client._connect()
-        ids = await backend.enqueue_many(self.meta.name, [(p, options) for p in payloads])
+        jobs = [(p, options) for p in payloads]
+        if (traced := telemetry.producer()) is None:
+            ids = await backend.enqueue_many(self.meta.name, jobs)
+        else:
+            name = self.client.backend_name
+            ids = await traced.enqueue_many(backend, name, self.meta.name, jobs)
         return [AsyncJobHandle(self.client, self.meta.name, i) for i in ids]
 
     def get(self, job_id: str) -> AsyncJobHandle[OutT]:

@@ -22,6 +22,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from qgen.runtime import telemetry
 from qgen.runtime.backends.sqs import SqsBackend
 from qgen.runtime.manifest import load_manifest
 from qgen.runtime.worker import App, load_app
@@ -70,4 +71,5 @@ class _Container:
 
     async def _handle(self, event: Mapping[str, Any]) -> dict[str, Any]:
         app, backend = await self._start()
-        return await backend.run_lambda_event(event, app.handle, set(app.runners))
+        handle = telemetry.instrument(app.handle, "sqs")  # a span per record when tracing is on
+        return await backend.run_lambda_event(event, handle, set(app.runners))

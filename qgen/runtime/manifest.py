@@ -24,6 +24,10 @@ Format (``"format": 1``), written by ``qgen.codegen.render`` with sorted keys::
           "location": {"path": "shop/queues.py", "line": 5, "col": 0},
           "warnings": {"sqs": ["QG301 ..."], ...}
         }
+      },
+      "schedules": {                    # only when the project has schedules
+        "<name>": {"queue": "digest", "cron": "0 3 * * *" | null, "every_ms": null | 60000,
+                   "tz": "Europe/Berlin", "data": {...}, "catch_up": true}
       }
     }
 """
@@ -32,11 +36,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from qgen.runtime.errors import ConfigError
+from qgen.runtime.schedules import Schedule
 
 MANIFEST_FORMAT = 1
 
@@ -65,6 +70,7 @@ class Manifest:
     services: str | None
     wiring_modules: tuple[str, ...]
     queues: Mapping[str, ManifestQueue]
+    schedules: Mapping[str, Schedule] = field(default_factory=dict)
 
     @property
     def default_url(self) -> str:
@@ -107,4 +113,8 @@ def load_manifest(path: str | Path) -> Manifest:
         services=raw.get("services"),
         wiring_modules=tuple(raw.get("wiring_modules", ())),
         queues=queues,
+        schedules={
+            name: Schedule.from_json(name, raw_schedule)
+            for name, raw_schedule in sorted(raw.get("schedules", {}).items())
+        },
     )

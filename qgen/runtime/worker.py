@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from qgen.runtime import capabilities, logs, schema_changes
+from qgen.runtime import capabilities, logs, schedule_runner, schema_changes, telemetry
 from qgen.runtime.backends.base import Backend, Consumer, Delivery, Outcome
 from qgen.runtime.backends.registry import open_backend
 from qgen.runtime.errors import BackendUnavailable, ConfigError
@@ -208,7 +208,8 @@ async def run_worker(
             return
         conn = await open_backend(url, app.settings_by_name())
         try:
-            await _consume(conn, app, name, stop, force, grace)
+            async with schedule_runner.running(conn, manifest, [s.name for s in app.settings]):
+                await _consume(conn, app, name, stop, force, grace)
         finally:
             await conn.close()
     finally:
@@ -232,7 +233,8 @@ async def _consume(
     conn: Backend, app: App, name: str, stop: asyncio.Event, force: asyncio.Event, grace: float
 ) -> None:
     """Run the consumer until ``stop``, then drain it (unless ``force`` comes first)."""
-    consumer = conn.consume(app.settings, app.handle)
+    obs = await telemetry.worker_started(conn, name, app.settings)  # metrics, traces, logs
+    consumer = conn.consume(app.settings, obs.wrap(app.handle))
     log.info(
         "worker started on %s: %s",
         name,
@@ -249,6 +251,7 @@ async def _consume(
         with contextlib.suppress(asyncio.CancelledError):
             await beat_task
         await presence.leave()
+        await obs.close()
 
 
 async def _run_until_stopped(
@@ -309,6 +312,7 @@ def _parser(prog: str, *, standalone: bool) -> argparse.ArgumentParser:
     p.add_argument("--queues", help="queues to consume, comma separated (default: autorun ones)")
     p.add_argument("--grace", type=float, default=30.0, help="seconds to drain on SIGTERM")
     p.add_argument("--log-level", default=os.environ.get("QGEN_LOG_LEVEL", "INFO"))
+    telemetry.add_arguments(p)
     return p
 
 
@@ -333,7 +337,7 @@ def _run(main: Coroutine[Any, Any, None]) -> None:
 def main(argv: Sequence[str] | None, *, backend: str, manifest: Path) -> int:
     """Entry point of the generated ``<out>/workers/<backend>.py`` modules."""
     args = _parser(f"worker ({backend})", standalone=False).parse_args(argv)
-    logs.configure_cli(getattr(logging, str(args.log_level).upper(), logging.INFO))
+    telemetry.configure_cli(args)  # text or JSON logs, the metrics port
     try:
         man = load_manifest(manifest)
         root = str(man.project_root)
@@ -361,7 +365,7 @@ def main(argv: Sequence[str] | None, *, backend: str, manifest: Path) -> int:
 
 def _standalone(argv: Sequence[str] | None = None) -> int:
     args = _parser("python -m qgen.runtime.worker", standalone=True).parse_args(argv)
-    logs.configure_cli(getattr(logging, str(args.log_level).upper(), logging.INFO))
+    telemetry.configure_cli(args)  # text or JSON logs, the metrics port
     if os.getcwd() not in sys.path:
         sys.path.insert(0, os.getcwd())
     url = args.url or os.environ.get("QGEN_URL")

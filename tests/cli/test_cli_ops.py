@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import json
 import signal
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -207,6 +208,7 @@ def test_redrive_and_workers_with_a_worker_process(
     sqlite_url: str, request: pytest.FixtureRequest, tmp_path: Path
 ) -> None:
     pending_on("sqlite", request, Feature.REDRIVE, Feature.WORKERS, Feature.LIST_JOBS)
+    sys.path.insert(0, str(Path(__file__).parents[1] / "contract"))  # run alone, too
     from contract_harness import BackendCase, worker_process
 
     proc = worker_process(BackendCase("sqlite", sqlite_url, tmp_path), ["doomed"])

@@ -48,6 +48,18 @@ def build_project(dest: Path) -> Path:
     return dest
 
 
+def outward_address() -> str | None:
+    """This machine's address on its default route (not loopback), or None without one. A UDP
+    socket's connect sends nothing; it only picks the source address."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        try:
+            s.connect(("10.254.254.254", 9))
+            address: str = s.getsockname()[0]
+        except OSError:
+            return None
+    return None if address.startswith("127.") or address == "0.0.0.0" else address
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -107,12 +119,18 @@ def _wait_until_up(base: str, proc: subprocess.Popen[Any], log: Path) -> None:
 
 @contextlib.contextmanager
 def dashboard(
-    project: Path, url: str, log: Path, *, token: str | None = TOKEN, read_only: bool = False
+    project: Path,
+    url: str,
+    log: Path,
+    *,
+    token: str | None = TOKEN,
+    read_only: bool = False,
+    host: str = "127.0.0.1",
 ) -> Iterator[str]:
-    """`qgen dashboard` on 127.0.0.1 and a free port; yields its base URL."""
+    """`qgen dashboard` on ``host`` and a free port; yields its base URL."""
     port = free_port()
     cmd = [sys.executable, "-m", "qgen.cli", "dashboard", "--project", str(project)]
-    cmd += ["--url", url, "--port", str(port)]
+    cmd += ["--url", url, "--port", str(port), "--host", host]
     if token:
         cmd += ["--token", token]
     if read_only:
@@ -122,7 +140,7 @@ def dashboard(
             cmd, cwd=project, env=_env(project), stdout=out, stderr=subprocess.STDOUT
         )
         try:
-            base = f"http://127.0.0.1:{port}"
+            base = f"http://{host}:{port}"
             _wait_until_up(base, proc, log)
             yield base
         finally:
@@ -181,3 +199,72 @@ def require_chromium() -> None:
 
     if not Path(CHROMIUM).exists():
         pytest.fail(f"{CHROMIUM} is missing: scripts/test.sh installs Debian's chromium")
+
+
+def wait_for(probe: Any, ok: Any, what: str, timeout: float = 60.0) -> Any:
+    """Call ``probe`` until ``ok(value)``; fail with the last value after ``timeout`` s (a
+    deadline for a hung test, not a speed requirement)."""
+    deadline = time.monotonic() + timeout
+    value = probe()
+    while not ok(value):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}; last value: {value!r}")
+        time.sleep(0.05)
+        value = probe()
+    return value
+
+
+class Api:
+    """The project's generated async client, run from synchronous tests: what the operator
+    API says, to compare the pages with, and raw writes a client would refuse."""
+
+    def __init__(self, manifest: Path, url: str) -> None:
+        from qgen.dashboard.project import client_class
+        from qgen.runtime.manifest import load_manifest
+
+        self.cls = client_class(load_manifest(manifest))
+        self.url = url
+
+    def run(self, op: Any) -> Any:
+        """``op(client)`` (a coroutine function) on a fresh client, in a thread of its own
+        (Playwright's sync API keeps an event loop running in the test's thread)."""
+        import asyncio
+        from concurrent.futures import ThreadPoolExecutor
+
+        async def main() -> Any:
+            client = self.cls(self.url)
+            try:
+                return await op(client)
+            finally:
+                await client.close()
+
+        with ThreadPoolExecutor(1) as pool:
+            return pool.submit(asyncio.run, main()).result()
+
+    def counts(self, queue: str) -> dict[str, Any]:
+        async def op(client: Any) -> Any:
+            return (await client.queue(queue).counts()).as_dict()
+
+        return dict(self.run(op))
+
+    def status(self, queue: str, job_id: str) -> str:
+        async def op(client: Any) -> Any:
+            return (await client.queue(queue).get(job_id).status()).value
+
+        return str(self.run(op))
+
+    def add(self, queue: str, data: Any, **options: Any) -> str:
+        async def op(client: Any) -> Any:
+            return (await client.queue(queue).add(data, **options)).id
+
+        return str(self.run(op))
+
+    def raw_add(self, queue: str, data: Any, job_id: str) -> None:
+        """A job the queue's schema refuses (as an older producer may have left)."""
+        from qgen.runtime.backends.base import AddOptions
+
+        async def op(client: Any) -> Any:
+            backend = await client._connect()
+            await backend.enqueue(queue, data, AddOptions(job_id=job_id))
+
+        self.run(op)

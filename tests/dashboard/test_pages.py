@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -15,11 +14,7 @@ import pytest
 from dashboard_harness import stored_jobs
 from starlette.testclient import TestClient
 
-from qgen import JobInfo, JobStatus
 from qgen.dashboard import create_app
-from qgen.dashboard.project import client_class
-from qgen.runtime.client import AsyncJobHandle, AsyncQueue
-from qgen.runtime.manifest import load_manifest
 
 LOCAL = {"base_url": "http://127.0.0.1:8077", "client": ("127.0.0.1", 50000)}
 ORDER = {"order_id": "p-1", "amount": 7, "customer": {"name": "Ada"}, "items": []}
@@ -48,10 +43,6 @@ def add(client: TestClient, queue: str, data: Any, **options: Any) -> Any:
     return client.post(f"/queues/{queue}/jobs", json=body, headers=csrf(client))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="written for a client without the operator API; dashboard part 2 rewrites it",
-)
 def test_index_lists_the_queues_with_their_notes(app: TestClient) -> None:
     page = app.get("/").text
     assert "dashapp.functions.orders:take_order" in page
@@ -61,7 +52,8 @@ def test_index_lists_the_queues_with_their_notes(app: TestClient) -> None:
     assert "config drain_delay is ignored by sqlite: SQLite workers poll" in page
     assert "queue &#39;orders&#39;:" not in page
     assert "no notifications across processes" in page  # sqlite's push_wait row
-    assert "data-live-counts" not in page  # no counts() on today's client
+    assert 'id="queue-rows" data-live="/parts/queues"' in page  # the rows stay live
+    assert "This project has no queues" not in page
 
 
 def test_queue_page_embeds_the_schema_as_inert_json(app: TestClient, manifest: Path) -> None:
@@ -136,99 +128,30 @@ def test_unknown_queue_and_job(app: TestClient) -> None:
     assert add(app, "nope", {}).status_code == 404
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="written for a client without the operator API; dashboard part 2 rewrites it",
-)
-def test_operator_actions_answer_501_until_the_client_has_them(app: TestClient) -> None:
-    token = csrf(app)["x-csrf-token"]
-    answer = app.post("/queues/orders/actions/pause", data={"csrf": token})
-    assert answer.status_code == 501 and "pause()" in answer.json()["error"]
-    job = app.post("/queues/orders/job/actions/cancel", data={"csrf": token, "id": "x"})
-    assert job.status_code == 501
+def test_an_action_the_backend_cannot_do_answers_501_with_its_reason(
+    manifest: Path, tmp_path: Path
+) -> None:
+    """SQS keeps no failed jobs and cannot reach a sent message: no retry or cancel button,
+    and the routes answer 501 with the capability table's reason; no job list either."""
+    from support import sqs
 
-
-@dataclass(frozen=True)
-class FakeCounts:
-    waiting: int = 4
-    delayed: int = 0
-    active: int = 1
-    completed: int = 9
-    failed: int = 2
-    discarded: int = 0
-    cancelled: int = 0
-    paused: bool = False
-
-
-@dataclass(frozen=True)
-class FakeError:
-    type: str
-    message: str
-
-
-@dataclass(frozen=True)
-class FakePage:
-    jobs: list[JobInfo]
-    next_cursor: str | None
-
-
-@pytest.mark.xfail(
-    strict=True,
-    reason="written for a client without the operator API; dashboard part 2 rewrites it",
-)
-def test_operator_parts_light_up_when_the_client_has_them(manifest: Path, url: str) -> None:
-    """The hooks for the operator API (issue 14): a client that has counts(), jobs(), pause()
-    and handle.retry() gets counts, job lists and working buttons, with no change to the
-    dashboard. (The real operations get their own browser tests when they exist.)"""
-    calls: list[tuple[str, ...]] = []
-
-    class OpsHandle(AsyncJobHandle[Any]):
-        async def retry(self) -> bool:
-            calls.append(("retry", self.queue, self.id))
-            return True
-
-    class OpsQueue(AsyncQueue[Any, Any]):
-        async def counts(self) -> FakeCounts:
-            return FakeCounts()
-
-        async def jobs(self, status: JobStatus, limit: int, cursor: str | None) -> FakePage:
-            calls.append(("jobs", status.value, str(limit), str(cursor)))
-            error: Any = FakeError("Boom", "<b>bad</b>")
-            job = JobInfo("j-9", self.name, JobStatus.FAILED, error=error, created_at=1.0)
-            return FakePage([job], "cursor-2")
-
-        async def pause(self) -> None:
-            calls.append(("pause", self.name))
-
-        def get(self, job_id: str) -> AsyncJobHandle[Any]:
-            return OpsHandle(self.client, self.name, job_id)
-
-    base = client_class(load_manifest(manifest))
-
-    class OpsClient(base):  # type: ignore[misc,valid-type]
-        def queue(self, name: str) -> AsyncQueue[Any, Any]:
-            return OpsQueue(self, self._meta(name))
-
-    with TestClient(create_app(OpsClient(url)), follow_redirects=False, **LOCAL) as client:
-        index = client.get("/").text
-        assert 'data-count="completed">9<' in index and 'data-chart="orders"' in index
-        queue = client.get("/queues/orders?status=failed").text
-        assert ">pause</button>" in queue and "retry all failed" not in queue
-        assert "/queues/orders/job?id=j-9" in queue and "&lt;b&gt;bad&lt;/b&gt;" in queue
-        assert "cursor=cursor-2" in queue
-        assert ("jobs", "failed", "50", "None") in calls
-        token = {"csrf": re.search(r'data-csrf="([^"]+)"', queue).group(1)}  # type: ignore[union-attr]
-        done = client.post("/queues/orders/actions/pause", data=token)
-        assert done.status_code == 303 and done.headers["location"] == "/queues/orders"
-        assert ("pause", "orders") in calls
-        assert add(client, "orders", ORDER, job_id="p-9").status_code == 201
-        job = client.get("/queues/orders/job?id=p-9").text
-        assert ">retry</button>" in job and ">cancel</button>" not in job
-        retried = client.post("/queues/orders/job/actions/retry", data={**token, "id": "p-9"})
-        assert retried.status_code == 303
-        assert ("retry", "orders", "p-9") in calls
-        api = client.get("/api/queues").json()
-        assert api["counts"]["orders"]["waiting"] == 4
+    with (
+        sqs.backend_url(tmp_path) as url,
+        TestClient(create_app(manifest=manifest, url=url), follow_redirects=False, **LOCAL) as c,
+    ):
+        token = csrf(c)["x-csrf-token"]
+        retry = c.post("/queues/orders/job/actions/retry", data={"csrf": token, "id": "x"})
+        assert retry.status_code == 501 and "use redrive" in retry.json()["error"]
+        cancel = c.post("/queues/orders/job/actions/cancel", data={"csrf": token, "id": "x"})
+        assert cancel.status_code == 501 and "SQS cannot reach" in cancel.json()["error"]
+        clean = c.post("/queues/orders/actions/clean", data={"csrf": token, "status": "failed"})
+        assert clean.status_code == 501 and "nothing to clean" in clean.json()["error"]
+        unknown = c.post("/queues/orders/actions/explode", data={"csrf": token})
+        assert unknown.status_code == 404
+        queue = c.get("/queues/orders").text
+        assert "No job list: sqs: SQS cannot list messages" in queue
+        assert "retry all failed" not in queue and ">clean</button>" not in queue
+        assert c.get("/api/queues").json()["throughput"]["orders"] is None
 
 
 def test_job_text_is_escaped_everywhere(app: TestClient) -> None:
@@ -254,10 +177,6 @@ def test_on_sqs_a_job_is_added_but_has_no_page(manifest: Path, tmp_path: Path) -
             assert add(client, "orders", {**ORDER, "amount": -1}).status_code == 422
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="written for a client without the operator API; dashboard part 2 rewrites it",
-)
 def test_a_bad_url_is_said_at_the_form_not_at_a_field(manifest: Path, tmp_path: Path) -> None:
     app = create_app(manifest=manifest, url=f"sqlite:///{tmp_path / 'jobs.db'}?nonsense=1")
     with TestClient(app, follow_redirects=False, **LOCAL) as client:
@@ -265,6 +184,9 @@ def test_a_bad_url_is_said_at_the_form_not_at_a_field(manifest: Path, tmp_path: 
         assert answer.status_code == 422
         (error,) = answer.json()["errors"]
         assert error["loc"] == [] and "nonsense" in error["msg"]
+        index = client.get("/")  # the queues are listed, the problem said once above them
+        assert index.status_code == 200 and 'href="/queues/orders"' in index.text
+        assert index.text.count('class="error banner"') == 1 and "nonsense" in index.text
 
 
 def test_a_bad_url_is_not_taken_for_a_missing_job(manifest: Path, tmp_path: Path) -> None:
@@ -281,3 +203,24 @@ def test_a_password_in_the_url_never_reaches_the_page(manifest: Path) -> None:
         assert "s3cret-pw" not in page and "app:***@127.0.0.1:9" in page
         down = client.get("/queues/orders/job?id=abc", headers={"accept": "text/html"})
         assert down.status_code == 503 and "s3cret-pw" not in down.text
+
+
+def test_on_sqs_counts_are_estimates_and_unknown_ones_say_so(
+    manifest: Path, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    from support import sqs
+    from support.ops_pending import pending_on
+
+    from qgen.runtime.capabilities import Feature
+
+    pending_on("sqs", request, Feature.COUNTS)
+    with (
+        sqs.backend_url(tmp_path) as url,
+        TestClient(create_app(manifest=manifest, url=url), follow_redirects=False, **LOCAL) as c,
+    ):
+        assert add(c, "echo", "hello").status_code == 201
+        row = re.search(r'<tr data-queue="echo">.*?</tr>', c.get("/").text, re.S)
+        assert row
+        assert re.search(r'data-count="waiting">≈[01]<', row.group(0))  # an estimate
+        assert 'data-count="completed"><span class="muted" title="this backend' in row.group(0)
+        assert "?status=" not in row.group(0)  # SQS lists no jobs: no links to lists

@@ -35,7 +35,7 @@ NOT_YET: dict[str, frozenset[str]] = {
     "sqlite": frozenset(),
     "redis": frozenset(),
     "postgres": frozenset(),
-    "sqs": OPERATIONS,
+    "sqs": frozenset(),
 }
 
 

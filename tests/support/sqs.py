@@ -111,6 +111,9 @@ def new_prefix() -> str:
 
 
 def url_for(srv: MotoSqs, prefix: str, **params: str) -> str:
+    """The URL of ``prefix`` on ``srv``. Workers read the paused tag every second here
+    (``pause_check=1``; the default of 10 s spares AWS's tagging quota, which moto lacks)."""
+    params = {"pause_check": "1", **params}
     extra = "".join(f"&{k}={v}" for k, v in params.items())
     return f"sqs://{REGION}?endpoint_url={srv.endpoint}&prefix={prefix}{extra}"
 

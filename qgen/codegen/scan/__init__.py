@@ -47,6 +47,7 @@ def scan_project(
     from qgen.codegen.scan.files import inputs_hash, summaries
     from qgen.codegen.scan.functions import FunctionReader
     from qgen.codegen.scan.resolve import Index
+    from qgen.codegen.scan.schedules import ScheduleReader, wired_names
     from qgen.codegen.scan.schema import SchemaBuilder
     from qgen.codegen.scan.sources import discover_checked
     from qgen.codegen.scan.wirings import WiringReader
@@ -55,7 +56,9 @@ def scan_project(
     digest = inputs_hash(files, file_diags)
     hit = store.load(cache_dir, digest, list(sources), out_package)
     if hit is not None:  # nothing changed since the last scan
-        project = ProjectSpec(queues=tuple(hit[0]), services=services, out_package=out_package)
+        project = ProjectSpec(
+            queues=tuple(hit[0]), services=services, out_package=out_package, schedules=hit[2]
+        )
         return ScanResult(project, hit[1], digest, 0)
     by_module, parsed = summaries(files, cache_dir, jobs)
     diags: list[Diagnostic] = list(file_diags)
@@ -74,11 +77,19 @@ def scan_project(
     functions = FunctionReader(index, builder)
     wirings = WiringReader(index, functions)
     queues = wirings.read_all()
+    scheds = ScheduleReader(index, queues, wired_names(index))
+    schedules = tuple(scheds.read_all())
     diags = sort_diagnostics(
-        diags + builder.diagnostics + functions.diagnostics + wirings.diagnostics
+        diags
+        + builder.diagnostics
+        + functions.diagnostics
+        + wirings.diagnostics
+        + scheds.diagnostics
     )
-    store.save(cache_dir, digest, list(sources), out_package, queues, diags)
-    project = ProjectSpec(queues=tuple(queues), services=services, out_package=out_package)
+    store.save(cache_dir, digest, list(sources), out_package, queues, diags, schedules)
+    project = ProjectSpec(
+        queues=tuple(queues), services=services, out_package=out_package, schedules=schedules
+    )
     return ScanResult(project, diags, digest, parsed)
 
 

@@ -14,7 +14,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from qgen.codegen.ir import FunctionSpec, QueueSpec, SourceLocation
+from qgen.codegen.ir import FunctionSpec, QueueSpec, ScheduleSpec, SourceLocation
 from qgen.diagnostics import Diagnostic, Severity
 
 RESULT_FILE = "scan-result.json"
@@ -26,10 +26,11 @@ def scanner_fingerprint() -> str:
     import qgen.codegen.client_names as client_names
     import qgen.runtime.config_keys as config_keys
     import qgen.runtime.names as names
+    import qgen.runtime.schedules as schedules
 
     h = hashlib.sha256()
     paths = sorted(Path(__file__).resolve().parent.glob("*.py"))  # the scanner, schemas included
-    paths += [Path(m.__file__ or "") for m in (client_names, config_keys, names)]
+    paths += [Path(m.__file__ or "") for m in (client_names, config_keys, names, schedules)]
     for p in paths:
         h.update(p.name.encode())
         h.update(p.read_bytes())
@@ -44,7 +45,7 @@ def _key(inputs: str, sources: list[str], out_package: str) -> str:
 
 def load(
     cache_dir: Path | None, inputs: str, sources: list[str], out_package: str
-) -> tuple[list[QueueSpec], list[Diagnostic]] | None:
+) -> tuple[list[QueueSpec], list[Diagnostic], tuple[ScheduleSpec, ...]] | None:
     if cache_dir is None:
         return None
     try:
@@ -55,9 +56,10 @@ def load(
         diags = [
             Diagnostic(d[0], d[1], d[2], d[3], Severity(d[4]), d[5]) for d in raw["diagnostics"]
         ]
+        schedules = tuple(_schedule(d) for d in raw.get("schedules", []))
     except (OSError, ValueError, KeyError, TypeError, IndexError):
         return None
-    return queues, diags
+    return queues, diags, schedules
 
 
 def save(
@@ -67,6 +69,7 @@ def save(
     out_package: str,
     queues: list[QueueSpec],
     diags: list[Diagnostic],
+    schedules: tuple[ScheduleSpec, ...] = (),
 ) -> None:
     if cache_dir is None:
         return
@@ -75,6 +78,10 @@ def save(
         "queues": [_queue_json(q) for q in queues],
         "diagnostics": [
             [d.path, d.line, d.col, d.code, d.severity.value, d.message] for d in diags
+        ],
+        "schedules": [
+            {**s.to_json(), "name": s.name, "module": s.wiring_module, "location": _loc(s.location)}
+            for s in schedules
         ],
     }
     try:
@@ -141,5 +148,19 @@ def _queue(d: dict[str, Any]) -> QueueSpec:
         middleware=tuple(d["middleware"]),
         tags=tuple(d["tags"]),
         wiring_module=d["wiring_module"],
+        location=SourceLocation(*d["location"]),
+    )
+
+
+def _schedule(d: dict[str, Any]) -> ScheduleSpec:
+    return ScheduleSpec(
+        name=d["name"],
+        queue=d["queue"],
+        cron=d["cron"],
+        every_ms=d["every_ms"],
+        tz=d["tz"],
+        data=d["data"],
+        catch_up=d["catch_up"],
+        wiring_module=d["module"],
         location=SourceLocation(*d["location"]),
     )

@@ -19,7 +19,7 @@ from qgen.codegen.scan.fastparse import parse_module
 from qgen.codegen.scan.guards import complexity_error, python_syntax_error, too_deep
 from qgen.codegen.scan.positions import PosState
 
-SUMMARY_VERSION = 7
+SUMMARY_VERSION = 8
 
 Pos = list[int]  # [line, col], both 1-based
 Expr = list[Any]  # see qgen.codegen.scan.expr
@@ -201,8 +201,15 @@ class _Summarizer:
         self.bindings[name] = ["def"]
 
     def maybe_wiring(self, call: cst.Call) -> None:
-        # wire_queue_worker is keyword-only: a call without queue=/func= is not a wiring
-        if any(a.keyword is not None and a.keyword.value in ("queue", "func") for a in call.args):
+        # wire_queue_worker is keyword-only: a call without queue=/func= is not a wiring;
+        # wire_schedule(...) is kept by its name too, so a schedule without queue= is reported
+        func = call.func
+        named = (isinstance(func, cst.Name) and func.value == "wire_schedule") or (
+            isinstance(func, cst.Attribute) and func.attr.value == "wire_schedule"
+        )
+        if named or any(
+            a.keyword is not None and a.keyword.value in ("queue", "func") for a in call.args
+        ):
             self.wirings.append(self.expr(call))
 
     def absolute(self, node: cst.ImportFrom) -> str:

@@ -1,15 +1,14 @@
 // The dashboard's behaviour: the add-a-job form (built from the queue's schema, checked in the
-// page before anything is sent), the live job page, live counts with a throughput sparkline,
-// and local times. Texts go into the page through textContent only.
+// page before anything is sent), the live parts (the job page, the queue rows with their counts
+// and throughput, a queue's counts and paused state), and local times. Texts go into the page
+// through textContent only, or as whole parts the server rendered and escaped.
 
-import { drawSparkline } from "./chart.js";
 import { buildForm } from "./schema-form.js";
 import { validate } from "./validate.js";
 
 const csrf = document.body.dataset.csrf;
 const POLL_JOB_MS = 1000;
 const POLL_COUNTS_MS = 2000;
-const HISTORY = 150; // samples kept for the sparkline: 5 minutes at one per 2 s
 
 function say(holder, text) {
   holder.textContent = text;
@@ -109,62 +108,35 @@ function localTimes(root = document) {
   }
 }
 
-function setupJobLive() {
+// A live part: an element with an id and data-live="URL" is replaced every few seconds by the
+// element with the same id in the HTML that URL answers (rendered and escaped by the server).
+// A job's part stops once the job has finished (data-finished="1").
+function setupLive(id, every) {
   const tick = async () => {
-    const section = document.getElementById("job-detail");
-    if (!section || section.dataset.finished === "1") return;
+    const part = document.getElementById(id);
+    if (!part || part.dataset.finished === "1") return;
     try {
-      const response = await fetch(section.dataset.live, { credentials: "same-origin", headers: { accept: "text/html" } });
+      const response = await fetch(part.dataset.live, { credentials: "same-origin", headers: { accept: "text/html" } });
       if (response.ok) {
         const doc = new DOMParser().parseFromString(await response.text(), "text/html");
-        const fresh = doc.getElementById("job-detail");
-        if (fresh) {
+        const fresh = doc.getElementById(id);
+        const current = document.getElementById(id);
+        if (fresh && current && !current.contains(document.activeElement)) {
           const adopted = document.importNode(fresh, true);
-          section.replaceWith(adopted);
+          current.replaceWith(adopted);
           localTimes(adopted);
         }
       }
     } catch {
       // the dashboard restarted or the network blinked: try again on the next tick
     }
-    setTimeout(tick, POLL_JOB_MS);
+    setTimeout(tick, every);
   };
-  setTimeout(tick, POLL_JOB_MS);
-}
-
-function setupLiveCounts() {
-  const table = document.querySelector("[data-live-counts]");
-  if (!table) return;
-  const last = new Map();
-  const rates = new Map();
-  const tick = async () => {
-    try {
-      const response = await fetch(table.dataset.liveCounts, { credentials: "same-origin", headers: { accept: "application/json" } });
-      const body = await response.json();
-      const now = Date.now() / 1000;
-      for (const row of table.querySelectorAll("tr[data-queue]")) {
-        const counts = body.counts[row.dataset.queue];
-        if (!counts) continue;
-        for (const cell of row.querySelectorAll("[data-count]")) cell.textContent = String(counts[cell.dataset.count] ?? "");
-        const done = (counts.completed || 0) + (counts.failed || 0);
-        const before = last.get(row.dataset.queue);
-        last.set(row.dataset.queue, { t: now, done });
-        if (!before || now <= before.t) continue;
-        const series = rates.get(row.dataset.queue) || [];
-        series.push(Math.max(0, (done - before.done) / (now - before.t)));
-        rates.set(row.dataset.queue, series.slice(-HISTORY));
-        const svg = row.querySelector("svg[data-chart]");
-        if (svg) drawSparkline(svg, rates.get(row.dataset.queue));
-      }
-    } catch {
-      // keep the last numbers shown; try again on the next tick
-    }
-    setTimeout(tick, POLL_COUNTS_MS);
-  };
-  tick();
+  if (document.getElementById(id)?.dataset.live) setTimeout(tick, every);
 }
 
 localTimes();
 setupAddJob();
-setupJobLive();
-setupLiveCounts();
+setupLive("job-detail", POLL_JOB_MS);
+setupLive("queue-rows", POLL_COUNTS_MS);
+setupLive("queue-state", POLL_COUNTS_MS);

@@ -75,6 +75,9 @@ class AddOptions:
     attempts: int | None = None  # None: the queue's config (or 3)
     backoff: Mapping[str, Any] | None = None  # None: the queue's config
     extra: Mapping[str, Any] = field(default_factory=dict)  # backend-specific (group, connection)
+    # The job's own metadata, kept beside the data and never inside it: the W3C trace context
+    # (``traceparent``, ``tracestate``) of the add's producer span. None: nothing to keep.
+    meta: Mapping[str, str] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,6 +114,8 @@ class Delivery:
     # Set by the consumer when an operator cancels the running job (``Lane.request_cancel``);
     # the runner reads it and ``interaction.queue.cancelled`` shows it to the job.
     cancel: CancelFlag = field(default_factory=lambda: CancelFlag())
+    # The metadata the job was added with (``AddOptions.meta``: the trace context), if any.
+    meta: Mapping[str, str] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -208,7 +213,13 @@ class Backend(Protocol):
     async def counts(self, queue: str) -> QueueCounts:
         """Jobs per status now, and whether the queue is paused. Statuses the backend cannot
         count are 0 and listed in ``unknown``; ``approximate`` when the numbers are estimates.
-        Dead-letter copies count in the dead-letter queue, never in their source queue."""
+        Dead-letter copies count in the dead-letter queue, never in their source queue (SQS,
+        which keeps no failed originals, shows its dead-letter queue's depth as ``failed``)."""
+        ...
+
+    async def oldest_waiting(self, queue: str) -> float | None:
+        """When the oldest job waiting in ``queue`` (ready to run, not delayed) was added, in
+        epoch seconds; None when none waits. Read by the worker's metrics sampler."""
         ...
 
     async def list_jobs(

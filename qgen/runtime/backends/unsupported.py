@@ -26,6 +26,11 @@ class UnsupportedOps:
     async def counts(self, queue: str) -> QueueCounts:
         raise unsupported(self.name, Feature.COUNTS, "job counts")
 
+    async def oldest_waiting(self, queue: str) -> float | None:
+        """When the oldest waiting job of ``queue`` was added (epoch s); None: none waits.
+        Read by the worker's metrics sampler (issue 17)."""
+        raise UnsupportedByBackend(self.name, "the age of the oldest waiting job")
+
     async def list_jobs(
         self, queue: str, status: JobStatus, limit: int, cursor: str | None
     ) -> tuple[list[JobInfo], str | None]:

@@ -2,7 +2,7 @@
 // back (return values and progress) as one JSON line.
 // usage: node produce.mjs <redis-url> <prefix> <queue> <count>
 import { Queue, QueueEvents, Job } from 'bullmq';
-import { connection } from './common.mjs';
+import { closeAll, connection } from './common.mjs';
 
 const [url, prefix, queueName, countText] = process.argv.slice(2);
 const opts = { connection: connection(url), prefix };
@@ -23,3 +23,4 @@ for (const job of jobs) {
 console.log(JSON.stringify(results));
 await events.close();
 await queue.close();
+await closeAll();

@@ -3,7 +3,7 @@
 // A job fails while attemptsMade < data.fail_times.
 // usage: node work.mjs <redis-url> <prefix> <queue> <count>
 import { Worker } from 'bullmq';
-import { connection } from './common.mjs';
+import { closeAll, connection } from './common.mjs';
 
 const [url, prefix, queueName, countText] = process.argv.slice(2);
 const log = [];
@@ -35,3 +35,4 @@ const done = new Promise((resolve) => {
 const worker = await done;
 await worker.close();
 console.log(JSON.stringify(log));
+await closeAll();

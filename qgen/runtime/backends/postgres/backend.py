@@ -126,6 +126,7 @@ class PostgresBackend(PgOps):
             [r[4] for r in rows],
             [r[5] for r in rows],
             [r[6] for r in rows],
+            [r[8] for r in rows],
         )
         notify = (self.st.new_channel, queue)
         caller = next((o.extra["connection"] for _, o in items if "connection" in o.extra), None)

@@ -12,6 +12,7 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
+from qgen.runtime.backends import jobmeta
 from qgen.runtime.backends.base import JSON, AddOptions, Delivery, ErrorInfo, JobInfo, JobStatus
 from qgen.runtime.backends.lanes import Job
 from qgen.runtime.interaction import ProgressReporter
@@ -32,8 +33,8 @@ def dumps(value: Any) -> str:
 
 
 def insert_row(queue: str, data: JSON, o: AddOptions, settings: QueueSettings) -> tuple[Any, ...]:
-    """(queue, id, data, priority, delay, retry_limit, backoff, dead_letter) of one add; the id
-    is chosen here, so sending the insert again after a lost reply is safe."""
+    """(queue, id, data, priority, delay, retry_limit, backoff, dead_letter, meta) of one add;
+    the id is chosen here, so sending the insert again after a lost reply is safe."""
     attempts = o.attempts if o.attempts is not None else settings.attempts
     backoff = dumps(dict(o.backoff)) if o.backoff is not None else None
     return (
@@ -45,6 +46,7 @@ def insert_row(queue: str, data: JSON, o: AddOptions, settings: QueueSettings) -
         attempts - 1,
         backoff,
         settings.dead_letter,
+        jobmeta.encode(o.meta),
     )
 
 
@@ -112,8 +114,8 @@ class PgJob(Job):
 
 def leased_job(queue: str, row: tuple[Any, ...], report: ProgressReporter) -> PgJob:
     """A row of ``Statements.fetch``: id, data (text), retry_count, retry_limit, backoff (text),
-    stalled_count, dead_letter, priority, seq. Raises ValueError or RecursionError when the
-    data or the backoff cannot be decoded."""
+    stalled_count, dead_letter, priority, seq, meta (text). Raises ValueError or
+    RecursionError when the data or the backoff cannot be decoded."""
     job_id, data, retry_count, retry_limit, backoff = row[:5]
     if backoff is not None:
         backoff = json.loads(backoff)
@@ -127,5 +129,6 @@ def leased_job(queue: str, row: tuple[Any, ...], report: ProgressReporter) -> Pg
         max_attempts=retry_limit + 1,
         backoff=backoff,
         report_progress=report,
+        meta=jobmeta.decode(row[9]),
     )
     return PgJob(delivery, row)

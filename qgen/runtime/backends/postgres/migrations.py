@@ -84,6 +84,8 @@ MIGRATIONS: dict[int, list[str]] = {
         "CREATE INDEX job_dead_letter_of ON {s}.job (queue, dead_letter_of, created_on, seq) "
         "WHERE dead_letter_of IS NOT NULL",
     ],
+    # the job's metadata beside its data: the W3C trace context of the add (issue 17)
+    4: ["ALTER TABLE {s}.job ADD COLUMN IF NOT EXISTS meta jsonb"],
 }
 LATEST = max(MIGRATIONS)
 

@@ -79,6 +79,10 @@ class PgOps(UnsupportedOps):
             paused=bool(paused),
         )
 
+    async def oldest_waiting(self, queue: str) -> float | None:
+        value = _one(await self._rows(self.st.oldest_waiting, (queue,)))
+        return None if value is None else float(value)
+
     async def list_jobs(
         self, queue: str, status: JobStatus, limit: int, cursor: str | None
     ) -> tuple[list[JobInfo], str | None]:

@@ -122,7 +122,14 @@ _WORKERS = (
     "AND (%s::text IS NULL OR %s::text = ANY(queues)) ORDER BY name, host, pid"
 )
 
+# When the oldest waiting job was added (epoch s), NULL when none waits. Param: queue.
+_OLDEST_WAITING = (
+    "SELECT extract(epoch FROM min(created_on))::float8 FROM {s}.job "
+    "WHERE queue = %s AND state < 'active' AND start_after <= now()"
+)
+
 OPS_TEMPLATES: dict[str, LiteralString] = {
+    "oldest_waiting": _OLDEST_WAITING,
     "counts": _COUNTS,
     "list_waiting": _LIST_WAITING,
     "list_delayed": _LIST_DELAYED,

@@ -274,7 +274,7 @@ async def send_group(
             fcur = await conn.execute(st.fetch_many, params)
     by_queue: dict[str, Rows] = {}
     for row in await fcur.fetchall() if fcur is not None else []:
-        by_queue.setdefault(row[9], []).append(row)
+        by_queue.setdefault(row[10], []).append(row)
     return [by_queue.get(plan.queue, []) if n else [] for plan, n, _ in rounds]
 
 

@@ -44,28 +44,29 @@ def channels(schema: str) -> tuple[str, str]:
 
 # The statements, ``{s}`` standing for the schema (quoted as an identifier when rendered).
 
-_COLS = "queue, id, data, priority, start_after, retry_limit, backoff, dead_letter"
+_COLS = "queue, id, data, priority, start_after, retry_limit, backoff, dead_letter, meta"
 _INSERT_NOTIFY = (
     "WITH ins AS (INSERT INTO {s}.job (" + _COLS + ") VALUES "
-    "(%s, %s, %s::text::jsonb, %s, now() + make_interval(secs => %s), %s, %s::jsonb, %s) "
+    "(%s, %s, %s::text::jsonb, %s, now() + make_interval(secs => %s), %s, %s::jsonb, %s, "
+    "%s::jsonb) "
     "ON CONFLICT (queue, id) DO NOTHING RETURNING 1) "
     "SELECT pg_notify(%s, %s) FROM ins"
 )
 _INSERT_MANY = (
     "INSERT INTO {s}.job (" + _COLS + ") "
     "SELECT %s, v.id, v.data::jsonb, v.priority, now() + make_interval(secs => v.delay), "
-    "v.retry_limit, v.backoff::jsonb, %s "
-    "FROM unnest(%b::text[], %b::text[], %b::int[], %b::float8[], %b::int[], %b::text[]) "
-    "AS v(id, data, priority, delay, retry_limit, backoff) "
+    "v.retry_limit, v.backoff::jsonb, %s, v.meta::jsonb "
+    "FROM unnest(%b::text[], %b::text[], %b::int[], %b::float8[], %b::int[], %b::text[], "
+    "%b::text[]) AS v(id, data, priority, delay, retry_limit, backoff, meta) "
     "ON CONFLICT (queue, id) DO NOTHING"
 )
 # jsonb columns come back as text, decoded by qgen: a row nested too deep for the decoder then
 # fails alone (the consumer) or is shown as text (the client) instead of failing the whole read.
 _GET = "SELECT " + INFO + " FROM {s}.job j WHERE j.queue = %s AND j.id = %s"
-# What a lease returns: backoff as text, decoded by qgen (see _GET).
+# What a lease returns: backoff and meta (the trace context) as text, decoded by qgen.
 _LEASED = (
     "j.id, j.data::text, j.retry_count, j.retry_limit, j.backoff::text, "
-    "j.stalled_count, j.dead_letter, j.priority, j.seq"
+    "j.stalled_count, j.dead_letter, j.priority, j.seq, j.meta::text"
 )
 # Lease the next batch. Params: worker, lease seconds, queue, queue (a paused queue leases
 # nothing), may take jobs that stalled before (quarantine: one at a time per process), limit.
@@ -266,6 +267,7 @@ class Statements:
     next_due: LiteralString
     # the operator API's (ops_sql)
     counts: LiteralString
+    oldest_waiting: LiteralString
     list_waiting: LiteralString
     list_delayed: LiteralString
     list_active: LiteralString

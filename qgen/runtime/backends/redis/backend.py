@@ -9,12 +9,12 @@ up: BullMQ's keys are made as jobs are added.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar, Self
 
-from redis.exceptions import NoScriptError
+from redis.asyncio import Redis
+from redis.exceptions import MovedError, NoScriptError
 
 from qgen.runtime.backends.base import (
     JSON,
@@ -25,17 +25,14 @@ from qgen.runtime.backends.base import (
     JobStatus,
     Provisioned,
 )
+from qgen.runtime.backends.redis import depth, pool
 from qgen.runtime.backends.redis.consumer import RedisLane, RedisNative
-from qgen.runtime.backends.redis.events import EventWatcher, wait_event
+from qgen.runtime.backends.redis.events import wait_event
 from qgen.runtime.backends.redis.jobs import Catalog, job_info
 from qgen.runtime.backends.redis.ops import RedisOps
+from qgen.runtime.backends.redis.schedulers import BullJobSchedulers
 from qgen.runtime.backends.redis.scripts import SCRIPTS
-from qgen.runtime.backends.redis.transport import (
-    COMMAND_TIMEOUT,
-    ScriptError,
-    Scripts,
-    new_client,
-)
+from qgen.runtime.backends.redis.transport import COMMAND_TIMEOUT, TRANSIENT, ScriptError
 from qgen.runtime.backends.redis.url import RedisTarget, parse_url
 from qgen.runtime.backends.skeleton import ConsumerSkeleton
 from qgen.runtime.errors import JobNotFound, JobTimeout
@@ -49,19 +46,30 @@ class RedisBackend(RedisOps):
 
     name: ClassVar[str] = "redis"
 
-    def __init__(self, target: RedisTarget, queues: QueueConfigs) -> None:
+    def __init__(self, target: RedisTarget, queues: QueueConfigs, shared: pool.Shared) -> None:
         self.target = target
         self.settings = SettingsBook(queues, self.name)
         self.catalog = Catalog(target.prefix, self.settings)
-        self.client = new_client(target)
-        self.scripts = Scripts(self.client)
-        self._watchers: dict[str, EventWatcher] = {}
+        self.shared = shared  # the process's connections (this event loop's), see pool
+        self.scripts = shared.scripts
+        self._closed = False
+
+    @property
+    def client(self) -> Redis:
+        """The process's shared pool (a new one after a cluster moved the prefix's slot)."""
+        return self.shared.client
 
     @classmethod
     async def connect(cls, url: str, queues: QueueConfigs) -> Self:
-        backend = cls(parse_url(url), queues)
-        async with asyncio.timeout(COMMAND_TIMEOUT):
-            await backend.client.ping()
+        target = parse_url(url)
+        shared = await pool.acquire(target)
+        backend = cls(target, queues, shared)
+        try:
+            async with asyncio.timeout(COMMAND_TIMEOUT):
+                await backend.client.ping()
+        except BaseException:
+            await backend.close()
+            raise
         return backend
 
     @classmethod
@@ -70,13 +78,14 @@ class RedisBackend(RedisOps):
         return Provisioned("nothing to set up: BullMQ makes its keys as jobs are added")
 
     async def close(self) -> None:
-        await self.registry.close()
-        await self.scripts.close()
-        for watcher in self._watchers.values():
-            await watcher.close()
-        self._watchers.clear()
-        with contextlib.suppress(Exception):
-            await self.client.aclose()
+        if not self._closed:
+            self._closed = True
+            await self.registry.close()
+            await pool.release(self.shared)
+
+    def job_schedulers(self) -> BullJobSchedulers:
+        """Schedules stored as BullMQ job schedulers, as Node BullMQ stores them."""
+        return BullJobSchedulers(lambda: self.client, lambda: self.shared.url, self.target.prefix)
 
     # -- producing ---------------------------------------------------------------------------
 
@@ -100,6 +109,9 @@ class RedisBackend(RedisOps):
 
     # -- reading -----------------------------------------------------------------------------
 
+    async def oldest_waiting(self, queue: str) -> float | None:
+        return await depth.oldest_waiting(self.client, self.catalog.keys(queue))
+
     async def get(self, queue: str, job_id: str) -> JobInfo | None:
         keys = self.catalog.keys(queue)
         state_keys = keys.get_state()
@@ -114,10 +126,17 @@ class RedisBackend(RedisOps):
                 keys.job(job_id),
             )
             pipe.zscore(keys.delayed, job_id)  # a delayed job's due time (retries included)
-            async with asyncio.timeout(COMMAND_TIMEOUT):
-                fields, state, due = await pipe.execute(raise_on_error=False)
+            try:
+                async with asyncio.timeout(COMMAND_TIMEOUT):
+                    fields, state, due = await pipe.execute(raise_on_error=False)
+            except TRANSIENT:
+                await self.shared.relocate()  # a cluster's master may have failed over
+                raise
             if isinstance(state, NoScriptError):
                 await self.scripts.load()
+                continue
+            if isinstance(state, MovedError) or isinstance(fields, MovedError):
+                await self.shared.relocate()
                 continue
             if isinstance(fields, Exception):
                 raise fields
@@ -131,13 +150,6 @@ class RedisBackend(RedisOps):
         raise RuntimeError("getStateV2 script could not be loaded")
 
     async def wait(self, queue: str, job_id: str, timeout: float | None) -> JobInfo:
-        watcher = self._watchers.get(queue)
-        if watcher is None:
-            watcher = EventWatcher(
-                lambda: new_client(self.target, single=True), self.catalog.keys(queue)
-            )
-            self._watchers[queue] = watcher
-
         async def check() -> JobInfo | None:
             info = await self.get(queue, job_id)
             if info is None:
@@ -145,7 +157,8 @@ class RedisBackend(RedisOps):
             return info if info.status.finished else None
 
         try:
-            found, event = await wait_event(watcher, job_id, check, timeout)
+            stream = self.catalog.keys(queue).events
+            found, event = await wait_event(self.shared.events, stream, job_id, check, timeout)
         except TimeoutError as exc:
             raise JobTimeout(
                 f"job {job_id!r} on {queue!r} did not finish within {timeout} s"

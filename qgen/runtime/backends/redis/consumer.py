@@ -6,34 +6,37 @@ round the loop sends, as ONE pipeline of raw ``EVALSHA`` calls, the finishing ca
 that ended since the last round, each fetching that token's next job in the same call (BullMQ's
 fetchNext, which the stock Python worker never uses), plus a ``moveToActive`` for each free
 token. Everything else is BullMQ's own protocol and data: locks renewed with ``extendLocks``,
-stalled jobs recovered with ``moveStalledJobsToWait``, idle waiting on the queue's marker with
-``BZPOPMIN`` on a dedicated connection, a timer for the next delayed job, events written by the
-scripts. How each outcome is stored: :mod:`.outcomes`.
+stalled jobs recovered with ``moveStalledJobsToWait``, idle waiting on the queues' markers with
+``BZPOPMIN`` (one connection for all the consumer's queues: :mod:`.markers`), a timer for the
+next delayed job, events written by the scripts. Every other call goes through the process's
+shared pool (:mod:`.pool`). How each outcome is stored: :mod:`.outcomes`.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 import uuid
 from collections.abc import Sequence
 from typing import Any
 
+from qgen.runtime.backends import jobmeta
 from qgen.runtime.backends.base import Delivery, ErrorInfo, Failed
 from qgen.runtime.backends.lanes import Control, Done, Lane
-from qgen.runtime.backends.redis.jobs import Catalog, RedisJob, attempts_made, job_data, pairs
+from qgen.runtime.backends.redis import pool
+from qgen.runtime.backends.redis.jobs import (
+    TELEMETRY_FIELD,
+    Catalog,
+    RedisJob,
+    attempts_made,
+    job_data,
+    pairs,
+)
+from qgen.runtime.backends.redis.markers import MarkerWait
 from qgen.runtime.backends.redis.outcomes import Outcomes, ProgressReport
 from qgen.runtime.backends.redis.scripts import Call, pack
-from qgen.runtime.backends.redis.transport import (
-    COMMAND_TIMEOUT,
-    TRANSIENT,
-    Batcher,
-    ScriptError,
-    Scripts,
-    new_client,
-)
+from qgen.runtime.backends.redis.transport import TRANSIENT, Batcher, ScriptError, Scripts
 from qgen.runtime.backends.redis.url import RedisTarget
 from qgen.runtime.settings import QueueSettings
 
@@ -48,6 +51,8 @@ class RedisLane(Lane[RedisJob]):
     def __init__(self, settings: QueueSettings, wake: asyncio.Event, catalog: Catalog) -> None:
         super().__init__(settings, wake)
         self.keys = catalog.keys(settings.name)
+        self.marker = self.keys.marker
+        self.drain_delay = settings.drain_delay
         self.outcomes = Outcomes(catalog, settings)
         self.lock_ms = settings.lock_duration
         self.stalled_ms = max(self.lock_ms, 1000)
@@ -56,7 +61,7 @@ class RedisLane(Lane[RedisJob]):
         self.fetch_opts = {token: self._fetch_opts(token) for token in self.free}
         self.empty = False  # the last fetch found nothing: wait for the marker
         self.gen = 0  # bumped on every wake-up; a fetch that saw it change is tried again
-        self.any_idle = asyncio.Event()  # the marker waiter blocks while this is set
+        self.any_idle = asyncio.Event()  # set: the marker wait includes this lane
         self.timer: asyncio.TimerHandle | None = None  # wakes the lane for the next delayed job
         self.timer_due = 0.0
 
@@ -92,15 +97,17 @@ class RedisNative:
     settles = False
     gather_yields = 1  # one more turn of the event loop lets the slots that finish too join
 
+    scripts: Scripts
+    batcher: Batcher  # calls made outside rounds: progress, locks
+    markers: MarkerWait
+
     def __init__(self, target: RedisTarget, catalog: Catalog) -> None:
         self.target = target
         self.catalog = catalog
-        self.client = new_client(target)  # the consumer's own pool (bullmq bug #3401)
-        self.scripts = Scripts(self.client)
-        self.batcher = Batcher(self.scripts)  # calls made outside rounds: progress, locks
+        self.shared: pool.Shared | None = None  # the process's pool, taken in open()
         self.lanes: list[RedisLane] = []
         self.control = Control()
-        self._waiters: list[asyncio.Task[None]] = []
+        self._waiter: asyncio.Task[None] | None = None
 
     def lane(self, settings: QueueSettings, wake: asyncio.Event) -> RedisLane:
         lane = RedisLane(settings, wake, self.catalog)
@@ -115,6 +122,10 @@ class RedisNative:
 
     async def open(self, control: Control) -> None:
         self.control = control
+        shared = self.shared = await pool.acquire(self.target)
+        self.scripts = shared.scripts
+        self.batcher = Batcher(shared.scripts)
+        self.markers = MarkerWait(self.lanes, shared, self.target.prefix)
         await self.scripts.load()
         for lane in self.lanes:
             log.info(
@@ -124,20 +135,20 @@ class RedisNative:
                 lane.lock_ms,
                 extra={"queue": lane.name},
             )
-            task = asyncio.create_task(self._waiter(lane), name=f"qgen-wait-{lane.name}")
-            self._waiters.append(task)
+        self._waiter = asyncio.create_task(self.markers.run(control), name="qgen-redis-wait")
 
     async def close(self) -> None:
         for lane in self.lanes:
             if lane.timer is not None:
                 lane.timer.cancel()
-        for task in self._waiters:
-            task.cancel()
-        await asyncio.gather(*self._waiters, return_exceptions=True)
-        await self.batcher.close()
-        await self.scripts.close()
-        with contextlib.suppress(Exception):
-            await self.client.aclose()
+        if self._waiter is not None:
+            self._waiter.cancel()
+            await asyncio.gather(self._waiter, return_exceptions=True)
+        shared, self.shared = self.shared, None
+        if shared is not None:
+            await self.batcher.close()
+            await self.markers.close()
+            await pool.release(shared)
 
     # -- rounds ------------------------------------------------------------------------------
 
@@ -180,6 +191,7 @@ class RedisNative:
         if empty and gen == lane.gen and not stopping:
             lane.empty = True
             lane.any_idle.set()
+            self.markers.idle(lane)
         if jobs:
             self._take_in(lane, jobs)
         return True
@@ -263,41 +275,13 @@ class RedisNative:
             max_attempts=attempts,
             backoff=backoff,
             report_progress=ProgressReport(self.batcher, lane.keys, job_id).report,
+            meta=jobmeta.decode(opts[TELEMETRY_FIELD]) if TELEMETRY_FIELD in opts else None,
         )
         cancel = fields.get(RedisJob.cancel_field)
         return RedisJob(delivery, token, opts, fields.get("defa"), cancel)
 
     async def idle(self, group: list[RedisLane], wake: asyncio.Event) -> None:
         await wake.wait()  # the marker waiter, the delayed-job timer or a finished job
-
-    async def _waiter(self, lane: RedisLane) -> None:
-        """Blocks on the queue's marker while the lane is idle, then wakes it."""
-        client = new_client(self.target, single=True)
-        failures = 0
-        wait = lane.settings.drain_delay
-        try:
-            while not self.control.stopping:
-                await lane.any_idle.wait()
-                try:
-                    async with asyncio.timeout(wait + COMMAND_TIMEOUT):
-                        res: Any = await client.bzpopmin(lane.keys.marker, wait)
-                    failures = 0
-                except TRANSIENT as exc:
-                    failures += 1
-                    if failures == 1 or failures % 50 == 0:
-                        log.warning("redis error on %s (retrying): %s", lane.name, exc)
-                    await asyncio.sleep(min(0.05 * 2 ** min(failures, 6), 2.0))
-                    lane.wake_all()
-                    continue
-                if res:
-                    score = float(res[2])
-                    if score > _now_ms() + 1:  # a delayed job's marker: wake when it is due
-                        lane.wake_at(score)
-                        continue
-                lane.wake_all()
-        finally:
-            with contextlib.suppress(Exception):
-                await client.aclose()
 
     # -- locks and stalled jobs --------------------------------------------------------------
 

@@ -11,6 +11,8 @@ Decisions (documented in docs and the capability table):
   ``PRIORITY_OFFSET - p``. Jobs a Node producer adds without a priority run first.
 - Attempts: a job without ``attempts`` in its options (Node's default) gets the queue's
   configured ``attempts``; qgen always writes the option explicitly.
+- The W3C trace context of the add (issue 17) goes where Node BullMQ's telemetry keeps it, the
+  job option ``tm``, so traces continue across Node and Python producers and workers.
 - Failures keep BullMQ's ``failedReason`` (the message) and add qgen fields to the hash:
   ``qge`` (the error as JSON: type, message, traceback), ``qgd`` = "1" for a discarded job and
   ``qgc`` = "1" for a cancelled one, which BullMQ and Node see as failed (``failedReason``
@@ -25,6 +27,7 @@ import time
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
+from qgen.runtime.backends import jobmeta
 from qgen.runtime.backends.base import (
     JSON,
     AddOptions,
@@ -50,6 +53,9 @@ CANCELLED_FIELD = "qgc"
 CANCEL_REQUEST_FIELD = "qgcr"
 ERROR_FIELD = "qge"
 DLQ_OPTION = "qgenDlq"  # a dead-letter copy's options: {"queue": source, "id": original id}
+# The job option in which Node BullMQ (>= 5) keeps ``opts.telemetry.metadata``: its propagation
+# metadata, a JSON object of the trace context (bullmq-otel's format), as text.
+TELEMETRY_FIELD = "tm"
 
 _STATES = {
     "completed": JobStatus.COMPLETED,
@@ -152,6 +158,8 @@ class JobBuilder:
             opts["delay"] = delay_ms
         if job_id:
             opts["jobId"] = job_id
+        if options.meta:  # where Node BullMQ's telemetry keeps the trace context
+            opts[TELEMETRY_FIELD] = jobmeta.encode(options.meta)
         # Retention (defaults included) as BullMQ's KeepJobs on every job, so Node's workers
         # apply the same when they finish qgen's jobs.
         opts["removeOnComplete"] = self.remove_on_complete

@@ -5,9 +5,14 @@ go out as raw ``EVALSHA``; scripts are (re)loaded only when Redis answers ``NOSC
 :class:`Batcher` sends every call submitted while the previous pipeline was in flight as the next
 pipeline (progress, lock renewals and other calls made outside a consumer round).
 
-Connections: the client side (add, get) has one pooled client, each consumer another, and each
-blocking reader (the idle worker's marker wait, the event watcher) its own connection: bullmq's
-bug #3401 showed what sharing one connection between producer and worker does.
+Connections (the count is in docs/decisions.md): the clients and consumers of a process share
+one bounded pool per event loop, server and prefix (:mod:`.pool`); :class:`Scripts` sends on at
+most ``max_connections - 1`` of them at once, leaving one for redis-py's own commands, and calls
+made while all are busy go out together as one pipeline when the first comes back. Blocking
+reads (the consumer's marker wait, the event reader) hold their own connection each: a
+blocking command would stall every call queued behind it. (bullmq's bug #3401, one connection
+shared by its producer and worker, is about its client objects; qgen's script calls carry all
+they need.)
 """
 
 from __future__ import annotations
@@ -15,23 +20,39 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, Protocol
 
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.retry import Retry as RedisRetry
 from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import NoScriptError, ResponseError
+from redis.exceptions import MovedError, NoScriptError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from qgen.runtime.backends.redis.scripts import SCRIPTS, Call, Encoded, encode_evalsha
-from qgen.runtime.backends.redis.url import RedisTarget
+from qgen.runtime.backends.redis.url import DEFAULT_MAX_CONNECTIONS, RedisTarget
 
 log = logging.getLogger("qgen.redis")
 
 COMMAND_TIMEOUT = 30.0  # s; one timeout per pipeline instead of redis-py's per read and write
 TRANSIENT = (RedisConnectionError, RedisTimeoutError, ConnectionError, OSError)
+
+
+class Place(Protocol):
+    """Where a process's connections go (:class:`.pool.Shared`): its pool, a new blocking
+    connection, and a new look-up of the server after a cluster moved the prefix's slot or
+    its master became unreachable (failover)."""
+
+    @property
+    def client(self) -> Redis: ...
+
+    @property
+    def url(self) -> str: ...
+
+    def blocking_client(self, role: str) -> Redis: ...
+
+    async def relocate(self) -> None: ...
 
 
 class ScriptError(Exception):
@@ -49,33 +70,49 @@ class ScriptError(Exception):
         self.name, self.code, self.job_id = name, code, job_id
 
 
-def new_client(target: RedisTarget, *, single: bool = False) -> Redis:
-    """A redis-py client for ``target``; ``single``: one dedicated connection (blocking reads)."""
-    retry = RedisRetry(ExponentialBackoff(cap=1.0, base=0.05), 5)
-    client: Redis = Redis.from_url(
-        target.client_url,
-        decode_responses=True,
-        retry=retry,
-        retry_on_error=[RedisConnectionError, RedisTimeoutError],
-        single_connection_client=single,
-        client_name=f"qgen:{target.prefix}",  # CLIENT LIST shows who is connected
+def new_client(
+    target: RedisTarget, url: str = "", *, role: str = "", single: bool = False
+) -> Redis:
+    """A redis-py client for ``target`` (at ``url``: a cluster's node). Without ``role``: a
+    pool of at most ``target.max_connections`` connections, callers waiting for a free one;
+    with one (``wait``, ``events``; ``single`` means ``blocking``): one dedicated connection
+    for blocking reads, outside the pool."""
+    role = role or ("blocking" if single else "")
+    options: dict[str, Any] = {
+        "decode_responses": True,
+        "retry": RedisRetry(ExponentialBackoff(cap=1.0, base=0.05), 5),
+        "retry_on_error": [RedisConnectionError, RedisTimeoutError],
+        "client_name": f"{target.name}:{role}" if role else target.name,  # for CLIENT LIST
         # No per-read timeout: blocking readers (BZPOPMIN, XREAD BLOCK) wait longer than
         # redis-py's default 5 s, and script calls run under one asyncio timeout per pipeline
         # (COMMAND_TIMEOUT), which costs less than one per read.
-        socket_timeout=None,
+        "socket_timeout": None,
+    }
+    url = url or target.client_url
+    if role:
+        dedicated: Redis = Redis.from_url(url, single_connection_client=True, **options)
+        return dedicated
+    pool = BlockingConnectionPool.from_url(
+        url, max_connections=target.max_connections, timeout=None, **options
     )
-    return client
+    return Redis.from_pool(pool)
 
 
 class Scripts:
     """Script calls written straight to a pooled connection as one RESP buffer and read back
     in order (a pipeline without redis-py's per-command packing and bookkeeping)."""
 
-    def __init__(self, client: Redis) -> None:
+    def __init__(self, client: Redis, limit: int = DEFAULT_MAX_CONNECTIONS - 1) -> None:
         self.client = client
+        self.limit = max(1, limit)  # pipelines in flight at once
         # Connections this object keeps between calls (the pool's own checkout costs more
-        # than the call); one per call in flight, so concurrency still gets its own sockets.
-        self._idle: list[Any] = []
+        # than the call); one per pipeline in flight, so concurrency gets its own sockets.
+        self._idle: list[tuple[Any, Any]] = []  # (connection, the pool it came from)
+        self._busy = 0
+        # A cluster moved the prefix's slot, or its master is unreachable: look it up again.
+        self.relocate: Callable[[], Awaitable[None]] | None = None
+        self._queued: list[tuple[Sequence[Call], asyncio.Future[list[Any]]]] = []
+        self._senders: set[asyncio.Task[None]] = set()
 
     async def load(self) -> None:
         pipe = self.client.pipeline(transaction=False)
@@ -92,20 +129,83 @@ class Scripts:
 
     async def pipeline(self, calls: Sequence[Call]) -> list[Any]:
         """Results in order; a failed call's result is its exception (never raised here),
-        except connection errors, which raise for the whole batch."""
-        results = await self._send(calls)
+        except connection errors, which raise for the whole batch. With ``limit`` pipelines
+        in flight, waits and goes out with every other call queued meanwhile."""
+        if self._busy >= self.limit:
+            fut: asyncio.Future[list[Any]] = asyncio.get_running_loop().create_future()
+            self._queued.append((calls, fut))
+            return await fut
+        self._busy += 1
+        try:
+            return await self._pipeline(calls)
+        finally:
+            self._busy -= 1
+            self._next()
+
+    def _next(self) -> None:
+        if self._queued and self._busy < self.limit:
+            self._busy += 1
+            batch, self._queued = self._queued, []
+            task = asyncio.create_task(self._send_queued(batch), name="qgen-redis-queued")
+            self._senders.add(task)
+            task.add_done_callback(self._senders.discard)
+
+    async def _send_queued(self, batch: list[tuple[Sequence[Call], asyncio.Future[Any]]]) -> None:
+        try:
+            results = await self._pipeline([call for calls, _ in batch for call in calls])
+        except BaseException as exc:  # every caller sees it (connection lost: they retry)
+            for _, fut in batch:
+                if fut.done():
+                    continue
+                if isinstance(exc, Exception):
+                    fut.set_exception(exc)
+                else:
+                    fut.cancel()
+            if not isinstance(exc, Exception):
+                raise
+            return
+        finally:
+            self._busy -= 1
+            self._next()
+        start = 0
+        for calls, fut in batch:
+            if not fut.done():
+                fut.set_result(results[start : start + len(calls)])
+            start += len(calls)
+
+    async def _pipeline(self, calls: Sequence[Call]) -> list[Any]:
+        try:
+            results = await self._send(calls)
+        except TRANSIENT:
+            if self.relocate is not None:  # a cluster's master gone: its replica may take over
+                await self.relocate()
+            raise
+        moved = [i for i, r in enumerate(results) if isinstance(r, MovedError)]
+        if moved and self.relocate is not None:
+            await self.relocate()  # now pointed at the slot's new master
+            await self._again(calls, results, moved)
         missing = [i for i, r in enumerate(results) if isinstance(r, NoScriptError)]
         if missing:
             await self.load()
-            again = await self._send([calls[i] for i in missing])
-            for i, r in zip(missing, again, strict=True):
-                results[i] = r
+            await self._again(calls, results, missing)
         return results
+
+    async def _again(self, calls: Sequence[Call], results: list[Any], which: list[int]) -> None:
+        again = await self._send([calls[i] for i in which])
+        for i, r in zip(which, again, strict=True):
+            results[i] = r
+
+    async def rebind(self, client: Redis) -> None:
+        """Send through ``client`` from now on (the old pool's idle connections let go)."""
+        self.client = client
+        idle, self._idle = self._idle, []
+        for conn, pool in idle:
+            await self._drop(conn, pool)
 
     async def _send(self, calls: Sequence[Call]) -> list[Any]:
         payload = b"".join(map(encode_evalsha, calls))
         for attempt in (1, 2):
-            conn = self._idle.pop() if self._idle else await self._new_conn()
+            conn, pool = self._idle.pop() if self._idle else await self._new_conn()
             try:
                 async with asyncio.timeout(COMMAND_TIMEOUT):
                     await conn.send_packed_command(payload, check_health=False)
@@ -120,31 +220,36 @@ class Scripts:
                 # more try on a new one, as redis-py's own retry does. A call that did run is
                 # harmless to repeat for the worker's scripts (they check the lock); an add
                 # without job_id may then be stored twice (at least once).
-                await self._drop(conn)
+                await self._drop(conn, pool)
                 if attempt == 2:
                     raise
                 continue
             except BaseException:
-                await self._drop(conn)
+                await self._drop(conn, pool)
                 raise
-            self._idle.append(conn)
+            if pool is self.client.connection_pool:
+                self._idle.append((conn, pool))
+            else:  # rebound meanwhile
+                await self._drop(conn, pool)
             return results
         raise AssertionError("unreachable")
 
-    async def _new_conn(self) -> Any:
-        return await self.client.connection_pool.get_connection()  # type: ignore[no-untyped-call]
+    async def _new_conn(self) -> tuple[Any, Any]:
+        pool = self.client.connection_pool
+        return await pool.get_connection(), pool  # type: ignore[no-untyped-call]
 
-    async def _drop(self, conn: Any) -> None:
+    async def _drop(self, conn: Any, pool: Any) -> None:
         with contextlib.suppress(Exception):
             await conn.disconnect()
         with contextlib.suppress(Exception):
-            await self.client.connection_pool.release(conn)
+            await pool.release(conn)
 
     async def close(self) -> None:
+        await asyncio.gather(*self._senders, return_exceptions=True)
         idle, self._idle = self._idle, []
-        for conn in idle:
+        for conn, pool in idle:
             with contextlib.suppress(Exception):
-                await self.client.connection_pool.release(conn)
+                await pool.release(conn)
 
 
 class Batcher:

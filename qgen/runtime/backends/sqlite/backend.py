@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import ClassVar, Self
 
+from qgen.runtime.backends import jobmeta
 from qgen.runtime.backends.base import JSON, AddOptions, Handler, JobInfo, Provisioned
 from qgen.runtime.backends.skeleton import ConsumerSkeleton
 from qgen.runtime.backends.sqlite import sql, transport
@@ -81,6 +82,7 @@ class SqliteBackend(SqliteOps):
             max_attempts=int(attempts),
             backoff=None if options.backoff is None else dumps(dict(options.backoff)),
             start_after=now + max(0.0, float(options.delay)),
+            meta=jobmeta.encode(options.meta),
         )
 
     def _wake(self) -> None:
@@ -120,6 +122,10 @@ class SqliteBackend(SqliteOps):
         conn = self.conn
         row = await transport.read(lambda: sql.get_row(conn, queue, job_id), self._timeout)
         return None if row is None else job_info(row)
+
+    async def oldest_waiting(self, queue: str) -> float | None:
+        conn = self.conn
+        return await transport.read(lambda: sql.oldest_waiting(conn, queue), self._timeout)
 
     async def wait(self, queue: str, job_id: str, timeout: float | None) -> JobInfo:
         """Poll the row (no notifications cross processes): every 5 ms at first, slowing to

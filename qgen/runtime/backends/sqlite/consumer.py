@@ -52,6 +52,7 @@ import uuid
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from qgen.runtime.backends import jobmeta
 from qgen.runtime.backends.base import Delivery, ErrorInfo, Failed
 from qgen.runtime.backends.lanes import Control, Done, Lane
 from qgen.runtime.backends.sqlite import outcomes, sql, transport
@@ -237,14 +238,21 @@ class SqliteNative(SideWork):
     def _jobs(self, lane: SqliteLane, rows: list[sql.LeasedRow], token: str) -> list[SqliteJob]:
         jobs = []
         queue = lane.name
-        for seq, job_id, priority, data, made, max_attempts, backoff in rows:
+        for seq, job_id, priority, data, made, max_attempts, backoff, meta in rows:
             report = functools.partial(self._progress, seq, token)
             try:
                 options = loads(backoff)
                 if options is not None and not isinstance(options, dict):
                     raise ValueError(f"the backoff is not a JSON object: {backoff!r:.80}")
                 delivery = Delivery(
-                    queue, job_id, loads(data), made + 1, max_attempts, options, report
+                    queue,
+                    job_id,
+                    loads(data),
+                    made + 1,
+                    max_attempts,
+                    options,
+                    report,
+                    meta=None if meta is None else jobmeta.decode(meta),
                 )
             except (ValueError, TypeError, RecursionError) as exc:  # written by something else
                 delivery = Delivery(queue, job_id, None, made + 1, max_attempts, None, report)

@@ -39,6 +39,7 @@ class NewJob:
     max_attempts: int
     backoff: str | None  # JSON text
     start_after: float
+    meta: str | None = None  # JSON text (jobmeta)
 
     def state(self, now: float) -> str:
         return "delayed" if self.start_after > now else "waiting"
@@ -55,6 +56,7 @@ class NewJob:
             self.backoff,
             self.start_after,
             now,
+            self.meta,
         )
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import sqlite3
 import time
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 # Version 2's tables and indexes (``IF NOT EXISTS``: a fresh file starts here, then steps up).
 BASE = """
@@ -75,6 +75,10 @@ MIGRATE_3 = (
 )
 
 
+# Version 4: the job's metadata beside its data, the trace context of the add (issue 17).
+MIGRATE_4 = ("ALTER TABLE qgen_jobs ADD COLUMN meta TEXT",)
+
+
 def version(conn: sqlite3.Connection) -> int:
     return int(conn.execute("PRAGMA user_version").fetchone()[0])
 
@@ -91,8 +95,12 @@ def apply_schema(conn: sqlite3.Connection) -> list[int]:
     if done < 2:
         conn.execute(MIGRATE_2, (time.time(),))
         applied.append(2)
-    for stmt in MIGRATE_3:
+    if done < 3:
+        for stmt in MIGRATE_3:
+            conn.execute(stmt)
+        applied.append(3)
+    for stmt in MIGRATE_4:
         conn.execute(stmt)
-    applied.append(3)
+    applied.append(4)
     conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
     return applied

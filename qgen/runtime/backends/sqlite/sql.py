@@ -25,7 +25,7 @@ apply_schema = migrations.apply_schema
 
 INSERT = (
     "INSERT INTO qgen_jobs (queue, id, state, priority, data, max_attempts, backoff,"
-    " start_after, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    " start_after, created_at, meta) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
     " ON CONFLICT (queue, id) DO NOTHING"
 )
 # A job as the client sees it (jobs.job_info reads the columns in this order).
@@ -41,7 +41,7 @@ _LEASE = (
     " started_at = ?4 WHERE seq IN (SELECT seq FROM qgen_jobs INDEXED BY qgen_jobs_ready"
     " WHERE queue = ?5 AND state = 'waiting' ORDER BY priority DESC, seq LIMIT ?6)"
     " AND NOT EXISTS (SELECT 1 FROM qgen_queues WHERE name = ?5 AND paused)"
-    " RETURNING seq, id, priority, data, attempts_made, max_attempts, backoff"
+    " RETURNING seq, id, priority, data, attempts_made, max_attempts, backoff, meta"
 )
 # One read for every queue of a worker: is anything ready (waiting, or delayed and due), and
 # is the queue paused? Params: the queue names as a JSON array, now.
@@ -130,7 +130,7 @@ _TRIM_AGE = (
 )
 
 # A leased row: seq, id, priority, data, attempts_made, max_attempts, backoff.
-LeasedRow = tuple[int, str, Any, str, int, int, str | None]
+LeasedRow = tuple[int, str, Any, str, int, int, str | None, Any]
 # An expired lease: seq, queue, id, stall count, lease, cancel requested.
 ExpiredRow = tuple[int, str, str, int, str | None, int]
 
@@ -147,6 +147,16 @@ def insert_many(conn: sqlite3.Connection, rows: Sequence[tuple[Any, ...]]) -> No
 def get_row(conn: sqlite3.Connection, queue: str, job_id: str) -> tuple[Any, ...] | None:
     row: tuple[Any, ...] | None = conn.execute(GET, (queue, job_id)).fetchone()
     return row
+
+
+def oldest_waiting(conn: sqlite3.Connection, queue: str) -> float | None:
+    """When the oldest waiting job of ``queue`` was added (epoch s); None when none waits."""
+    row = conn.execute(
+        "SELECT min(created_at) FROM qgen_jobs INDEXED BY qgen_jobs_ready"
+        " WHERE queue = ? AND state = 'waiting'",
+        (queue,),
+    ).fetchone()
+    return None if row is None or row[0] is None else float(row[0])
 
 
 def poll(conn: sqlite3.Connection, queues: str, now: float) -> list[tuple[int, int]]:

@@ -18,6 +18,8 @@ What SQS can and cannot do shapes this backend (capabilities.py says the same):
 - Attempts are receives (ApproximateReceiveCount): a message given back at shutdown, or held
   by a worker that died, used one. A per-job ``attempts`` above the queue's is capped by the
   queue's redrive policy (maxReceiveCount) when there is one. ``priority`` is ignored.
+- The operator API (counts, pause, redrive; the rest refused with the table's reason) is in
+  :mod:`.ops`.
 """
 
 from __future__ import annotations
@@ -33,7 +35,9 @@ from qgen.runtime.backends.skeleton import ConsumerSkeleton
 from qgen.runtime.backends.sqs.consumer import SqsLane, SqsNative
 from qgen.runtime.backends.sqs.jobs import Outgoing, encode, message_size
 from qgen.runtime.backends.sqs.lambda_events import LambdaBatch
+from qgen.runtime.backends.sqs.ops import SqsOps
 from qgen.runtime.backends.sqs.provision import check_queues, create_queues, ensure_queues
+from qgen.runtime.backends.sqs.schedules import TickRelay
 from qgen.runtime.backends.sqs.transport import SqsCalls
 from qgen.runtime.backends.sqs.url import SQS_MAX_BATCH, SqsUrl, parse_sqs_url
 from qgen.runtime.errors import ConfigError, QgenError, UnsupportedByBackend
@@ -48,7 +52,7 @@ NO_RESULTS = (
 )
 
 
-class SqsBackend:
+class SqsBackend(SqsOps):
     name: ClassVar[str] = "sqs"
 
     def __init__(self, url: SqsUrl, queues: QueueConfigs) -> None:
@@ -86,6 +90,10 @@ class SqsBackend:
         for name in known:
             self.calls.forget(name)
         return urls
+
+    def tick_relay(self) -> TickRelay:
+        """Schedule ticks through a FIFO claim queue: once per tick (see :mod:`.schedules`)."""
+        return TickRelay(self.calls, self.enqueue)
 
     # -- sending ------------------------------------------------------------------------------
 

@@ -17,9 +17,10 @@ from __future__ import annotations
 import json
 import math
 import re
+import time
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from qgen.runtime.backends.base import AddOptions, Delivery, ErrorInfo, Failed, Handler, Outcome
@@ -35,8 +36,19 @@ A_ATTEMPTS = "qgen.attempts"
 A_BACKOFF = "qgen.backoff"
 A_SOURCE = "qgen.source"
 A_ERROR = "qgen.error"
+# Job metadata (the trace context: traceparent, tracestate) travels as message attributes of
+# its own names; names qgen does not own and SQS accepts.
+_META_NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9_.-]{0,63}")
+_RESERVED = ("qgen.", "AWS.", "Amazon.", "aws.", "amazon.")
 DEFAULT_GROUP = "default"
 _ERROR_CHARS = 4000  # keep dead-letter copies far below the size limit
+# SQS refuses a visibility that ends more than 12 h after the receive. Receive times are taken
+# before the ReceiveMessage call (earlier than SQS's own), and this margin covers the time a
+# visibility change spends batched and retried before it reaches SQS.
+VISIBILITY_MARGIN_S = 60
+# Lambda hands over records received earlier, at most a batching window (5 min) plus a run
+# (15 min) before the function acts on them: count from that far back.
+LAMBDA_RECEIVED_AGO_S = 20 * 60
 
 # Characters SQS accepts in a body; anything else (lone surrogates, U+FFFE) is sent \u-escaped.
 _SQS_BAD_CHARS = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
@@ -86,6 +98,9 @@ def encode(queue: str, data: Any, options: AddOptions, *, max_bytes: int) -> Out
         attributes[A_ATTEMPTS] = _attr(str(int(options.attempts)), "Number")
     if options.backoff is not None:
         attributes[A_BACKOFF] = _attr(json.dumps(dict(options.backoff), sort_keys=True))
+    for key, value in (options.meta or {}).items():  # the trace context, as OTel's botocore does
+        if _META_NAME.fullmatch(key) and not key.startswith(_RESERVED) and value:
+            attributes[key] = _attr(value)
     size = message_size(body, attributes)
     if size > max_bytes:
         raise PayloadTooLarge(queue, size, max_bytes)
@@ -125,9 +140,12 @@ class Received:
     receive_count: int
     attributes: Mapping[str, str]  # qgen message attributes, string values
     group: str | None = None
+    # time.monotonic() at (or before) the receive, for the 12 h cap
+    received_at: float = field(default_factory=time.monotonic)
 
     @classmethod
-    def from_boto(cls, msg: Mapping[str, Any]) -> Received:
+    def from_boto(cls, msg: Mapping[str, Any], received_at: float | None = None) -> Received:
+        """``received_at``: monotonic time the ReceiveMessage call started (default now)."""
         attrs = {
             k: str(v.get("StringValue", ""))
             for k, v in (msg.get("MessageAttributes") or {}).items()
@@ -140,6 +158,7 @@ class Received:
             receive_count=_int(system.get("ApproximateReceiveCount"), 1),
             attributes=attrs,
             group=system.get("MessageGroupId"),
+            received_at=time.monotonic() if received_at is None else received_at,
         )
 
     @classmethod
@@ -156,7 +175,14 @@ class Received:
             receive_count=_int(system.get("ApproximateReceiveCount"), 1),
             attributes=attrs,
             group=system.get("MessageGroupId"),
+            received_at=time.monotonic() - LAMBDA_RECEIVED_AGO_S,
         )
+
+    def visibility_left(self, now: float | None = None) -> int:
+        """Whole seconds of visibility SQS still allows from now: 12 h after the receive, less
+        :data:`VISIBILITY_MARGIN_S`; 0 once that is used up."""
+        held = (time.monotonic() if now is None else now) - self.received_at
+        return max(0, SQS_MAX_VISIBILITY_S - VISIBILITY_MARGIN_S - math.ceil(held))
 
     @property
     def job_id(self) -> str:
@@ -172,15 +198,20 @@ class Received:
             return None
         try:
             value = json.loads(raw)
-        except ValueError:
+        except (ValueError, RecursionError):
             return None
         return value if isinstance(value, dict) else None
+
+    def meta(self) -> dict[str, str] | None:
+        """The job's metadata: every attribute that is not qgen's own (the trace context)."""
+        meta = {k: v for k, v in self.attributes.items() if not k.startswith("qgen.")}
+        return meta or None
 
     def data(self) -> tuple[Any, ErrorInfo | None]:
         """The decoded body, or an error when it is not JSON (such a job fails at once)."""
         try:
             return json.loads(self.body), None
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:  # nested too deep for Python's parser
             return None, ErrorInfo("InvalidMessageBody", f"the message body is not JSON: {exc}")
 
 
@@ -197,9 +228,11 @@ def dead_letter_params(msg: Received, source: str, target: str, error: ErrorInfo
     return params
 
 
-def retry_visibility(delay: float) -> int:
-    """ChangeMessageVisibility timeout for a retry in ``delay`` seconds (whole, capped at 12 h)."""
-    return max(0, min(SQS_MAX_VISIBILITY_S, math.ceil(delay)))
+def retry_visibility(msg: Received, delay: float, now: float | None = None) -> int:
+    """ChangeMessageVisibility timeout for a retry of ``msg`` in ``delay`` seconds: whole
+    seconds, rounded up, capped so the message's visibility ends within the 12 h SQS allows
+    after its receive (SQS refuses the whole change otherwise). A longer backoff runs early."""
+    return max(0, min(msg.visibility_left(now), math.ceil(delay)))
 
 
 def _int(value: Any, default: int) -> int:
@@ -235,6 +268,7 @@ class SqsJob(Job):
             max_attempts=max_attempts,
             backoff=msg.backoff(),
             report_progress=_no_progress,
+            meta=msg.meta(),
         )
         self.verdict: Outcome | None = None
         if error is not None:

@@ -119,7 +119,7 @@ class LambdaBatch:
                 self.calls.client.change_message_visibility,
                 QueueUrl=url,
                 ReceiptHandle=msg.receipt_handle,
-                VisibilityTimeout=retry_visibility(delay),
+                VisibilityTimeout=retry_visibility(msg, delay),
             )
         except Exception as exc:  # the queue's own visibility timeout applies instead
             extra = {"queue": queue, "job_id": msg.job_id}

@@ -54,9 +54,10 @@ class Acks:
     def change(self, msg: Received, visibility: int) -> None:
         self._add(self._changes, _Entry(msg, visibility))
 
-    async def extend(self, msgs: list[Received], visibility: int) -> None:
-        """Heartbeat: extend now, in batches of 10 (not lingering: it is already due)."""
-        entries = [_Entry(m, visibility) for m in msgs]
+    async def extend(self, msgs: list[tuple[Received, int]]) -> None:
+        """Heartbeat: extend each message to its visibility now, in batches of 10 (not
+        lingering: it is already due)."""
+        entries = [_Entry(m, visibility) for m, visibility in msgs]
         for i in range(0, len(entries), SQS_MAX_BATCH):
             await self._send(entries[i : i + SQS_MAX_BATCH], retry=False)
 
@@ -160,7 +161,17 @@ async def copy_to_dead_letter(
 async def store(acks: Acks, msg: Received, outcome: Outcome) -> bool:
     """Store ``outcome`` of ``msg``; True when the message is finished (deleted)."""
     if isinstance(outcome, Retry):
-        acks.change(msg, retry_visibility(outcome.delay))
+        visibility = retry_visibility(msg, outcome.delay)
+        if visibility < outcome.delay:
+            log.warning(
+                "job %s: a backoff of %.0f s is longer than SQS can hide a message (12 h after "
+                "its receive); it is retried in %d s",
+                msg.job_id,
+                outcome.delay,
+                visibility,
+                extra={"queue": acks.queue, "job_id": msg.job_id},
+            )
+        acks.change(msg, visibility)
         return False
     if isinstance(outcome, Failed) and outcome.dead_letter:
         try:

@@ -16,7 +16,8 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from qgen.runtime.backends.sqs.url import SqsUrl
-from qgen.runtime.errors import ConfigError
+from qgen.runtime.errors import BackendUnavailable, ConfigError, QgenError
+from qgen.runtime.urls import mask_url
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs.client import SQSClient
@@ -58,7 +59,28 @@ def make_client(url: SqsUrl, pool: int = 10) -> SQSClient:
     return client
 
 
+class SqsRequestFailed(QgenError):
+    """SQS answered a request with an error (``code``: SQS's error code)."""
+
+    def __init__(self, message: str, code: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def sqs_error(exc: Exception, url: SqsUrl, queue: str) -> QgenError:
+    """A qgen error for a boto3 failure of a request on ``queue``, with no secret of the
+    endpoint in it: SQS's own answer (:class:`SqsRequestFailed`), or no answer at all
+    (``BackendUnavailable``: connection refused, DNS, timeout, credentials)."""
+    reason = mask_url(" ".join(str(exc).split()) or type(exc).__name__)
+    code = error_code(exc)
+    if code is None:
+        return BackendUnavailable("sqs", repr(url.shown()), reason)
+    return SqsRequestFailed(f"SQS refused a request on queue {queue!r}: {reason}", code)
+
+
 def error_code(exc: BaseException) -> str | None:
+    if isinstance(exc, SqsRequestFailed):
+        return exc.code
     response = getattr(exc, "response", None)
     if isinstance(response, dict):
         code = response.get("Error", {}).get("Code")
@@ -109,14 +131,17 @@ class SqsCalls:
 
     async def on_queue(self, queue: str, fn: Callable[[str], T]) -> T:
         """Run ``fn(queue_url)`` in the pool; a missing queue is created (``create=1``) or
-        reported with the command that creates it."""
+        reported with the command that creates it. boto3's errors become qgen errors
+        (:func:`sqs_error`)."""
         for attempt in (1, 2):
             try:
                 url = await self.queue_url(queue)
                 return await self.run(fn, url)
             except Exception as exc:
-                if not is_missing_queue(exc):
+                if isinstance(exc, QgenError):
                     raise
+                if not is_missing_queue(exc):
+                    raise sqs_error(exc, self.url, queue) from exc
                 self.forget(queue)
                 if attempt == 1 and self.create is not None:
                     await self.create()

@@ -11,6 +11,10 @@
   provisioned by infrastructure code (``qgen sqs create-queues`` does the same once).
 - ``max_message_bytes``: payload limit checked before sending (default 1 MiB, SQS's limit).
 - ``wait_seconds_max``: cap of WaitTimeSeconds (default 20, SQS's maximum).
+- ``pause_check``: seconds between a worker's reads of a queue's paused tag (default 10, at
+  least the queue's ``poll_interval``). AWS allows an account about 5 tagging requests a
+  second, ListQueueTags included: keep (worker processes x queues) / ``pause_check`` well below
+  that. A throttled worker reads less often by itself.
 
 Credentials come from boto3's usual chain (environment, profile, instance role).
 """
@@ -33,7 +37,15 @@ SQS_MAX_BATCH = 10
 _SQS_NAME_RE = re.compile(r"[A-Za-z0-9_-]{1,75}(\.fifo)?|[A-Za-z0-9_-]{1,80}")
 _PREFIX_RE = re.compile(r"[A-Za-z0-9_-]{0,70}")
 _REGION_RE = re.compile(r"[a-z0-9-]{1,40}")
-_KNOWN_PARAMS = {"endpoint_url", "prefix", "create", "max_message_bytes", "wait_seconds_max"}
+_KNOWN_PARAMS = {
+    "endpoint_url",
+    "prefix",
+    "create",
+    "max_message_bytes",
+    "wait_seconds_max",
+    "pause_check",
+}
+PAUSE_CHECK_DEFAULT_S = 10
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +56,7 @@ class SqsUrl:
     create: bool
     max_message_bytes: int
     wait_seconds_max: int
+    pause_check_s: int = PAUSE_CHECK_DEFAULT_S
 
     def sqs_name(self, queue: str) -> str:
         """The SQS queue name of a qgen queue; raises ConfigError if SQS would refuse it."""
@@ -55,6 +68,13 @@ class SqsUrl:
                 "for FIFO queues; no other '.'"
             )
         return name
+
+    def shown(self) -> str:
+        """The URL for messages: region and endpoint, secrets masked."""
+        text = f"sqs://{self.region or ''}"
+        if self.endpoint_url:
+            text += f"?endpoint_url={self.endpoint_url}"
+        return mask_url(text)
 
     def queue_for(self, sqs_name: str) -> str | None:
         """The qgen queue name of an SQS queue name, or None if it lacks the prefix."""
@@ -92,6 +112,7 @@ def parse_sqs_url(url: str) -> SqsUrl:
         create=_flag(params.get("create", "0"), "create"),
         max_message_bytes=_int(params, "max_message_bytes", SQS_MAX_MESSAGE_BYTES, 1),
         wait_seconds_max=_int(params, "wait_seconds_max", SQS_MAX_WAIT_S, 0, SQS_MAX_WAIT_S),
+        pause_check_s=_int(params, "pause_check", PAUSE_CHECK_DEFAULT_S, 1, 3600),
     )
 
 

@@ -1,4 +1,4 @@
-from dashapp.functions.orders import echo, take_order
+from dashapp.functions.orders import bury, echo, take_order
 from qgen import wire_queue_worker
 
 wire_queue_worker(
@@ -7,4 +7,9 @@ wire_queue_worker(
     config={"batch_size": 4, "attempts": 1, "poll_interval": 50, "drain_delay": 1},
     tags=["shop"],
 )
-wire_queue_worker(queue="echo", func=echo, config={"attempts": 1, "poll_interval": 50})
+wire_queue_worker(
+    queue="echo",
+    func=echo,
+    config={"attempts": 1, "poll_interval": 50, "dead_letter": "echo-dead"},
+)
+wire_queue_worker(queue="echo-dead", func=bury, config={"autorun": False})

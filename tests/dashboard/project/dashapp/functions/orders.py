@@ -48,12 +48,22 @@ class DeclinedError(Exception):
     """Raised for amount 13: the message carries markup that must show as text."""
 
 
+class FlakyError(Exception):
+    """Raised for amount 17 the first time an order runs in this worker process."""
+
+
+FLAKY_SEEN: set[str] = set()
+
+
 @sessionless_func(docs={"summary": "Take an order and return its receipt"})
 async def take_order(services: object, data: Order, interaction: Interaction) -> Receipt:
     if interaction.queue is not None:
         await interaction.queue.update_progress(50)
     if data.amount == 13:
         raise DeclinedError("<img src=x onerror=alert(13)> declined")
+    if data.amount == 17 and data.order_id not in FLAKY_SEEN:
+        FLAKY_SEEN.add(data.order_id)
+        raise FlakyError(f"order {data.order_id} fails once")
     quantity = sum(item.quantity for item in data.items) or 1
     return Receipt(
         order_id=data.order_id, total=data.amount * quantity, lines=len(data.items), note=data.note
@@ -62,4 +72,11 @@ async def take_order(services: object, data: Order, interaction: Interaction) ->
 
 @sessionless_func(docs={"summary": "Echo a word"})
 async def echo(services: object, data: str) -> str:
+    if data == "boom":
+        raise ValueError("boom is not a word to echo")
     return data.upper()
+
+
+@sessionless_func(docs={"summary": "Where echo's failed jobs wait (no worker runs it)"})
+async def bury(services: object, data: str) -> None:
+    return None
