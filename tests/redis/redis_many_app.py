@@ -1,4 +1,4 @@
-"""500 queues (``many-000`` ... ``many-499``) wired to one job, for the Redis scale-out tests.
+"""500 queues (``rmany-000`` ... ``rmany-499``) wired to one job, for the Redis scale-out tests.
 Wired in a loop, so it runs without a build (``python -m qgen.runtime.worker --wiring
 redis_many_app``, with tests/redis on the path)."""
 
@@ -14,7 +14,7 @@ QUEUES = 500
 
 
 def queue_name(i: int) -> str:
-    return f"many-{i:03d}"
+    return f"rmany-{i:03d}"
 
 
 class Ran(BaseModel):
