@@ -10,7 +10,6 @@ traceback are shortened to the package (the pictures hold no machine paths)."""
 from __future__ import annotations
 
 import asyncio
-import os
 import shutil
 import sys
 import tempfile
@@ -26,9 +25,11 @@ sys.path.insert(0, str(HERE))
 
 import dashboard_harness as harness  # noqa: E402
 
+sys.path.insert(0, str(HERE.parent))
+from support.postgres import SERVER  # noqa: E402
+
 ROOT = HERE.parent.parent
 DOCS = ROOT / "docs"
-SERVER = os.environ.get("QGEN_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 SCHEMA = "qgen_dashboard_screenshots"
 URL = f"{SERVER}?schema={SCHEMA}"
 WAIT = 60_000

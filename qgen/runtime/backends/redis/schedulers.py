@@ -136,7 +136,9 @@ class BullJobSchedulers:
     def _repeat(self, s: Schedule, now: int) -> dict[str, Any]:
         if s.cron is not None:
             return {"pattern": s.cron, "tz": s.tz}
-        return {"every": s.every_ms, "startDate": next_tick(s, now)}
+        # offset = the interval: BullMQ's Lua puts the first iteration at the next multiple of
+        # the interval after Redis's own now (a start date computed here could be past already)
+        return {"every": s.every_ms, "offset": s.every_ms}
 
     async def _upsert(self, s: Schedule, rec: dict[str, Any] | None, now: int) -> None:
         q = self._queue(s.queue)
