@@ -9,7 +9,10 @@ from qgen.runtime.capability_cells import E, N, Support, U
 OPERATOR_FEATURES: dict[str, dict[str, Support]] = {
     "counts": {
         "sqlite": N("counts over the partial indexes of the queue's jobs, per status"),
-        "redis": N("BullMQ's getJobCounts: lengths of the status lists and sorted sets"),
+        "redis": N(
+            "BullMQ's getCounts over its status lists and sorted sets; discarded and "
+            "cancelled are counted inside BullMQ's failed set"
+        ),
         "postgres": N("one grouped count over the jobs of the queue"),
         "sqs": E(
             "approximate: ApproximateNumberOfMessages (waiting), ...NotVisible (active), "
@@ -19,7 +22,7 @@ OPERATOR_FEATURES: dict[str, dict[str, Support]] = {
     },
     "list_jobs": {
         "sqlite": N("rows by state, newest first, keyset paging"),
-        "redis": N("BullMQ's status lists and sorted sets, Node's jobs included"),
+        "redis": N("BullMQ's status lists and sorted sets, Node's jobs included, keyset paging"),
         "postgres": N("rows by state, newest first, keyset paging"),
         "sqs": U(
             "SQS cannot list messages or look one up by id; receiving them to read them would "
@@ -32,8 +35,9 @@ OPERATOR_FEATURES: dict[str, dict[str, Support]] = {
             "the worker reads when it renews the lease"
         ),
         "redis": E(
-            "waiting/delayed: removed by a script and marked cancelled; active: a cancel "
-            "request the worker reads when it extends the lock (Node sees failed)"
+            "waiting/delayed: moved to BullMQ's failed set by one script, marked cancelled; "
+            "active: a cancel request the worker reads when it extends the lock (Node sees "
+            "a failed job, reason 'Cancelled: ...')"
         ),
         "postgres": N(
             "pg-boss cancel: state cancelled; active: a cancel request the worker reads "
@@ -43,7 +47,7 @@ OPERATOR_FEATURES: dict[str, dict[str, Support]] = {
     },
     "retry": {
         "sqlite": N("failed/discarded/cancelled row back to waiting, attempts reset"),
-        "redis": N("BullMQ's retryJob (failed job back to wait, attempts reset)"),
+        "redis": N("BullMQ's reprocessJob (failed job back to wait, attempts reset)"),
         "postgres": N("pg-boss retry: state back to created, retry_count reset"),
         "sqs": U("a failed message exists only in the dead-letter queue; use redrive"),
     },
@@ -61,13 +65,16 @@ OPERATOR_FEATURES: dict[str, dict[str, Support]] = {
     },
     "clean": {
         "sqlite": N("DELETE of finished rows by state, age and count"),
-        "redis": N("BullMQ's clean of the completed/failed sets by age and count"),
+        "redis": N("BullMQ's cleanJobsInSet by age, or its removeJob per job to keep a count"),
         "postgres": N("DELETE of finished rows by state, age and count"),
         "sqs": U("SQS keeps no finished messages; there is nothing to clean"),
     },
     "redrive": {
         "sqlite": N("dead-letter copies moved back, one transaction per job"),
-        "redis": E("dead-letter copies added back and removed by one script per job"),
+        "redis": E(
+            "the failed original reprocessed with the copy's data (one transaction), then "
+            "the copy removed: a crash between the two leaves the copy behind"
+        ),
         "postgres": N("dead-letter copies moved back, one transaction per job"),
         "sqs": E(
             "received from the dead-letter queue, validated, sent to the queue, then deleted "
@@ -76,7 +83,10 @@ OPERATOR_FEATURES: dict[str, dict[str, Support]] = {
     },
     "workers": {
         "sqlite": N("a workers table; each worker beats every 10 s"),
-        "redis": N("BullMQ's worker registry (CLIENT SETNAME), as Node's getWorkers reads it"),
+        "redis": N(
+            "a heartbeat hash per prefix, and BullMQ's registry of named connections (CLIENT "
+            "LIST): Node's getWorkers lists qgen workers and qgen lists Node's"
+        ),
         "postgres": N("a workers table; each worker beats every 10 s"),
         "sqs": U(
             "SQS has nowhere shared to keep a heartbeat that clients can read without consuming it"

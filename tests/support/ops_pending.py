@@ -33,7 +33,7 @@ OPERATIONS = frozenset(
 # backend -> operations not implemented yet (Feature values of the operator rows).
 NOT_YET: dict[str, frozenset[str]] = {
     "sqlite": frozenset(),
-    "redis": OPERATIONS,
+    "redis": frozenset(),
     "postgres": frozenset(),
     "sqs": frozenset(),
 }

@@ -29,6 +29,7 @@ from qgen.runtime.backends.redis import depth, pool
 from qgen.runtime.backends.redis.consumer import RedisLane, RedisNative
 from qgen.runtime.backends.redis.events import wait_event
 from qgen.runtime.backends.redis.jobs import Catalog, job_info
+from qgen.runtime.backends.redis.ops import RedisOps
 from qgen.runtime.backends.redis.schedulers import BullJobSchedulers
 from qgen.runtime.backends.redis.scripts import SCRIPTS
 from qgen.runtime.backends.redis.transport import COMMAND_TIMEOUT, TRANSIENT, ScriptError
@@ -40,7 +41,9 @@ from qgen.runtime.settings import QueueConfigs, QueueSettings, SettingsBook, for
 __all__ = ["RedisBackend"]
 
 
-class RedisBackend:
+class RedisBackend(RedisOps):
+    """The operator API (counts, lists, cancel, pause, ...) is :class:`.ops.RedisOps`."""
+
     name: ClassVar[str] = "redis"
 
     def __init__(self, target: RedisTarget, queues: QueueConfigs, shared: pool.Shared) -> None:
@@ -77,6 +80,7 @@ class RedisBackend:
     async def close(self) -> None:
         if not self._closed:
             self._closed = True
+            await self.registry.close()
             await pool.release(self.shared)
 
     def job_schedulers(self) -> BullJobSchedulers:
@@ -121,9 +125,10 @@ class RedisBackend:
                 job_id,
                 keys.job(job_id),
             )
+            pipe.zscore(keys.delayed, job_id)  # a delayed job's due time (retries included)
             try:
                 async with asyncio.timeout(COMMAND_TIMEOUT):
-                    fields, state = await pipe.execute(raise_on_error=False)
+                    fields, state, due = await pipe.execute(raise_on_error=False)
             except TRANSIENT:
                 await self.shared.relocate()  # a cluster's master may have failed over
                 raise
@@ -140,7 +145,8 @@ class RedisBackend:
             if not fields:
                 return None
             default = self.settings[queue].attempts
-            return job_info(queue, job_id, fields, str(state), default)
+            score = due if isinstance(due, int | float) else None
+            return job_info(queue, job_id, fields, str(state), default, score)
         raise RuntimeError("getStateV2 script could not be loaded")
 
     async def wait(self, queue: str, job_id: str, timeout: float | None) -> JobInfo:

@@ -197,11 +197,16 @@ class RedisNative:
         return True
 
     def _take_in(self, lane: RedisLane, jobs: list[RedisJob]) -> None:
-        """Start the fetched jobs; one BullMQ marked as stalled too often fails unrun."""
-        doomed = [job for job in jobs if job.deferred_failure]
+        """Start the fetched jobs; one BullMQ marked as stalled too often fails unrun, one an
+        operator asked to cancel while it was active (it came back since) ends cancelled."""
+        doomed = [job for job in jobs if job.deferred_failure or job.cancel_reason]
         if doomed:
-            jobs = [job for job in jobs if not job.deferred_failure]
+            jobs = [job for job in jobs if not (job.deferred_failure or job.cancel_reason)]
             for job in doomed:
+                cancelled = job.cancelled()
+                if cancelled is not None:
+                    lane.finished.append((job, cancelled))
+                    continue
                 error = ErrorInfo("JobStalled", str(job.deferred_failure))
                 lane.finished.append((job, Failed(error, lane.settings.dead_letter)))
             lane.held += len(doomed)
@@ -272,7 +277,8 @@ class RedisNative:
             report_progress=ProgressReport(self.batcher, lane.keys, job_id).report,
             meta=jobmeta.decode(opts[TELEMETRY_FIELD]) if TELEMETRY_FIELD in opts else None,
         )
-        return RedisJob(delivery, token, opts, fields.get("defa"))
+        cancel = fields.get(RedisJob.cancel_field)
+        return RedisJob(delivery, token, opts, fields.get("defa"), cancel)
 
     async def idle(self, group: list[RedisLane], wake: asyncio.Event) -> None:
         await wake.wait()  # the marker waiter, the delayed-job timer or a finished job
@@ -282,20 +288,30 @@ class RedisNative:
     def renew_every(self, lane: RedisLane) -> float:
         return max(lane.lock_ms / 2000, 0.05)
 
-    async def renew(self, lane: RedisLane, jobs: list[RedisJob]) -> None:
+    async def renew(self, lane: RedisLane, jobs: list[RedisJob]) -> list[str]:
+        """Extends the locks and, in the same pipeline, returns the ids an operator asked to
+        cancel (their ``qgcr`` field: ``ops_lua``)."""
         ids, tokens = [job.id for job in jobs], [job.token for job in jobs]
         call: Call = (
             "extendLocks",
             [lane.keys.stalled],
             [lane.keys.base, pack(tokens), pack(ids), lane.lock_ms],
         )
-        lost = await self.batcher.run(call)
+        asked: Call = ("qgenAskedToCancel", [lane.keys.job(i) for i in ids], ids)
+        replies: tuple[Any, ...] = await asyncio.gather(
+            self.batcher.submit(call), self.batcher.submit(asked), return_exceptions=True
+        )
+        for reply in replies:
+            if isinstance(reply, BaseException):
+                raise reply
+        lost, cancel = replies
         held = {job.id for job in lane.held_jobs()}
         for job_id in lost or ():
             if job_id in held:
                 log.warning(
                     "lost the lock of job %s", job_id, extra={"queue": lane.name, "job_id": job_id}
                 )
+        return [str(job_id) for job_id in cancel or ()]
 
     def recover_every(self, lane: RedisLane) -> float:
         return lane.stalled_ms / 1000

@@ -13,9 +13,11 @@ Decisions (documented in docs and the capability table):
   configured ``attempts``; qgen always writes the option explicitly.
 - The W3C trace context of the add (issue 17) goes where Node BullMQ's telemetry keeps it, the
   job option ``tm``, so traces continue across Node and Python producers and workers.
-- Failures keep BullMQ's ``failedReason`` (the message) and add two qgen fields to the hash:
-  ``qge`` (the error as JSON: type, message, traceback) and ``qgd`` = "1" for a discarded job,
-  which BullMQ and Node see as failed.
+- Failures keep BullMQ's ``failedReason`` (the message) and add qgen fields to the hash:
+  ``qge`` (the error as JSON: type, message, traceback), ``qgd`` = "1" for a discarded job and
+  ``qgc`` = "1" for a cancelled one, which BullMQ and Node see as failed (``failedReason``
+  "Cancelled: ..."). ``qgcr`` on an active job is an operator's cancel request.
+- A dead-letter copy carries ``qgenDlq: {queue, id}`` in its BullMQ options: where it failed.
 """
 
 from __future__ import annotations
@@ -23,10 +25,18 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, ClassVar
 
 from qgen.runtime.backends import jobmeta
-from qgen.runtime.backends.base import JSON, AddOptions, Delivery, ErrorInfo, JobInfo, JobStatus
+from qgen.runtime.backends.base import (
+    JSON,
+    AddOptions,
+    Cancelled,
+    Delivery,
+    ErrorInfo,
+    JobInfo,
+    JobStatus,
+)
 from qgen.runtime.backends.lanes import Job
 from qgen.runtime.backends.redis.keys import QueueKeys
 from qgen.runtime.backends.redis.scripts import Call, pack
@@ -35,10 +45,14 @@ from qgen.runtime.names import validate_job_id, validate_queue_name
 from qgen.runtime.settings import QueueSettings, SettingsBook
 
 PRIORITY_OFFSET = 2**20  # BullMQ accepts priorities 1 .. 2**21
+DELAY_SCALE = 0x1000  # BullMQ's delayed score: due ms * 4096 + a counter
 MIN_PRIORITY = PRIORITY_OFFSET - 2**21
 MAX_PRIORITY = PRIORITY_OFFSET - 1
 DISCARDED_FIELD = "qgd"
+CANCELLED_FIELD = "qgc"
+CANCEL_REQUEST_FIELD = "qgcr"
 ERROR_FIELD = "qge"
+DLQ_OPTION = "qgenDlq"  # a dead-letter copy's options: {"queue": source, "id": original id}
 # The job option in which Node BullMQ (>= 5) keeps ``opts.telemetry.metadata``: its propagation
 # metadata, a JSON object of the trace context (bullmq-otel's format), as text.
 TELEMETRY_FIELD = "tm"
@@ -113,8 +127,8 @@ class JobBuilder:
         self.keys = keys
         self.attempts = settings.attempts
         self.backoff = to_bull_backoff(settings.backoff)
-        self.remove_on_complete = settings.remove_on_complete
-        self.remove_on_fail = settings.remove_on_fail
+        self.remove_on_complete = settings.completed_retention.to_bull()
+        self.remove_on_fail = settings.failed_retention.to_bull()
 
     def add_call(
         self,
@@ -146,10 +160,13 @@ class JobBuilder:
             opts["jobId"] = job_id
         if options.meta:  # where Node BullMQ's telemetry keeps the trace context
             opts[TELEMETRY_FIELD] = jobmeta.encode(options.meta)
-        if self.remove_on_complete is not None:
-            opts["removeOnComplete"] = _remove_opt(self.remove_on_complete)
-        if self.remove_on_fail is not None:
-            opts["removeOnFail"] = _remove_opt(self.remove_on_fail)
+        # Retention (defaults included) as BullMQ's KeepJobs on every job, so Node's workers
+        # apply the same when they finish qgen's jobs.
+        opts["removeOnComplete"] = self.remove_on_complete
+        opts["removeOnFail"] = self.remove_on_fail
+        source = options.extra.get(DLQ_OPTION)
+        if source is not None:
+            opts[DLQ_OPTION] = dict(source)
         args = [
             pack(
                 [self.keys.base, job_id, self.keys.queue, timestamp, None, None, None, None, None]
@@ -161,12 +178,6 @@ class JobBuilder:
         if delay_ms:
             return ("addDelayedJob", k.add_delayed(), [*args, delay_ms])
         return ("addPrioritizedJob", k.add_prioritized(), [*args, opts["priority"]])
-
-
-def _remove_opt(value: Any) -> bool | int:
-    if isinstance(value, bool):
-        return value
-    return int(value)
 
 
 def pairs(flat: list[Any]) -> dict[str, Any]:
@@ -209,13 +220,23 @@ def error_of(fields: Mapping[str, Any]) -> ErrorInfo | None:
 
 
 def job_info(
-    queue: str, job_id: str, fields: Mapping[str, Any], state: str, default_attempts: int
+    queue: str,
+    job_id: str,
+    fields: Mapping[str, Any],
+    state: str,
+    default_attempts: int,
+    delayed_score: float | None = None,
 ) -> JobInfo:
+    """``delayed_score``: the job's score in BullMQ's delayed set (due ms * 4096 + counter)."""
     status = _STATES.get(state, JobStatus.UNKNOWN)
     if status is JobStatus.FAILED and fields.get(DISCARDED_FIELD) == "1":
         status = JobStatus.DISCARDED
+    if status is JobStatus.FAILED and fields.get(CANCELLED_FIELD) == "1":
+        status = JobStatus.CANCELLED
     finished = fields.get("finishedOn")
     ts = fields.get("timestamp")
+    opts = job_opts(fields)
+    source = opts.get(DLQ_OPTION)
     return JobInfo(
         id=job_id,
         queue=queue,
@@ -223,12 +244,45 @@ def job_info(
         data=_loads(fields.get("data")),
         progress=_loads(fields.get("progress")),
         result=_loads(fields.get("returnvalue")) if status is JobStatus.COMPLETED else None,
-        error=error_of(fields) if status in (JobStatus.FAILED, JobStatus.DISCARDED) else None,
+        error=error_of(fields) if status in _ERRED else None,
         attempts_made=attempts_made(fields),
-        max_attempts=max_attempts(job_opts(fields), default_attempts),
-        created_at=int(ts) / 1000 if ts else None,
-        finished_at=int(finished) / 1000 if finished and status.finished else None,
+        max_attempts=max_attempts(opts, default_attempts),
+        created_at=_seconds(ts),
+        finished_at=_seconds(finished) if status.finished else None,
+        started_at=_seconds(fields.get("processedOn")),
+        worker=fields.get("pb") or None,
+        priority=_qgen_priority(fields.get("priority")),
+        run_at=_run_at(fields, delayed_score) if status is JobStatus.DELAYED else None,
+        dead_letter_of=str(source["queue"]) if isinstance(source, dict) else None,
     )
+
+
+_ERRED = (JobStatus.FAILED, JobStatus.DISCARDED, JobStatus.CANCELLED)
+
+
+def _seconds(ms: Any) -> float | None:
+    try:
+        return int(ms) / 1000 if ms else None
+    except (TypeError, ValueError):
+        return None
+
+
+def _qgen_priority(raw: Any) -> int | None:
+    """BullMQ priority -> qgen's (None: a job without one, which BullMQ runs first)."""
+    try:
+        bull = int(raw or 0)
+    except (TypeError, ValueError):
+        return None
+    return PRIORITY_OFFSET - bull if bull else None
+
+
+def _run_at(fields: Mapping[str, Any], score: float | None) -> float | None:
+    """When a delayed job is due: from its delayed score, else its add time plus its delay
+    (right for a first delay, not for a retry's)."""
+    if score is not None:
+        return float(score) // DELAY_SCALE / 1000
+    created, delay = _seconds(fields.get("timestamp")), _seconds(fields.get("delay"))
+    return None if created is None else created + (delay or 0.0)
 
 
 def job_data(fields: Mapping[str, Any]) -> Any:
@@ -243,10 +297,16 @@ class RedisJob(Job):
     """A job locked by this worker with ``token`` (the token stays with the slot's next job,
     which the finishing call fetches); ``opts`` are its parsed BullMQ options."""
 
-    __slots__ = ("deferred_failure", "id", "opts", "token")
+    __slots__ = ("cancel_reason", "deferred_failure", "id", "opts", "token")
+    cancel_field: ClassVar[str] = CANCEL_REQUEST_FIELD
 
     def __init__(
-        self, delivery: Delivery, token: str, opts: dict[str, Any], deferred_failure: Any = None
+        self,
+        delivery: Delivery,
+        token: str,
+        opts: dict[str, Any],
+        deferred_failure: Any = None,
+        cancel_reason: str | None = None,
     ) -> None:
         self.delivery = delivery
         self.suspect = False
@@ -254,6 +314,13 @@ class RedisJob(Job):
         # BullMQ's stalled check marks a job that stalled more than max_stalled_count times
         # ("defa" in its hash) and puts it back; the worker that takes it fails it unrun.
         self.deferred_failure = deferred_failure
+        # An operator asked to cancel it while it was active and it came back (given back,
+        # stalled): it ends cancelled without running.
+        self.cancel_reason = cancel_reason
+
+    def cancelled(self) -> Cancelled | None:
+        """The outcome of a job fetched with a cancel request on it: it ends unrun."""
+        return Cancelled(self.cancel_reason) if self.cancel_reason else None
 
 
 class Catalog:

@@ -63,6 +63,12 @@ class QueueKeys:
     def job(self, job_id: str) -> str:
         return self.base + job_id
 
+    def marked(self, status: str) -> str:
+        """qgen's sorted set of this queue's failed jobs that ended ``discarded`` or
+        ``cancelled`` (scored by finish time; BullMQ and Node see them as failed). ``#`` is
+        never in a qgen job id, so no job key can take this name."""
+        return self.base + "qgen#" + status
+
     # KEYS lists in the order each script declares them.
     def add_standard(self) -> list[str]:
         return [

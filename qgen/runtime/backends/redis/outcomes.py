@@ -3,8 +3,9 @@
 Completed -> ``moveToFinished`` (completed, returnvalue) fetching the slot's next job in the same
 call; Retry -> ``moveToDelayed`` with the runner's delay (its backoff, jitter and max_delay) or
 ``retryJob`` when the delay is 0; Failed -> ``moveToFinished`` (failed) after adding a copy to the
-dead-letter queue; Discarded -> ``moveToFinished`` (failed) with the job marked discarded. The
-error goes into BullMQ's ``failedReason``/``stacktrace`` and, whole, into qgen's ``qge`` field.
+dead-letter queue; Discarded and Cancelled -> ``moveToFinished`` (failed) with the job marked
+discarded or cancelled (its field, and qgen's set of them: ``ops_lua``). The error goes into
+BullMQ's ``failedReason``/``stacktrace`` and, whole, into qgen's ``qge`` field.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any
 
 from qgen.runtime.backends.base import (
     AddOptions,
+    Cancelled,
     Completed,
     Delivery,
     Discarded,
@@ -22,8 +24,11 @@ from qgen.runtime.backends.base import (
     Outcome,
     Retry,
 )
+from qgen.runtime.backends.redis import ops_lua  # noqa: F401  (registers qgenMark)
 from qgen.runtime.backends.redis.jobs import (
+    CANCELLED_FIELD,
     DISCARDED_FIELD,
+    DLQ_OPTION,
     ERROR_FIELD,
     Catalog,
     dumps,
@@ -51,7 +56,8 @@ class Outcomes:
         self.keys: QueueKeys = catalog.keys(settings.name)
         self.lock_ms, self.name = settings.lock_duration, settings.worker_name
         self.default_attempts = settings.attempts
-        self.keep_complete, self.keep_fail = settings.remove_on_complete, settings.remove_on_fail
+        self.keep_complete = settings.completed_retention.to_bull()
+        self.keep_fail = settings.failed_retention.to_bull()
         self._opts_cache: dict[Any, tuple[dict[str, Any], int, Any]] = {}
         self._finish_cache: dict[tuple[Any, ...], bytes] = {}
 
@@ -128,14 +134,22 @@ class Outcomes:
             if outcome.dead_letter:
                 builder = self.catalog.builder(outcome.dead_letter)
                 copy_id = f"{self.queue}-{jid}"
-                calls.append(builder.add_call(d.data, _dlq_options(copy_id), trusted_id=copy_id))
+                options = _dlq_options(copy_id, self.queue, jid)
+                calls.append(builder.add_call(d.data, options, trusted_id=copy_id))
+            reason = error.message
+        elif isinstance(outcome, Cancelled):
+            error, extra = ErrorInfo("Cancelled", outcome.reason), {CANCELLED_FIELD: "1"}
+            reason = f"Cancelled: {outcome.reason}"
+            calls.append(_mark(k, "cancelled", jid, token, now))
         else:
             assert isinstance(outcome, Discarded)
             error, extra = ErrorInfo("Discarded", outcome.reason), {DISCARDED_FIELD: "1"}
+            reason = error.message
+            calls.append(_mark(k, "discarded", jid, token, now))
         keep = opts.get("removeOnFail", self.keep_fail)
         packed = self._finish_opts(token, keep, d.max_attempts, d.attempt - 1)
-        update = _fields(error, extra)
-        args = [jid, now, "failedReason", error.message, "failed", fetch, k.base, packed, update]
+        update = _fields(error, extra, reason)
+        args = [jid, now, "failedReason", reason, "failed", fetch, k.base, packed, update]
         calls.append(("moveToFinished", k.finished_keys(jid, "failed"), args))
         return calls
 
@@ -161,9 +175,9 @@ class ProgressReport:
             raise ScriptError("updateProgress", reply, self.job_id)
 
 
-def _fields(error: ErrorInfo, extra: dict[str, str] | None = None) -> bytes:
+def _fields(error: ErrorInfo, extra: dict[str, str] | None = None, reason: str = "") -> bytes:
     values: dict[str, str] = {
-        "failedReason": error.message,
+        "failedReason": reason or error.message,
         "stacktrace": dumps([error.traceback] if error.traceback else []),
         ERROR_FIELD: dumps(error.to_json()),
         **(extra or {}),
@@ -174,5 +188,10 @@ def _fields(error: ErrorInfo, extra: dict[str, str] | None = None) -> bytes:
     return pack(flat)
 
 
-def _dlq_options(copy_id: str) -> AddOptions:
-    return AddOptions(job_id=copy_id)
+def _mark(k: QueueKeys, status: str, job_id: str, token: str, now: int) -> Call:
+    """qgen's set of discarded (or cancelled) jobs, while this worker holds the job's lock."""
+    return ("qgenMark", [k.marked(status), k.job(job_id) + ":lock"], [now, job_id, token])
+
+
+def _dlq_options(copy_id: str, queue: str, job_id: str) -> AddOptions:
+    return AddOptions(job_id=copy_id, extra={DLQ_OPTION: {"queue": queue, "id": job_id}})

@@ -33,6 +33,13 @@ SCRIPT_FILES: dict[str, str] = {
     "extendLocks": "extendLocks-1.lua",
     "updateProgress": "updateProgress-3.lua",
     "getStateV2": "getStateV2-8.lua",
+    # the operator API (ops.py)
+    "getCounts": "getCounts-1.lua",
+    "pause": "pause-7.lua",
+    "reprocessJob": "reprocessJob-9.lua",
+    "removeJob": "removeJob-2.lua",
+    "cleanJobsInSet": "cleanJobsInSet-3.lua",
+    "updateData": "updateData-1.lua",
 }
 
 
@@ -56,6 +63,12 @@ def _load_scripts() -> dict[str, Script]:
 
 
 SCRIPTS: dict[str, Script] = _load_scripts()
+
+
+def register(name: str, source: str) -> None:
+    """Add one of qgen's own Lua scripts (operator API: ``ops_lua.py``) to :data:`SCRIPTS`, so
+    it is loaded and called like BullMQ's."""
+    SCRIPTS[name] = Script(name, source, hashlib.sha1(source.encode()).hexdigest())
 
 
 _ENCODED: dict[str, bytes] = {}  # RESP of the strings every call repeats (queue keys, flags)
