@@ -32,12 +32,6 @@ T = TypeVar("T")
 Conn = psycopg.AsyncConnection[Any]
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 END_OF_TIME = dt.datetime.max.replace(tzinfo=dt.UTC)
-FINISHED = {
-    JobStatus.COMPLETED: "completed",
-    JobStatus.FAILED: "failed",
-    JobStatus.DISCARDED: "discarded",
-    JobStatus.CANCELLED: "cancelled",
-}
 REDRIVE_PAGE = 500
 
 
@@ -110,8 +104,8 @@ class PgOps(UnsupportedOps):
             return st.list_delayed, ()
         if status is JobStatus.ACTIVE:
             return st.list_active, ()
-        if status in FINISHED:
-            return st.list_finished, (FINISHED[status],)
+        if status.finished:
+            return st.list_finished, (status.value,)
         raise ConfigError(f"jobs cannot be listed by status {status.value!r}")
 
     # -- acting on jobs ----------------------------------------------------------------------
@@ -154,9 +148,9 @@ class PgOps(UnsupportedOps):
     async def clean(
         self, queue: str, status: JobStatus, older_than: float | None, keep: int | None
     ) -> int:
-        state = FINISHED.get(status)
-        if state is None:
+        if not status.finished:
             raise ConfigError(f"clean takes a finished status, not {status.value!r}")
+        state = status.value
 
         async def op(conn: Conn) -> int:
             params = (queue, state, older_than, older_than, keep or 0)

@@ -33,7 +33,6 @@ from qgen.runtime.backends.unsupported import UnsupportedOps
 from qgen.runtime.errors import ConfigError
 from qgen.runtime.settings import SettingsBook
 
-FINISHED = (JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.DISCARDED, JobStatus.CANCELLED)
 WAITING_TYPES = ("wait", "paused", "prioritized", "waiting-children")
 COUNTED_TYPES = (*WAITING_TYPES, "delayed", "active", "completed", "failed")
 BEFORE_IT_RAN = "cancelled before it ran"
@@ -161,7 +160,7 @@ class RedisOps(UnsupportedOps):
     async def clean(
         self, queue: str, status: JobStatus, older_than: float | None, keep: int | None
     ) -> int:
-        if status not in FINISHED:
+        if not status.finished:
             raise ConfigError(f"clean takes a finished status, not {status.value!r}")
         k = self.catalog.keys(queue)
         cutoff = EVER if older_than is None else now_ms() - int(older_than * 1000)

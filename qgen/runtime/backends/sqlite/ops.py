@@ -31,12 +31,6 @@ from qgen.runtime.errors import ConfigError
 from qgen.runtime.settings import SettingsBook
 
 T = TypeVar("T")
-FINISHED = {
-    JobStatus.COMPLETED: "completed",
-    JobStatus.FAILED: "failed",
-    JobStatus.DISCARDED: "discarded",
-    JobStatus.CANCELLED: "cancelled",
-}
 LISTING = {
     JobStatus.WAITING: ops_sql.LIST_WAITING,
     JobStatus.DELAYED: ops_sql.LIST_DELAYED,
@@ -106,8 +100,8 @@ class SqliteOps(UnsupportedOps):
         if cursor is not None:
             after, after_id = decode_cursor(cursor)
         second: str | float
-        if status in FINISHED:
-            stmt, second = ops_sql.LIST_FINISHED, FINISHED[status]
+        if status.finished:
+            stmt, second = ops_sql.LIST_FINISHED, status.value
         elif status in LISTING:
             stmt, second = LISTING[status], time.time()
         else:
@@ -163,9 +157,9 @@ class SqliteOps(UnsupportedOps):
     async def clean(
         self, queue: str, status: JobStatus, older_than: float | None, keep: int | None
     ) -> int:
-        state = FINISHED.get(status)
-        if state is None:
+        if not status.finished:
             raise ConfigError(f"clean takes a finished status, not {status.value!r}")
+        state = status.value
         cutoff = None if older_than is None else time.time() - older_than
         params = (queue, state, cutoff, keep or 0, CLEAN_STEP)
         total = 0
