@@ -52,14 +52,20 @@ class Presence:
         if not self.enabled:
             return
         failed = False
+        task = asyncio.current_task()
         while True:
             try:
                 await self.backend.heartbeat(self._now())
                 failed = False
             except Exception as exc:
-                if not failed:  # once per outage, not every beat
+                if not failed and not (task and task.cancelling()):  # once per outage
                     log.warning("worker heartbeat failed: %s", exc)
                 failed = True
+            # A client library may turn our cancellation into an error of its own and a backend
+            # may then swallow it (redis-py's connect raises TimeoutError when cancelled): the
+            # stop must not be lost, or the worker waits for this task forever.
+            if task is not None and task.cancelling():
+                raise asyncio.CancelledError
             await asyncio.sleep(WORKER_BEAT)
 
     async def leave(self) -> None:

@@ -139,7 +139,15 @@ async def _worker_task(
         yield task
     finally:
         stop.set()
-        await asyncio.wait_for(task, 60)
+        # Not wait_for: a worker that swallows the cancel wait_for sends at its timeout would
+        # then pass as stopped. A worker must end by its stop event alone.
+        done, _ = await asyncio.wait({task}, timeout=60)
+        if not done:
+            task.cancel()
+            with contextlib.suppress(BaseException):
+                await task
+            raise AssertionError("the worker did not stop within 60 s of its stop event")
+        await task
 
 
 async def eventually(
