@@ -23,10 +23,11 @@ from starlette.staticfiles import StaticFiles
 
 from qgen.dashboard import actions, overview, pages
 from qgen.dashboard.data import DashboardData
-from qgen.dashboard.project import Project, client_class, load_project, manifest_beside
+from qgen.dashboard.project import Project, load_project, manifest_beside
 from qgen.dashboard.security import SESSION_COOKIE, Gate, check_token, session_secret
 from qgen.dashboard.throughput import ThroughputCache
 from qgen.runtime.client import AsyncClientBase
+from qgen.runtime.project_client import client_class
 
 HERE = Path(__file__).resolve().parent
 SESSION_MAX_AGE = 12 * 3600

@@ -4,7 +4,6 @@ data comes through (found through the manifest's ``out_package``)."""
 
 from __future__ import annotations
 
-import importlib
 import json
 import sys
 from collections.abc import Mapping
@@ -124,25 +123,6 @@ def load_project(manifest_path: str | Path) -> Project:
         for name, q in sorted(raw.get("queues", {}).items())
     }
     return Project(manifest=manifest, queues=queues)
-
-
-def client_class(manifest: Manifest) -> type[AsyncClientBase]:
-    """The generated ``AsyncQueueClient`` of the project (``<out_package>.client``). Importing
-    it imports the generated models only, never the job functions."""
-    root = str(manifest.project_root)
-    if root not in sys.path:
-        sys.path.insert(0, root)
-    module_name = f"{manifest.out_package}.client"
-    try:
-        module = importlib.import_module(module_name)
-    except ImportError as exc:
-        raise ConfigError(
-            f"cannot import the generated client {module_name} from {root}: {exc}; run `qgen build`"
-        ) from exc
-    cls = getattr(module, "AsyncQueueClient", None)
-    if not (isinstance(cls, type) and issubclass(cls, AsyncClientBase)):
-        raise ConfigError(f"{module_name} has no AsyncQueueClient; run `qgen build` again")
-    return cls
 
 
 def manifest_beside(client: AsyncClientBase) -> Path:

@@ -219,8 +219,8 @@ class Api:
     API says, to compare the pages with, and raw writes a client would refuse."""
 
     def __init__(self, manifest: Path, url: str) -> None:
-        from qgen.dashboard.project import client_class
         from qgen.runtime.manifest import load_manifest
+        from qgen.runtime.project_client import client_class
 
         self.cls = client_class(load_manifest(manifest))
         self.url = url
