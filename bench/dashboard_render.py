@@ -34,7 +34,6 @@ import sys
 import tempfile
 import time
 import urllib.request
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -65,15 +64,10 @@ def place(backend: str, url: str | None) -> Iterator[str]:
         with tempfile.TemporaryDirectory() as tmp:
             yield f"sqlite:///{Path(tmp) / 'jobs.db'}"
         return
-    import psycopg
-    from psycopg import sql
+    from bench.peers import pg_target  # a fresh schema, dropped afterwards
 
-    schema = f"qgen_bench_dash_{uuid.uuid4().hex[:10]}"
-    try:
-        yield f"{PG_SERVER}?schema={schema}"
-    finally:
-        with psycopg.connect(PG_SERVER, autocommit=True) as conn:
-            conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))
+    with pg_target.fresh(PG_SERVER, Path(), None) as url:
+        yield url
 
 
 def order(i: int) -> dict[str, Any]:

@@ -2,7 +2,7 @@
 
     python bench/throughput.py sqlite [--url URL] [--jobs 10000] [--peers]
         [--synchronous full|normal|full,normal] [--workers 1|2|1,2] [--rounds 3] [--json FILE]
-        [--telemetry off|on|off,on]
+        [--telemetry off,metrics,sampled,on]
 
 For each durability setting (backends that have one), on a fresh place each time:
 
@@ -21,7 +21,13 @@ For each durability setting (backends that have one), on a fresh place each time
 ``QGEN_TRACING=off`` and no metrics; ``on`` with the OpenTelemetry SDK configured in the bench
 (producer spans, the trace context stored with each job) and in each worker process (a span
 per attempt), batching spans to an exporter that drops them (``bench/telemetry_on.py``), and
-the worker serving Prometheus metrics (``--metrics-port``) with its queue sampler running.
+the worker serving Prometheus metrics (``--metrics-port``) with its queue sampler running;
+``sampled``: the same with head sampling keeping one trace in ten (``--trace-sample``; a
+``ParentBased`` sampler, the usual set-up of a busy service; see ``bench/telemetry_on.py``).
+
+``sqs``: without ``--url``, moto's server started for the run; one worker process only (SQS
+cannot count completed jobs); the timing ends at the worker's ``end`` mark with the queue empty
+(``bench/peers/sqs_target.py``, bench/README.md).
 
 Peers (``--peers``) are listed in ``bench/peers/__init__.py`` and run on their own fresh URL with
 the same ``jobs``. The table ends with qgen's ratio to each peer.
@@ -31,6 +37,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import importlib
 import json
 import os
@@ -89,17 +96,33 @@ async def bulk_adds(url: str, jobs: int, chunk: int = 1000) -> float:
         await client.close()
 
 
-def _telemetry(on: bool) -> None:
-    """Tracing on (the SDK, installed once) or off for this process's client, from now on."""
+SAMPLED = 0.1  # the share of traces kept by ``--telemetry sampled`` (``--trace-sample``)
+
+
+def _set_sampled(ratio: float) -> None:
+    global SAMPLED
+    if not 0 < ratio <= 1:
+        raise SystemExit(f"--trace-sample takes a share in (0, 1], not {ratio}")
+    SAMPLED = ratio
+
+
+TRACED = ("on", "sampled")
+
+
+def _telemetry(mode: str) -> None:
+    """Tracing on (the SDK, installed once; every trace kept, or ``SAMPLED`` of them) or off
+    for this process's client, from now on."""
     from qgen.runtime import telemetry
 
-    if on:
+    if mode in TRACED:
         os.environ.pop("QGEN_TRACING", None)
         from opentelemetry import trace
 
+        sys.path.insert(0, str(BENCH))
+        telemetry_on = importlib.import_module("telemetry_on")
         if not type(trace.get_tracer_provider()).__module__.startswith("opentelemetry.sdk"):
-            sys.path.insert(0, str(BENCH))
-            importlib.import_module("telemetry_on").install()
+            telemetry_on.install()
+        telemetry_on.sample(SAMPLED if mode == "sampled" else 1.0)
     else:
         os.environ["QGEN_TRACING"] = "off"
     telemetry.reset()
@@ -107,12 +130,12 @@ def _telemetry(on: bool) -> None:
 
 def _worker_cmd(backend: str, url: str, telemetry: str | None) -> list[str]:
     """The worker: plain (None, "off"), with ``--metrics-port`` ("metrics"), and also traced
-    with the SDK ("on")."""
+    with the SDK ("on", "sampled")."""
     module = f"benchapp.generated.workers.{backend}"
     args = ["--url", url]
-    if telemetry in ("on", "metrics"):
+    if telemetry in ("metrics", *TRACED):
         args += ["--metrics-port", str(_free_port()), "--metrics-host", "127.0.0.1"]
-    if telemetry == "on":
+    if telemetry in TRACED:
         return [sys.executable, str(BENCH / "telemetry_on.py"), module, *args]
     return [sys.executable, "-m", module, *args]
 
@@ -136,6 +159,7 @@ def processed(
         "QGEN_BENCH_JOBS": str(jobs if workers == 1 else 0),
         "PYTHONPATH": os.pathsep.join([str(APP), str(ROOT)]),
         "QGEN_LOG_LEVEL": "WARNING",
+        "QGEN_BENCH_TRACE_RATIO": str(SAMPLED if telemetry == "sampled" else 1.0),
     }
     cmds = [_worker_cmd(backend, url, telemetry) for _ in range(workers)]
     procs = [subprocess.Popen(cmd, env=env, cwd=APP) for cmd in cmds]
@@ -161,10 +185,11 @@ def processed(
                 else:
                     start = min(starts)
                 cpu0 = _cpu(procs)
-            if starts and _all_done(target, url, jobs):
+            ends = [float(ln.split()[2]) for ln in text.splitlines() if ln.startswith("end")]
+            # needs_mark: the store is asked only once the worker ran all jobs (SQS).
+            if starts and (ends or not target.needs_mark) and _all_done(target, url, jobs):
                 end = time.time()
                 break
-            ends = [float(ln.split()[2]) for ln in text.splitlines() if ln.startswith("end")]
             if ends and target.all_done is None and target.completed is None:
                 end = max(ends)
                 break
@@ -211,11 +236,11 @@ def _all_done(target: Target, url: str, jobs: int) -> bool:
     return False
 
 
-async def _fill(url: str, jobs: int) -> None:
+async def _fill(url: str, jobs: int, chunk: int = 1000) -> None:
     client = _client(url)
     try:
-        for start in range(0, jobs, 1000):
-            await client.bench_noop.add_many([DATA] * min(1000, jobs - start))
+        for start in range(0, jobs, chunk):
+            await client.bench_noop.add_many([DATA] * min(chunk, jobs - start))
     finally:
         await client.close()
 
@@ -230,10 +255,11 @@ def run_qgen(
     workers: list[int],
     telemetry: str | None = None,
 ) -> list[dict[str, Any]]:
-    """``telemetry``: None (as the environment says), "on" or "off" (named in the rows)."""
+    """``telemetry``: None (as the environment says), or a mode of ``--telemetry`` (named in
+    the rows)."""
     rows: list[dict[str, Any]] = []
     if telemetry is not None:
-        _telemetry(telemetry == "on")
+        _telemetry(telemetry)
     suffix = "" if telemetry is None else f", telemetry {telemetry}"
     with target.fresh(url, tmp, sync) as u:
         single = asyncio.run(single_adds(u, jobs))
@@ -317,20 +343,24 @@ def table(title: str, rows: list[dict[str, Any]]) -> str:
     return "\n".join(out)
 
 
+MODES = ("off", "metrics", "sampled", "on")
+
+
 def _modes(arg: str | None, rnd: int) -> list[str | None]:
     """The telemetry modes of one round, in alternating order (the host's speed drifts)."""
     if not arg:
         return [None]
     modes: list[str | None] = [m.strip().lower() for m in arg.split(",")]
-    if any(m not in ("on", "off", "metrics") for m in modes):
-        raise SystemExit(f"--telemetry takes off, metrics and on (comma separated), not {arg!r}")
+    if any(m not in MODES for m in modes):
+        raise SystemExit(f"--telemetry takes {', '.join(MODES)} (comma separated), not {arg!r}")
     return modes[::-1] if rnd % 2 else modes
 
 
 def telemetry_cost(rows: list[dict[str, Any]]) -> str:
     """Each figure with telemetry on (or metrics only) as a share of the same row with it off."""
     out = []
-    for on in (r for r in rows if r["name"].endswith(("telemetry on)", "telemetry metrics)"))):
+    ends = tuple(f"telemetry {m})" for m in MODES if m != "off")
+    for on in (r for r in rows if r["name"].endswith(ends)):
         mode = on["name"].rsplit(" ", 1)[1]
         off = next((r for r in rows if r["name"] == on["name"][: -len(mode)] + "off)"), None)
         if off is None:
@@ -350,21 +380,48 @@ def telemetry_cost(rows: list[dict[str, Any]]) -> str:
     return "\n".join(out)
 
 
+def _peers(backend: str, wanted: str | None) -> list[str]:
+    """The peers ``--peers`` names: none, all of the backend's, or a comma list of them."""
+    known = PEERS.get(backend, [])
+    if wanted is None:
+        return []
+    if wanted == "all":
+        return known
+    names = [n.strip() for n in wanted.split(",") if n.strip()]
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise SystemExit(f"unknown peer(s) {unknown} for {backend}: choose from {known}")
+    return names
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("backend", choices=sorted(TARGETS))
     ap.add_argument("--url", help="backend URL (default: a temporary place)")
     ap.add_argument("--jobs", type=int, default=10_000)
-    ap.add_argument("--peers", action="store_true", help="also run the backend's peers")
+    ap.add_argument(
+        "--peers",
+        nargs="?",
+        const="all",
+        help="also run the backend's peers (all, or a comma list such as pg_pgqueuer)",
+    )
     ap.add_argument("--synchronous", default="full", help="full, normal or full,normal (SQLite)")
     ap.add_argument("--workers", default="1", help="worker processes: 1, 2 or 1,2")
     ap.add_argument("--rounds", type=int, default=1, help="repeat, alternating; print medians")
     ap.add_argument("--json", type=Path, help="also write the figures to this file")
     ap.add_argument(
         "--telemetry",
-        help="off, on or off,on: qgen rows without / with tracing and metrics (see above)",
+        help="off, metrics, sampled, on (comma separated): qgen rows without / with tracing "
+        "and metrics (see above)",
+    )
+    ap.add_argument(
+        "--trace-sample",
+        type=float,
+        default=SAMPLED,
+        help="the share of traces --telemetry sampled keeps (default 0.1; 1/n for a whole n)",
     )
     args = ap.parse_args(argv)
+    _set_sampled(args.trace_sample)
     target = TARGETS[args.backend]
     workers = [int(w) for w in str(args.workers).split(",")]
     syncs: list[str | None] = (
@@ -373,24 +430,33 @@ def main(argv: list[str] | None = None) -> int:
         else [None]
     )
     results: dict[str, list[dict[str, Any]]] = {}
-    with tempfile.TemporaryDirectory(prefix="qgen-bench-") as tmpdir:
+    if target.one_worker and any(w > 1 for w in workers):
+        ap.error(f"--workers {args.workers} on {args.backend}: {target.one_worker}")
+    with (
+        contextlib.ExitStack() as stack,
+        tempfile.TemporaryDirectory(prefix="qgen-bench-") as tmpdir,
+    ):
         tmp = Path(tmpdir)
         url = args.url or target.default_url.replace("{tmp}", tmpdir)
+        if not args.url and target.server is not None:
+            url = stack.enter_context(target.server())
         for sync in syncs:
             label = f"synchronous={sync.upper()}" if sync else "default"
             runs: list[list[dict[str, Any]]] = []
             for rnd in range(args.rounds):
                 # Alternate who goes first: the host's speed drifts over a run.
                 rows = []
-                modes = _modes(args.telemetry, rnd)
-                for mode in modes:
-                    rows += run_qgen(args.backend, target, url, tmp, args.jobs, sync, workers, mode)
-                if args.peers:
-                    peers = [
-                        run_peer(peer, target, url, tmp, args.jobs, sync)
-                        for peer in PEERS.get(args.backend, [])
-                    ]
-                    rows = peers + rows if rnd % 2 else rows + peers
+                for first in ("peers", "qgen") if rnd % 2 else ("qgen", "peers"):
+                    if first == "qgen":
+                        for mode in _modes(args.telemetry, rnd):
+                            rows += run_qgen(
+                                args.backend, target, url, tmp, args.jobs, sync, workers, mode
+                            )
+                    else:
+                        rows += [
+                            run_peer(peer, target, url, tmp, args.jobs, sync)
+                            for peer in _peers(args.backend, args.peers)
+                        ]
                 rows.sort(
                     key=lambda r: (not r["name"].startswith("qgen"), r.get("workers", 0), r["name"])
                 )

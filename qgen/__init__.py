@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from qgen.runtime.backends.base import JobInfo, JobStatus
     from qgen.runtime.errors import (
+        BackendUnavailable,
         ConfigError,
         JobFailedError,
         JobNotFound,
@@ -43,7 +44,8 @@ _HOMES = {
     "JobStatus": "qgen.runtime.backends.base",
     **dict.fromkeys(
         (
-            "ConfigError", "JobFailedError", "JobNotFound", "JobTimeout", "PayloadTooLarge",
+            "BackendUnavailable", "ConfigError", "JobFailedError", "JobNotFound", "JobTimeout",
+            "PayloadTooLarge",
             "QgenError", "QueueJobDiscarded", "QueueJobFailed", "UnsupportedByBackend",
             "ValidationFailed",
         ),
@@ -75,6 +77,7 @@ def __dir__() -> list[str]:
 
 
 __all__ = [
+    "BackendUnavailable",
     "BackoffConfig",
     "ConfigError",
     "Interaction",

@@ -15,8 +15,8 @@ def add_parsers(sub: Any) -> None:
         "setup",
         help="create what the backend needs before use (schema, queues)",
         description="Provision the backend of --url: PostgreSQL schema migrations; SQS queues, "
-        "dead-letter queues and redrive policies for the built project's queues; nothing for "
-        "SQLite and Redis. Idempotent.",
+        "dead-letter queues and redrive policies for the built project's queues, and the "
+        "schedules' claim queue when it has schedules; nothing for SQLite and Redis. Idempotent.",
         epilog=EPILOG,
     )
     project_args(setup)
@@ -34,16 +34,16 @@ def add_parsers(sub: Any) -> None:
         "create-queues",
         help="create the SQS queues (and dead-letter queues) of the built project (alias of setup)",
         description="Create every queue of the project's manifest.json on SQS, with redrive "
-        "policies for dead_letter: `qgen setup` for an sqs:// URL (needs the sqs extra and a "
-        "previous `qgen build`).",
+        "policies for dead_letter, and the schedules' claim queue: `qgen setup` for an sqs:// "
+        "URL (needs the sqs extra and a previous `qgen build`).",
     )
     project_args(create)
     create.add_argument("--url", help="sqs:// URL (default: $QGEN_URL)")
 
 
-def _manifest_queues(args: argparse.Namespace, err: TextIO, *, required: bool) -> Any:
-    """The built project's queue configs (name -> config), {} when there is no project or no
-    build (unless ``required``), None after an error was printed."""
+def _built(args: argparse.Namespace, err: TextIO, *, required: bool) -> Any:
+    """The built project's queue configs (name -> config) and schedules, ({}, []) when there
+    is no project or no build (unless ``required``), None after an error was printed."""
     from qgen.runtime.manifest import load_manifest
 
     config, diags = project_config(args)
@@ -51,30 +51,31 @@ def _manifest_queues(args: argparse.Namespace, err: TextIO, *, required: bool) -
         if required:
             print_diags(diags, err)
             return None
-        return {}
+        return {}, []
     path = config.out_dir / "manifest.json"
     if not required and not path.exists():
-        return {}
+        return {}, []
     manifest = load_manifest(path)
-    return {name: dict(q.config) for name, q in manifest.queues.items()}
+    queues = {name: dict(q.config) for name, q in manifest.queues.items()}
+    return queues, [s for _, s in sorted(manifest.schedules.items())]
 
 
-def _provision(url: str, queues: dict[str, Any]) -> Any:
+def _provision(url: str, queues: dict[str, Any], schedules: Any = ()) -> Any:
     import asyncio  # here: the codegen commands start without it
 
     from qgen.runtime.backends.registry import provision
 
-    return asyncio.run(provision(url, queues))
+    return asyncio.run(provision(url, queues, schedules))
 
 
 def cmd_setup(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     url = url_of(args, err)
     if url is None:
         return 2
-    queues = _manifest_queues(args, err, required=False)
-    if queues is None:
+    built = _built(args, err, required=False)
+    if built is None:
         return 2
-    done = _provision(url, queues)
+    done = _provision(url, *built)
     print(f"qgen: {done.summary}", file=out)
     for line in done.details:
         print(line, file=out)
@@ -102,9 +103,9 @@ def cmd_sqs_create(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     url = url_of(args, err)
     if url is None or not _only(url, "sqs", "sqs create-queues", err):
         return 2
-    queues = _manifest_queues(args, err, required=True)
-    if queues is None:
+    built = _built(args, err, required=True)
+    if built is None:
         return 2
-    for line in _provision(url, queues).details:
+    for line in _provision(url, *built).details:
         print(line, file=out)
     return 0

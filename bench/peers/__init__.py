@@ -10,7 +10,9 @@ Adding a backend to the harness = one :class:`Target` in :data:`TARGETS`: its de
 give each measurement a fresh isolated place (and clean it up), how to set the durability option
 (if any), and (optional) how to count completed jobs of a queue, which the harness uses to see the
 last job done; without it, the worker's own meter (a line written by the bench app's job once the
-process has run all jobs) marks the end, which works with one worker process only.
+process has run all jobs) marks the end, which works with one worker process only. A store that
+cannot count completed jobs but can tell "empty" (SQS) asks for both: the meter's mark and
+``all_done`` (``needs_mark``); a target may also start its own server for the run (``server``).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ PEERS: dict[str, list[str]] = {
     "sqlite": ["sqlite_huey"],
     "redis": ["redis_bullmq", "redis_dramatiq", "redis_saq"],
     "postgres": ["pg_rerun", "pg_pgqueuer", "pg_procrastinate"],
+    "sqs": ["sqs_boto3"],
 }
 
 
@@ -40,6 +43,14 @@ class Target:
     # or (url, queue, jobs) -> True once ``jobs`` jobs of the queue completed (used first when
     # given; for stores where a count is dear, as the harness asks every few ms)
     all_done: Callable[[str, str, int], bool] | None = None
+    # True: the last job is done once the bench app's meter wrote its ``end`` mark (the worker
+    # ran all jobs) AND ``all_done`` holds; for stores that cannot count completed jobs (SQS)
+    needs_mark: bool = False
+    # Why this backend can time one worker process only (None: 1 or 2 both work)
+    one_worker: str | None = None
+    # () -> a server started for the run when no ``--url`` is given (yields the run's URL in
+    # place of ``default_url``, stopped on exit)
+    server: Callable[[], contextlib.AbstractContextManager[str]] | None = None
 
 
 @contextlib.contextmanager
@@ -95,9 +106,18 @@ def _sqlite_all_done(url: str, queue: str, jobs: int) -> bool:
 
 from bench.peers import pg_target as _pg  # noqa: E402
 from bench.peers import redis_target as _redis  # noqa: E402
+from bench.peers import sqs_target as _sqs  # noqa: E402
 
 TARGETS: dict[str, Target] = {
     "sqlite": Target("sqlite:///{tmp}/jobs.db", _sqlite_fresh, _sqlite_completed, _sqlite_all_done),
     "redis": Target("redis://127.0.0.1:6379/0", _redis.fresh, _redis.completed),
     "postgres": Target(_pg.DEFAULT_URL, _pg.fresh, all_done=_pg.all_done),
+    "sqs": Target(
+        _sqs.DEFAULT_URL,
+        _sqs.fresh,
+        all_done=_sqs.all_done,
+        needs_mark=True,
+        one_worker=_sqs.ONE_WORKER,
+        server=_sqs.server,
+    ),
 }

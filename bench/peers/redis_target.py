@@ -43,5 +43,16 @@ def fresh(url: str, tmp: Path, option: str | None) -> Iterator[str]:
 
 
 def completed(url: str, queue: str) -> int | None:
+    """Jobs of ``queue`` that left the queue: those added (BullMQ's id counter) less those still
+    waiting, running or delayed. Not the completed set's size: retention (``remove_on_complete``,
+    1,000 by default) keeps it short."""
     base, prefix = _split(url)
-    return int(_client(base).zcard(f"{prefix}:{queue}:completed"))
+    key = f"{prefix}:{queue}:"
+    pipe = _client(base).pipeline(transaction=False)
+    pipe.get(key + "id")
+    for name in ("wait", "active", "paused"):
+        pipe.llen(key + name)
+    for name in ("prioritized", "delayed"):
+        pipe.zcard(key + name)
+    added, *left = pipe.execute()
+    return int(added or 0) - sum(int(n) for n in left)

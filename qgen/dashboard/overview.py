@@ -169,7 +169,8 @@ async def redrive_page(request: Request) -> Response:
     report = await s.data.redrive_preview(queue.name)
     kept = []
     for job_id, error in report.kept[:PREVIEW_SHOWN]:
-        data = await _data_of(request, queue.dead_letter, job_id)
+        stored_as = report.dead_letter_ids.get(job_id, job_id)  # Redis: the copy's id
+        data = await _data_of(request, queue.dead_letter, stored_as)
         kept.append({"id": job_id, "error": error, "data": data})
     return render(
         request,

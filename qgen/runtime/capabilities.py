@@ -193,6 +193,8 @@ class Feature(enum.StrEnum):
     COUNTS = "counts"  # counts(): jobs per status and the paused state
     LIST_JOBS = "list_jobs"  # jobs(status, limit, cursor): typed pages, newest first
     CANCEL = "cancel"  # handle.cancel(): waiting jobs never start, running ones are stopped
+    # a running job's cancel reaches its worker within about a second, not at its next renewal
+    CANCEL_PUSH = "cancel_push"
     RETRY = "retry"  # handle.retry(), retry_failed(): a failed job runs again
     PAUSE = "pause"  # pause(), resume(), is_paused(): every worker stops taking new jobs
     CLEAN = "clean"  # clean(status, older_than, keep): delete finished jobs

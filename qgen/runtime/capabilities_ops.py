@@ -32,18 +32,30 @@ OPERATOR_FEATURES: dict[str, dict[str, Support]] = {
     "cancel": {
         "sqlite": N(
             "waiting/delayed: state cancelled in one statement; active: a cancel request "
-            "the worker reads when it renews the lease"
+            "the worker reads with its poll (and when it renews the lease)"
         ),
         "redis": E(
             "waiting/delayed: moved to BullMQ's failed set by one script, marked cancelled; "
-            "active: a cancel request the worker reads when it extends the lock (Node sees "
-            "a failed job, reason 'Cancelled: ...')"
+            "active: a cancel request pushed to its qgen worker (and read when it extends the "
+            "lock; Node sees a failed job, reason 'Cancelled: ...')"
         ),
         "postgres": N(
-            "pg-boss cancel: state cancelled; active: a cancel request the worker reads "
-            "when it renews the lease, or at once by NOTIFY"
+            "pg-boss cancel: state cancelled; active: a cancel request the worker hears at "
+            "once by NOTIFY (and reads when it renews the lease)"
         ),
         "sqs": U("SQS cannot reach a sent message by id, only through a receipt while it runs"),
+    },
+    "cancel_push": {
+        "sqlite": E(
+            "no pushes across processes: each worker's one poll read (every poll_interval) "
+            "also answers which of its running jobs an operator asked to cancel"
+        ),
+        "redis": E(
+            "the cancel script adds the job id to the queue's qgen#cancel-requests stream, "
+            "which the worker process's one event reader (XREAD) follows"
+        ),
+        "postgres": N("a NOTIFY on the new-job channel, heard by the worker's LISTEN connection"),
+        "sqs": U("no cancel of a sent message (see cancel), and SQS cannot push to a worker"),
     },
     "retry": {
         "sqlite": N("failed/discarded/cancelled row back to waiting, attempts reset"),

@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Self, TypeVar
 
 from qgen.runtime.backends.base import Backend, JobInfo, JobStatus
 from qgen.runtime.backends.ops import QueueCounts, RedriveReport, WorkerInfo
-from qgen.runtime.backends.registry import open_backend
+from qgen.runtime.backends.registry import open_backend, reachable
 from qgen.runtime.capabilities import Feature, backend_for_url
 from qgen.runtime.client_types import QueueMeta
 from qgen.runtime.errors import ConfigError
@@ -154,7 +154,8 @@ class AsyncClientBase:
             async with self._lock:
                 if self._backend is None:
                     configs = {q: dict(m.config) for q, m in self._metas.items()}
-                    self._backend = await open_backend(self.url, configs)
+                    backend = await open_backend(self.url, configs)
+                    self._backend = reachable(backend, self.url)
         return self._backend
 
     def queue(self, name: str) -> AsyncQueue[Any, Any, Any]:

@@ -112,8 +112,9 @@ class ResultNotStorable(QgenError):
 
 
 class BackendUnavailable(QgenError):
-    """The backend's server (or file) could not be reached when connecting. The message names
-    the backend and the URL with its password masked."""
+    """The backend's server (or file) could not be reached: when connecting, or by a client
+    call once the backend's own retries are spent. The message names the backend and the URL
+    with its password masked."""
 
     def __init__(self, backend: str, shown_url: str, reason: str):
         super().__init__(f"cannot connect to the {backend} backend at {shown_url}: {reason}")

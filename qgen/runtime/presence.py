@@ -14,6 +14,7 @@ from collections.abc import Sequence
 
 from qgen.runtime.backends.base import Backend
 from qgen.runtime.backends.ops import WORKER_BEAT, WorkerInfo
+from qgen.runtime.cancel import cancel_safe
 from qgen.runtime.capabilities import Feature, supports
 from qgen.runtime.settings import QueueSettings
 
@@ -52,20 +53,16 @@ class Presence:
         if not self.enabled:
             return
         failed = False
-        task = asyncio.current_task()
         while True:
             try:
-                await self.backend.heartbeat(self._now())
+                # cancel_safe: the Redis registry swallowed redis-py's TimeoutError of a
+                # cancelled connect, and a worker stopped during start-up waited 60 s for this.
+                await cancel_safe(self.backend.heartbeat(self._now()))
                 failed = False
             except Exception as exc:
-                if not failed and not (task and task.cancelling()):  # once per outage
+                if not failed:  # once per outage
                     log.warning("worker heartbeat failed: %s", exc)
                 failed = True
-            # A client library may turn our cancellation into an error of its own and a backend
-            # may then swallow it (redis-py's connect raises TimeoutError when cancelled): the
-            # stop must not be lost, or the worker waits for this task forever.
-            if task is not None and task.cancelling():
-                raise asyncio.CancelledError
             await asyncio.sleep(WORKER_BEAT)
 
     async def leave(self) -> None:

@@ -25,6 +25,7 @@ from collections.abc import AsyncIterator, Coroutine, Mapping, Sequence
 from typing import Any, Protocol
 
 from qgen.runtime.backends.base import AddOptions
+from qgen.runtime.cancel import cancel_safe
 from qgen.runtime.manifest import Manifest
 from qgen.runtime.schedules import (
     Schedule,
@@ -134,7 +135,7 @@ class ScheduleRunner:
         """Start, then fire ticks until cancelled (and forward claims, with a relay)."""
         relaying: asyncio.Task[None] | None = None
         if self.relay is not None:
-            await self.relay.start()
+            await cancel_safe(self.relay.start())
             relaying = asyncio.create_task(self._relay(self.relay), name="qgen-tick-relay")
         try:
             await self.start()
@@ -148,14 +149,14 @@ class ScheduleRunner:
     async def _relay(self, relay: TickRelay) -> None:
         while True:
             try:
-                await relay.relay_once()
+                await cancel_safe(relay.relay_once())
             except Exception as exc:
                 log.warning("schedules: relaying ticks: %s: %s", type(exc).__name__, exc)
                 await self.clock.sleep(RETRY_S)
 
     async def _fire_logged(self, schedule: Schedule, tick: int) -> bool:
         try:
-            await self.fire(schedule, tick)
+            await cancel_safe(self.fire(schedule, tick))
         except Exception as exc:  # the backend is down: say so, try the same tick again
             log.warning(
                 "schedule %s: could not add tick %s: %s: %s",
@@ -250,7 +251,7 @@ class StoreRunner:
 
     async def _try(self, step: Coroutine[Any, Any, None]) -> bool:
         try:
-            await step
+            await cancel_safe(step)
         except Exception as exc:  # the backend is down: say so, try again
             log.warning("schedules: %s: %s", type(exc).__name__, exc)
             return False

@@ -129,10 +129,10 @@ def test_migrate_needs_a_url(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_migrate_postgres() -> None:
-    from tests.support.postgres import SERVER, drop_schema, new_schema
+    from tests.support.postgres import drop_schema, new_schema, schema_url
 
     schema = new_schema()
-    url = f"{SERVER}?schema={schema}"
+    url = schema_url(schema)
     try:
         code, out, err = _run("migrate", "--url", url)
         assert code == 0, err

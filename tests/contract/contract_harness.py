@@ -65,6 +65,17 @@ class BackendCase:
             if not support.supported:
                 pytest.skip(f"{self.name} does not support {feat.value}: {support.note}")
 
+    def connection_dropper(self) -> Callable[[], int]:
+        """What drops, on the server, every connection qgen holds to this case's place and
+        says how many (skips when the test support has no way to: an embedded database, an
+        HTTP service)."""
+        import pytest
+
+        drop = getattr(importlib.import_module(f"support.{self.name}"), "drop_connections", None)
+        if drop is None:
+            pytest.skip(f"{self.name}: no server-side connections the tests can drop")
+        return lambda: int(drop(self.url))
+
     def client(self) -> Any:
         """The generated ``AsyncQueueClient`` on this backend."""
         return generated_client().AsyncQueueClient.from_url(self.url)

@@ -24,6 +24,7 @@ OPS: list[Case] = [
     read.test_workers_lists_running_workers,
     act.test_cancelled_waiting_and_delayed_jobs_never_start,
     act.test_cancelling_a_running_async_job_cancels_its_task_once_for_good,
+    act.test_a_cancel_reaches_a_running_job_long_before_its_lease_renewal,
     act.test_retry_runs_a_failed_job_again_with_fresh_attempts,
     act.test_pause_stops_new_jobs_until_resume_and_loses_none,
     act.test_clean_deletes_finished_jobs_by_status_age_and_keep,

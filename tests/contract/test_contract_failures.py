@@ -6,16 +6,20 @@ is gone), never after a sleep that a loaded machine could outlast.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import itertools
 
 import pytest
 from contract_app import jobs
 from contract_app.jobs import Task
-from contract_harness import BackendCase, eventually, settled, worker
+from contract_harness import BackendCase, eventually, generated_client, settled, worker
+from support.tcp_proxy import TcpProxy, server_port
 
 from qgen import JobFailedError, JobStatus
 from qgen.runtime.backends.base import AddOptions
 from qgen.runtime.capabilities import Feature, Level, feature
+from qgen.runtime.errors import BackendUnavailable
 
 BACKOFF = 0.3  # the "retry" queue: 3 attempts, fixed 300 ms backoff
 
@@ -189,3 +193,53 @@ async def test_status_is_delayed_during_retry_backoff(backend: BackendCase) -> N
         assert JobStatus.DELAYED in seen, seen  # between the attempts
         assert seen[-1] is JobStatus.FAILED, seen
         assert JobStatus.COMPLETED not in seen, seen
+
+
+async def test_connections_dropped_under_running_jobs_fail_none(backend: BackendCase) -> None:
+    """The server drops every connection qgen holds (a restart, a proxy, CLIENT KILL) while
+    jobs run: each reports progress after the drop and completes at its first attempt (the
+    ``work`` queue allows one). Warm-up adds made first leave several connections open, so a
+    client that retried on another kept connection, dead too, would fail the job."""
+    drop_connections = backend.connection_dropper()
+    jobs.GATES["hold"] = gate = asyncio.Event()
+
+    async def started() -> int:
+        return len({h.id for h in held} & jobs.STARTED)
+
+    async with backend.client() as client, worker(backend, ["work"]) as task:
+        warm = await asyncio.gather(*(client.add("work", Task(n=i)) for i in range(8)))
+        await settled(backend, "work", warm, worker_task=task)
+        held = [
+            await client.add("work", Task(n=100 + i, mode="late-progress", gate="hold"))
+            for i in range(3)
+        ]
+        await eventually(started, lambda n: n == 3, worker_task=task)
+        assert await asyncio.to_thread(drop_connections) >= 1
+        gate.set()
+        await settled(backend, "work", held, worker_task=task)
+        for handle in held:
+            assert (await handle.status()) is JobStatus.COMPLETED, await handle.info()
+            assert await handle.progress() == "late"
+        assert {a for j, a, _, _, _ in jobs.SEEN["work"] if j in {h.id for h in held}} == {1}
+
+
+async def test_a_server_gone_mid_life_raises_backend_unavailable(backend: BackendCase) -> None:
+    """The client reached its server, then the server went away (every connection closed, new
+    ones refused): an add and a lookup raise ``BackendUnavailable`` naming the backend, the
+    same error on every backend, after the backend's own retries, not the driver's error."""
+    port = server_port(backend.url)
+    if port is None:
+        pytest.skip(f"{backend.name}: no server to take away")
+    async with TcpProxy(port) as proxy:
+        client = generated_client().AsyncQueueClient.from_url(proxy.route(backend.url))
+        try:
+            handle = await client.add("work", Task(n=1))  # reached through the proxy
+            await proxy.cut()
+            with pytest.raises(BackendUnavailable, match=f"the {backend.name} backend"):
+                await client.add("work", Task(n=2))
+            if backend.supports(Feature.STATUS):
+                with pytest.raises(BackendUnavailable, match=f"the {backend.name} backend"):
+                    await handle.info()
+        finally:
+            with contextlib.suppress(Exception):
+                await client.close()

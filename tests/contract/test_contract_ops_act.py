@@ -1,7 +1,7 @@
-"""The operator API, acting (issue 14): cancel (waiting, delayed, running async and sync,
-finished), retry, pause and resume, clean, redrive with a payload the schema now refuses,
-and retention by age. "Never runs again" is checked once the job is final (its status), not
-after a sleep; the pause case alone must watch for a while that nothing starts."""
+"""The operator API, acting (issue 14): cancel (waiting, delayed, running async and sync, running
+under a long lease, finished), retry, pause and resume, clean, redrive with a payload the schema
+now refuses, and retention by age. "Never runs again" is checked once the job is final (its
+status), not after a sleep; the pause case alone must watch for a while that nothing starts."""
 
 from __future__ import annotations
 
@@ -11,11 +11,14 @@ import pytest
 from contract_app import jobs
 from contract_app.jobs import Task
 from contract_harness import BackendCase, eventually, settled, worker
+from support import contract_project
 from support.ops_pending import operation
 
 from qgen import ConfigError, JobFailedError, JobNotFound, JobStatus
-from qgen.runtime.backends.base import AddOptions
+from qgen.runtime.backends.base import AddOptions, Backend, Completed, Delivery
 from qgen.runtime.capabilities import Feature
+from qgen.runtime.manifest import load_manifest
+from qgen.runtime.settings import resolve
 
 
 def _ran(queue: str) -> list[str]:
@@ -71,6 +74,28 @@ async def test_a_running_sync_job_sees_the_cancel_flag(
         await settled(backend, "cancellable-sync", [handle], worker_task=task)
         assert await handle.status() is JobStatus.CANCELLED
         assert jobs.EVENTS["sync"] == ["start 1", "saw the flag"]
+
+
+async def test_a_cancel_reaches_a_running_job_long_before_its_lease_renewal(
+    backend: BackendCase, request: pytest.FixtureRequest
+) -> None:
+    """The queue's lease is 60 s, so the worker's next renewal is at least 20 s away: a job
+    that sees the cancel within 5 s was told by a push (or the one poll read), not a renewal."""
+    operation(backend, request, Feature.CANCEL, Feature.CANCEL_PUSH, Feature.STATUS)
+    async with backend.client() as client, worker(backend, ["cancellable-long"]) as task:
+        handle = await client.cancellable_long.add(Task(n=1), job_id="pushed")
+        await eventually(lambda: _events("pushed"), lambda e: e == ["start 1"], worker_task=task)
+        assert await handle.cancel() is True
+        await eventually(
+            lambda: _events("pushed"),
+            lambda e: len(e) > 1,
+            timeout=5.0,
+            worker_task=task,
+            what="the running job to see the cancel",
+        )
+        assert jobs.EVENTS["pushed"] == ["start 1", "cancelled flag=True"]
+        await settled(backend, "cancellable-long", [handle], worker_task=task, timeout=10)
+        assert await handle.status() is JobStatus.CANCELLED
 
 
 async def _events(job_id: str) -> list[str]:
@@ -196,21 +221,66 @@ async def test_redrive_moves_valid_dead_letters_and_keeps_invalid_ones(
             await eventually(lambda: _count("doomed"), lambda n: n >= 2, worker_task=task)
             stale = client.doomed.get("stale")  # fails at once, without running: no SEEN
             await settled(backend, "doomed", [good, stale], worker_task=task)
+        # every report lists moved and kept jobs alike: under the id they were added with
         dry = await client.doomed.redrive(dry_run=True)
-        assert dry.dry_run and len(dry.moved) == 1 and len(dry.kept) == 1
+        assert dry.dry_run and (dry.moved, _ids(dry.kept)) == (["good"], ["stale"])
         assert "valid integer" in dry.kept[0][1]
         report = await client.doomed.redrive()
         assert not report.dry_run
-        assert len(report.moved) == 1 and len(report.kept) == 1
+        assert (report.moved, _ids(report.kept)) == (["good"], ["stale"])
         again = await client.doomed.redrive()
-        assert (again.moved, len(again.kept)) == ([], 1)  # the stale one stays
+        assert (again.moved, _ids(again.kept)) == ([], ["stale"])  # the stale one stays
         before = await _count("doomed")
         async with worker(backend, ["doomed"]) as task:  # the moved job runs again
             await eventually(lambda: _count("doomed"), lambda n: n > before, worker_task=task)
         assert jobs.SEEN["doomed"][-1][2].n == 1
-        if backend.supports(Feature.STATUS):
-            (moved,) = report.moved
-            assert moved == "good"
+
+
+def _ids(kept: list[tuple[str, str]]) -> list[str]:
+    return [job_id for job_id, _ in kept]
+
+
+# A producer span's W3C trace context, as issue 17 stores it with a job.
+TRACE = {"traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"}
+
+
+async def test_a_redriven_job_keeps_its_trace_context(
+    backend: BackendCase, request: pytest.FixtureRequest
+) -> None:
+    operation(backend, request, Feature.REDRIVE)
+    async with backend.client() as client:
+        raw = await client._connect()
+        async with worker(backend, ["doomed"]) as task:
+            options = AddOptions(job_id="traced", meta=TRACE)
+            await raw.enqueue("doomed", {"n": 7, "mode": "boom"}, options)
+            await eventually(lambda: _count("doomed"), lambda n: n == 2, worker_task=task)
+            await settled(backend, "doomed", [client.doomed.get("traced")], worker_task=task)
+        if backend.supports(Feature.CLEAN):  # the original is gone: only the copy has it
+            assert await client.doomed.clean("failed") == 1
+        report = await client.doomed.redrive()
+        assert len(report.moved) == 1 and not report.kept
+        delivery = await _next_delivery(backend, raw, "doomed")
+    assert delivery.data == {"n": 7, "mode": "boom"}
+    assert delivery.meta == TRACE  # the next attempt continues the producer's trace
+
+
+async def _next_delivery(backend: BackendCase, raw: Backend, queue: str) -> Delivery:
+    """The next job of ``queue`` as the backend hands it to a worker (completed at once)."""
+    config = load_manifest(contract_project.MANIFEST).queues[queue].config
+    got: asyncio.Future[Delivery] = asyncio.get_running_loop().create_future()
+
+    async def handle(delivery: Delivery) -> Completed:
+        if not got.done():
+            got.set_result(delivery)
+        return Completed(None)
+
+    consumer = raw.consume([resolve(queue, config, backend.name)], handle)
+    running = asyncio.create_task(consumer.run())
+    try:
+        return await asyncio.wait_for(asyncio.shield(got), 30)
+    finally:
+        await consumer.stop(5)
+        await running
 
 
 async def test_finished_jobs_are_removed_by_age(

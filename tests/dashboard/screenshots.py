@@ -5,11 +5,13 @@
 Copies examples/shop to a temporary folder, runs its PostgreSQL worker and `qgen dashboard`
 there (a schema of its own on the local server, dropped afterwards), adds jobs through the
 generated client and the page, and saves docs/dashboard-*.png. File paths in the shown
-traceback are shortened to the package (the pictures hold no machine paths)."""
+traceback are shortened to the package (the pictures hold no machine paths), and the URL the
+header shows has no user or password: they reach libpq as PGUSER / PGPASSWORD instead."""
 
 from __future__ import annotations
 
 import asyncio
+import os
 import shutil
 import sys
 import tempfile
@@ -17,6 +19,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 from playwright.sync_api import Page, expect, sync_playwright
 
@@ -26,12 +29,26 @@ sys.path.insert(0, str(HERE))
 import dashboard_harness as harness  # noqa: E402
 
 sys.path.insert(0, str(HERE.parent))
-from support.postgres import SERVER  # noqa: E402
+from support.postgres import SERVER, schema_url  # noqa: E402
 
 ROOT = HERE.parent.parent
 DOCS = ROOT / "docs"
 SCHEMA = "qgen_dashboard_screenshots"
-URL = f"{SERVER}?schema={SCHEMA}"
+
+
+def without_credentials(server: str) -> str:
+    """``server`` without its user and password, handed to libpq (and so to the worker and
+    the dashboard, which inherit the environment) as PGUSER / PGPASSWORD: every page shows
+    the URL, and the dashboard masks only the password."""
+    parts = urlsplit(server)
+    if parts.username:
+        os.environ["PGUSER"] = unquote(parts.username)
+    if parts.password:
+        os.environ["PGPASSWORD"] = unquote(parts.password)
+    return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
+
+
+URL = schema_url(SCHEMA, without_credentials(SERVER))
 WAIT = 60_000
 SHORTEN_PATHS = r"""() => {
     for (const pre of document.querySelectorAll(".traceback")) {

@@ -114,8 +114,13 @@ async def test_waiting_depth_and_oldest_age_are_sampled(
             port = await _port_of(w)
             held = await until(
                 lambda: scrape(port),
-                lambda s: value(s, "qgen_queue_waiting_jobs", **q) == 2,
-                what="a depth of 2",
+                # the two gauges are set one after the other: a scrape may fall between them
+                lambda s: (
+                    value(s, "qgen_queue_waiting_jobs", **q) == 2
+                    and (value(s, "qgen_queue_oldest_waiting_age_seconds", **q) is not None)
+                    == has_age
+                ),
+                what="a depth of 2 (and an age where the backend tells it)",
                 alive=w.check_alive,
             )
             assert value(held, "qgen_jobs_started_total", **q) == 0

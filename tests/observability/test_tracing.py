@@ -50,7 +50,8 @@ async def test_producer_span_is_the_parent_of_every_attempt(
         attrs = span["attributes"]
         assert attrs["messaging.system"] == _system(backend)
         assert attrs["messaging.destination.name"] == "obs"
-        assert attrs["messaging.operation"] == "send"
+        assert attrs["messaging.operation.type"] == attrs["messaging.operation.name"] == "send"
+        assert "messaging.operation" not in attrs  # deprecated
     trace_id = format(request.get_span_context().trace_id, "032x")
     assert {s["trace_id"] for s in produced} == {trace_id}
     [ok_send] = by_attr(produced, MESSAGE_ID, ok.id)
@@ -99,7 +100,8 @@ def _check_consumer(
     attrs = span["attributes"]
     assert attrs["messaging.system"] == _system(case)
     assert attrs["messaging.destination.name"] == "obs"
-    assert attrs["messaging.operation"] == "process"
+    assert attrs["messaging.operation.type"] == attrs["messaging.operation.name"] == "process"
+    assert "messaging.operation" not in attrs  # deprecated
     assert attrs[MESSAGE_ID] == job_id
     assert attrs["qgen.attempt"] == attempt
     assert attrs["qgen.outcome"] == outcome

@@ -9,14 +9,21 @@ import logging
 import sqlite3
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
+import pytest
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.sdk.trace.sampling import ALWAYS_ON, ParentBased
 from prometheus_client import REGISTRY
 
-from qgen.runtime import logs
+from qgen.runtime import logs, telemetry
 from qgen.runtime.backends import jobmeta
+from qgen.runtime.backends.base import Completed, Delivery
 from qgen.runtime.backends.sqlite import migrations, transport
 from qgen.runtime.errors import UnsupportedByBackend
-from qgen.runtime.telemetry import jsonlog
+from qgen.runtime.telemetry import jsonlog, tracing
 from qgen.runtime.telemetry.metrics import BUCKETS, Durations, Sampler
 
 
@@ -84,7 +91,8 @@ def test_an_older_sqlite_file_gets_the_meta_column(tmp_path: Path) -> None:
         columns = {row[1] for row in db.execute("PRAGMA table_info(qgen_jobs)")}
         assert {"meta", "cancel_requested"} <= columns
         assert db.execute("SELECT id, meta FROM qgen_jobs").fetchall() == [("a", None)]
-        assert db.execute("PRAGMA user_version").fetchone()[0] == migrations.SCHEMA_VERSION == 4
+        assert db.execute("PRAGMA user_version").fetchone()[0] == migrations.SCHEMA_VERSION
+        assert migrations.SCHEMA_VERSION >= 4  # the version that brought ``meta``
     finally:
         db.close()
 
@@ -125,3 +133,145 @@ async def test_the_sampler_drops_a_read_the_backend_refuses() -> None:
     assert sampler.gap == 0.5  # one queue: every interval
     many = Sampler(conn, "sqlite", [f"q{i}" for i in range(100)], interval=15.0)  # type: ignore[arg-type]
     assert many.gap == Sampler.MIN_GAP  # 100 queues in 15 s: capped at 5 reads a second
+
+
+class _SeenMidSample:
+    """Both reads given; the oldest-job read records the gauges a scrape would see between the
+    two reads of one sample."""
+
+    name = "sqlite"
+
+    def __init__(self) -> None:
+        self.seen: tuple[float | None, float | None] | None = None
+
+    async def counts(self, queue: str) -> object:
+        return SimpleNamespace(waiting=2)
+
+    async def oldest_waiting(self, queue: str) -> float:
+        labels = {"backend": "sqlite", "queue": queue}
+        self.seen = (
+            REGISTRY.get_sample_value("qgen_queue_waiting_jobs", labels),
+            REGISTRY.get_sample_value("qgen_queue_oldest_waiting_age_seconds", labels),
+        )
+        return time.time() - 5
+
+
+async def test_a_scrape_mid_sample_never_sees_a_new_depth_without_its_age() -> None:
+    conn = _SeenMidSample()
+    await Sampler(conn, "sqlite", ["mid-q"], interval=0.5).sample("mid-q")  # type: ignore[arg-type]
+    assert conn.seen == (None, None)  # nothing set until both reads are in
+    labels = {"backend": "sqlite", "queue": "mid-q"}
+    assert REGISTRY.get_sample_value("qgen_queue_waiting_jobs", labels) == 2
+    age = REGISTRY.get_sample_value("qgen_queue_oldest_waiting_age_seconds", labels)
+    assert age is not None and 4 <= age <= 60
+
+
+def _delivery(meta: dict[str, str] | None, job_id: str = "j1") -> Delivery:
+    async def progress(_: object) -> None:
+        return None
+
+    return Delivery("q", job_id, {}, 1, 3, None, progress, meta=meta)
+
+
+def _attempt(attempts: tracing.Attempts, delivery: Delivery) -> tuple[str, str] | None:
+    """One attempt's span started and stopped; the ids user code saw inside it."""
+    span, token = attempts.start(delivery)
+    seen = tracing.current_ids()
+    attempts.stop(span, token, Completed(None), None)
+    return seen
+
+
+def test_an_attempt_span_follows_the_carried_context_and_the_sampler(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The parent comes from the job's carrier (remembered per carrier, bounded); a span the
+    sampler drops records nothing, yet the job still runs inside the producer's trace."""
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider(sampler=ParentBased(ALWAYS_ON))
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    monkeypatch.setattr(tracing, "_tracer", provider.get_tracer("qgen"))
+    monkeypatch.setattr(tracing.Attempts, "PARENTS", 2)
+    attempts = tracing.Attempts("redis")
+    kept = {"traceparent": "00-" + "a" * 32 + "-" + "b" * 16 + "-01"}
+    dropped = {"traceparent": "00-" + "c" * 32 + "-" + "d" * 16 + "-00"}
+
+    for n in range(3):  # the same carrier again: the same parent (a retry, an add_many batch)
+        _attempt(attempts, _delivery(dict(kept), f"k{n}"))
+    finished = exporter.get_finished_spans()
+    assert len(finished) == 3
+    for span in finished:
+        assert span.parent is not None and span.parent.span_id == int("b" * 16, 16)
+        assert span.context is not None and span.context.trace_id == int("a" * 32, 16)
+        assert span.attributes is not None and span.attributes["qgen.outcome"] == "completed"
+    assert {s.attributes["messaging.message.id"] for s in finished if s.attributes} == {
+        "k0",
+        "k1",
+        "k2",
+    }
+
+    exporter.clear()
+    seen = _attempt(attempts, _delivery(dropped))
+    assert exporter.get_finished_spans() == ()  # the producer was not sampled: nor is this
+    assert seen == ("c" * 32, "d" * 16)  # the job runs in the producer's context
+
+    for n in range(5):  # more carriers than remembered: still right, the memory bounded
+        tp = f"00-{n + 1:032x}-{n + 1:016x}-01"
+        _attempt(attempts, _delivery({"traceparent": tp}))
+    assert len(attempts._parents) <= 2
+    assert [s.parent.span_id for s in exporter.get_finished_spans() if s.parent] == [
+        1,
+        2,
+        3,
+        4,
+        5,
+    ]
+    provider.shutdown()
+
+
+def test_an_unsampled_producer_gets_consumer_spans_only_when_every_attempt_is_asked(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A sampler that decides on its own (here: keep everything) is asked for an attempt under a
+    producer that was not sampled only with ``QGEN_TRACING=all``; by default that attempt
+    follows its producer and makes no span, as a parent-based sampler would."""
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider(sampler=ALWAYS_ON)
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    monkeypatch.setattr(tracing, "_tracer", provider.get_tracer("qgen"))
+    dropped = {"traceparent": "00-" + "c" * 32 + "-" + "d" * 16 + "-00"}
+
+    monkeypatch.setenv("QGEN_TRACING", "auto")
+    _attempt(tracing.Attempts("sqs", every=telemetry.trace_every_attempt()), _delivery(dropped))
+    assert exporter.get_finished_spans() == ()
+
+    monkeypatch.setenv("QGEN_TRACING", "all")
+    assert telemetry.tracing_wanted()
+    seen = _attempt(
+        tracing.Attempts("sqs", every=telemetry.trace_every_attempt()), _delivery(dropped)
+    )
+    (span,) = exporter.get_finished_spans()
+    assert span.parent is not None and span.parent.span_id == int("d" * 16, 16)
+    assert span.context is not None and seen == ("c" * 32, format(span.context.span_id, "016x"))
+    provider.shutdown()
+
+
+async def test_a_worker_with_telemetry_off_runs_the_handler_unwrapped(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """No tracing, no metrics, no JSON log records to read the attempt: the handler is the
+    runner's own (no wrapper per job); with JSON records on, the attempt is bound around it."""
+    from qgen.runtime.telemetry.worker import WorkerTelemetry
+
+    seen: list[object] = []
+
+    async def handle(delivery: Delivery) -> Completed:
+        seen.append(jsonlog._attempt.get())
+        return Completed(None)
+
+    monkeypatch.setattr(jsonlog, "_installed", False)
+    assert WorkerTelemetry("sqlite", tracing=False).wrap(handle) is handle
+    monkeypatch.setattr(jsonlog, "_installed", True)
+    wrapped = WorkerTelemetry("sqlite", tracing=False).wrap(handle)
+    assert wrapped is not handle
+    await wrapped(_delivery(None))
+    assert seen == [1] and jsonlog._attempt.get() is None

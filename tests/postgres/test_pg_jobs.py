@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import time
+import uuid
 from typing import Any
 
 import pytest
@@ -214,3 +215,24 @@ async def test_nul_in_result_fails_that_job_alone(pg: PostgresBackend) -> None:
     assert [i.status for i in infos].count(JobStatus.COMPLETED) == 7
     assert infos[3].status is JobStatus.FAILED
     assert infos[3].error is not None and infos[3].error.type == "ResultNotStorable"
+
+
+async def test_generated_ids_are_time_ordered_version_7_uuids(
+    pg: PostgresBackend, pg_url: str
+) -> None:
+    """The ids qgen picks for adds without one read as version 7 UUIDs in their usual form:
+    the millisecond of the add, then random bits; all different, ordered by their millisecond,
+    and stored as given."""
+    before = time.time_ns() // 1_000_000
+    ids = await pg.enqueue_many("q", [({"n": i}, AddOptions()) for i in range(2000)])
+    ids.append(await pg.enqueue("q", {"n": -1}, AddOptions()))
+    after = time.time_ns() // 1_000_000
+    parsed = [uuid.UUID(i) for i in ids]
+    assert all(u.version == 7 and u.variant == uuid.RFC_4122 for u in parsed)
+    assert [str(u) for u in parsed] == ids
+    assert len(set(ids)) == len(ids)
+    millis = [u.int >> 80 for u in parsed]
+    assert before <= millis[0] and millis[-1] <= after
+    assert millis == sorted(millis)
+    stored = {r[0] for r in rows(pg_url, "SELECT id FROM {s}.job WHERE queue = 'q'")}
+    assert stored == set(ids)

@@ -77,27 +77,57 @@ async def test_kill_9_on_a_cluster_loses_nothing(backend: RedisBackend, cluster_
         await raw.aclose()
 
 
+class Migration:
+    """Moving the slot of ``{tag}`` to another master, keys and all, as ``redis-cli --cluster
+    reshard`` does, in steps: :meth:`begin` marks it migrating, :meth:`move` moves keys,
+    :meth:`finish` moves the rest and gives the slot to the new master."""
+
+    def __init__(self, cluster_url: str, tag: str) -> None:
+        self.nodes = []
+        for addr in cluster_url.split("://", 1)[1].split("/")[0].split(","):
+            host, port = addr.rsplit(":", 1)
+            self.nodes.append(redis.Redis(host=host, port=int(port), decode_responses=True))
+        self.slot = key_slot(tag.encode())
+        self.src = next(n for n in self.nodes if n.cluster("myid") in _owner_ids(n, self.slot))
+        self.dst = next(n for n in self.nodes if n is not self.src)
+        self.dst_kw = self.dst.connection_pool.connection_kwargs
+        self.src_kw = self.src.connection_pool.connection_kwargs
+
+    def begin(self) -> None:
+        slot, src_id, dst_id = self.slot, self.src.cluster("myid"), self.dst.cluster("myid")
+        self.dst.execute_command("CLUSTER", "SETSLOT", slot, "IMPORTING", src_id)
+        self.src.execute_command("CLUSTER", "SETSLOT", slot, "MIGRATING", dst_id)
+
+    def move(self, limit: int | None = None) -> int:
+        moved = 0
+        while limit is None or moved < limit:
+            count = 100 if limit is None else min(100, limit - moved)
+            keys = self.src.execute_command("CLUSTER", "GETKEYSINSLOT", self.slot, count)
+            if not keys:
+                break
+            host, port = self.dst_kw["host"], self.dst_kw["port"]
+            self.src.execute_command("MIGRATE", host, port, "", 0, 5000, "KEYS", *keys)
+            moved += len(keys)
+        return moved
+
+    def finish(self) -> tuple[str, str]:
+        """Returns the old and the new master as host:port."""
+        self.move()
+        dst_id = self.dst.cluster("myid")
+        for n in self.nodes:
+            n.execute_command("CLUSTER", "SETSLOT", self.slot, "NODE", dst_id)
+        for n in self.nodes:
+            n.close()
+        return (
+            f"{self.src_kw['host']}:{self.src_kw['port']}",
+            f"{self.dst_kw['host']}:{self.dst_kw['port']}",
+        )
+
+
 def _migrate_slot(cluster_url: str, tag: str) -> tuple[str, str]:
-    """Move the slot of ``{tag}`` to another master, keys and all, as ``redis-cli --cluster
-    reshard`` does; returns the old and the new master as host:port."""
-    nodes = []
-    for addr in cluster_url.split("://", 1)[1].split("/")[0].split(","):
-        host, port = addr.rsplit(":", 1)
-        nodes.append(redis.Redis(host=host, port=int(port), decode_responses=True))
-    slot = key_slot(tag.encode())
-    src = next(n for n in nodes if n.cluster("myid") in _owner_ids(n, slot))
-    dst = next(n for n in nodes if n is not src)
-    src_id, dst_id = src.cluster("myid"), dst.cluster("myid")
-    dst_kw, src_kw = dst.connection_pool.connection_kwargs, src.connection_pool.connection_kwargs
-    dst.execute_command("CLUSTER", "SETSLOT", slot, "IMPORTING", src_id)
-    src.execute_command("CLUSTER", "SETSLOT", slot, "MIGRATING", dst_id)
-    while keys := src.execute_command("CLUSTER", "GETKEYSINSLOT", slot, 100):
-        src.execute_command("MIGRATE", dst_kw["host"], dst_kw["port"], "", 0, 5000, "KEYS", *keys)
-    for n in nodes:
-        n.execute_command("CLUSTER", "SETSLOT", slot, "NODE", dst_id)
-    for n in nodes:
-        n.close()
-    return f"{src_kw['host']}:{src_kw['port']}", f"{dst_kw['host']}:{dst_kw['port']}"
+    migration = Migration(cluster_url, tag)
+    migration.begin()
+    return migration.finish()
 
 
 def _owner_ids(node: redis.Redis, slot: int) -> set[str]:
@@ -130,4 +160,41 @@ async def test_a_slot_moved_under_a_running_worker_is_followed(
             info = await backend.wait("r-echo", job_id, 60)
             assert info.status is JobStatus.COMPLETED and info.result["n"] >= 20
     finally:
+        rel.stop(proc)
+
+
+async def test_calls_made_while_the_slot_migrates_wait_it_out(
+    backend: RedisBackend, cluster_url: str
+) -> None:
+    """The prefix's slot is half migrated (some keys on each master) while a worker runs and a
+    client adds: the scripts answered TRYAGAIN or ASK are sent again, not failed, and once the
+    slot has its new master every job added before, during and after completes."""
+    tag = backend.target.prefix
+    before = await backend.enqueue_many(
+        "r-echo", [({"n": i, "seconds": 0.05}, AddOptions()) for i in range(40)]
+    )
+    proc = rel.worker_process(cluster_url, "r-echo")
+    migration = await asyncio.to_thread(Migration, cluster_url, tag)
+    finished = False
+    try:
+        await backend.wait("r-echo", before[0], 60)  # the worker runs
+        await asyncio.to_thread(migration.begin)
+        assert await asyncio.to_thread(migration.move, 10) == 10
+        during = asyncio.create_task(backend.enqueue("r-echo", {"n": 100}, AddOptions()))
+        await asyncio.sleep(0.5)
+        if during.done():  # raises what the add met (TRYAGAIN before the fix)
+            during.result()
+            raise AssertionError("the add ran on a migrating slot it only partly holds")
+        _src, dst = await asyncio.to_thread(migration.finish)
+        finished = True
+        ids = [*before, await asyncio.wait_for(during, 30)]
+        ids += await backend.enqueue_many("r-echo", [({"n": 101}, AddOptions())])
+        assert dst in backend.shared.url
+        for job_id in ids:
+            info = await backend.wait("r-echo", job_id, 60)
+            assert info.status is JobStatus.COMPLETED, info
+        assert proc.poll() is None, "the worker must survive the migration"
+    finally:
+        if not finished:  # the cluster serves the module's other tests
+            await asyncio.to_thread(migration.finish)
         rel.stop(proc)

@@ -31,6 +31,21 @@ def delete_prefix(prefix: str, url: str = REDIS_URL) -> int:
         client.close()
 
 
+def drop_connections(url: str) -> int:
+    """CLIENT KILL every connection qgen opened for ``url``'s prefix (its pool and blocking
+    readers, named ``qgen:<prefix>[:role]``); the number dropped."""
+    name = "qgen:" + url.split("prefix=", 1)[1].split("&", 1)[0]
+    client = redis.Redis.from_url(REDIS_URL, decode_responses=True)
+    try:
+        killed = 0
+        for conn in client.client_list():
+            if conn.get("name") == name or conn.get("name", "").startswith(name + ":"):
+                killed += int(client.execute_command("CLIENT", "KILL", "ID", conn["id"]))
+        return killed
+    finally:
+        client.close()
+
+
 @contextlib.contextmanager
 def backend_url(tmp_path: Path) -> Iterator[str]:
     """``redis://127.0.0.1:6379/0?prefix=qgen-test-<random>``."""

@@ -20,6 +20,7 @@ from typing import Any, ClassVar, Protocol, Self
 
 from qgen.runtime.backends.ops import QueueCounts, RedriveReport, Validate, WorkerInfo
 from qgen.runtime.interaction import CancelFlag, Progress, ProgressReporter
+from qgen.runtime.schedules import Schedule
 from qgen.runtime.settings import QueueConfigs, QueueSettings
 
 JSON = Any
@@ -179,13 +180,22 @@ class Backend(Protocol):
         ...
 
     @classmethod
-    async def provision(cls, url: str, queues: QueueConfigs) -> Provisioned:
+    async def provision(
+        cls, url: str, queues: QueueConfigs, *, schedules: Sequence[Schedule] = ()
+    ) -> Provisioned:
         """Create what the backend needs before use and is not made on the fly: the schema
-        (PostgreSQL migrations), the queues, dead-letter queues and redrive policies (SQS).
-        Idempotent; nothing elsewhere."""
+        (PostgreSQL migrations), the queues, dead-letter queues and redrive policies (SQS),
+        and what the build's ``schedules`` fire through (SQS: the claim queue). Idempotent;
+        nothing elsewhere."""
         ...
 
     async def close(self) -> None: ...
+
+    def unreachable(self, exc: BaseException) -> bool:
+        """Whether ``exc``, raised by one of this backend's calls, means the server could not
+        be reached (a connection lost past the backend's own retries). Clients raise
+        ``BackendUnavailable`` for it, the same error on every backend."""
+        ...
 
     async def enqueue(self, queue: str, data: JSON, options: AddOptions) -> str:
         """Store one job (data already validated and JSON-ready); return its id. Adding a

@@ -37,6 +37,8 @@ def decode(text: object) -> Mapping[str, str] | None:
     a flat object of strings. The jobs of one ``add_many`` store the same text: the last one
     read is kept, so they share one (read-only) mapping."""
     global _read
+    if text is None:  # the common case: a job added without a trace context
+        return None
     value = text
     if isinstance(text, str | bytes):
         last = _read

@@ -2,13 +2,17 @@
 consumer's control state, and the reconnect backoff.
 
 Operator hooks on a lane (issue 14): :meth:`Lane.request_cancel` (a native's ``renew`` returns
-the ids to cancel, or a push calls it directly) and the paused state (:attr:`Lane.paused`, set
-by the native from its own fetch, or by the skeleton from the native's ``pause_probe`` at most
-once per ``pause_every`` seconds). A native fetches nothing for a paused lane."""
+the ids to cancel, or a push calls it directly; a pushed id the lane does not hold yet, because
+the round that leased it is still in flight, is remembered a while, and offering that job makes
+the skeleton renew at once, which asks the server again) and the paused state
+(:attr:`Lane.paused`, set by the native from its own fetch, or by the skeleton from the
+native's ``pause_probe`` at most once per ``pause_every`` seconds). A native fetches nothing
+for a paused lane."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 import time
 from collections import deque
@@ -17,6 +21,9 @@ from typing import Any, Generic, TypeVar
 
 from qgen.runtime.backends.base import Cancelled, Delivery, Outcome
 from qgen.runtime.settings import QueueSettings
+
+UNHELD_CANCEL_KEPT_FOR = 10.0  # s: a pushed cancel of a job not held (yet) is remembered
+UNHELD_CANCELS_KEPT = 1000
 
 
 class Job:
@@ -91,6 +98,11 @@ class Lane(Generic[J]):
         self.pause_probe: Callable[[], Awaitable[bool]] | None = None
         self.pause_every = max(0.05, settings.poll_interval / 1000.0)
         self.pause_checked = -float("inf")  # monotonic time of the last probe
+        # Cancels asked for ids this lane did not hold: another worker's jobs, or jobs a round
+        # in flight is leasing (id -> monotonic time). Offering one sets ``renew_soon``: the
+        # skeleton renews at once, and the renewal tells whether the request still stands.
+        self.unheld_cancels: dict[str, float] = {}
+        self.renew_soon = asyncio.Event()
         self._slots: list[Slot] = []
         self._idle: deque[asyncio.Future[J | None]] = deque()
         # Set by the consumer: how a slot takes the next ready job (quarantine), and, for
@@ -103,6 +115,10 @@ class Lane(Generic[J]):
         the native already added them to ``held`` (leased earlier, taken in now)."""
         if not counted:
             self.held += len(jobs)
+        if self.unheld_cancels:
+            for job in jobs:
+                if self.unheld_cancels.pop(job.delivery.job_id, None) is not None:
+                    self.renew_soon.set()
         if self.stopping:
             self.give_back(jobs)
             return
@@ -138,12 +154,38 @@ class Lane(Generic[J]):
     def request_cancel(self, job_ids: Iterable[str], reason: str = "cancelled by request") -> int:
         """Operators cancelled these jobs (ids this lane may hold). A running job's flag is set
         (the runner cancels its task); a job leased ahead ends cancelled without starting.
-        Returns how many held jobs were found."""
+        Returns how many held jobs were found; the others are looked for again after the
+        slots that were just handed a job took it, then remembered (``unheld_cancels``)."""
         wanted = set(job_ids)
-        found = 0
+        found = self._cancel(wanted, reason)
+        rest = wanted - found
+        if rest:
+            with contextlib.suppress(RuntimeError):  # no running loop: nothing is held
+                asyncio.get_running_loop().call_soon(self._cancel_unheld, rest, reason)
+        return len(found)
+
+    def _cancel_unheld(self, wanted: set[str], reason: str) -> None:
+        """A slot handed a job in this turn of the loop runs it only from the next turn on:
+        look again once it did, then remember what is still not held."""
+        rest = wanted - self._cancel(wanted, reason)
+        rest -= {job.delivery.job_id for job in self.held_jobs()}  # finished meanwhile
+        if not rest:
+            return
+        now = time.monotonic()
+        if len(self.unheld_cancels) + len(rest) > UNHELD_CANCELS_KEPT:
+            self.unheld_cancels = {
+                i: t for i, t in self.unheld_cancels.items() if now - t < UNHELD_CANCEL_KEPT_FOR
+            }
+        for job_id in rest:
+            if len(self.unheld_cancels) < UNHELD_CANCELS_KEPT:
+                self.unheld_cancels[job_id] = now
+
+    def _cancel(self, wanted: set[str], reason: str) -> set[str]:
+        """Flag the held jobs among ``wanted``; returns their ids."""
+        found: set[str] = set()
         for job in list(self.ready):
             if job.delivery.job_id in wanted:
-                found += 1
+                found.add(job.delivery.job_id)
                 job.delivery.cancel.request(reason)
                 if self._give_back_now is None:  # settling natives: the runner ends it at start
                     self.ready.remove(job)
@@ -151,7 +193,7 @@ class Lane(Generic[J]):
                     self.wake.set()
         for job in self.running():
             if job.delivery.job_id in wanted:
-                found += 1
+                found.add(job.delivery.job_id)
                 job.delivery.cancel.request(reason)
         return found
 

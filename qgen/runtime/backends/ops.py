@@ -1,6 +1,7 @@
 """The operator API's values that cross the Backend protocol (issue 14), the shared cursor
-format and the worker heartbeat's rates. ``.unsupported`` has the defaults that refuse each
-operation with the capability table's reason."""
+format, the worker heartbeat's rates and the redrive loop the SQL backends share.
+``.unsupported`` has the defaults that refuse each operation with the capability table's
+reason."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import base64
 import binascii
 import json
 import math
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -53,12 +54,16 @@ class QueueCounts:
 @dataclass(frozen=True, slots=True)
 class RedriveReport:
     """What a redrive did: ``moved`` job ids (or, on a dry run, the ones it would move);
-    ``kept``: (job id, validation error) of the ones left in the dead-letter queue because
-    their data no longer validates against the target queue's current input schema."""
+    ``kept``: (job id, why) of the ones left in the dead-letter queue (their data no longer
+    validates against the target queue's current input schema, or a job with that id waits or
+    runs in the target). Both list a job under its own id, the one it was added with (and has
+    again in the target queue), on every backend. ``dead_letter_ids``: a kept job's id in the
+    dead-letter queue where that differs (Redis: the copy's), to look the dead letter up."""
 
     moved: list[str] = field(default_factory=list)
     kept: list[tuple[str, str]] = field(default_factory=list)
     dry_run: bool = False
+    dead_letter_ids: dict[str, str] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         kept = [{"id": job_id, "error": error} for job_id, error in self.kept]
@@ -138,3 +143,54 @@ def decode_cursor(cursor: str) -> tuple[float, str]:
         shown = cursor[:80]
         raise ConfigError(f"invalid cursor {shown!r}: pass the next_cursor of a page") from None
     return float(when), job_id
+
+
+# -- redrive ---------------------------------------------------------------------------------
+
+# A page of dead letters after a (created, seq) position, oldest first: rows of (id, data as
+# JSON text, created, seq). Its argument is the position to read after.
+DeadLetterPage = Callable[
+    [tuple[Any, int]], Awaitable[Sequence[tuple[str, "str | None", Any, int]]]
+]
+
+
+def dead_letter_problem(text: str | None, validate: Validate) -> str | None:
+    """Why a dead letter's stored data (JSON text) cannot go back, or None."""
+    try:
+        data = None if text is None else json.loads(text)
+    except (ValueError, RecursionError) as exc:
+        return f"the job's data cannot be read: {exc!r:.200}"
+    return validate(data)
+
+
+async def redrive_pages(
+    page: DeadLetterPage,
+    move: Callable[[str], Awaitable[bool]],
+    *,
+    start: tuple[Any, int],
+    page_size: int,
+    limit: int | None,
+    validate: Validate,
+    dry_run: bool,
+) -> RedriveReport:
+    """A redrive over rows that record their source queue (SQLite, PostgreSQL): dead letters
+    page by page from ``start``, each validated, then moved by ``move(id)`` (one transaction
+    per job; False: a job with that id waits or runs in the target, so the copy stays)."""
+    report = RedriveReport(dry_run=dry_run)
+    after = start
+    while limit is None or len(report.moved) < limit:
+        rows = await page(after)
+        for job_id, text, created, seq in rows:
+            after = (created, seq)
+            problem = dead_letter_problem(text, validate)
+            if problem is not None:
+                report.kept.append((job_id, problem))
+            elif dry_run or await move(job_id):
+                report.moved.append(job_id)
+            else:
+                report.kept.append((job_id, f"a job {job_id!r} is waiting or running there"))
+            if limit is not None and len(report.moved) >= limit:
+                break
+        if len(rows) < page_size:
+            break
+    return report

@@ -7,12 +7,16 @@ caller (the client, the worker, the CLI) away from concrete backend modules.
 
 from __future__ import annotations
 
+import functools
 import importlib
-from typing import Any
+import inspect
+from collections.abc import Sequence
+from typing import Any, cast
 
 from qgen.runtime.backends.base import Backend, Provisioned
 from qgen.runtime.capabilities import EXTRAS, IMPLEMENTATIONS, backend_for_url
 from qgen.runtime.errors import BackendUnavailable, ConfigError, QgenError
+from qgen.runtime.schedules import Schedule
 from qgen.runtime.settings import QueueConfigs
 from qgen.runtime.urls import mask_url, redact
 
@@ -43,15 +47,50 @@ async def open_backend(url: str, queues: QueueConfigs) -> Backend:
         raise unavailable(cls.name, url, exc) from None
 
 
-async def provision(url: str, queues: QueueConfigs) -> Provisioned:
+async def provision(
+    url: str, queues: QueueConfigs, schedules: Sequence[Schedule] = ()
+) -> Provisioned:
     """Create what the backend of ``url`` needs before use (``qgen setup``)."""
     cls = backend_class(url)
     try:
-        return await cls.provision(url, queues)
+        return await cls.provision(url, queues, schedules=schedules)
     except QgenError:
         raise
     except Exception as exc:  # the driver's own error: the server, the endpoint, credentials
         raise unavailable(cls.name, url, exc) from None
+
+
+class Reachable:
+    """A client's backend whose calls raise ``BackendUnavailable`` when the server cannot be
+    reached (``Backend.unreachable``), whatever the driver: a caller catches one error on
+    every backend. Each coroutine method is wrapped once, on first use."""
+
+    def __init__(self, backend: Backend, url: str) -> None:
+        self._backend, self._url = backend, url
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self._backend, name)
+        if not inspect.iscoroutinefunction(attr):
+            return attr
+        backend, url = self._backend, self._url
+
+        @functools.wraps(attr)
+        async def call(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return await attr(*args, **kwargs)
+            except QgenError:
+                raise
+            except Exception as exc:
+                if backend.unreachable(exc):
+                    raise unavailable(backend.name, url, exc) from exc
+                raise
+
+        setattr(self, name, call)  # found directly from now on, without __getattr__
+        return call
+
+
+def reachable(backend: Backend, url: str) -> Backend:
+    return cast(Backend, Reachable(backend, url))
 
 
 def unavailable(backend: str, url: str, exc: BaseException) -> BackendUnavailable:

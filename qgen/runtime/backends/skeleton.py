@@ -13,6 +13,8 @@ skeleton owns what is the same everywhere:
 - **heartbeats**: per lane, ``renew`` of every held job and ``recover`` of jobs whose lease ran
   out (dead workers), each at the native's period; ``renew`` answers the ids an operator asked
   to cancel, handed to :meth:`Lane.request_cancel` (the runner then cancels the job's task);
+  a lane's ``renew_soon`` (a pushed cancel may concern a job just taken in, or pushes were
+  missed) makes the next renewal happen at once;
 - **pause**: before a round, each lane with a ``pause_probe`` learns its paused state, at most
   once per ``pause_every`` seconds (natives that see it inside their fetch skip the probe); a
   paused lane is offered nothing and gives back what it leased ahead;
@@ -48,6 +50,7 @@ from typing import Any, Generic
 from qgen.runtime.backends.base import Delivery, ErrorInfo, Failed, Handler, Outcome, Retry
 from qgen.runtime.backends.lanes import Backoff, Control, Done, J, Lane, Slot
 from qgen.runtime.backends.native import L, Native, Settling
+from qgen.runtime.cancel import cancel_safe, raise_if_cancelled
 from qgen.runtime.retry import backoff_delay
 from qgen.runtime.settings import QueueSettings
 
@@ -280,6 +283,9 @@ class ConsumerSkeleton(Generic[L]):
                 if sum(len(lane.finished) for lane in group) == waiting:
                     break
             wake.clear()
+            # once a round, no await: a call of the last round (exchange, idle) may have lost
+            # the cancel (docs/decisions.md, "Background loops stop when cancelled")
+            raise_if_cancelled()
             if control.stopping and not any(lane.held for lane in group):
                 return
             await self._check_paused(group)
@@ -294,6 +300,7 @@ class ConsumerSkeleton(Generic[L]):
                 for lane in group:
                     lane.finished[:0] = lane.recording
                     lane.recording = []
+                raise_if_cancelled()  # the cancel turned into this error: stop, not retry
                 if control.stopping and time.monotonic() > control.deadline + ABANDON_AFTER:
                     held = sum(lane.held for lane in group)
                     log.error("giving up %d job(s) at stop: %s; they come back later", held, exc)
@@ -307,6 +314,7 @@ class ConsumerSkeleton(Generic[L]):
                 lane.held -= len(lane.recording)
                 lane.recording = []
             if not progressed:
+                raise_if_cancelled()  # before a wait: the exchange may have swallowed it
                 await native.idle(group, wake)
 
     async def _check_paused(self, group: list[L]) -> None:
@@ -319,7 +327,7 @@ class ConsumerSkeleton(Generic[L]):
                 continue
             lane.pause_checked = now
             with _logged(f"queue {lane.name}: reading the paused state failed"):
-                lane.set_paused(await probe())
+                lane.set_paused(await cancel_safe(probe()))
 
     def _round_failed(self, group: list[L], exc: Exception, delay: float) -> None:
         names = ", ".join(lane.name for lane in group)
@@ -340,17 +348,22 @@ class ConsumerSkeleton(Generic[L]):
         while True:
             if time.monotonic() >= next_recover:
                 with _logged(f"queue {lane.name}: recovering expired leases failed"):
-                    await native.recover(lane)
+                    await cancel_safe(native.recover(lane))
                 next_recover = time.monotonic() + (recover_every or 0.0)
             if time.monotonic() >= next_renew:
                 jobs = lane.held_jobs()
                 if jobs:
                     with _logged(f"queue {lane.name}: heartbeat failed"):
-                        cancel = await native.renew(lane, jobs)
+                        cancel = await cancel_safe(native.renew(lane, jobs))
                         if cancel:
                             lane.request_cancel(cancel)
                 next_renew = time.monotonic() + renew_every
-            await asyncio.sleep(max(0.0, min(next_renew, next_recover) - time.monotonic()))
+            wait = max(0.0, min(next_renew, next_recover) - time.monotonic())
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(lane.renew_soon.wait(), wait)
+            if lane.renew_soon.is_set():  # a cancel may be pending for a job just taken in
+                lane.renew_soon.clear()
+                next_renew = time.monotonic()
 
 
 @contextlib.contextmanager

@@ -14,6 +14,7 @@ See docs/observability.md.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib.util
 import logging
 import os
@@ -52,6 +53,13 @@ def tracing_wanted() -> bool:
     if os.environ.get("QGEN_TRACING", "auto").strip().lower() in _OFF:
         return False
     return importlib.util.find_spec("opentelemetry") is not None
+
+
+def trace_every_attempt() -> bool:
+    """``QGEN_TRACING=all``: ask the SDK's sampler for a span for every attempt, even of a job
+    whose producer was not sampled (by default such an attempt runs in the producer's context
+    with no span of its own, as the SDK's default parent-based sampler would have it)."""
+    return os.environ.get("QGEN_TRACING", "auto").strip().lower() == "all"
 
 
 class Producer(Protocol):
@@ -128,12 +136,24 @@ def configure_cli(args: argparse.Namespace) -> None:
     settings.metrics_host = args.metrics_host
     settings.sample_interval = max(0.5, float(args.metrics_interval))
     settings.log_format = args.log_format
+    _preload(metrics=args.metrics_port is not None)
     if args.log_format == "json":
         from qgen.runtime.telemetry.jsonlog import configure_json
 
         configure_json(level)
     else:
         logs.configure_cli(level)
+
+
+def _preload(metrics: bool) -> None:
+    """Import what the worker's telemetry will use now, at start-up, not while the first jobs
+    run (prometheus-client takes ~50 ms to import here). A missing package is reported later,
+    where the worker checks its settings."""
+    with contextlib.suppress(ImportError):
+        if metrics:
+            importlib.import_module("qgen.runtime.telemetry.metrics")
+        if tracing_wanted():
+            importlib.import_module("qgen.runtime.telemetry.tracing")
 
 
 def instrument(handle: Handler, backend: str) -> Handler:

@@ -25,6 +25,11 @@ _attempt: contextvars.ContextVar[int | None] = contextvars.ContextVar("qgen_atte
 _installed = False
 
 
+def installed() -> bool:
+    """Do records capture the attempt (:func:`install` ran)? If not, nothing reads it."""
+    return _installed
+
+
 def bind_attempt(attempt: int) -> contextvars.Token[int | None]:
     return _attempt.set(attempt)
 

@@ -27,6 +27,7 @@ from qgen.runtime.backends.base import (
     Outcome,
     Retry,
 )
+from qgen.runtime.cancel import cancel_safe
 from qgen.runtime.errors import UnsupportedByBackend
 
 log = logging.getLogger("qgen.metrics")
@@ -186,25 +187,36 @@ class Sampler:
                 await asyncio.sleep(self.gap)
 
     async def sample(self, queue: str) -> None:
-        if self.counts_ok:
-            try:
-                counts = await self.conn.counts(queue)
-                WAITING.labels(self.backend, queue).set(counts.waiting)
-            except (UnsupportedByBackend, AttributeError) as exc:  # AttributeError: not there
-                self.counts_ok = False
-                log.info("metrics: no waiting depth on %s: %s", self.backend, exc)
-            except Exception as exc:
-                log.warning("metrics: counting queue %s failed: %s", queue, exc)
-        if self.oldest_ok:
-            try:
-                oldest = await self.conn.oldest_waiting(queue)
-                age = 0.0 if oldest is None else max(0.0, time.time() - oldest)
-                OLDEST.labels(self.backend, queue).set(age)
-            except (UnsupportedByBackend, AttributeError) as exc:  # AttributeError: not there
-                self.oldest_ok = False
-                log.info("metrics: no oldest waiting age on %s: %s", self.backend, exc)
-            except Exception as exc:
-                log.warning("metrics: reading queue %s's oldest job failed: %s", queue, exc)
+        # Both reads come first and both gauges are set together, so a scrape does not see a
+        # queue's new depth beside a missing or stale age.
+        waiting = await self._waiting(queue) if self.counts_ok else None
+        age = await self._age(queue) if self.oldest_ok else None
+        if waiting is not None:
+            WAITING.labels(self.backend, queue).set(waiting)
+        if age is not None:
+            OLDEST.labels(self.backend, queue).set(age)
+
+    async def _waiting(self, queue: str) -> int | None:
+        try:
+            return (await cancel_safe(self.conn.counts(queue))).waiting
+        except (UnsupportedByBackend, AttributeError) as exc:  # AttributeError: not there
+            self.counts_ok = False
+            log.info("metrics: no waiting depth on %s: %s", self.backend, exc)
+        except Exception as exc:
+            log.warning("metrics: counting queue %s failed: %s", queue, exc)
+        return None
+
+    async def _age(self, queue: str) -> float | None:
+        try:
+            oldest = await cancel_safe(self.conn.oldest_waiting(queue))
+        except (UnsupportedByBackend, AttributeError) as exc:  # AttributeError: not there
+            self.oldest_ok = False
+            log.info("metrics: no oldest waiting age on %s: %s", self.backend, exc)
+        except Exception as exc:
+            log.warning("metrics: reading queue %s's oldest job failed: %s", queue, exc)
+        else:
+            return 0.0 if oldest is None else max(0.0, time.time() - oldest)
+        return None
 
 
 async def stop_task(task: asyncio.Task[None] | None) -> None:

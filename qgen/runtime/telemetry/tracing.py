@@ -18,6 +18,7 @@ from dataclasses import replace
 from typing import Any
 
 from opentelemetry import context, propagate, trace
+from opentelemetry.context import Context
 from opentelemetry.trace import Span, SpanKind, StatusCode
 
 from qgen.runtime.backends.base import (
@@ -55,7 +56,7 @@ def _attributes(system: str, queue: str, operation: str) -> dict[str, Any]:
         "messaging.system": system_of(system),
         "messaging.destination.name": queue,
         "messaging.operation.type": operation,
-        "messaging.operation": operation,  # the older name, still read by many backends
+        "messaging.operation.name": operation,  # required (not the deprecated messaging.operation)
     }
 
 
@@ -127,16 +128,47 @@ PRODUCER = _Producer()
 
 
 class Attempts:
-    """Starts the CONSUMER span of each attempt of a worker's jobs (per-queue names and
-    attributes made once: a span is the dearest part of a traced job)."""
+    """Starts the CONSUMER span of each attempt of a worker's jobs. What does not change from
+    job to job is made once: the per-queue names and attributes, and the parent context of a
+    carrier already seen (the jobs of one ``add_many`` share their producer's context, and a
+    retried job brings its own back), since extracting one costs more than a non-sampled span.
 
-    def __init__(self, system: str) -> None:
+    A job whose producer was not sampled (the carried context says so) gets no span of its own
+    unless ``every``: it runs inside the producer's context, which is what the SDK's default
+    ``ParentBased`` sampler would decide anyway, for a sixth of the price of asking it (a
+    consumer span kept under a dropped producer would be a fragment of a trace with no root).
+    ``QGEN_TRACING=all`` sets ``every``, for samplers that decide on their own."""
+
+    PARENTS = 1024  # carriers remembered; the cache is emptied when full
+
+    def __init__(self, system: str, every: bool = False) -> None:
         self.system = system
+        self.every = every
         self._queues: dict[str, tuple[str, dict[str, Any]]] = {}
+        # carrier -> (its context, whether its producer was sampled out)
+        self._parents: dict[tuple[tuple[str, str], ...], tuple[Context, bool]] = {}
 
-    def start(self, delivery: Delivery) -> tuple[Span, object]:
-        """The attempt's span, child of the context the job carries (if any), made current;
-        returns it and the token :meth:`stop` needs."""
+    def parent(self, meta: Mapping[str, str]) -> tuple[Context, bool]:
+        """The context ``meta`` carries (the global propagator's extract), remembered, and
+        whether it says its trace is not sampled."""
+        key = tuple(meta.items())
+        known = self._parents.get(key)
+        if known is None:
+            if len(self._parents) >= self.PARENTS:
+                self._parents.clear()
+            ctx = propagate.extract(meta)
+            carried = trace.get_current_span(ctx).get_span_context()
+            known = self._parents[key] = (ctx, carried.is_valid and not carried.trace_flags.sampled)
+        return known
+
+    def start(self, delivery: Delivery) -> tuple[Span | None, object]:
+        """The attempt's span (None: its producer was not sampled), child of the context the
+        job carries (if any), made current; returns it and the token :meth:`stop` needs."""
+        parent: Context | None = None
+        if delivery.meta:
+            parent, dropped = self.parent(delivery.meta)
+            if dropped and not self.every:
+                return None, context.attach(parent)
         known = self._queues.get(delivery.queue)
         if known is None:
             q = delivery.queue
@@ -145,16 +177,20 @@ class Attempts:
         attributes = attributes.copy()
         attributes["messaging.message.id"] = delivery.job_id
         attributes["qgen.attempt"] = delivery.attempt
-        parent = propagate.extract(delivery.meta) if delivery.meta else None
         span = _tracer.start_span(name, parent, SpanKind.CONSUMER, attributes)
         return span, context.attach(trace.set_span_in_context(span, parent))
 
     @staticmethod
     def stop(
-        span: Span, token: object, outcome: Outcome | None, error: BaseException | None
+        span: Span | None, token: object, outcome: Outcome | None, error: BaseException | None
     ) -> None:
         context.detach(token)  # type: ignore[arg-type]
-        end_attempt(span, outcome, error)
+        if span is None:
+            return
+        if span.is_recording():
+            end_attempt(span, outcome, error)
+        else:  # the sampler dropped it: nothing to record
+            span.end()
 
 
 def end_attempt(span: Span, outcome: Outcome | None, error: BaseException | None = None) -> None:

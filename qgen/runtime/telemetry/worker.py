@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from qgen.runtime.backends.base import Backend, Delivery, Handler, Outcome
 from qgen.runtime.errors import ConfigError
-from qgen.runtime.telemetry import jsonlog
+from qgen.runtime.telemetry import jsonlog, trace_every_attempt
 
 if TYPE_CHECKING:
     from qgen.runtime.settings import QueueSettings
@@ -85,7 +85,7 @@ class WorkerTelemetry:
             log.info("tracing: no OpenTelemetry SDK is configured; attempts make no spans")
             return _measured(handle, qm)
 
-        attempts = tracing.Attempts(self.backend)
+        attempts = tracing.Attempts(self.backend, every=trace_every_attempt())
         start, stop = attempts.start, attempts.stop
 
         async def traced(delivery: Delivery) -> Outcome:
@@ -109,7 +109,10 @@ class WorkerTelemetry:
 
 
 def _measured(handle: Handler, qm: dict[str, QueueMetrics] | None) -> Handler:
-    """Without tracing: metrics (when on) and the attempt for the logs."""
+    """Without tracing: metrics (when on) and the attempt for the logs; ``handle`` itself when
+    neither is wanted (no metrics, and no JSON log records that would read the attempt)."""
+    if qm is None and not jsonlog.installed():
+        return handle
 
     async def measured(delivery: Delivery) -> Outcome:
         t0 = time.perf_counter()

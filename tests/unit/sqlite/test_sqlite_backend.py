@@ -124,7 +124,7 @@ def test_fetch_walks_only_the_ready_index(backend: SqliteBackend) -> None:
     conn = backend.conn
     plans = {
         "lease": (db._LEASE, ("t", 0.0, "w", 0.0, "q", 10)),
-        "poll": (db._POLL, ('["q", "r"]', 0.0)),
+        "poll": (db._POLL, ('["q", "r"]', 0.0, "base-", "base.")),
         "promote": (db._PROMOTE, ("q", 0.0)),
         "expired": (db._EXPIRED, ('["q", "r"]', 0.0)),
         "trim by count": (db._TRIM_COUNT, ("q", "completed", 1000, 100)),
@@ -180,3 +180,32 @@ async def test_new_files_use_small_pages(backend: SqliteBackend) -> None:
     job_id = await backend.enqueue("q", big, AddOptions())
     info = await backend.get("q", job_id)
     assert info is not None and info.data == big
+
+
+def test_version_4_files_get_the_cancel_request_index(tmp_path: Path) -> None:
+    """Version 5 indexes running jobs with a cancel request, which every worker's poll reads;
+    a file of the previous version gets it in place, its jobs kept."""
+    import sqlite3
+
+    from qgen.runtime.backends.sqlite import migrations
+    from qgen.runtime.backends.sqlite import sql as db
+    from qgen.runtime.backends.sqlite.transport import open_db
+
+    path = tmp_path / "v4.db"
+    open_db(path, "FULL", 1000).close()
+    old = sqlite3.connect(path)
+    old.execute("DROP INDEX qgen_jobs_cancel_asked")
+    old.execute(
+        "INSERT INTO qgen_jobs (queue, id, state, data, max_attempts, start_after, created_at,"
+        " lease, cancel_requested) VALUES ('q', 'a', 'active', '1', 3, 0, 0, 'base-1', 1),"
+        " ('q', 'b', 'active', '1', 3, 0, 0, 'other-1', 1)"
+    )
+    old.execute("PRAGMA user_version = 4")
+    old.commit()
+    old.close()
+    conn = open_db(path, "FULL", 1000)
+    try:
+        assert conn.execute("PRAGMA user_version").fetchone() == (migrations.SCHEMA_VERSION,)
+        assert db.poll(conn, '["q", "r"]', 0.0, "base") == [(0, 0, '["a"]'), (0, 0, None)]
+    finally:
+        conn.close()

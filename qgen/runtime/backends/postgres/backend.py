@@ -34,10 +34,16 @@ from qgen.runtime.backends.postgres.notify import (
 )
 from qgen.runtime.backends.postgres.ops import PgOps
 from qgen.runtime.backends.postgres.sql import WAITER_HELLO, Statements
-from qgen.runtime.backends.postgres.transport import SharedConnection, acquire, release
+from qgen.runtime.backends.postgres.transport import (
+    CONNECTION_ERRORS,
+    SharedConnection,
+    acquire,
+    release,
+)
 from qgen.runtime.backends.postgres.url import parse_url
 from qgen.runtime.backends.skeleton import ConsumerSkeleton
 from qgen.runtime.errors import JobNotFound, JobTimeout
+from qgen.runtime.schedules import Schedule
 from qgen.runtime.settings import QueueConfigs, QueueSettings, SettingsBook, for_backend
 
 T = TypeVar("T")
@@ -59,7 +65,9 @@ class PostgresBackend(PgOps):
         self._hub: WaitHub | None = None
 
     @classmethod
-    async def provision(cls, url: str, queues: QueueConfigs) -> Provisioned:
+    async def provision(
+        cls, url: str, queues: QueueConfigs, *, schedules: Sequence[Schedule] = ()
+    ) -> Provisioned:
         """Apply the schema's missing migrations (queues need nothing)."""
         applied = await migrate(url)
         if applied:
@@ -97,6 +105,14 @@ class PostgresBackend(PgOps):
 
     def _row(self, queue: str, data: JSON, o: AddOptions) -> tuple[Any, ...]:
         return insert_row(queue, data, o, self.settings[queue])
+
+    def unreachable(self, exc: BaseException) -> bool:
+        """A connection error past RETRY_FOR: psycopg's own (no SQLSTATE: refused, closed),
+        class 08 (connection exception) or 57P (the server shutting down or starting)."""
+        if not isinstance(exc, CONNECTION_ERRORS):
+            return False
+        state = getattr(exc, "sqlstate", None)
+        return state is None or state.startswith(("08", "57P"))
 
     async def enqueue(self, queue: str, data: JSON, options: AddOptions) -> str:
         row = self._row(queue, data, options)

@@ -149,10 +149,12 @@ class PostgresNative(SideWork):
             notified.wake.set()
 
     def _wake_all(self) -> None:
-        """The listener reconnected: notifications may have been missed."""
+        """The listener reconnected: notifications may have been missed (a cancel's too: the
+        renewal that follows at once reads the requests)."""
         for lane in self._all():
             lane.notified = True
             lane.wake.set()
+            lane.renew_soon.set()
         self._resync = asyncio.ensure_future(self.sync_paused())
 
     # -- rounds ------------------------------------------------------------------------------

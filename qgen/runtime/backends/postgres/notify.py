@@ -20,6 +20,7 @@ from psycopg import sql
 
 from qgen.runtime.backends.lanes import Backoff
 from qgen.runtime.backends.postgres.transport import CONNECTION_ERRORS, close_quietly, connect
+from qgen.runtime.cancel import raise_if_cancelled
 
 log = logging.getLogger("qgen.postgres")
 
@@ -73,7 +74,9 @@ class Listener:
                         self.on_notify(n.channel, n.payload)
                     except Exception:  # a bug in a callback must not stop the listener
                         log.exception("notification handler failed")
+                raise_if_cancelled()  # the wait for notifications swallowed close()'s cancel
             except CONNECTION_ERRORS as exc:
+                raise_if_cancelled()  # psycopg turned the cancel into this: stop, not reconnect
                 await self._drop()
                 delay = backoff.next()
                 log.warning("listener: connection lost (%s); reconnecting in %.2f s", exc, delay)

@@ -21,6 +21,7 @@ from qgen.runtime.backends.ops import (
     WorkerInfo,
     decode_cursor,
     encode_cursor,
+    redrive_pages,
 )
 from qgen.runtime.backends.postgres.jobs import job_info
 from qgen.runtime.backends.postgres.sql import CANCEL, PAUSED, RESUMED, Statements
@@ -167,25 +168,22 @@ class PgOps(UnsupportedOps):
         validate: Validate,
         dry_run: bool,
     ) -> RedriveReport:
-        report = RedriveReport(dry_run=dry_run)
-        after: tuple[Any, int] = (EPOCH, 0)
-        while limit is None or len(report.moved) < limit:
-            page = await self._rows(
-                self.st.dead_letters, (dead_letter_queue, target_queue, *after, REDRIVE_PAGE)
-            )
-            for job_id, text, created, seq in page:
-                after = (created, seq)
-                problem = _check(text, validate)
-                if problem is not None:
-                    report.kept.append((job_id, problem))
-                elif dry_run or await self._move(dead_letter_queue, target_queue, job_id):
-                    report.moved.append(job_id)
-                else:
-                    report.kept.append((job_id, f"a job {job_id!r} is waiting or running there"))
-                if limit is not None and len(report.moved) >= limit:
-                    break
-            if len(page) < REDRIVE_PAGE:
-                break
+        async def page(after: tuple[Any, int]) -> list[tuple[Any, ...]]:
+            params = (dead_letter_queue, target_queue, *after, REDRIVE_PAGE)
+            return await self._rows(self.st.dead_letters, params)
+
+        async def move(job_id: str) -> bool:
+            return await self._move(dead_letter_queue, target_queue, job_id)
+
+        report = await redrive_pages(
+            page,
+            move,
+            start=(EPOCH, 0),
+            page_size=REDRIVE_PAGE,
+            limit=limit,
+            validate=validate,
+            dry_run=dry_run,
+        )
         if report.moved and not dry_run:
             await self._notify(target_queue)
         return report
@@ -212,12 +210,3 @@ class PgOps(UnsupportedOps):
             WorkerInfo(name, host, pid, tuple(queues), started, seen, "postgres")
             for name, host, pid, queues, started, seen in rows
         ]
-
-
-def _check(text: str | None, validate: Validate) -> str | None:
-    """Why a dead letter's stored data cannot go back, or None."""
-    try:
-        data = None if text is None else json.loads(text)
-    except (ValueError, RecursionError) as exc:
-        return f"the job's data cannot be read: {exc!r:.200}"
-    return validate(data)

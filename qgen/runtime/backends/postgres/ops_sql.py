@@ -93,14 +93,16 @@ _DEAD_LETTERS = (
 )
 # One dead-letter copy back to its queue, in one statement: the source row (failed, or gone
 # to retention) becomes waiting with fresh attempts and the copy's data; the copy is deleted.
-# Nothing happens while a job with that id is waiting or running there. Params: dead-letter
+# Nothing happens while a job with that id is waiting or running there. The copy's meta (trace
+# context) goes with it; a copy written without one keeps the original's. Params: dead-letter
 # queue, id, target queue, retry limit, dead_letter of the target.
 _REDRIVE = (
-    "WITH c AS (SELECT data, priority FROM {s}.job WHERE queue = %s AND id = %s "
+    "WITH c AS (SELECT data, priority, meta FROM {s}.job WHERE queue = %s AND id = %s "
     "  AND state <> 'active' FOR UPDATE), "
-    "up AS (INSERT INTO {s}.job AS t (queue, id, data, priority, retry_limit, dead_letter) "
-    "  SELECT %s, %s, c.data, c.priority, %s, %s FROM c "
+    "up AS (INSERT INTO {s}.job AS t (queue, id, data, priority, retry_limit, dead_letter, "
+    "  meta) SELECT %s, %s, c.data, c.priority, %s, %s, c.meta FROM c "
     "  ON CONFLICT (queue, id) DO UPDATE SET data = EXCLUDED.data, "
+    "  meta = coalesce(EXCLUDED.meta, t.meta), "
     + _RESET
     + " WHERE t.state > 'active' RETURNING 1), "
     "gone AS (DELETE FROM {s}.job WHERE queue = %s AND id = %s AND EXISTS (SELECT 1 FROM up)) "

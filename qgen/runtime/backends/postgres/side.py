@@ -16,6 +16,7 @@ from qgen.runtime.backends.postgres.jobs import PgJob
 from qgen.runtime.backends.postgres.lanes import PgLane
 from qgen.runtime.backends.postgres.sql import CANCEL, PAUSED, RESUMED, Statements
 from qgen.runtime.backends.postgres.transport import SharedConnection
+from qgen.runtime.cancel import cancel_safe
 
 log = logging.getLogger("qgen.postgres")
 
@@ -85,7 +86,8 @@ class SideWork:
         every = min(1.0, min((self.renew_every(lane) for lane in self.lanes.values()), default=1.0))
         while True:
             try:
-                rows = await self.side.execute(self.st.waiters, (self.st.waiter_app,))
+                query = self.side.execute(self.st.waiters, (self.st.waiter_app,))
+                rows = await cancel_safe(query)  # close() cancels this loop: no lost cancel
                 self.waiters = bool(rows and rows[0][0])
             except psycopg.Error:
                 log.exception("checking for waiting clients failed")

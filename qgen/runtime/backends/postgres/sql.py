@@ -145,14 +145,15 @@ _END = (
     "error = (%b::text[])[v.n]::jsonb, retry_count = j.retry_count + 1, "
     "completed_on = now(), lease_until = NULL " + _GUARD
 )
-# Final failure and its dead-letter copy, in one statement (so one transaction).
+# Final failure and its dead-letter copy, in one statement (so one transaction). The copy
+# keeps the job's meta (its trace context) for a redrive.
 _FAIL = (
     "WITH f AS (UPDATE {s}.job j SET state = 'failed', retry_count = j.retry_count + 1, "
     "error = (%b::text[])[v.n]::jsonb, completed_on = now(), lease_until = NULL "
     + _GUARD
-    + " RETURNING j.queue, j.id, j.data, j.priority, (%b::text[])[v.n] AS dlq), "
-    "ins AS (INSERT INTO {s}.job (queue, id, data, priority, dead_letter_of) "
-    "SELECT dlq, id, data, priority, queue FROM f WHERE dlq IS NOT NULL "
+    + " RETURNING j.queue, j.id, j.data, j.priority, j.meta, (%b::text[])[v.n] AS dlq), "
+    "ins AS (INSERT INTO {s}.job (queue, id, data, priority, dead_letter_of, meta) "
+    "SELECT dlq, id, data, priority, queue, meta FROM f WHERE dlq IS NOT NULL "
     "ON CONFLICT (queue, id) DO NOTHING RETURNING queue) "
     "SELECT pg_notify(%s, q) FROM (SELECT DISTINCT queue AS q FROM ins) x"
 )
@@ -194,9 +195,9 @@ _RECOVER = (
     "  completed_on = CASE WHEN j.stalled_count + 1 > x.lim OR j.cancel_requested "
     "  THEN now() END, start_after = now(), lease_until = NULL "
     "  FROM x WHERE j.queue = x.queue AND j.id = x.id "
-    "  RETURNING j.queue, j.id, j.state, j.data, j.priority, j.dead_letter), "
-    "ins AS (INSERT INTO {s}.job (queue, id, data, priority, dead_letter_of) "
-    "  SELECT dead_letter, id, data, priority, queue FROM u "
+    "  RETURNING j.queue, j.id, j.state, j.data, j.priority, j.dead_letter, j.meta), "
+    "ins AS (INSERT INTO {s}.job (queue, id, data, priority, dead_letter_of, meta) "
+    "  SELECT dead_letter, id, data, priority, queue, meta FROM u "
     "  WHERE state = 'failed' AND dead_letter IS NOT NULL "
     "  ON CONFLICT (queue, id) DO NOTHING RETURNING queue) "
     "SELECT u.queue, u.id, u.state::text, (SELECT count(*) FROM ins) FROM u"

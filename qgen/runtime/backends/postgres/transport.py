@@ -21,6 +21,7 @@ import psycopg
 import psycopg.conninfo
 
 from qgen.runtime.backends.lanes import Backoff
+from qgen.runtime.cancel import raise_if_cancelled
 
 log = logging.getLogger("qgen.postgres")
 T = TypeVar("T")
@@ -93,6 +94,7 @@ class SharedConnection:
                 async with self.lock:
                     return await op(await self._ensure())
             except CONNECTION_ERRORS as exc:
+                raise_if_cancelled()  # psycopg turned the cancel into this: stop, not retry
                 await self._drop()
                 if deadline is not None and time.monotonic() > deadline:
                     raise

@@ -36,6 +36,7 @@ from qgen.runtime.backends.redis.transport import COMMAND_TIMEOUT, TRANSIENT, Sc
 from qgen.runtime.backends.redis.url import RedisTarget, parse_url
 from qgen.runtime.backends.skeleton import ConsumerSkeleton
 from qgen.runtime.errors import JobNotFound, JobTimeout
+from qgen.runtime.schedules import Schedule
 from qgen.runtime.settings import QueueConfigs, QueueSettings, SettingsBook, for_backend
 
 __all__ = ["RedisBackend"]
@@ -73,7 +74,9 @@ class RedisBackend(RedisOps):
         return backend
 
     @classmethod
-    async def provision(cls, url: str, queues: QueueConfigs) -> Provisioned:
+    async def provision(
+        cls, url: str, queues: QueueConfigs, *, schedules: Sequence[Schedule] = ()
+    ) -> Provisioned:
         parse_url(url)
         return Provisioned("nothing to set up: BullMQ makes its keys as jobs are added")
 
@@ -88,6 +91,9 @@ class RedisBackend(RedisOps):
         return BullJobSchedulers(lambda: self.client, lambda: self.shared.url, self.target.prefix)
 
     # -- producing ---------------------------------------------------------------------------
+
+    def unreachable(self, exc: BaseException) -> bool:
+        return isinstance(exc, TRANSIENT)  # after Scripts' own resends
 
     async def enqueue(self, queue: str, data: JSON, options: AddOptions) -> str:
         name, keys, args = self.catalog.builder(queue).add_call(data, options)

@@ -8,8 +8,11 @@ fetchNext, which the stock Python worker never uses), plus a ``moveToActive`` fo
 token. Everything else is BullMQ's own protocol and data: locks renewed with ``extendLocks``,
 stalled jobs recovered with ``moveStalledJobsToWait``, idle waiting on the queues' markers with
 ``BZPOPMIN`` (one connection for all the consumer's queues: :mod:`.markers`), a timer for the
-next delayed job, events written by the scripts. Every other call goes through the process's
-shared pool (:mod:`.pool`). How each outcome is stored: :mod:`.outcomes`.
+next delayed job, events written by the scripts. Operators' cancel requests of running jobs
+come through the process's event reader (:mod:`.events`), which follows each queue's
+cancel-request stream, and are read again with every lock extension. Every other call goes
+through the process's shared pool (:mod:`.pool`). How each outcome is stored:
+:mod:`.outcomes`.
 """
 
 from __future__ import annotations
@@ -64,6 +67,10 @@ class RedisLane(Lane[RedisJob]):
         self.any_idle = asyncio.Event()  # set: the marker wait includes this lane
         self.timer: asyncio.TimerHandle | None = None  # wakes the lane for the next delayed job
         self.timer_due = 0.0
+
+    def cancel_pushed(self, fields: dict[str, str]) -> None:
+        """An entry of the queue's cancel-request stream (the event reader calls this)."""
+        self.request_cancel([fields.get("jobId", "")])
 
     def _fetch_opts(self, token: str) -> bytes:
         opts: dict[str, Any] = {"token": token, "lockDuration": self.lock_ms, "limiter": None}
@@ -127,6 +134,8 @@ class RedisNative:
         self.batcher = Batcher(shared.scripts)
         self.markers = MarkerWait(self.lanes, shared, self.target.prefix)
         await self.scripts.load()
+        for lane in self.lanes:  # same hash tag as every key of the prefix: one XREAD
+            await shared.events.watch(lane.keys.cancel_requests, lane.cancel_pushed)
         for lane in self.lanes:
             log.info(
                 "consuming %s (concurrency %d, lock %d ms)",
@@ -146,6 +155,8 @@ class RedisNative:
             await asyncio.gather(self._waiter, return_exceptions=True)
         shared, self.shared = self.shared, None
         if shared is not None:
+            for lane in self.lanes:
+                shared.events.unwatch(lane.keys.cancel_requests, lane.cancel_pushed)
             await self.batcher.close()
             await self.markers.close()
             await pool.release(shared)

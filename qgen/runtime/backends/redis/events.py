@@ -7,6 +7,10 @@ checked, so an event between the check and the read is never missed; waiters are
 queue and job id. A stream with no waiter left is dropped from the read. When a new stream
 joins, an entry on the reader's own wake stream ends the blocked read at once (a Redis key,
 not a cancelled command, so no wake-up is ever lost between two reads). No polling.
+
+A worker process also has the reader follow streams for as long as it consumes (``watch``):
+its queues' cancel-request streams, so a cancel reaches a running job within a read, on the
+same connection and the same blocked ``XREAD``, at no cost per job.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import MovedError, RedisError
 
 from qgen.runtime.backends.redis.transport import COMMAND_TIMEOUT, Place
+from qgen.runtime.cancel import raise_if_cancelled
 
 log = logging.getLogger("qgen.redis")
 
@@ -32,6 +37,7 @@ RECHECK_S = 30.0
 WAKE_TTL_S = 600  # a wake stream left by a killed process expires
 
 Waiter = asyncio.Future[dict[str, str]]
+OnEntry = Callable[[dict[str, str]], None]
 
 
 class EventReader:
@@ -40,6 +46,7 @@ class EventReader:
         self.wake_key = f"{prefix}:~qgen-wake:{uuid.uuid4().hex}"  # ~: no queue has this name
         self._streams: dict[str, str] = {}  # events key -> last id read
         self._waiters: dict[tuple[str, str], list[Waiter]] = {}
+        self._watches: dict[str, list[OnEntry]] = {}  # streams followed whatever waits
         self._changed = asyncio.Event()
         self._reading: frozenset[str] = frozenset()  # the streams of the read in flight
         self._task: asyncio.Task[None] | None = None
@@ -51,20 +58,43 @@ class EventReader:
         fut: Waiter = asyncio.get_running_loop().create_future()
         self._waiters.setdefault((stream, job_id), []).append(fut)
         try:
-            if stream not in self._streams:
-                async with asyncio.timeout(COMMAND_TIMEOUT):
-                    last = await self._place.client.xrevrange(stream, count=1)
-                self._streams.setdefault(stream, str(last[0][0]) if last else "0-0")
-            if self._task is None or self._task.done():
-                self._task = asyncio.create_task(self._run(), name="qgen-redis-events")
-            if stream not in self._reading:
-                self._changed.set()
-                if self._reading:
-                    await self._wake()
+            await self._follow(stream)
         except BaseException:
             self.unregister(stream, job_id, fut)
             raise
         return fut
+
+    async def watch(self, stream: str, on_entry: OnEntry) -> None:
+        """Hand every entry added to ``stream`` from now on to ``on_entry`` (called on the
+        reader's task; it must not block), until :meth:`unwatch`. Several consumers of one
+        process may follow the same stream."""
+        self._watches.setdefault(stream, []).append(on_entry)
+        try:
+            await self._follow(stream)
+        except BaseException:
+            self.unwatch(stream, on_entry)
+            raise
+
+    def unwatch(self, stream: str, on_entry: OnEntry) -> None:
+        handlers = self._watches.get(stream, [])
+        if on_entry in handlers:
+            handlers.remove(on_entry)
+        if not handlers:
+            self._watches.pop(stream, None)
+
+    async def _follow(self, stream: str) -> None:
+        """Read ``stream`` from its current end on, starting the reader or ending its blocked
+        read so that the next read includes it."""
+        if stream not in self._streams:
+            async with asyncio.timeout(COMMAND_TIMEOUT):
+                last = await self._place.client.xrevrange(stream, count=1)
+            self._streams.setdefault(stream, str(last[0][0]) if last else "0-0")
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._run(), name="qgen-redis-events")
+        if stream not in self._reading:
+            self._changed.set()
+            if self._reading:
+                await self._wake()
 
     def unregister(self, stream: str, job_id: str, fut: Waiter) -> None:
         futs = self._waiters.get((stream, job_id))
@@ -98,6 +128,7 @@ class EventReader:
                     async with asyncio.timeout(BLOCK_MS / 1000 + COMMAND_TIMEOUT):
                         reply: Any = await client.xread(ids, block=BLOCK_MS, count=1000)
                 except (RedisError, OSError, TimeoutError) as exc:
+                    raise_if_cancelled()  # redis-py turned close()'s cancel into this: stop
                     log.warning("event stream read failed (retrying): %s", exc)
                     await asyncio.sleep(0.2)
                     if isinstance(exc, MovedError | RedisConnectionError | OSError):
@@ -110,6 +141,7 @@ class EventReader:
                     continue
                 finally:
                     self._reading = frozenset()
+                raise_if_cancelled()  # ... or the read swallowed it
                 for stream, entries in reply or []:
                     if stream == self.wake_key:
                         wake_id = str(entries[-1][0])
@@ -123,11 +155,19 @@ class EventReader:
                 await client.aclose()
 
     def _drop_unwatched(self) -> None:
-        watched = {stream for stream, _ in self._waiters}
+        watched = {stream for stream, _ in self._waiters} | set(self._watches)
         for stream in [s for s in self._streams if s not in watched]:
             del self._streams[stream]
 
     def _dispatch(self, stream: str, fields: dict[str, str]) -> None:
+        handlers = self._watches.get(stream)
+        if handlers:
+            for on_entry in list(handlers):
+                try:
+                    on_entry(fields)
+                except Exception:  # a bug in a callback must not stop the reader
+                    log.exception("event stream %s: handler failed", stream)
+            return
         if fields.get("event") not in FINAL_EVENTS:
             return
         futs = self._waiters.pop((stream, fields.get("jobId", "")), None)
@@ -144,6 +184,7 @@ class EventReader:
             for fut in futs:
                 fut.cancel()
         self._waiters.clear()
+        self._watches.clear()
         client, self._client = self._client, None
         if client is not None:  # closed by the task too, unless cancelled while closing
             with contextlib.suppress(Exception):

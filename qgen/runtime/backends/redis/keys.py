@@ -69,6 +69,13 @@ class QueueKeys:
         never in a qgen job id, so no job key can take this name."""
         return self.base + "qgen#" + status
 
+    @property
+    def cancel_requests(self) -> str:
+        """qgen's stream of cancel requests for this queue's running jobs (field ``jobId``),
+        followed by the worker processes' event reader: a request reaches the worker at once
+        instead of at its next lock extension."""
+        return self.base + "qgen#cancel-requests"
+
     # KEYS lists in the order each script declares them.
     def add_standard(self) -> list[str]:
         return [

@@ -29,6 +29,7 @@ from redis.exceptions import MovedError, RedisError
 
 from qgen.runtime.backends.lanes import Control
 from qgen.runtime.backends.redis.transport import COMMAND_TIMEOUT, TRANSIENT, Place
+from qgen.runtime.cancel import raise_if_cancelled
 
 log = logging.getLogger("qgen.redis")
 
@@ -110,6 +111,7 @@ class MarkerWait:
                         res: Any = await client.bzpopmin([*by_marker, self.wake_key], wait)
                     failures = 0
                 except (*TRANSIENT, RedisError) as exc:
+                    raise_if_cancelled()  # redis-py turned the cancel into this: stop
                     failures += 1
                     if failures == 1 or failures % 50 == 0:
                         log.warning("redis error waiting for jobs (retrying): %s", exc)
@@ -118,6 +120,7 @@ class MarkerWait:
                     client = await self._follow(client, exc)
                 finally:
                     self._listening = frozenset()
+                raise_if_cancelled()  # ... or the read swallowed it
                 self._woke(res, idle, by_marker)
         finally:
             for task in list(self._tasks):

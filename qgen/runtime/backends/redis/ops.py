@@ -109,7 +109,7 @@ class RedisOps(UnsupportedOps):
     async def cancel(self, queue: str, job_id: str) -> bool:
         k = self.catalog.keys(queue)
         keys = [k.wait, k.paused, k.prioritized, k.delayed, k.active, k.failed]
-        keys += [k.job(job_id), k.marked("cancelled"), k.events, k.meta]
+        keys += [k.job(job_id), k.marked("cancelled"), k.events, k.meta, k.cancel_requests]
         error = dumps(ErrorInfo("Cancelled", BEFORE_IT_RAN).to_json())
         args = [job_id, now_ms(), f"Cancelled: {BEFORE_IT_RAN}", error, ASKED]
         done = await self.scripts.call("qgenCancel", keys, args)

@@ -6,7 +6,9 @@ BullMQ's own keys, and never change a BullMQ key in a way BullMQ would not:
 
 - ``qgenCancel``: a waiting or delayed job moves to BullMQ's ``failed`` set (as Node's
   ``job.moveToFailed`` leaves it: ``finishedOn``, ``failedReason``, a ``failed`` event) marked
-  cancelled; an active job gets a cancel request (the ``qgcr`` field) for its worker.
+  cancelled; an active job gets a cancel request (the ``qgcr`` field) for its worker, and its
+  id goes to the queue's cancel-request stream, which the worker follows (``QueueKeys.
+  cancel_requests``; its lock extensions read ``qgcr`` too, should the stream be missed).
 - ``qgenAskedToCancel``: which of the jobs a worker holds carry a cancel request (read with
   every lock extension).
 - ``qgenMark`` / ``qgenUnmark``: the per-queue sets of failed jobs that are discarded or
@@ -46,6 +48,7 @@ if prev then
 end
 if redis.call("LPOS", KEYS[5], id) then
   redis.call("HSET", jobKey, "qgcr", ARGV[5])
+  redis.call("XADD", KEYS[11], "MAXLEN", "~", 1000, "*", "jobId", id)
   return 2
 end
 return 0
@@ -94,12 +97,8 @@ end
 return out
 """
 
-# KEYS[1] the sorted set, KEYS[2] failed (mode "within": only its members), KEYS[3..4] the
-# marked sets (mode "exclude": none of their members). ARGV: mode, cursor score ("+inf" for
-# the first page), cursor id ("" for none), how many, how many to look at at most.
-# Returns {id, score, id, score, ...} and, when it stopped at the look-at bound, a last pair
-# that is only a cursor: {..., "", "<score>", "<id>"}.
-_PAGE = """
+# Byte order of two ids (the tie-break of the paging scripts, as Python compares str).
+_LT = """
 local function lt(a, b)
   local la, lb = #a, #b
   for i = 1, math.min(la, lb) do
@@ -108,6 +107,16 @@ local function lt(a, b)
   end
   return la < lb
 end
+"""
+
+# KEYS[1] the sorted set, KEYS[2] failed (mode "within": only its members), KEYS[3..4] the
+# marked sets (mode "exclude": none of their members). ARGV: mode, cursor score ("+inf" for
+# the first page), cursor id ("" for none), how many, how many to look at at most.
+# Returns {id, score, id, score, ...} and, when it stopped at the look-at bound, a last pair
+# that is only a cursor: {..., "", "<score>", "<id>"}.
+_PAGE = (
+    _LT
+    + """
 local key, mode, top, after, want, cap = KEYS[1], ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]),
   tonumber(ARGV[5])
 local out, n, seen = {}, 0, 0
@@ -153,6 +162,7 @@ while seen < cap do
 end
 return out
 """
+)
 
 # One chunk of a list or sorted set of job ids not scored by time (waiting, active): its jobs
 # below the cursor with the time a field of each job's hash holds (the caller picks the newest;
@@ -162,15 +172,9 @@ return out
 # Returns {next start or "" at the end, id, time, id, time, ...}. A list is read from its head
 # (new jobs are pushed there, workers pop the tail: nothing shifts past the reader); a sorted
 # set by score (a job taken meanwhile shifts no rank).
-_PAGE_BY_FIELD = """
-local function lt(a, b)
-  local la, lb = #a, #b
-  for i = 1, math.min(la, lb) do
-    local x, y = string.byte(a, i), string.byte(b, i)
-    if x ~= y then return x < y end
-  end
-  return la < lb
-end
+_PAGE_BY_FIELD = (
+    _LT
+    + """
 local prefix, field, after = ARGV[1], ARGV[2], ARGV[4]
 local cursor, kind, from, size = tonumber(ARGV[3]), ARGV[5], ARGV[6], tonumber(ARGV[7])
 local ids, nxt = {}, ""
@@ -194,6 +198,7 @@ for _, id in ipairs(ids) do
 end
 return out
 """
+)
 
 _SOURCES = {
     "qgenCancel": _CANCEL,

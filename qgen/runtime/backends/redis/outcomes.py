@@ -11,6 +11,7 @@ BullMQ's ``failedReason``/``stacktrace`` and, whole, into qgen's ``qge`` field.
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from typing import Any
 
 from qgen.runtime.backends.base import (
@@ -134,7 +135,7 @@ class Outcomes:
             if outcome.dead_letter:
                 builder = self.catalog.builder(outcome.dead_letter)
                 copy_id = f"{self.queue}-{jid}"
-                options = _dlq_options(copy_id, self.queue, jid)
+                options = _dlq_options(copy_id, self.queue, jid, d.meta)
                 calls.append(builder.add_call(d.data, options, trusted_id=copy_id))
             reason = error.message
         elif isinstance(outcome, Cancelled):
@@ -193,5 +194,9 @@ def _mark(k: QueueKeys, status: str, job_id: str, token: str, now: int) -> Call:
     return ("qgenMark", [k.marked(status), k.job(job_id) + ":lock"], [now, job_id, token])
 
 
-def _dlq_options(copy_id: str, queue: str, job_id: str) -> AddOptions:
-    return AddOptions(job_id=copy_id, extra={DLQ_OPTION: {"queue": queue, "id": job_id}})
+def _dlq_options(
+    copy_id: str, queue: str, job_id: str, meta: Mapping[str, str] | None
+) -> AddOptions:
+    """The copy's options: where it failed, and the job's meta (its trace context, ``tm``)."""
+    source = {"queue": queue, "id": job_id}
+    return AddOptions(job_id=copy_id, extra={DLQ_OPTION: source}, meta=meta)

@@ -3,10 +3,11 @@
 Every backend (client) and consumer (worker) opened on one event loop for the same URL uses
 the same :class:`Shared`, reference counted: a pool of at most ``max_connections`` (default 8)
 for every non-blocking call, the :class:`Scripts` sender over it, and one event reader (one
-more connection, once something waits for a result). A consumer adds its one marker-wait
-connection. So a worker process holds at most ``max_connections + 2`` connections, whatever
-its number of queues. A redis-py connection belongs to its event loop, so the sharing is per
-loop: each blocking client (which runs its own private loop) keeps its own.
+more connection, once something waits for a result or a consumer follows its queues' cancel
+requests). A consumer adds its one marker-wait connection. So a worker process holds at most
+``max_connections + 2`` connections, whatever its number of queues. A redis-py connection
+belongs to its event loop, so the sharing is per loop: each blocking client (which runs its
+own private loop) keeps its own.
 
 Redis Cluster: a hash-tagged prefix puts every key of every queue in one slot, so the shared
 connections all go to the master that serves that slot, found through redis-py's cluster

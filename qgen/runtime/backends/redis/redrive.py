@@ -11,21 +11,29 @@ that id; then the copy is removed (BullMQ's ``removeJob``). The two queues' keys
 different Redis Cluster nodes, so the two steps are not one transaction: target first, so a
 crash between them leaves the copy behind (reported as kept by the next redrive, since the
 original is then waiting), never a lost job.
+
+The trace context (issue 17, option ``tm``) comes back with the job: a failed original keeps
+its own options, a re-added one gets the copy's (copies written before copies kept it have
+none: the job runs in a new trace, as before).
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
+from qgen.runtime.backends import jobmeta
 from qgen.runtime.backends.base import AddOptions
-from qgen.runtime.backends.ops import RedriveReport, Validate
-from qgen.runtime.backends.redis.jobs import DLQ_OPTION, job_opts
+from qgen.runtime.backends.ops import RedriveReport, Validate, dead_letter_problem
+from qgen.runtime.backends.redis.jobs import DLQ_OPTION, TELEMETRY_FIELD, job_opts
 from qgen.runtime.backends.redis.keys import QueueKeys
 from qgen.runtime.backends.redis.ops_list import OpsHost
 from qgen.runtime.backends.redis.scripts import Call
 
 READ_CHUNK = 500
+# A dead letter: (copy id, original id, data text, the copy's metadata: its trace context).
+DeadLetter = tuple[str, str, str, Mapping[str, str] | None]
 
 
 async def redrive(
@@ -37,16 +45,16 @@ async def redrive(
     dry_run: bool,
 ) -> RedriveReport:
     report = RedriveReport(dry_run=dry_run)
-    for copy_id, original, text in await _dead_letters(ops, dead_letter_queue, target):
+    for copy_id, original, text, meta in await _dead_letters(ops, dead_letter_queue, target):
         if limit is not None and len(report.moved) >= limit:
             break
-        problem = _check(text, validate)
+        problem = dead_letter_problem(text, validate)
         if problem is not None:
-            report.kept.append((copy_id, problem))
+            _keep(report, original, copy_id, problem)
         elif dry_run:
             report.moved.append(original)
         else:
-            why = await _move(ops, target, original, text)
+            why = await _move(ops, target, original, text, meta)
             if why is None:
                 dk = ops.catalog.keys(dead_letter_queue)
                 await ops.scripts.call(
@@ -54,12 +62,19 @@ async def redrive(
                 )
                 report.moved.append(original)
             else:
-                report.kept.append((copy_id, why))
+                _keep(report, original, copy_id, why)
     return report
 
 
-async def _dead_letters(ops: OpsHost, dlq: str, target: str) -> list[tuple[str, str, str]]:
-    """(copy id, original id, data text) of ``target``'s copies in ``dlq``, oldest first."""
+def _keep(report: RedriveReport, original: str, copy_id: str, why: str) -> None:
+    """Listed under the job's own id, as every backend lists moved and kept jobs (the copy's
+    id, ``<queue>-<id>``, is where the dead letter can be looked up)."""
+    report.kept.append((original, why))
+    report.dead_letter_ids[original] = copy_id
+
+
+async def _dead_letters(ops: OpsHost, dlq: str, target: str) -> list[DeadLetter]:
+    """``target``'s copies in ``dlq``, oldest first."""
     k = ops.catalog.keys(dlq)
     pipe = ops.redis.pipeline(transaction=False)
     for key in (k.wait, k.paused):
@@ -67,18 +82,20 @@ async def _dead_letters(ops: OpsHost, dlq: str, target: str) -> list[tuple[str, 
     for key in (k.prioritized, k.delayed, k.failed, k.completed):
         pipe.zrange(key, 0, -1)
     ids = list(dict.fromkeys(i for found in await pipe.execute() for i in found))
-    out: list[tuple[int, str, str, str]] = []
+    out: list[tuple[int, DeadLetter]] = []
     for start in range(0, len(ids), READ_CHUNK):
         chunk = ids[start : start + READ_CHUNK]
         pipe = ops.redis.pipeline(transaction=False)
         for copy_id in chunk:
             pipe.hmget(k.job(copy_id), "opts", "data", "timestamp")
         for copy_id, (opts, data, ts) in zip(chunk, await pipe.execute(), strict=True):
-            source = job_opts({"opts": opts}).get(DLQ_OPTION)
+            parsed = job_opts({"opts": opts})
+            source = parsed.get(DLQ_OPTION)
             if isinstance(source, dict) and source.get("queue") == target and "id" in source:
-                out.append((_int(ts), copy_id, str(source["id"]), data or "null"))
-    out.sort()
-    return [(copy_id, original, data) for _, copy_id, original, data in out]
+                meta = jobmeta.decode(parsed.get(TELEMETRY_FIELD))
+                out.append((_int(ts), (copy_id, str(source["id"]), data or "null", meta)))
+    out.sort(key=lambda found: (found[0], found[1][0]))
+    return [letter for _, letter in out]
 
 
 def _int(value: Any) -> int:
@@ -88,23 +105,16 @@ def _int(value: Any) -> int:
         return 0
 
 
-def _check(text: str, validate: Validate) -> str | None:
-    """Why a dead letter's stored data cannot go back, or None."""
-    try:
-        data = json.loads(text)
-    except (ValueError, RecursionError) as exc:
-        return f"the job's data cannot be read: {exc!r:.200}"
-    return validate(data)
-
-
-async def _move(ops: OpsHost, target: str, original: str, text: str) -> str | None:
+async def _move(
+    ops: OpsHost, target: str, original: str, text: str, meta: Mapping[str, str] | None
+) -> str | None:
     """The original back to waiting in ``target`` with the copy's data; why not, or None."""
     k = ops.catalog.keys(target)
     job = k.job(original)
     state = str(await ops.scripts.call("getStateV2", k.get_state(), [original, job]))
     if state == "unknown":  # removed by retention or clean: added again under its id
         call = ops.catalog.builder(target).add_call(
-            json.loads(text), AddOptions(), trusted_id=original
+            json.loads(text), AddOptions(meta=meta), trusted_id=original
         )
         await ops.scripts.call(*call)
         return None

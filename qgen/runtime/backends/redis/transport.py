@@ -26,8 +26,8 @@ from typing import Any, Protocol
 from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.retry import Retry as RedisRetry
 from redis.backoff import ExponentialBackoff
+from redis.exceptions import AskError, MovedError, NoScriptError, ResponseError, TryAgainError
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import MovedError, NoScriptError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from qgen.runtime.backends.redis.scripts import SCRIPTS, Call, Encoded, encode_evalsha
@@ -37,6 +37,10 @@ log = logging.getLogger("qgen.redis")
 
 COMMAND_TIMEOUT = 30.0  # s; one timeout per pipeline instead of redis-py's per read and write
 TRANSIENT = (RedisConnectionError, RedisTimeoutError, ConnectionError, OSError)
+# s before each send of a script pipeline: at once, then backing off over about 1.4 s (a
+# dropped connection); then, or when no new connection can be made, the caller sees the error.
+RESEND_DELAYS = (0.0, 0.0, 0.1, 0.3, 1.0)
+MIGRATION_WAIT = COMMAND_TIMEOUT  # s a call waits out its slot's migration (resharding)
 
 
 class Place(Protocol):
@@ -180,15 +184,35 @@ class Scripts:
             if self.relocate is not None:  # a cluster's master gone: its replica may take over
                 await self.relocate()
             raise
-        moved = [i for i, r in enumerate(results) if isinstance(r, MovedError)]
-        if moved and self.relocate is not None:
-            await self.relocate()  # now pointed at the slot's new master
-            await self._again(calls, results, moved)
+        if self.relocate is not None:
+            await self._follow_slot(calls, results, self.relocate)
         missing = [i for i, r in enumerate(results) if isinstance(r, NoScriptError)]
         if missing:
             await self.load()
             await self._again(calls, results, missing)
         return results
+
+    async def _follow_slot(
+        self, calls: Sequence[Call], results: list[Any], relocate: Callable[[], Awaitable[None]]
+    ) -> None:
+        """Calls a cluster refused, sent again. ``MOVED``: the prefix's slot has a new master;
+        look it up and send there. ``TRYAGAIN`` (some of a script's keys moved) or ``ASK``
+        (all of them): the slot is being migrated and the script did not run; send again,
+        backing off, until the migration ends (then ``MOVED``) or :data:`MIGRATION_WAIT`
+        passes (then the caller sees the answer)."""
+        deadline = 0.0
+        delay = 0.0
+        while busy := [i for i, r in enumerate(results) if isinstance(r, AskError | TryAgainError)]:
+            now = asyncio.get_running_loop().time()
+            deadline = deadline or now + MIGRATION_WAIT
+            if now >= deadline:
+                return
+            if any(isinstance(results[i], MovedError) for i in busy):  # MovedError is an AskError
+                await relocate()  # at most once a second: MOVED again until it has run
+            if delay:
+                await asyncio.sleep(delay)
+            delay = min(delay * 2 or 0.02, 0.5)
+            await self._again(calls, results, busy)
 
     async def _again(self, calls: Sequence[Call], results: list[Any], which: list[int]) -> None:
         again = await self._send([calls[i] for i in which])
@@ -198,15 +222,20 @@ class Scripts:
     async def rebind(self, client: Redis) -> None:
         """Send through ``client`` from now on (the old pool's idle connections let go)."""
         self.client = client
-        idle, self._idle = self._idle, []
-        for conn, pool in idle:
-            await self._drop(conn, pool)
+        await self._drop_idle()
 
     async def _send(self, calls: Sequence[Call]) -> list[Any]:
         payload = b"".join(map(encode_evalsha, calls))
-        for attempt in (1, 2):
-            conn, pool = self._idle.pop() if self._idle else await self._new_conn()
+        last = len(RESEND_DELAYS) - 1
+        for attempt, delay in enumerate(RESEND_DELAYS):
+            if delay:
+                await asyncio.sleep(delay)
+            conn = pool = None
             try:
+                # After a failure, a connection from the pool (which checks it) instead of
+                # another kept one: those mostly died with the first.
+                kept = self._idle and not attempt
+                conn, pool = self._idle.pop() if kept else await self._new_conn()
                 async with asyncio.timeout(COMMAND_TIMEOUT):
                     await conn.send_packed_command(payload, check_health=False)
                     results: list[Any] = []
@@ -215,17 +244,23 @@ class Scripts:
                             results.append(await conn.read_response())
                         except ResponseError as exc:
                             results.append(exc)
-            except TRANSIENT:
-                # Mostly a connection that died while idle (server restart, CLIENT KILL): one
-                # more try on a new one, as redis-py's own retry does. A call that did run is
-                # harmless to repeat for the worker's scripts (they check the lock); an add
-                # without job_id may then be stored twice (at least once).
+            except TRANSIENT as exc:
+                # A connection that died (server restart, CLIENT KILL, a network blip): again
+                # on a new one, backing off, but only once after a timeout (COMMAND_TIMEOUT is
+                # long); a new one that cannot connect ends it (redis-py retried for ~2.5 s).
+                # A call that did run is harmless to repeat for the worker's scripts (they
+                # check the lock); an add without job_id may then be stored twice (at least
+                # once).
+                await self._drop_idle()
+                if conn is None:  # no connection: redis-py already retried the connect
+                    raise
                 await self._drop(conn, pool)
-                if attempt == 2:
+                if attempt == last or (isinstance(exc, TimeoutError) and attempt):
                     raise
                 continue
             except BaseException:
-                await self._drop(conn, pool)
+                if conn is not None:
+                    await self._drop(conn, pool)
                 raise
             if pool is self.client.connection_pool:
                 self._idle.append((conn, pool))
@@ -233,6 +268,11 @@ class Scripts:
                 await self._drop(conn, pool)
             return results
         raise AssertionError("unreachable")
+
+    async def _drop_idle(self) -> None:
+        idle, self._idle = self._idle, []
+        for conn, pool in idle:
+            await self._drop(conn, pool)
 
     async def _new_conn(self) -> tuple[Any, Any]:
         pool = self.client.connection_pool

@@ -25,6 +25,7 @@ from qgen.runtime.backends.sqlite.ops import SqliteOps
 from qgen.runtime.backends.sqlite.url import SqliteUrl, parse_url
 from qgen.runtime.errors import JobNotFound, JobTimeout
 from qgen.runtime.names import validate_job_id, validate_queue_name
+from qgen.runtime.schedules import Schedule
 from qgen.runtime.settings import QueueConfigs, QueueSettings, SettingsBook, for_backend
 
 
@@ -50,7 +51,9 @@ class SqliteBackend(SqliteOps):
         return cls(parse_url(url), queues)
 
     @classmethod
-    async def provision(cls, url: str, queues: QueueConfigs) -> Provisioned:
+    async def provision(
+        cls, url: str, queues: QueueConfigs, *, schedules: Sequence[Schedule] = ()
+    ) -> Provisioned:
         parse_url(url)
         return Provisioned("nothing to set up: the SQLite file and its tables are made on use")
 
@@ -92,6 +95,9 @@ class SqliteBackend(SqliteOps):
     def _check_queue(self, queue: str) -> None:
         if queue not in self._names:
             self._names.add(validate_queue_name(queue))
+
+    def unreachable(self, exc: BaseException) -> bool:
+        return False  # no server: a file that cannot be opened fails at connect
 
     async def enqueue(self, queue: str, data: JSON, options: AddOptions) -> str:
         self._check_queue(queue)

@@ -33,8 +33,10 @@ round leases for every queue with work and free slots. The same poll is how a pa
 every worker process within one poll interval (issue 14); the lease itself is also guarded by
 the paused flag.
 
-Operator cancels reach a running job through the lease renewal (``renew`` returns the ids);
-renewals and recovery are in :mod:`.side`.
+Operator cancels of running jobs reach them through the same poll read (the jobs of this worker's
+leases that carry a request, from a partial index that is empty but for requests not yet heard),
+so within one ``poll_interval``, and again through the lease renewal (``renew`` returns the
+ids); renewals and recovery are in :mod:`.side`.
 """
 
 from __future__ import annotations
@@ -157,10 +159,14 @@ class SqliteNative(SideWork):
     # -- rounds ------------------------------------------------------------------------------
 
     async def _poll(self) -> None:
-        """The one read of a poll: what is ready and what is paused, for every queue."""
-        conn, names, now = self.conn, self.names, time.time()
-        rows = await transport.read(lambda: sql.poll(conn, names, now), self.url.busy_timeout)
-        for lane, (ready, paused) in zip(self.lanes, rows, strict=True):
+        """The one read of a poll: what is ready and what is paused, for every queue, and which
+        of this worker's running jobs an operator asked to cancel."""
+        conn, names, now, base = self.conn, self.names, time.time(), self.token_base
+        read = lambda: sql.poll(conn, names, now, base)  # noqa: E731
+        rows = await transport.read(read, self.url.busy_timeout)
+        for lane, (ready, paused, cancel) in zip(self.lanes, rows, strict=True):
+            if cancel is not None:
+                lane.request_cancel(str(job_id) for job_id in json.loads(cancel))
             if bool(paused) != lane.paused:
                 log.info("queue %s %s", lane.name, "paused" if paused else "resumed")
                 lane.set_paused(bool(paused))

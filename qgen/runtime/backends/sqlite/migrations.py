@@ -11,7 +11,7 @@ from __future__ import annotations
 import sqlite3
 import time
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 # Version 2's tables and indexes (``IF NOT EXISTS``: a fresh file starts here, then steps up).
 BASE = """
@@ -77,6 +77,12 @@ MIGRATE_3 = (
 
 # Version 4: the job's metadata beside its data, the trace context of the add (issue 17).
 MIGRATE_4 = ("ALTER TABLE qgen_jobs ADD COLUMN meta TEXT",)
+# Version 5: running jobs an operator asked to cancel, by queue and lease, so each worker's one
+# poll read learns its own at once (empty but for the few requests in flight).
+MIGRATE_5 = (
+    "CREATE INDEX qgen_jobs_cancel_asked ON qgen_jobs (queue, lease)"
+    " WHERE state = 'active' AND cancel_requested = 1",
+)
 
 
 def version(conn: sqlite3.Connection) -> int:
@@ -99,8 +105,12 @@ def apply_schema(conn: sqlite3.Connection) -> list[int]:
         for stmt in MIGRATE_3:
             conn.execute(stmt)
         applied.append(3)
-    for stmt in MIGRATE_4:
+    if done < 4:
+        for stmt in MIGRATE_4:
+            conn.execute(stmt)
+        applied.append(4)
+    for stmt in MIGRATE_5:
         conn.execute(stmt)
-    applied.append(4)
+    applied.append(5)
     conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
     return applied

@@ -23,6 +23,7 @@ from qgen.runtime.backends.ops import (
     WorkerInfo,
     decode_cursor,
     encode_cursor,
+    redrive_pages,
 )
 from qgen.runtime.backends.sqlite import ops_sql, transport
 from qgen.runtime.backends.sqlite.jobs import job_info
@@ -177,25 +178,22 @@ class SqliteOps(UnsupportedOps):
         validate: Validate,
         dry_run: bool,
     ) -> RedriveReport:
-        report = RedriveReport(dry_run=dry_run)
-        after: tuple[float, int] = (-math.inf, 0)
-        while limit is None or len(report.moved) < limit:
-            page = await self._rows(
-                ops_sql.DEAD_LETTERS, (dead_letter_queue, target_queue, *after, PAGE)
-            )
-            for job_id, text, created, seq in page:
-                after = (created, seq)
-                problem = _check(text, validate)
-                if problem is not None:
-                    report.kept.append((job_id, problem))
-                elif dry_run or await self._move(dead_letter_queue, target_queue, job_id):
-                    report.moved.append(job_id)
-                else:
-                    report.kept.append((job_id, f"a job {job_id!r} is waiting or running there"))
-                if limit is not None and len(report.moved) >= limit:
-                    break
-            if len(page) < PAGE:
-                break
+        async def page(after: tuple[Any, int]) -> list[tuple[Any, ...]]:
+            params = (dead_letter_queue, target_queue, *after, PAGE)
+            return await self._rows(ops_sql.DEAD_LETTERS, params)
+
+        async def move(job_id: str) -> bool:
+            return await self._move(dead_letter_queue, target_queue, job_id)
+
+        report = await redrive_pages(
+            page,
+            move,
+            start=(-math.inf, 0),
+            page_size=PAGE,
+            limit=limit,
+            validate=validate,
+            dry_run=dry_run,
+        )
         if report.moved and not dry_run:
             self._wake()
         return report
@@ -208,8 +206,8 @@ class SqliteOps(UnsupportedOps):
             copy = c.execute(ops_sql.COPY, (dead_letter_queue, job_id)).fetchone()
             if copy is None:
                 return False
-            data, priority = copy
-            params = (time.time(), target, job_id, priority, data, attempts)
+            data, priority, meta = copy
+            params = (time.time(), target, job_id, priority, data, attempts, meta)
             if c.execute(ops_sql.REDRIVE, params).rowcount != 1:
                 return False
             c.execute(ops_sql.DELETE_JOB, (dead_letter_queue, job_id))
@@ -249,12 +247,3 @@ def _names(text: str) -> list[str]:
     except (ValueError, RecursionError):
         return []
     return [str(v) for v in value] if isinstance(value, list) else []
-
-
-def _check(text: str | None, validate: Validate) -> str | None:
-    """Why a dead letter's stored data cannot go back, or None."""
-    try:
-        data = None if text is None else json.loads(text)
-    except (ValueError, RecursionError) as exc:
-        return f"the job's data cannot be read: {exc!r:.200}"
-    return validate(data)

@@ -97,15 +97,17 @@ DEAD_LETTERS = (
     " WHERE queue = ?1 AND dead_letter_of = ?2 AND state <> 'active'"
     " AND (created_at > ?3 OR (created_at = ?3 AND seq > ?4)) ORDER BY created_at, seq LIMIT ?5"
 )
-COPY = "SELECT data, priority FROM qgen_jobs WHERE queue = ? AND id = ? AND state <> 'active'"
+COPY = "SELECT data, priority, meta FROM qgen_jobs WHERE queue = ? AND id = ? AND state <> 'active'"
 # The copy back in its queue: a new row, or the finished original waiting again with the
-# copy's data and fresh attempts; nothing while a job with that id waits or runs there.
-# Params: now, target queue, id, priority, data, max attempts.
+# copy's data and fresh attempts; nothing while a job with that id waits or runs there. The
+# copy's meta (trace context) goes with it; a copy written without one keeps the original's.
+# Params: now, target queue, id, priority, data, max attempts, meta.
 REDRIVE = (
     "INSERT INTO qgen_jobs (queue, id, state, priority, data, max_attempts, start_after,"
-    " created_at) VALUES (?2, ?3, 'waiting', ?4, ?5, ?6, ?1, ?1)"
+    " created_at, meta) VALUES (?2, ?3, 'waiting', ?4, ?5, ?6, ?1, ?1, ?7)"
     " ON CONFLICT (queue, id) DO UPDATE SET data = excluded.data,"
-    " priority = excluded.priority, max_attempts = excluded.max_attempts, " + RESET + ""
+    " priority = excluded.priority, max_attempts = excluded.max_attempts,"
+    " meta = coalesce(excluded.meta, qgen_jobs.meta), " + RESET + ""
     " WHERE state IN " + FINISHED_STATES
 )
 DELETE_JOB = "DELETE FROM qgen_jobs WHERE queue = ? AND id = ?"

@@ -43,14 +43,20 @@ _LEASE = (
     " AND NOT EXISTS (SELECT 1 FROM qgen_queues WHERE name = ?5 AND paused)"
     " RETURNING seq, id, priority, data, attempts_made, max_attempts, backoff, meta"
 )
-# One read for every queue of a worker: is anything ready (waiting, or delayed and due), and
-# is the queue paused? Params: the queue names as a JSON array, now.
+# One read for every queue of a worker: is anything ready (waiting, or delayed and due), is
+# the queue paused, and which of the jobs this worker leased (leases ``<base>-<round>``, so
+# between ?3 and ?4) an operator asked to cancel (a JSON array, NULL for none: the partial
+# index is empty but for requests not yet heard)? Params: the queue names as a JSON array,
+# now, the worker's lease base + "-", + ".".
 _POLL = (
     "SELECT EXISTS (SELECT 1 FROM qgen_jobs INDEXED BY qgen_jobs_ready"
     " WHERE queue = q.value AND state = 'waiting') OR EXISTS (SELECT 1 FROM qgen_jobs"
     " INDEXED BY qgen_jobs_delayed WHERE queue = q.value AND state = 'delayed'"
     " AND start_after <= ?2), coalesce((SELECT paused FROM qgen_queues"
-    " WHERE name = q.value), 0) FROM json_each(?1) AS q ORDER BY q.key"
+    " WHERE name = q.value), 0), (SELECT CASE WHEN count(*) THEN json_group_array(id) END"
+    " FROM qgen_jobs INDEXED BY qgen_jobs_cancel_asked WHERE queue = q.value"
+    " AND state = 'active' AND cancel_requested = 1 AND lease >= ?3 AND lease < ?4)"
+    " FROM json_each(?1) AS q ORDER BY q.key"
 )
 _PROMOTE = (
     "UPDATE qgen_jobs SET state = 'waiting' WHERE seq IN (SELECT seq FROM qgen_jobs"
@@ -90,10 +96,11 @@ _CANCEL_REQUESTED = (
     "SELECT id FROM qgen_jobs WHERE seq IN (SELECT value FROM json_each(?)) AND cancel_requested"
 )
 _PROGRESS = "UPDATE qgen_jobs SET progress = ? WHERE seq = ? AND lease = ?"
+# The copy keeps the job's meta (its trace context), so a redrive can bring it back.
 _DEAD_COPY = (
     "INSERT INTO qgen_jobs (queue, id, state, priority, data, max_attempts, start_after,"
-    " created_at, dead_letter_of) SELECT ?, id, 'waiting', priority, data, ?, ?, ?, queue"
-    " FROM qgen_jobs WHERE seq = ? AND lease IS ?"
+    " created_at, dead_letter_of, meta) SELECT ?, id, 'waiting', priority, data, ?, ?, ?,"
+    " queue, meta FROM qgen_jobs WHERE seq = ? AND lease IS ?"
     " ON CONFLICT (queue, id) DO NOTHING"
 )
 # Expired leases of the worker's queues (as a JSON array), and rows left active with no lease
@@ -159,9 +166,13 @@ def oldest_waiting(conn: sqlite3.Connection, queue: str) -> float | None:
     return None if row is None or row[0] is None else float(row[0])
 
 
-def poll(conn: sqlite3.Connection, queues: str, now: float) -> list[tuple[int, int]]:
-    """(anything ready, paused) per queue of ``queues`` (a JSON array), in its order."""
-    rows: list[tuple[int, int]] = conn.execute(_POLL, (queues, now)).fetchall()
+def poll(
+    conn: sqlite3.Connection, queues: str, now: float, lease_base: str
+) -> list[tuple[int, int, str | None]]:
+    """(anything ready, paused, ids to cancel) per queue of ``queues`` (a JSON array), in its
+    order; the ids (a JSON array, or None) are those of jobs leased with ``lease_base``."""
+    params = (queues, now, lease_base + "-", lease_base + ".")
+    rows: list[tuple[int, int, str | None]] = conn.execute(_POLL, params).fetchall()
     return rows
 
 
@@ -245,8 +256,8 @@ def dead_letter_copy(
     max_attempts: int,
     now: float,
 ) -> None:
-    """Insert a fresh waiting copy of job ``seq`` (same id and data, its queue recorded as
-    ``dead_letter_of``) into queue ``target``, if the job is still held under ``lease``. An
+    """Insert a fresh waiting copy of job ``seq`` (same id, data and meta, its queue recorded
+    as ``dead_letter_of``) into queue ``target``, if the job is still held under ``lease``. An
     id already in ``target`` is left as it is."""
     conn.execute(_DEAD_COPY, (target, max_attempts, now, now, seq, lease))
 

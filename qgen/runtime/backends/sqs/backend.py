@@ -37,10 +37,11 @@ from qgen.runtime.backends.sqs.jobs import Outgoing, encode, message_size
 from qgen.runtime.backends.sqs.lambda_events import LambdaBatch
 from qgen.runtime.backends.sqs.ops import SqsOps
 from qgen.runtime.backends.sqs.provision import check_queues, create_queues, ensure_queues
-from qgen.runtime.backends.sqs.schedules import TickRelay
+from qgen.runtime.backends.sqs.schedules import TickRelay, provision_claim_queue
 from qgen.runtime.backends.sqs.transport import SqsCalls
 from qgen.runtime.backends.sqs.url import SQS_MAX_BATCH, SqsUrl, parse_sqs_url
 from qgen.runtime.errors import ConfigError, QgenError, UnsupportedByBackend
+from qgen.runtime.schedules import Schedule
 from qgen.runtime.settings import QueueConfigs, QueueSettings, SettingsBook, for_backend
 
 log = logging.getLogger("qgen.sqs")
@@ -72,14 +73,26 @@ class SqsBackend(SqsOps):
         return backend
 
     @classmethod
-    async def provision(cls, url: str, queues: QueueConfigs) -> Provisioned:
-        """Create or update every queue, its dead-letter queue and redrive policy."""
+    async def provision(
+        cls, url: str, queues: QueueConfigs, *, schedules: Sequence[Schedule] = ()
+    ) -> Provisioned:
+        """Create or update every queue, its dead-letter queue and redrive policy, and with
+        schedules the claim queue their ticks go through (:mod:`.schedules`)."""
         parsed = parse_sqs_url(url)
         known = SettingsBook(queues, cls.name).known()
         if not known:
             raise ConfigError("no queues to create: run `qgen build` in the project first")
         urls = await asyncio.to_thread(create_queues, parsed, known)
-        return Provisioned(f"{len(urls)} SQS queue(s) ready", tuple(urls))
+        notes: list[str] = []
+        if schedules:
+            try:
+                urls.append(await asyncio.to_thread(provision_claim_queue, parsed))
+            except ConfigError as exc:  # the workers fall back the same way, with a warning
+                notes.append(
+                    f"warning: no schedule claim queue ({exc}); workers send ticks "
+                    "directly: once per worker process and tick on standard queues"
+                )
+        return Provisioned(f"{len(urls)} SQS queue(s) ready", (*urls, *notes))
 
     async def close(self) -> None:
         self.calls.close()
@@ -96,6 +109,9 @@ class SqsBackend(SqsOps):
         return TickRelay(self.calls, self.enqueue)
 
     # -- sending ------------------------------------------------------------------------------
+
+    def unreachable(self, exc: BaseException) -> bool:
+        return False  # its calls raise BackendUnavailable themselves (transport.sqs_error)
 
     async def enqueue(self, queue: str, data: Any, options: AddOptions) -> str:
         out = encode(queue, data, options, max_bytes=self.url.max_message_bytes)

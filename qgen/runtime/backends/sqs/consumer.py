@@ -52,6 +52,7 @@ from qgen.runtime.backends.sqs.pause import (
 )
 from qgen.runtime.backends.sqs.transport import SqsCalls, is_missing_queue
 from qgen.runtime.backends.sqs.url import SQS_MAX_BATCH, SQS_MAX_VISIBILITY_S, is_fifo
+from qgen.runtime.cancel import cancel_safe, raise_if_cancelled
 from qgen.runtime.settings import QueueSettings
 
 log = logging.getLogger("qgen.sqs")
@@ -96,7 +97,8 @@ class SqsNative:
         """The queue's paused tag; on failure the last known state (the receive that follows
         reports an unreachable server or a missing queue: this logs once per 60 failures)."""
         try:
-            paused = await read_paused(self.calls, lane.name)
+            # cancel_safe: a cancel boto3's side turned into an error is not "keep the last state"
+            paused = await cancel_safe(read_paused(self.calls, lane.name))
         except Exception as exc:
             lane.pause_errors += 1
             if is_throttled(exc):
@@ -205,14 +207,17 @@ class SqsNative:
         stopped = asyncio.ensure_future(control.stopped.wait())
         try:
             await asyncio.wait({receive, stopped}, return_when=asyncio.FIRST_COMPLETED)
+            if receive.done():
+                return receive.result()
+            # stopping during a long poll: wait for it while the grace period lasts, give back
+            # what it brings (offer() does, as the consumer is stopping)
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(asyncio.shield(receive), control.time_left())
+        except asyncio.CancelledError:
+            receive.cancel()  # the loop is cancelled: leave no receive running behind it
+            raise
         finally:
             stopped.cancel()
-        if receive.done():
-            return receive.result()
-        # stopping during a long poll: wait for it while the grace period lasts, give back
-        # what it brings (offer() does, as the consumer is stopping)
-        with contextlib.suppress(asyncio.TimeoutError):
-            await asyncio.wait_for(asyncio.shield(receive), control.time_left())
         if receive.done() and not receive.cancelled():
             return receive.result()
         return []
@@ -231,8 +236,10 @@ class SqsNative:
                 MessageAttributeNames=["All"],
             )
         except Exception as exc:
+            raise_if_cancelled()  # the cancel became boto3's error: not a failed receive
             await self._receive_failed(lane, exc)
             return []
+        raise_if_cancelled()  # ... or was swallowed
         if lane.errors:
             log.info("SQS queue %s reachable again", lane.name, extra={"queue": lane.name})
         lane.errors = 0

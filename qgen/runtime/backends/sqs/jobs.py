@@ -8,6 +8,8 @@ facts travel in message attributes, each only when it differs from the default:
   the job id is the SQS MessageId.
 - ``qgen.attempts`` / ``qgen.backoff``: per-job overrides of the queue's config.
 - ``qgen.source`` / ``qgen.error``: on dead-letter copies, the queue and the final error.
+- Any other attribute is the job's metadata (``AddOptions.meta``, the trace context), kept on
+  dead-letter copies and redriven messages.
 
 The attempt number is SQS's ApproximateReceiveCount: every receive is an attempt.
 """
@@ -40,6 +42,8 @@ A_ERROR = "qgen.error"
 # its own names; names qgen does not own and SQS accepts.
 _META_NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9_.-]{0,63}")
 _RESERVED = ("qgen.", "AWS.", "Amazon.", "aws.", "amazon.")
+_MAX_ATTRIBUTES = 10  # SQS refuses a message with more
+_TRACE_FIELDS = ("traceparent", "tracestate", "baggage")  # kept first when room runs out
 DEFAULT_GROUP = "default"
 _ERROR_CHARS = 4000  # keep dead-letter copies far below the size limit
 # SQS refuses a visibility that ends more than 12 h after the receive. Receive times are taken
@@ -98,9 +102,7 @@ def encode(queue: str, data: Any, options: AddOptions, *, max_bytes: int) -> Out
         attributes[A_ATTEMPTS] = _attr(str(int(options.attempts)), "Number")
     if options.backoff is not None:
         attributes[A_BACKOFF] = _attr(json.dumps(dict(options.backoff), sort_keys=True))
-    for key, value in (options.meta or {}).items():  # the trace context, as OTel's botocore does
-        if _META_NAME.fullmatch(key) and not key.startswith(_RESERVED) and value:
-            attributes[key] = _attr(value)
+    attributes.update(_meta_attributes(options.meta))  # as OTel's botocore instrumentation does
     size = message_size(body, attributes)
     if size > max_bytes:
         raise PayloadTooLarge(queue, size, max_bytes)
@@ -217,15 +219,31 @@ class Received:
 
 def dead_letter_params(msg: Received, source: str, target: str, error: ErrorInfo) -> dict[str, Any]:
     """SendMessage parameters of the dead-letter copy of ``msg`` (QueueUrl added by the caller).
-    The copy keeps the body and the job id; the target queue's own config governs its tries."""
+    The copy keeps the body, the job id and the job's metadata (its trace context, so a
+    redrive continues the trace), as many of them as SQS's attribute limit leaves room for,
+    trace fields first; the target queue's own config governs its tries."""
     attributes = {A_JOB_ID: _attr(msg.job_id), A_SOURCE: _attr(source)}
     text = json.dumps({"type": error.type, "message": error.message}, ensure_ascii=False)
     attributes[A_ERROR] = _attr(text[:_ERROR_CHARS])
+    meta = _meta_attributes(msg.meta())
+    room = _MAX_ATTRIBUTES - len(attributes)
+    for key in sorted(meta, key=lambda k: k not in _TRACE_FIELDS)[:room]:  # stable: trace first
+        attributes[key] = meta[key]
     params: dict[str, Any] = {"MessageBody": msg.body, "MessageAttributes": attributes}
     if is_fifo(target):
         params["MessageGroupId"] = msg.group or DEFAULT_GROUP
         params["MessageDeduplicationId"] = f"dl-{msg.message_id}"
     return params
+
+
+def _meta_attributes(meta: Mapping[str, str] | None) -> dict[str, dict[str, str]]:
+    """The message attributes of a job's metadata (the trace context): names qgen does not own
+    and SQS accepts, non-empty string values."""
+    return {
+        key: _attr(value)
+        for key, value in (meta or {}).items()
+        if _META_NAME.fullmatch(key) and not key.startswith(_RESERVED) and value
+    }
 
 
 def retry_visibility(msg: Received, delay: float, now: float | None = None) -> int:

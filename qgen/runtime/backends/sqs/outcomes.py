@@ -25,6 +25,7 @@ from qgen.runtime.backends.base import ErrorInfo, Failed, Outcome, Retry
 from qgen.runtime.backends.sqs.jobs import Received, dead_letter_params, retry_visibility
 from qgen.runtime.backends.sqs.transport import SqsCalls
 from qgen.runtime.backends.sqs.url import SQS_MAX_BATCH
+from qgen.runtime.cancel import raise_if_cancelled
 
 log = logging.getLogger("qgen.sqs")
 
@@ -112,6 +113,7 @@ class Acks:
                     calls.client.change_message_visibility_batch, QueueUrl=url, Entries=entries
                 )
         except Exception as exc:
+            raise_if_cancelled()  # a lost cancel is not a failed batch to retry
             for e in batch:
                 e.tries += 1
             keep = [e for e in batch if e.tries < _MAX_TRIES]
@@ -179,6 +181,7 @@ async def store(acks: Acks, msg: Received, outcome: Outcome) -> bool:
                 acks.calls, acks.queue, msg, outcome.dead_letter, outcome.error
             )
         except Exception as exc:  # keep the message: it comes back and is tried again
+            raise_if_cancelled()
             log.error(
                 "job %s: copy to dead-letter queue %s failed: %s",
                 msg.job_id,

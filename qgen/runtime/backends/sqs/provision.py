@@ -85,7 +85,7 @@ def ensure_queues(client: SQSClient, url: SqsUrl, queues: Mapping[str, QueueSett
             attrs["VisibilityTimeout"] = str(max(0, min(SQS_MAX_VISIBILITY_S, vis)))
         if name in dead and name not in queues:
             attrs["MessageRetentionPeriod"] = str(DLQ_RETENTION_S)
-        urls[name] = _ensure_one(client, url.sqs_name(name), attrs)
+        urls[name] = ensure_one(client, url.sqs_name(name), attrs)
     for name, settings in sorted(queues.items()):
         target = settings.dead_letter
         if not target:
@@ -100,14 +100,17 @@ def ensure_queues(client: SQSClient, url: SqsUrl, queues: Mapping[str, QueueSett
     return [urls[n] for n in sorted(urls)]
 
 
-def _ensure_one(client: SQSClient, sqs_name: str, attrs: Attrs) -> str:
+def ensure_one(client: SQSClient, sqs_name: str, attrs: Attrs, *, update: bool = True) -> str:
+    """The URL of the queue ``sqs_name``, created with ``attrs`` when missing (``FifoQueue``
+    added for a ``.fifo`` name); an existing queue gets ``attrs`` set unless not ``update``
+    (then no right beyond ``sqs:GetQueueUrl`` is needed when the queue exists)."""
     try:
         found = client.get_queue_url(QueueName=sqs_name)["QueueUrl"]
     except Exception as exc:
         if not is_missing_queue(exc):
             raise
     else:
-        if attrs:
+        if attrs and update:
             client.set_queue_attributes(QueueUrl=found, Attributes=attrs)
         return found
     create: Attrs = dict(attrs)
@@ -120,6 +123,6 @@ def _ensure_one(client: SQSClient, sqs_name: str, attrs: Attrs) -> str:
         if "QueueAlreadyExists" not in str(exc) and "QueueNameExists" not in str(exc):
             raise
         created = client.get_queue_url(QueueName=sqs_name)["QueueUrl"]
-        if attrs:
+        if attrs and update:
             client.set_queue_attributes(QueueUrl=created, Attributes=attrs)
     return created

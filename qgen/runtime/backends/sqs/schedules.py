@@ -10,9 +10,11 @@ the 5-minute deduplication window. A hidden claim also keeps a test server that 
 only against messages still stored (moto) honest.
 
 At least once, not exactly once, when a worker dies between adding the job and hiding the claim:
-the claim comes back after 30 s and is forwarded again. When the claim queue cannot be created
-or reached (no ``sqs:CreateQueue`` permission), ticks are sent to the target queue directly and
-a warning says so (then standard queues get one job per worker process and tick).
+the claim comes back after 30 s and is forwarded again. ``qgen setup`` creates the claim queue
+when the build has schedules (:func:`provision_claim_queue`); a worker looks it up and creates
+it only when missing. When it can be neither found nor created (no ``sqs:CreateQueue``
+permission and no setup), ticks are sent to the target queue directly and a warning says so
+(then standard queues get one job per worker process and tick).
 """
 
 from __future__ import annotations
@@ -22,10 +24,15 @@ import json
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from qgen.runtime.backends.base import AddOptions
-from qgen.runtime.backends.sqs.transport import SqsCalls
+from qgen.runtime.backends.sqs.provision import ensure_one
+from qgen.runtime.backends.sqs.transport import SqsCalls, make_client
+from qgen.runtime.backends.sqs.url import SqsUrl
+
+if TYPE_CHECKING:
+    from qgen.runtime.backends.sqs.provision import Attrs
 
 Enqueue = Callable[[str, Any, AddOptions], Awaitable[str]]
 
@@ -37,6 +44,26 @@ RETENTION_S = 360  # longer than SQS's 5-minute deduplication window
 WAIT_S = 1  # long poll of the claim queue
 
 
+def claim_attributes() -> Attrs:
+    """The claim queue's attributes, the same from ``qgen setup`` and from a worker that
+    creates it (``FifoQueue`` is added at creation, for the ``.fifo`` name)."""
+    return {
+        "VisibilityTimeout": str(CLAIM_VISIBILITY_S),
+        "MessageRetentionPeriod": str(RETENTION_S),
+    }
+
+
+def provision_claim_queue(url: SqsUrl) -> str:
+    """``qgen setup`` for a project with schedules: create the claim queue, or set the relay's
+    attributes on the one there; its SQS URL. ConfigError: a prefix too long for its name."""
+    name = url.sqs_name(CLAIMS)
+    client = make_client(url)
+    try:
+        return ensure_one(client, name, claim_attributes())
+    finally:
+        client.close()
+
+
 class TickRelay:
     def __init__(self, calls: SqsCalls, enqueue: Enqueue) -> None:
         self.calls = calls
@@ -44,19 +71,16 @@ class TickRelay:
         self.claims_url: str | None = None
 
     async def start(self) -> None:
-        """Create (or find) the claim queue; without it, ticks go to their queues directly."""
+        """Find the claim queue (``qgen setup`` makes it) or create it; without it, ticks go to
+        their queues directly."""
         name = self.calls.url.prefix + CLAIMS
-        attributes = {
-            "FifoQueue": "true",
-            "VisibilityTimeout": str(CLAIM_VISIBILITY_S),
-            "MessageRetentionPeriod": str(RETENTION_S),
-        }
         try:
             name = self.calls.url.sqs_name(CLAIMS)  # ConfigError: a prefix too long for it
-            reply = await self.calls.run(
-                self.calls.client.create_queue, QueueName=name, Attributes=attributes
+            # Looked up first: a worker without sqs:CreateQueue uses the queue setup made.
+            found = await self.calls.run(
+                ensure_one, self.calls.client, name, claim_attributes(), update=False
             )
-            self.claims_url = str(reply["QueueUrl"])
+            self.claims_url = str(found)
         except Exception as exc:
             log.warning(
                 "schedules: cannot create the SQS claim queue %s (%s: %s); ticks are sent "

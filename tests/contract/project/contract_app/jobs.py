@@ -123,7 +123,7 @@ async def echo_positive(services: Any, data: Positive, interaction: Interaction)
 
 class Task(BaseModel):
     n: int = 0
-    mode: str = "ok"  # ok | boom | fail | discard | progress | announce
+    mode: str = "ok"  # ok | boom | fail | discard | progress | announce | late-progress
     sleep: float = 0.0
     gate: str | None = None
 
@@ -158,6 +158,8 @@ async def work(services: Any, data: Task, interaction: Interaction) -> TaskResul
             await q.update_progress({"step": 2, "of": 3})
         if data.gate is not None:
             await GATES[data.gate].wait()
+        if data.mode == "late-progress":  # after the gate: once the test dropped connections
+            await q.update_progress("late")
         if data.sleep:
             await asyncio.sleep(data.sleep)
         return TaskResult(n=data.n, attempt=q.attempt)

@@ -179,6 +179,19 @@ wire_queue_worker(
         "name": "canceller",
     },
 )
+# Long leases: the next renewal is at least 20 s away, so a cancel seen within a few seconds
+# was pushed to the worker.
+wire_queue_worker(
+    queue="cancellable-long",
+    func=jobs.cancellable,
+    config={
+        "poll_interval": 20,
+        "drain_delay": 1,
+        "attempts": 1,
+        "visibility_timeout": 60,
+        "lock_duration": 60000,
+    },
+)
 wire_queue_worker(
     queue="cancellable-sync",
     func=jobs.cancellable_sync,
