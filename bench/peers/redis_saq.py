@@ -64,7 +64,10 @@ async def _run(url: str, jobs: int) -> dict[str, Any]:
             "bulk_note": "gathered enqueue calls (saq has no bulk add)",
         }
     finally:
+        # saq keeps a queue's keys under saq:<name>: and each job under saq:job:<name>: (with a
+        # TTL, but a run leaves tens of thousands of them behind for minutes).
         cleanup(base, f"saq:{name}*")
+        cleanup(base, f"saq:job:{name}*")
 
 
 def run(url: str, jobs: int) -> dict[str, Any]:
