@@ -44,8 +44,56 @@ def _free_port() -> int:
         return port
 
 
+_MOTO_LOCK = threading.RLock()
+
+
+def atomic_moto_sqs() -> None:
+    """Make moto's SQS store what SQS promises under concurrent calls (moto 5.2.5 does not).
+
+    moto's threaded server checks a FIFO message's deduplication id against the stored ones, and
+    a receive picks the visible messages and marks them received, both without a lock; a send
+    wakes every long poll of the queue at once. So two workers' claims of one schedule tick can
+    both be stored, or one claim handed to two workers' long polls, and the tick runs twice
+    (seen once in the suite; a thread switch interval of 10 us makes it happen within seconds).
+    SQS stores one message per deduplication id in 5 minutes and never hands a FIFO message to
+    two receivers within its visibility timeout. Here every add, and every receive pass, holds
+    one lock; a long poll waits outside it, as moto's own wait does. Idempotent."""
+    from moto.sqs.models import Queue, SQSBackend
+
+    if getattr(Queue.add_message, "qgen_atomic", False):
+        return
+    add_message, receive_message = Queue.add_message, SQSBackend.receive_message
+
+    def atomic_add(self: Any, message: Any) -> None:
+        with _MOTO_LOCK:
+            add_message(self, message)
+
+    def atomic_receive(
+        self: Any,
+        queue_name: str,
+        count: int,
+        wait_seconds_timeout: int,
+        visibility_timeout: int,
+        message_attribute_names: list[str] | None = None,
+    ) -> list[Any]:
+        end = time.monotonic() + wait_seconds_timeout
+        while True:
+            with _MOTO_LOCK:  # one pass, no wait: moto's receive with a timeout of 0
+                got: list[Any] = receive_message(
+                    self, queue_name, count, 0, visibility_timeout, message_attribute_names
+                )
+            if got or time.monotonic() >= end:
+                return got
+            self.get_queue(queue_name).wait_for_messages(1)
+
+    atomic_add.qgen_atomic = True  # type: ignore[attr-defined]
+    Queue.add_message = atomic_add  # type: ignore[method-assign]
+    SQSBackend.receive_message = atomic_receive  # type: ignore[method-assign]
+
+
 class MotoSqs:
-    """One ThreadedMotoServer that tests can stop and start again on the same port."""
+    """One ThreadedMotoServer that tests can stop and start again on the same port (its SQS
+    made atomic where SQS is: :func:`atomic_moto_sqs`)."""
 
     def __init__(self) -> None:
         self.port = _free_port()
@@ -63,6 +111,7 @@ class MotoSqs:
     def start(self) -> None:
         from moto.server import ThreadedMotoServer
 
+        atomic_moto_sqs()
         with self._lock:
             if self._server is None:
                 server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
