@@ -27,7 +27,6 @@ import contextlib
 import json
 import os
 import re
-import socket
 import statistics
 import subprocess
 import sys
@@ -48,6 +47,8 @@ for path in (ROOT, APP):
         sys.path.insert(0, str(path))
 
 from benchapp.generated.client import AsyncQueueClient  # noqa: E402
+
+from bench.ports import free_port  # noqa: E402
 
 
 def uptime() -> str:
@@ -123,13 +124,6 @@ def process(backend: str, url: str, count: int) -> float:
     finally:
         proc.terminate()
         proc.wait(timeout=30)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 @contextlib.contextmanager

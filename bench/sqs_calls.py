@@ -16,40 +16,15 @@ Calls per job (what AWS bills) carry over to AWS; jobs/s on a local server do no
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
-import socket
-import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "bench" / "peers")]
 
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
-def _start_moto() -> tuple[subprocess.Popen[bytes], str]:
-    port = _free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    endpoint = f"http://127.0.0.1:{port}"
-    for _ in range(100):
-        try:
-            urllib.request.urlopen(f"{endpoint}/moto-api/", timeout=1).close()
-            break
-        except OSError:
-            time.sleep(0.1)
-    return proc, f"sqs://us-east-1?endpoint_url={endpoint}"
+from bench.peers.sqs_target import server as moto_server  # noqa: E402
 
 
 def main() -> int:
@@ -61,22 +36,15 @@ def main() -> int:
         p.error("--jobs must be at least 20")
     for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
         os.environ.setdefault(key, "testing")
-    server = None
-    url = args.url
-    if url is None:
-        server, url = _start_moto()
     import logging
 
     logging.getLogger("qgen").setLevel(logging.WARNING)
     import sqs_boto3
     import sqs_qgen
 
-    try:
+    with contextlib.ExitStack() as stack:
+        url = args.url or stack.enter_context(moto_server())
         rows = [sqs_qgen.run(url, args.jobs), sqs_boto3.run(url, args.jobs)]
-    finally:
-        if server is not None:
-            server.terminate()
-            server.wait(10)
     print(f"SQS, {args.jobs} jobs, {url}")
     print(f"{'':12} {'single add/s':>13} {'bulk add/s':>11} {'processed/s':>12} {'calls/job':>10}")
     for r in rows:

@@ -42,7 +42,6 @@ import importlib
 import json
 import os
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -59,6 +58,7 @@ for p in (str(ROOT), str(APP)):
         sys.path.insert(0, p)
 
 from bench.peers import PEERS, TARGETS, Target  # noqa: E402
+from bench.ports import free_port  # noqa: E402
 
 QUEUE = "bench-noop"
 DATA = {"order_id": "o-1", "amount": 500, "currency": "EUR"}
@@ -134,17 +134,10 @@ def _worker_cmd(backend: str, url: str, telemetry: str | None) -> list[str]:
     module = f"benchapp.generated.workers.{backend}"
     args = ["--url", url]
     if telemetry in ("metrics", *TRACED):
-        args += ["--metrics-port", str(_free_port()), "--metrics-host", "127.0.0.1"]
+        args += ["--metrics-port", str(free_port()), "--metrics-host", "127.0.0.1"]
     if telemetry in TRACED:
         return [sys.executable, str(BENCH / "telemetry_on.py"), module, *args]
     return [sys.executable, "-m", module, *args]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 def processed(

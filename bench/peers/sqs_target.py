@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -24,6 +23,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
+
+from bench.ports import free_port
 
 DEFAULT_URL = "sqs://us-east-1?endpoint_url={moto}"  # {moto}: the server started for the run
 MANIFEST = Path(__file__).resolve().parents[1] / "app" / "benchapp" / "generated" / "manifest.json"
@@ -44,13 +45,6 @@ _DUMMY_CREDENTIALS = {
 _CLIENTS: dict[tuple[str | None, str | None], Any] = {}
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
 @contextlib.contextmanager
 def server() -> Iterator[str]:
     """moto's standalone server in its own process on 127.0.0.1 (a free port), so it does not
@@ -59,7 +53,7 @@ def server() -> Iterator[str]:
     is ever sent to the local server."""
     os.environ.update(_DUMMY_CREDENTIALS)
     os.environ.pop("AWS_PROFILE", None)
-    port = _free_port()
+    port = free_port()
     endpoint = f"http://127.0.0.1:{port}"
     proc = subprocess.Popen(
         [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
